@@ -1,0 +1,82 @@
+"""The `agentledger` command line."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentledger.bootstrap import build_stack
+from agentledger.settings import Settings
+from infra.stack.errors import StackError
+
+app = typer.Typer(
+    help="agentledger: the governed-action ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _progress(line: str) -> None:
+    out.print(f"[dim]…[/] {line}")
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack (PostgreSQL, Kafka, registry), create topics; no-op if healthy."""
+    started_at = time.monotonic()
+    result = build_stack(Settings(), _progress).up()
+    elapsed = time.monotonic() - started_at
+    if not result.started and not result.topics_created:
+        out.print(f"[green]stack already up[/] (checked in {elapsed:.2f}s)")
+        return
+    for name in result.started:
+        out.print(f"[green]started[/] {name}")
+    if result.topics_created:
+        out.print(f"[green]created topics[/] {', '.join(result.topics_created)}")
+    out.print(f"[green]stack up[/] in {elapsed:.1f}s")
+
+
+@app.command()
+def down() -> None:
+    """Stop what the project started (external components are never touched)."""
+    stopped = build_stack(Settings(), _progress).down()
+    out.print(f"stopped {', '.join(stopped)}" if stopped else "nothing of ours was running")
+
+
+@app.command()
+def status(
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any component is unhealthy.")] = False,
+) -> None:
+    """Show each component: address, pid, health, version, log."""
+    rows = build_stack(Settings(), _progress).status()
+    table = Table("component", "address", "pid", "healthy", "version", "log")
+    for row in rows:
+        health = "[green]yes[/]" if row.healthy else f"[red]no[/] [dim]{row.problem or ''}[/]"
+        where = "external" if row.external else str(row.log or "")
+        table.add_row(row.name, row.address, str(row.pid or "-"), health, row.version, where)
+    out.print(table)
+    if strict and not all(row.healthy for row in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """Run the demo scenario against the running stack, printing each step."""
+    from agentledger.smoke import run_smoke  # noqa: PLC0415  # demo deps load only when asked
+
+    run_smoke(Settings(), out)
+
+
+def main() -> None:
+    """Entry point: stack errors are reported in one clear line, not a traceback."""
+    try:
+        app()
+    except StackError as exc:
+        err.print(f"[red]error[/] {exc}")
+        raise SystemExit(1) from None

@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_*.py`` module measures figures; ``python -m bench`` runs them all."""

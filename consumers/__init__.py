@@ -1,0 +1,1 @@
+"""Long-running services over Kafka: relay, decider, executor, observer, reconciler."""

@@ -1,0 +1,1 @@
+"""Adapters: Kafka, serde and registry, PostgreSQL, policy engine, connectors, the local stack."""

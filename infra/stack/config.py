@@ -1,0 +1,36 @@
+"""What the local stack needs to know, resolved by the composition root from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Addresses in effect and, for each component, whether the stack runs it (``local``)."""
+
+    state_dir: Path
+    cache_dir: Path
+    bootstrap_servers: str
+    kafka_local: bool
+    kafka_port: int
+    kafka_controller_port: int
+    kafka_version: str
+    kafka_heap: str
+    registry_url: str
+    registry_local: bool
+    registry_port: int
+    apicurio_version: str
+    registry_heap: str
+    database_url: str
+    database_local: bool
+    postgres_port: int
+    topic_prefix: str
+    partitions: int
+    start_timeout_s: float
+
+    @property
+    def logs(self) -> Path:
+        """Folder of the components' logs."""
+        return self.state_dir / "logs"

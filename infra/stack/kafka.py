@@ -1,0 +1,161 @@
+"""Apache Kafka in KRaft mode, one node (broker + controller), from Maven Central jars."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import uuid
+
+from confluent_kafka.admin import AdminClient
+
+from infra.stack.component import ComponentStatus
+from infra.stack.config import StackConfig
+from infra.stack.downloads import Report, kafka_libs
+from infra.stack.errors import StackError
+from infra.stack.java import java
+from infra.stack.process import OwnedProcess
+from infra.stack.wait import wait_healthy
+
+NAME = "kafka"
+
+LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.console.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.clients.name = org.apache.kafka
+logger.clients.level = warn
+"""
+
+
+class LocalKafka:
+    """The project's own single-node KRaft broker."""
+
+    name = NAME
+
+    def __init__(self, config: StackConfig, report: Report) -> None:
+        """Place the broker's data and config under ``config.state_dir / "kafka"``."""
+        self._config = config
+        self._report = report
+        self._home = config.state_dir / "kafka"
+        self._properties = self._home / "server.properties"
+        self._log = config.logs / "kafka.log"
+        self._process = OwnedProcess(self._home / "kafka.pid", str(self._properties))
+
+    def ports(self) -> dict[str, int]:
+        """Client and controller ports."""
+        config = self._config
+        return {
+            "kafka_port": config.kafka_port,
+            "kafka_controller_port": config.kafka_controller_port,
+        }
+
+    def pid(self) -> int | None:
+        """The server's pid if it runs (and is ours)."""
+        return self._process.pid()
+
+    def launch(self) -> bool:
+        """Download the jars if needed, format the log dir once, start the broker."""
+        if self._process.pid() is not None:
+            return False
+        libs = kafka_libs(self._config.cache_dir, self._config.kafka_version, self._report)
+        self._home.mkdir(parents=True, exist_ok=True)
+        self._properties.write_text(self.server_properties())
+        (self._home / "log4j2.properties").write_text(LOG4J2)
+        classpath = ["-cp", f"{libs}/*"]
+        if not (self._home / "data" / "meta.properties").exists():
+            self._format(classpath)
+        self._process.launch(
+            [*self._jvm(), *classpath, "kafka.Kafka", str(self._properties)],
+            self._log, dict(os.environ), self._home,
+        )  # fmt: skip
+        return True
+
+    def await_healthy(self) -> None:
+        """Wait until the broker answers a metadata request."""
+        wait_healthy(
+            NAME, lambda: probe(self._config.bootstrap_servers),
+            timeout_s=self._config.start_timeout_s, log=self._log,
+            alive=lambda: self._process.pid() is not None,
+        )  # fmt: skip
+
+    def status(self) -> ComponentStatus:
+        """Pid, health (a metadata request) and the Kafka version the jars carry."""
+        problem = probe(self._config.bootstrap_servers)
+        return ComponentStatus(
+            NAME, self._config.bootstrap_servers, self._process.pid(), problem is None,
+            self._config.kafka_version, self._log, external=False, problem=problem,
+        )  # fmt: skip
+
+    def stop(self) -> bool:
+        """SIGTERM (the broker shuts down cleanly), SIGKILL after 60 s."""
+        return self._process.stop(timeout_s=60.0)
+
+    def server_properties(self) -> str:
+        """The broker's configuration: one node, replication 1 everywhere, no auto-create."""
+        port, controller = self._config.kafka_port, self._config.kafka_controller_port
+        return "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={self._home / 'data'}",
+            f"num.partitions={self._config.partitions}",
+            "auto.create.topics.enable=false",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=10",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=10",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "min.insync.replicas=1",
+            "",
+        ])  # fmt: skip
+
+    def _jvm(self) -> list[str]:
+        heap = self._config.kafka_heap
+        return [
+            java(NAME), f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self._home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self._home / 'logs'}",
+        ]  # fmt: skip
+
+    def _format(self, classpath: list[str]) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        argv = [*self._jvm(), *classpath, "kafka.tools.StorageTool", "format", "--standalone"]
+        argv += ["-t", cluster_id, "-c", str(self._properties)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            self._log.parent.mkdir(parents=True, exist_ok=True)
+            self._log.write_text(done.stdout + done.stderr)
+            raise StackError(
+                NAME, f"formatting the log dir failed (exit {done.returncode})", self._log
+            )
+
+
+def admin(bootstrap: str) -> AdminClient:
+    """An admin client that stays quiet while the broker is unreachable."""
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 2000})
+
+
+def probe(bootstrap: str) -> str | None:
+    """``None`` if the broker answers a metadata request within 2 s, else why not."""
+    try:
+        admin(bootstrap).list_topics(timeout=2)
+    except Exception as exc:  # noqa: BLE001  # any failure means "not healthy"; we report it
+        return f"no metadata from {bootstrap} ({exc.__class__.__name__}: {exc})"
+    return None

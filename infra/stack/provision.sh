@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for agentledger: Debian packages (Java 17, Maven, PostgreSQL,
+# Python 3.11), then the project's virtualenv and its Python packages.
+# Fast when everything is already there: it only checks.
+# Kafka and Apicurio jars are fetched by `agentledger up` through Maven, cached per machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY="${PY:-python3.11}"
+VENV="${VENV:-.venv}"
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1 || true)
+[ "${java_major:-0}" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v runuser >/dev/null || missing+=(util-linux)
+command -v "$PY" >/dev/null || missing+=(python3.11 python3.11-venv)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install: apt packages: ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    # The project runs its own cluster; keep the package from creating and starting another.
+    sudo_if_needed mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | sudo_if_needed tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confold "${missing[@]}"
+fi
+
+stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  echo "install: Python packages into $VENV"
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi

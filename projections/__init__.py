@@ -1,0 +1,1 @@
+"""Read models rebuilt from the topics: believed and actual state, drift, approvals, timeline."""

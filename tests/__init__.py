@@ -1,0 +1,1 @@
+"""agentledger's tests: unit, integration, e2e, chaos, fuzz."""

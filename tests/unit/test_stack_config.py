@@ -1,0 +1,65 @@
+"""The broker configuration and the topic table, checked without starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentledger.bootstrap import stack_config
+from agentledger.settings import Settings
+from infra.stack.errors import StackError
+from infra.stack.kafka import LocalKafka
+from infra.stack.topics import TOPICS
+
+pytestmark = pytest.mark.unit
+
+
+def _properties(tmp_path: Path) -> dict[str, str]:
+    config = stack_config(Settings(state_dir=tmp_path, kafka_port=29092, partitions=3))
+    text = LocalKafka(config, report=lambda _: None).server_properties()
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+def test_single_node_broker_uses_replication_factor_one_everywhere(tmp_path: Path) -> None:
+    """Internal topics of a one-node cluster must have RF 1 and min ISR 1 or groups and transactions break."""
+    props = _properties(tmp_path)
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.state.topic.min.isr",
+    ):
+        assert props[key] == "1", key
+
+
+def test_broker_never_creates_topics_implicitly(tmp_path: Path) -> None:
+    """Topics are created explicitly with their configs, so auto-creation is off."""
+    assert _properties(tmp_path)["auto.create.topics.enable"] == "false"
+
+
+def test_broker_listens_on_the_configured_loopback_port(tmp_path: Path) -> None:
+    """The client listener and the advertised address follow the kafka_port setting."""
+    props = _properties(tmp_path)
+    assert "PLAINTEXT://127.0.0.1:29092" in props["listeners"]
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:29092"
+    assert props["log.dirs"] == str(tmp_path.resolve() / "kafka" / "data")
+
+
+def test_topic_table_matches_the_design() -> None:
+    """All seven DESIGN.md topics exist, versioned, each retained forever (they are the replay source)."""
+    names = {spec.name for spec in TOPICS}
+    assert names == {
+        "proposals.v1", "actions.v1", "observations.v1", "drift.v1",
+        "agents.v1", "policies.v1", "deadletter.v1",
+    }  # fmt: skip
+    for spec in TOPICS:
+        assert spec.config["retention.ms"] == "-1", spec.name
+        assert spec.config["retention.bytes"] == "-1", spec.name
+
+
+def test_stack_error_names_component_problem_and_log(tmp_path: Path) -> None:
+    """A stack error reads as one line: which component, what failed, where its log is."""
+    error = StackError("kafka", "not healthy after 60s", tmp_path / "kafka.log")
+    assert str(error) == f"kafka: not healthy after 60s (log: {tmp_path / 'kafka.log'})"

@@ -56,6 +56,8 @@ def status(
     """Show each component: address, pid, health, version, log."""
     rows = build_stack(Settings(), _progress).status()
     table = Table("component", "address", "pid", "healthy", "version", "log")
+    for column in table.columns:
+        column.overflow = "fold"  # wrap long paths and URLs, never hide them
     for row in rows:
         health = "[green]yes[/]" if row.healthy else f"[red]no[/] [dim]{row.problem or ''}[/]"
         where = "external" if row.external else str(row.log or "")

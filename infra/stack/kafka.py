@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from infra.stack.component import ComponentStatus
@@ -80,12 +81,13 @@ class LocalKafka:
         return True
 
     def await_healthy(self) -> None:
-        """Wait until the broker answers a metadata request."""
+        """Wait until the broker answers metadata and its transaction coordinator is loaded."""
         wait_healthy(
             NAME, lambda: probe(self._config.bootstrap_servers),
             timeout_s=self._config.start_timeout_s, log=self._log,
             alive=lambda: self._process.pid() is not None,
         )  # fmt: skip
+        transactions_ready(self._config.bootstrap_servers, self._config.start_timeout_s)
 
     def status(self) -> ComponentStatus:
         """Pid, health (a metadata request) and the Kafka version the jars carry."""
@@ -150,6 +152,23 @@ class LocalKafka:
 def admin(bootstrap: str) -> AdminClient:
     """An admin client that stays quiet while the broker is unreachable."""
     return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 2000})
+
+
+def transactions_ready(bootstrap: str, timeout_s: float) -> None:
+    """Block until a transactional producer can initialise (the coordinator has loaded).
+
+    Right after a start the broker answers metadata before its transaction state log is
+    loaded; producers would then log "coordinator load in progress" and retry.
+    """
+    producer = Producer({
+        "bootstrap.servers": bootstrap, "transactional.id": "agentledger-stack-readiness",
+        "log_level": 0,
+    })  # fmt: skip
+    try:
+        producer.init_transactions(timeout_s)
+    except KafkaException as exc:
+        message = f"transactions unavailable after {timeout_s:.0f}s: {exc}"
+        raise StackError(NAME, message) from exc
 
 
 def probe(bootstrap: str) -> str | None:

@@ -25,7 +25,8 @@ status: install ## Show each component: address, pid, health, version, log
 demo: up ## Set everything up and run the demo scenario end to end
 	@$(BIN)/agentledger demo
 
-test: up ## Set everything up and run the whole test suite against the real stack
+test: up ## Set everything up, gate the contracts, run every test against the real stack
+	@$(BIN)/agentledger schemas check
 	@$(BIN)/pytest
 
 check: lint types contracts test ## Lint, types, import contracts and the tests

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from agentledger.settings import Settings
+from functools import cache
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from agentledger.settings import REPO_ROOT, Settings
+from infra.serde.catalog import Catalog
+from infra.serde.registrar import Registrar
+from infra.serde.topic_serde import TopicSerde
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
 from infra.stack.stack import Stack
+from infra.topics import topic_spec
+
+SCHEMAS_DIR = REPO_ROOT / "schemas"
 
 
 def stack_config(settings: Settings) -> StackConfig:
@@ -36,3 +46,33 @@ def stack_config(settings: Settings) -> StackConfig:
 def build_stack(settings: Settings, report: Report) -> Stack:
     """The local stack for ``settings``; ``report`` receives progress lines."""
     return Stack(stack_config(settings), report)
+
+
+@cache
+def catalog() -> Catalog:
+    """The event contracts in ``schemas/``, loaded and compiled once per process."""
+    return Catalog(SCHEMAS_DIR)
+
+
+def registry_client(settings: Settings) -> SchemaRegistryClient:
+    """A Confluent-API registry client for the registry in effect."""
+    return SchemaRegistryClient({"url": settings.registry})
+
+
+def registrar(settings: Settings, client: SchemaRegistryClient | None = None) -> Registrar:
+    """Registers and inspects the contracts in the registry in effect."""
+    return Registrar(client or registry_client(settings), settings.registry)
+
+
+def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
+    """One serde per named topic (e.g. ``"actions.v1"``), with their contracts registered."""
+    client = registry_client(settings)
+    contracts = catalog()
+    serdes = {}
+    for name in names:
+        spec = topic_spec(name)
+        records = [contracts[record] for record in spec.records]
+        registrar(settings, client).register(records)
+        limit = spec.max_bytes or settings.max_record_bytes
+        serdes[name] = TopicSerde(settings.topic(name), records, client, limit)
+    return serdes

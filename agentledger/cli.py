@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from agentledger.bootstrap import build_stack
+from agentledger.cli_schemas import app as schemas_app
 from agentledger.settings import Settings
 from infra.stack.errors import StackError
 
@@ -18,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(schemas_app, name="schemas")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -81,4 +84,7 @@ def main() -> None:
         app()
     except StackError as exc:
         err.print(f"[red]error[/] {exc}")
+        raise SystemExit(1) from None
+    except (httpx.HTTPError, OSError) as exc:
+        err.print(f"[red]error[/] cannot reach a component: {exc}; is the stack up? (`make up`)")
         raise SystemExit(1) from None

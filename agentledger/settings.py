@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default=6, ge=1, le=1024, description="Partition count of every keyed topic."
     )
 
+    max_record_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest record a consumer accepts (bytes)."
+    )
+
     state_dir: Path = Field(
         default=REPO_ROOT / ".stack", description="Where the local stack keeps data and logs."
     )

@@ -1,46 +1,28 @@
-"""The topic table of DESIGN.md, created explicitly with its configs."""
+"""Create the topic table's topics explicitly, and keep their configs as the table says."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 
 from infra.stack.errors import StackError
-
-FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """One topic: name without prefix, what it carries, its configs."""
-
-    name: str
-    carries: str
-    config: dict[str, str]
-
-
-TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("proposals.v1", "ActionProposed from agents (untrusted)", FOREVER),
-    TopicSpec("actions.v1", "the Action lifecycle, relayed from the event store", FOREVER),
-    TopicSpec("observations.v1", "ExternalStateObserved from the observer", FOREVER),
-    TopicSpec("drift.v1", "DriftDetected / DriftResolved from the reconciler", FOREVER),
-    TopicSpec("agents.v1", "agent registry events, relayed", FOREVER),
-    TopicSpec("policies.v1", "PolicyBundlePublished, relayed", FOREVER),
-    TopicSpec("deadletter.v1", "raw bytes + error + origin of rejected input", FOREVER),
-)
-"""Every topic is keyed by the resource key and has the same partition count."""
+from infra.topics import TOPICS
 
 
 def ensure_topics(client: AdminClient, prefix: str, partitions: int) -> list[str]:
-    """Create the missing topics; refuse existing ones whose partition count differs.
+    """Create missing topics, realign drifted configs; refuse a different partition count.
 
     Returns the names created. A different partition count would break the per-resource
     co-partitioning every consumer relies on, and Kafka cannot shrink a topic.
     """
     existing = client.list_topics(timeout=10).topics
-    missing = []
+    missing, present = [], []
     for spec in TOPICS:
         name = prefix + spec.name
         if name not in existing:
@@ -50,11 +32,38 @@ def ensure_topics(client: AdminClient, prefix: str, partitions: int) -> list[str
         if have != partitions:
             message = f"topic {name} has {have} partitions but the setting says {partitions}"
             raise StackError("kafka", message)
-    for name, future in (
-        client.create_topics(missing, operation_timeout=30).items() if missing else []
-    ):
+        present.append((name, spec.config))
+    futures = client.create_topics(missing, operation_timeout=30) if missing else {}
+    for name, future in futures.items():
         try:
             future.result(timeout=60)
         except KafkaException as exc:
             raise StackError("kafka", f"could not create topic {name}: {exc}") from exc
+    _align_configs(client, present)
     return [topic.topic for topic in missing]
+
+
+def _align_configs(client: AdminClient, topics: list[tuple[str, dict[str, str]]]) -> None:
+    """Set, on existing topics, every table config whose value differs (e.g. a new limit)."""
+    if not topics:
+        return
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name, _ in topics]
+    current = {r.name: f.result(timeout=30) for r, f in client.describe_configs(resources).items()}
+    changes = []
+    for name, wanted in topics:
+        differing = {k: v for k, v in wanted.items() if current[name][k].value != v}
+        if differing:
+            entries = [
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in differing.items()
+            ]
+            changes.append(
+                ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+            )
+    for resource, future in client.incremental_alter_configs(changes).items() if changes else []:
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            raise StackError(
+                "kafka", f"could not update configs of {resource.name}: {exc}"
+            ) from exc

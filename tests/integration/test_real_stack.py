@@ -14,7 +14,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from agentledger.settings import Settings
-from infra.stack.topics import TOPICS
+from infra.topics import TOPICS
 
 pytestmark = pytest.mark.integration
 

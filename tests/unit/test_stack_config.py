@@ -10,7 +10,7 @@ from agentledger.bootstrap import stack_config
 from agentledger.settings import Settings
 from infra.stack.errors import StackError
 from infra.stack.kafka import LocalKafka
-from infra.stack.topics import TOPICS
+from infra.topics import TOPICS
 
 pytestmark = pytest.mark.unit
 

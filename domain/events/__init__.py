@@ -1,0 +1,51 @@
+"""Domain events: the records agentledger writes and reads, named in the past tense.
+
+``ALL_EVENTS`` lists every event class; each has exactly one Avro schema in ``schemas/``
+with the same name and fields.
+"""
+
+from __future__ import annotations
+
+from domain.events.agents import (
+    AgentBudgetChanged,
+    AgentRegistered,
+    AgentReinstated,
+    AgentScopesChanged,
+    AgentSuspended,
+)
+from domain.events.approvals import (
+    ApprovalExpired,
+    ApprovalRejected,
+    ApprovalRequested,
+    Approved,
+    Revoked,
+)
+from domain.events.base import DomainEvent, EventMetadata
+from domain.events.decisions import PolicyBundlePublished, PolicyDecided
+from domain.events.drift import DriftDetected, DriftResolved
+from domain.events.execution import (
+    Authorized,
+    CompensationProposed,
+    ExecutionStarted,
+    MutationApplied,
+    MutationFailed,
+)
+from domain.events.observations import ExternalStateObserved
+from domain.events.proposals import ActionProposed, ProposalRejected
+
+ALL_EVENTS: tuple[type[DomainEvent], ...] = (
+    ActionProposed, ProposalRejected, PolicyDecided, ApprovalRequested, Approved,
+    ApprovalRejected, ApprovalExpired, Revoked, Authorized, ExecutionStarted,
+    MutationApplied, MutationFailed, CompensationProposed, ExternalStateObserved,
+    DriftDetected, DriftResolved, AgentRegistered, AgentScopesChanged, AgentBudgetChanged,
+    AgentSuspended, AgentReinstated, PolicyBundlePublished,
+)  # fmt: skip
+
+__all__ = [
+    "ALL_EVENTS", "ActionProposed", "AgentBudgetChanged", "AgentRegistered", "AgentReinstated",
+    "AgentScopesChanged", "AgentSuspended", "ApprovalExpired", "ApprovalRejected",
+    "ApprovalRequested", "Approved", "Authorized", "CompensationProposed", "DomainEvent",
+    "DriftDetected", "DriftResolved", "EventMetadata", "ExecutionStarted",
+    "ExternalStateObserved", "MutationApplied", "MutationFailed", "PolicyBundlePublished",
+    "PolicyDecided", "ProposalRejected", "Revoked",
+]  # fmt: skip

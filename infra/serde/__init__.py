@@ -1,0 +1,1 @@
+"""Avro serde through the schema registry: contracts, codecs, per-topic (de)serializers."""

@@ -1,0 +1,88 @@
+"""The contracts: each ``schemas/*.avsc`` record bound to its class and compiled mappers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import load_schema
+
+from domain.events import ALL_EVENTS
+from domain.events.base import EventMetadata
+from domain.events.decisions import Obligations
+from domain.events.drift import FieldDrift
+from domain.events.proposals import KafkaPosition, Reason
+from domain.values import Record, ResourceRef
+from infra.serde.codec import compile_decoder, compile_encoder, named_types
+from infra.serde.deadletter import DeadLetter
+
+NAMESPACE = "agentledger.v1"
+TOP_LEVEL: tuple[type[Record], ...] = (*ALL_EVENTS, DeadLetter)
+"""Records that travel on a topic on their own."""
+SHARED: tuple[type[Record], ...] = (
+    ResourceRef, EventMetadata, Reason, Obligations, KafkaPosition, FieldDrift,
+)  # fmt: skip
+"""Records only ever nested in others; ``Value`` is the one contract without a class."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One top-level record: its schema (expanded, self-contained) and its mappers."""
+
+    name: str
+    fullname: str
+    schema: dict[str, Any]
+    schema_str: str
+    cls: type[Record]
+    _encode: Any
+    _decode: Any
+
+    def to_avro(self, record: Record) -> dict[str, Any]:
+        """The Avro datum for ``record``."""
+        return self._encode(record)  # type: ignore[no-any-return]  # the compiled record mapper
+
+    def from_avro(self, datum: dict[str, Any]) -> Record:
+        """The validated record for an Avro datum (raises pydantic's ValidationError)."""
+        return self.cls.model_validate(datum if self._decode is None else self._decode(datum))
+
+
+class Catalog:
+    """Every top-level contract, loaded from a schemas directory."""
+
+    def __init__(self, schemas_dir: Path, classes: Iterable[type[Record]] = TOP_LEVEL) -> None:
+        """Load and compile the schema of each class in ``classes`` from ``schemas_dir``."""
+        self.schemas_dir = schemas_dir
+        self._by_name: dict[str, Contract] = {}
+        for cls in classes:
+            fullname = f"{NAMESPACE}.{cls.__name__}"
+            schema = load_schema(str(schemas_dir / f"{fullname}.avsc"), _write_hint=False)
+            if not isinstance(schema, dict):
+                raise TypeError(f"{fullname}.avsc must hold one record schema")
+            named = named_types(schema)
+            encode, decode = compile_encoder(schema, named), compile_decoder(schema, named)
+            self._by_name[cls.__name__] = Contract(
+                cls.__name__, fullname, schema, json.dumps(schema), cls, encode, decode
+            )
+
+    def __getitem__(self, name: str) -> Contract:
+        """The contract of the record called ``name`` (short name, e.g. ``ActionProposed``)."""
+        return self._by_name[name]
+
+    def __iter__(self) -> Any:  # noqa: ANN401  # an iterator of contracts
+        """All contracts."""
+        return iter(self._by_name.values())
+
+    def by_fullname(self, fullname: str) -> Contract | None:
+        """The contract whose Avro full name is ``fullname``, if any."""
+        return self._by_name.get(fullname.removeprefix(f"{NAMESPACE}."))
+
+
+def schema_files(schemas_dir: Path) -> dict[str, Path]:
+    """Every ``.avsc`` file in ``schemas_dir`` by its record's short name."""
+    prefix = f"{NAMESPACE}."
+    return {
+        p.name.removeprefix(prefix).removesuffix(".avsc"): p for p in schemas_dir.glob("*.avsc")
+    }

@@ -1,0 +1,56 @@
+"""Typed serde failures.
+
+Each ``BadRecord`` carries a stable code and a reason, so a consumer can turn it into a
+dead letter; ``RegistryUnavailable`` is transient: retry, never dead-letter.
+"""
+
+from __future__ import annotations
+
+
+class SerdeError(Exception):
+    """Base of every serde failure."""
+
+
+class BadRecord(SerdeError):
+    """The bytes (or the object) can never be (de)serialized: dead-letter them."""
+
+    code = "bad_record"
+
+    def __init__(self, reason: str) -> None:
+        """``reason`` says what was wrong, for humans."""
+        self.reason = reason
+        super().__init__(f"{self.code}: {reason}")
+
+
+class NotConfluentAvro(BadRecord):
+    """Not Confluent wire format: missing, too short, or a magic byte other than 0."""
+
+    code = "not_confluent_avro"
+
+
+class UnknownSchemaId(BadRecord):
+    """The framing names a schema id the registry does not have."""
+
+    code = "unknown_schema_id"
+
+
+class UnexpectedRecordType(BadRecord):
+    """A valid record of a type this topic does not carry."""
+
+    code = "unexpected_record_type"
+
+
+class InvalidRecord(BadRecord):
+    """The payload does not decode under its schema, or the decoded record fails validation."""
+
+    code = "invalid_record"
+
+
+class PayloadTooLarge(BadRecord):
+    """The payload exceeds the configured maximum record size."""
+
+    code = "payload_too_large"
+
+
+class RegistryUnavailable(SerdeError):
+    """The registry could not be reached or failed: transient, never a dead letter."""

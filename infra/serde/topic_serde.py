@@ -1,0 +1,155 @@
+"""The serializer and deserializer of one topic, through the registry.
+
+Several record types share a topic, each under its own subject (record-name strategy).
+Deserializing reads the schema id from the Confluent framing, finds which record it is,
+and decodes with our reader schema, so old data reads under new schemas. Every way a
+payload can be bad raises a :class:`BadRecord` with a stable code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from confluent_kafka.schema_registry import (
+    Schema,
+    SchemaRegistryClient,
+    record_subject_name_strategy,
+)
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext
+from pydantic import ValidationError
+
+from domain.values import Record
+from infra.serde.catalog import Contract
+from infra.serde.errors import (
+    InvalidRecord,
+    NotConfluentAvro,
+    PayloadTooLarge,
+    RegistryUnavailable,
+    UnexpectedRecordType,
+    UnknownSchemaId,
+)
+
+FRAME = 5  # magic byte 0 + 4-byte schema id
+NOT_FOUND = 404
+SERIALIZER_CONF = {
+    "auto.register.schemas": False,  # `schemas register` does it, with the compatibility rule
+    "subject.name.strategy": record_subject_name_strategy,
+}
+
+
+class TopicSerde:
+    """(De)serialize the records one topic carries; anything else is refused."""
+
+    def __init__(
+        self, topic: str, contracts: Iterable[Contract], client: SchemaRegistryClient,
+        max_bytes: int,
+    ) -> None:  # fmt: skip
+        """Build one serializer and one deserializer per record type of ``topic``."""
+        self.topic = topic
+        self._client = client
+        self._max_bytes = max_bytes
+        self._context = SerializationContext(topic, MessageField.VALUE)
+        self._serializers: dict[type[Record], AvroSerializer] = {}
+        # Deserializers run without a SerializationContext: with one, confluent-kafka
+        # re-expands the schema for data-contract rules on every message (we define none),
+        # which costs more than decoding. Our mapper then builds the record.
+        self._deserializers: dict[str, tuple[AvroDeserializer, Contract]] = {}
+        self._exact: dict[int, tuple[AvroDeserializer, Contract]] = {}
+        self._names: dict[int, str] = {}
+        for contract in contracts:
+            self._serializers[contract.cls] = AvroSerializer(
+                client, contract.schema_str, to_dict=_to_dict(contract), conf=SERIALIZER_CONF
+            )
+            resolving = AvroDeserializer(client, contract.schema_str)
+            self._deserializers[contract.fullname] = (resolving, contract)
+            own_id = _registered_id(client, contract)
+            if own_id is not None:  # data written with our own schema needs no resolution
+                self._names[own_id] = contract.fullname
+                self._exact[own_id] = (AvroDeserializer(client), contract)
+
+    def serialize(self, record: Record) -> bytes:
+        """Confluent-framed Avro for ``record``."""
+        serializer = self._serializers.get(type(record))
+        if serializer is None:
+            raise UnexpectedRecordType(f"{type(record).__name__} is not carried by {self.topic}")
+        try:
+            payload = serializer(record, self._context)
+        except SchemaRegistryError as exc:
+            raise _registry_error(exc, f"{type(record).__name__} is not registered") from exc
+        except (httpx.HTTPError, OSError) as exc:
+            raise RegistryUnavailable(f"schema lookup failed: {exc}") from exc
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            raise InvalidRecord(f"{type(record).__name__} does not fit its schema: {exc}") from exc
+        if payload is None or len(payload) > self._max_bytes:
+            raise PayloadTooLarge(f"{len(payload or b'')} bytes > limit {self._max_bytes}")
+        return payload
+
+    def deserialize(self, payload: bytes | None) -> Record:
+        """The validated record in ``payload``, or a :class:`BadRecord` saying why not."""
+        if payload is None or len(payload) < FRAME or payload[0] != 0:
+            start = payload[:8] if payload else payload
+            raise NotConfluentAvro(f"expected magic byte 0 and a schema id, got {start!r}")
+        if len(payload) > self._max_bytes:
+            raise PayloadTooLarge(f"{len(payload)} bytes > limit {self._max_bytes}")
+        schema_id = int.from_bytes(payload[1:FRAME], "big")
+        name = self._record_name(schema_id)
+        found = self._exact.get(schema_id) or self._deserializers.get(name)
+        if found is None:
+            raise UnexpectedRecordType(f"{name} is not carried by {self.topic}")
+        deserializer, contract = found
+        try:
+            return contract.from_avro(deserializer(payload, None))  # type: ignore[arg-type]  # a record datum
+        except ValidationError as exc:
+            raise InvalidRecord(f"{name} fails validation: {_summary(exc)}") from exc
+        except SchemaRegistryError as exc:
+            raise _registry_error(exc, "schema lookup failed") from exc
+        except (httpx.HTTPError, OSError) as exc:  # the registry, not the record, failed
+            raise RegistryUnavailable(f"schema lookup failed: {exc}") from exc
+        except Exception as exc:  # any other decoding failure means: bad bytes
+            raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
+
+    def _record_name(self, schema_id: int) -> str:
+        name = self._names.get(schema_id)
+        if name is None:
+            try:
+                schema = json.loads(self._client.get_schema(schema_id).schema_str or "{}")
+            except SchemaRegistryError as exc:
+                raise _registry_error(exc, f"schema id {schema_id}") from exc
+            except (httpx.HTTPError, OSError, ValueError) as exc:  # unreachable or garbled
+                raise RegistryUnavailable(f"schema id {schema_id}: {exc}") from exc
+            local = str(schema.get("name", "?"))
+            space = schema.get("namespace")
+            name = local if "." in local or not space else f"{space}.{local}"
+            self._names[schema_id] = name
+        return name
+
+
+def _registered_id(client: SchemaRegistryClient, contract: Contract) -> int | None:
+    """The id under which ``contract``'s exact schema is registered, if it is."""
+    try:
+        found = client.lookup_schema(contract.fullname, Schema(contract.schema_str, "AVRO"))
+    except SchemaRegistryError:
+        return None
+    return found.schema_id
+
+
+def _to_dict(contract: Contract) -> Any:  # noqa: ANN401  # confluent's to_dict callable
+    return lambda record, _ctx: contract.to_avro(record)
+
+
+def _registry_error(exc: SchemaRegistryError, what: str) -> Exception:
+    if exc.http_status_code == NOT_FOUND:
+        return UnknownSchemaId(f"{what}: {exc.error_message}")
+    return RegistryUnavailable(
+        f"{what}: registry error {exc.http_status_code}: {exc.error_message}"
+    )
+
+
+def _summary(error: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5]]
+    return "; ".join(parts)

@@ -1,0 +1,57 @@
+"""The topic table of DESIGN.md: every topic, what it carries, and its configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+ACTION_LIFECYCLE = (
+    "ActionProposed", "ProposalRejected", "PolicyDecided", "ApprovalRequested", "Approved",
+    "ApprovalRejected", "ApprovalExpired", "Revoked", "Authorized", "ExecutionStarted",
+    "MutationApplied", "MutationFailed", "CompensationProposed",
+)  # fmt: skip
+AGENT_REGISTRY = (
+    "AgentRegistered", "AgentScopesChanged", "AgentBudgetChanged", "AgentSuspended",
+    "AgentReinstated",
+)  # fmt: skip
+
+
+DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024
+"""A dead letter keeps the whole bad record, so it may exceed the limit the record broke."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: name without prefix, the Avro records it carries, configs, size limit."""
+
+    name: str
+    records: tuple[str, ...]
+    config: dict[str, str]
+    max_bytes: int | None = None
+    """Largest record; ``None`` means the ``max_record_bytes`` setting."""
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("proposals.v1", ("ActionProposed",), FOREVER),
+    TopicSpec("actions.v1", ACTION_LIFECYCLE, FOREVER),
+    TopicSpec("observations.v1", ("ExternalStateObserved",), FOREVER),
+    TopicSpec("drift.v1", ("DriftDetected", "DriftResolved"), FOREVER),
+    TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER),
+    TopicSpec("policies.v1", ("PolicyBundlePublished",), FOREVER),
+    TopicSpec(
+        "deadletter.v1",
+        ("DeadLetter",),
+        FOREVER | {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
+        DEAD_LETTER_MAX_BYTES,
+    ),
+)
+"""Every topic is keyed by the resource key and has the same partition count."""
+
+
+def topic_spec(name: str) -> TopicSpec:
+    """The spec of a topic by its unprefixed name, e.g. ``"actions.v1"``."""
+    for spec in TOPICS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no topic {name!r} in the topic table")

@@ -1,0 +1,80 @@
+"""Field values survive the Value encoding exactly, and the domain refuses what could not."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import load_schema
+from hypothesis import given
+from pydantic import ValidationError
+
+from agentledger.bootstrap import SCHEMAS_DIR
+from domain.values import ResourceRef, Value
+from infra.serde.value_codec import value_from_avro, value_to_avro
+from tests.strategies import values
+
+pytestmark = pytest.mark.unit
+
+
+VALUE_SCHEMA = parse_schema(load_schema(str(SCHEMAS_DIR / "agentledger.v1.Value.avsc")))
+
+
+def _through_avro(value: Value) -> Value:
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, VALUE_SCHEMA, value_to_avro(value))
+    buffer.seek(0)
+    return value_from_avro(schemaless_reader(buffer, VALUE_SCHEMA, None))  # type: ignore[arg-type]  # a record
+
+
+def _typed(value: Value) -> Any:  # noqa: ANN401  # a structure that also compares types
+    if isinstance(value, list):
+        return ["list", [_typed(item) for item in value]]
+    if isinstance(value, dict):
+        return ["dict", [[key, _typed(item)] for key, item in value.items()]]
+    return [type(value).__name__, repr(value)]
+
+
+@given(values())
+def test_any_value_round_trips_with_its_type_and_order(value: Value) -> None:
+    """Through Avro, strings, numbers, booleans, null, decimals (with their exponent) and nesting come back identical."""
+    assert _typed(_through_avro(value)) == _typed(value)
+
+
+def test_values_that_look_alike_stay_distinct() -> None:
+    """True is not 1, 1 is not 1.0, Decimal('1.50') is not Decimal('1.5'), '1' is not 1."""
+    alike: list[Value] = [True, 1, 1.0, Decimal("1.50"), Decimal("1.5"), "1", None, [], {}]
+    for value in alike:
+        assert _typed(_through_avro(value)) == _typed(value)
+
+
+def test_malformed_value_datum_is_a_value_error() -> None:
+    """A Value holding an unknown record branch is reported, not silently turned into null."""
+    with pytest.raises(ValueError, match="malformed Value: unknown branch"):
+        value_from_avro({"v": {"surprise": 1}})
+
+
+@pytest.mark.parametrize("bad", [2**63, float("nan"), float("inf"), Decimal("NaN")])
+def test_domain_refuses_values_that_cannot_round_trip(bad: Value) -> None:
+    """Integers beyond 64 bits, NaN and infinities are validation errors at the edge."""
+    from domain.events.observations import ExternalStateObserved  # noqa: PLC0415
+
+    with pytest.raises(ValidationError):
+        ExternalStateObserved.model_validate({
+            "metadata": {"event_id": "00000000-0000-0000-0000-000000000001",
+                         "correlation_id": "00000000-0000-0000-0000-000000000002",
+                         "occurred_at": "2026-01-01T00:00:00Z"},
+            "resource": {"system": "crm", "type": "contact", "id": "1"},
+            "external_version": "1", "fields": {"x": bad}, "observed_at": "2026-01-01T00:00:00Z",
+            "source": "test", "change_sequence": 0, "deleted": False,
+        })  # fmt: skip
+
+
+def test_resource_key_round_trips() -> None:
+    """A resource reference prints as system/type/id and parses back."""
+    ref = ResourceRef.parse("crm/contact/42")
+    assert ref.key == "crm/contact/42"
+    assert ref == ResourceRef(system="crm", type="contact", id="42")

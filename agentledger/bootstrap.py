@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
+from uuid import UUID, uuid4
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from agentledger.settings import REPO_ROOT, Settings
+from consumers.relay.lock import RelayLock
+from consumers.relay.position import PositionStore
+from consumers.relay.relay import Relay, RelayConfig
+from domain.context import CommandContext
+from infra.audit import AuditResult
+from infra.audit.store import audit_store as store_audit
+from infra.audit.topic import audit_topic as topic_audit
+from infra.ledger.ledger import Ledger, postgres_env
 from infra.serde.catalog import Catalog
 from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
@@ -76,3 +86,56 @@ def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
         limit = spec.max_bytes or settings.max_record_bytes
         serdes[name] = TopicSerde(settings.topic(name), records, client, limit)
     return serdes
+
+
+def ledger(settings: Settings) -> Ledger:
+    """The ledger on the database in effect."""
+    return Ledger(postgres_env(settings.database), catalog())
+
+
+def system_context(correlation_id: UUID | None = None) -> CommandContext:
+    """A command context on the wall clock with random ids (the production clock)."""
+    return CommandContext(
+        now=datetime.now(UTC), new_id=uuid4, correlation_id=correlation_id or uuid4()
+    )
+
+
+def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
+    """The relay for the ledger in effect, with every contract registered."""
+    the_ledger = the_ledger or ledger(settings)
+    ids = registrar(settings).register(catalog())
+    transcoder = the_ledger.transcoder
+
+    def schema_id(print_: str) -> int:
+        return ids[transcoder.contract_for(print_).fullname]
+
+    config = RelayConfig(
+        bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix,
+        partitions=settings.partitions,
+        transactional_id=f"{settings.topic_prefix}relay.{the_ledger.name}",
+    )  # fmt: skip
+    positions = PositionStore(
+        settings.kafka_bootstrap, settings.topic("relay-positions.v1"), the_ledger.name
+    )
+    return Relay(
+        the_ledger, config, schema_id, positions, RelayLock(settings.database, the_ledger.name)
+    )
+
+
+def relay_lag(settings: Settings, the_ledger: Ledger) -> int:
+    """Notifications in the store not yet committed to Kafka by the relay."""
+    positions = PositionStore(
+        settings.kafka_bootstrap, settings.topic("relay-positions.v1"), the_ledger.name
+    )
+    return (the_ledger.recorder.max_notification_id() or 0) - positions.load().notification_id
+
+
+def audit_store(settings: Settings) -> AuditResult:
+    """Verify the event store's chains."""
+    return store_audit(ledger(settings))
+
+
+def audit_topic(settings: Settings, topic: str) -> AuditResult:
+    """Verify a topic's chains (``topic`` with or without the prefix)."""
+    name = topic if topic.startswith(settings.topic_prefix) else settings.topic(topic)
+    return topic_audit(settings.kafka_bootstrap, name)

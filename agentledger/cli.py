@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentledger.bootstrap import build_stack
+from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.settings import Settings
 from infra.stack.errors import StackError
@@ -21,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(audit_app, name="audit")
+app.command("relay")(run_relay)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 

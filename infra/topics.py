@@ -9,11 +9,11 @@ FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "del
 ACTION_LIFECYCLE = (
     "ActionProposed", "ProposalRejected", "PolicyDecided", "ApprovalRequested", "Approved",
     "ApprovalRejected", "ApprovalExpired", "Revoked", "Authorized", "ExecutionStarted",
-    "MutationApplied", "MutationFailed", "CompensationProposed",
+    "MutationApplied", "MutationFailed", "CompensationProposed", "LeaseAcquired", "LeaseReleased",
 )  # fmt: skip
 AGENT_REGISTRY = (
     "AgentRegistered", "AgentScopesChanged", "AgentBudgetChanged", "AgentSuspended",
-    "AgentReinstated",
+    "AgentReinstated", "BudgetReserved", "BudgetSettled", "BudgetReleased",
 )  # fmt: skip
 
 
@@ -30,6 +30,8 @@ class TopicSpec:
     config: dict[str, str]
     max_bytes: int | None = None
     """Largest record; ``None`` means the ``max_record_bytes`` setting."""
+    partitions: int | None = None
+    """Partition count; ``None`` means the ``partitions`` setting (every keyed topic)."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -45,6 +47,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         FOREVER | {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
         DEAD_LETTER_MAX_BYTES,
     ),
+    TopicSpec("relay-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
 )
 """Every topic is keyed by the resource key and has the same partition count."""
 

@@ -30,6 +30,13 @@ from domain.events.execution import (
     MutationApplied,
     MutationFailed,
 )
+from domain.events.ledger import (
+    BudgetReleased,
+    BudgetReserved,
+    BudgetSettled,
+    LeaseAcquired,
+    LeaseReleased,
+)
 from domain.events.observations import ExternalStateObserved
 from domain.events.proposals import ActionProposed, ProposalRejected
 
@@ -38,14 +45,39 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ApprovalRejected, ApprovalExpired, Revoked, Authorized, ExecutionStarted,
     MutationApplied, MutationFailed, CompensationProposed, ExternalStateObserved,
     DriftDetected, DriftResolved, AgentRegistered, AgentScopesChanged, AgentBudgetChanged,
-    AgentSuspended, AgentReinstated, PolicyBundlePublished,
+    AgentSuspended, AgentReinstated, PolicyBundlePublished, BudgetReserved, BudgetSettled,
+    BudgetReleased, LeaseAcquired, LeaseReleased,
 )  # fmt: skip
 
 __all__ = [
-    "ALL_EVENTS", "ActionProposed", "AgentBudgetChanged", "AgentRegistered", "AgentReinstated",
-    "AgentScopesChanged", "AgentSuspended", "ApprovalExpired", "ApprovalRejected",
-    "ApprovalRequested", "Approved", "Authorized", "CompensationProposed", "DomainEvent",
-    "DriftDetected", "DriftResolved", "EventMetadata", "ExecutionStarted",
-    "ExternalStateObserved", "MutationApplied", "MutationFailed", "PolicyBundlePublished",
-    "PolicyDecided", "ProposalRejected", "Revoked",
+    "ALL_EVENTS",
+    "ActionProposed",
+    "AgentBudgetChanged",
+    "AgentRegistered",
+    "AgentReinstated",
+    "AgentScopesChanged",
+    "AgentSuspended",
+    "ApprovalExpired",
+    "ApprovalRejected",
+    "ApprovalRequested",
+    "Approved",
+    "Authorized",
+    "BudgetReleased",
+    "BudgetReserved",
+    "BudgetSettled",
+    "CompensationProposed",
+    "DomainEvent",
+    "DriftDetected",
+    "DriftResolved",
+    "EventMetadata",
+    "ExecutionStarted",
+    "ExternalStateObserved",
+    "LeaseAcquired",
+    "LeaseReleased",
+    "MutationApplied",
+    "MutationFailed",
+    "PolicyBundlePublished",
+    "PolicyDecided",
+    "ProposalRejected",
+    "Revoked",
 ]  # fmt: skip

@@ -25,12 +25,13 @@ def ensure_topics(client: AdminClient, prefix: str, partitions: int) -> list[str
     missing, present = [], []
     for spec in TOPICS:
         name = prefix + spec.name
+        wanted = spec.partitions or partitions
         if name not in existing:
-            missing.append(NewTopic(name, partitions, 1, config=spec.config))
+            missing.append(NewTopic(name, wanted, 1, config=spec.config))
             continue
         have = len(existing[name].partitions)
-        if have != partitions:
-            message = f"topic {name} has {have} partitions but the setting says {partitions}"
+        if have != wanted:
+            message = f"topic {name} has {have} partitions but the setting says {wanted}"
             raise StackError("kafka", message)
         present.append((name, spec.config))
     futures = client.create_topics(missing, operation_timeout=30) if missing else {}

@@ -1,0 +1,1 @@
+"""The relay: every ledger event onto Kafka, in store order, exactly once, hash-chained."""

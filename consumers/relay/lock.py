@@ -1,0 +1,46 @@
+"""One active relay per ledger: a PostgreSQL advisory lock held for the relay's lifetime.
+
+If the active relay dies, its connection closes, the lock is released, and a standby
+that polls for it takes over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import psycopg
+
+
+class RelayLock:
+    """A session-level advisory lock named after the ledger."""
+
+    def __init__(self, database_url: str, name: str) -> None:
+        """The lock for ledger ``name`` in the database at ``database_url``."""
+        self._url = database_url
+        self._key = int.from_bytes(
+            hashlib.sha256(f"relay:{name}".encode()).digest()[:8], "big", signed=True
+        )
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def acquire(self, stop: threading.Event, poll_s: float = 0.5) -> bool:
+        """Block (as a standby) until the lock is ours or ``stop`` is set; True if ours."""
+        conn = psycopg.connect(self._url, autocommit=True)
+        while not stop.is_set():
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+            if row and row[0]:
+                self._conn = conn
+                return True
+            stop.wait(poll_s)
+        conn.close()
+        return False
+
+    def held(self) -> bool:
+        """True while our session (and so the lock) is alive."""
+        return self._conn is not None and not self._conn.closed
+
+    def release(self) -> None:
+        """Give the lock up (closing the session releases it)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,66 @@
+"""Where the relay is: the last relayed notification and each partition's chain head.
+
+Written to a compacted one-partition topic inside the same Kafka transaction as the
+records it covers, so after a crash the committed position is exactly the committed
+output: no gap, no duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
+
+
+@dataclass
+class Position:
+    """The last relayed notification id and the chain head per ``topic:partition``."""
+
+    notification_id: int = 0
+    chains: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        """JSON bytes for the position topic."""
+        return json.dumps({"notification_id": self.notification_id, "chains": self.chains}).encode()
+
+
+class PositionStore:
+    """Reads and writes the relay's position on its topic."""
+
+    def __init__(self, bootstrap: str, topic: str, ledger: str) -> None:
+        """Positions of ledger ``ledger`` on ``topic``."""
+        self._bootstrap, self._topic, self._key = bootstrap, topic, ledger.encode()
+
+    def load(self) -> Position:
+        """The last committed position (the empty position if none)."""
+        consumer = Consumer({
+            "bootstrap.servers": self._bootstrap, "group.id": f"relay-position-{uuid.uuid4()}",
+            "isolation.level": "read_committed", "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        })  # fmt: skip
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=10)
+            consumer.assign([TopicPartition(self._topic, 0, max(low, high - LOOKBACK))])
+            latest = Position()
+            while True:
+                message = consumer.poll(10)
+                if message is None:
+                    raise TimeoutError(f"no answer reading {self._topic}")
+                error = message.error()
+                if error is not None:
+                    if error.code() == error._PARTITION_EOF:  # noqa: SLF001  # public constant
+                        return latest
+                    raise RuntimeError(f"reading {self._topic}: {error}")
+                if message.key() == self._key and message.value():
+                    data = json.loads(message.value() or b"{}")
+                    latest = Position(int(data["notification_id"]), dict(data["chains"]))
+        finally:
+            consumer.close()
+
+    def write(self, producer: Producer, position: Position) -> None:
+        """Produce ``position`` (call inside the transaction that relays its records)."""
+        producer.produce(self._topic, key=self._key, value=position.encode(), partition=0)

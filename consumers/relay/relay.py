@@ -1,0 +1,133 @@
+"""The relay loop: notification log -> Kafka, one transaction per batch.
+
+Each batch's records and the relay's new position are produced in one Kafka
+transaction, so ``read_committed`` consumers see every event exactly once, in store
+order per key; after a crash, the next relay resumes from the committed position.
+Records are forwarded as stored (Avro bodies): only the Confluent framing is added.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException, Producer
+from eventsourcing.persistence import Notification
+
+from consumers.relay.lock import RelayLock
+from consumers.relay.position import Position, PositionStore
+from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
+from infra.ledger.ledger import Ledger
+from infra.partitioner import partition_for
+from infra.routing import route
+
+log = logging.getLogger("agentledger.relay")
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Where and how the relay writes."""
+
+    bootstrap: str
+    topic_prefix: str
+    partitions: int
+    transactional_id: str
+    batch_size: int = 2000
+    idle_poll_s: float = 0.02
+
+
+class Relay:
+    """Follows the ledger's notification log and produces each event to its topic."""
+
+    def __init__(  # the relay joins the store, the registry and Kafka
+        self, ledger: Ledger, config: RelayConfig, schema_ids: Callable[[str], int],
+        positions: PositionStore, lock: RelayLock,
+    ) -> None:  # fmt: skip
+        """``schema_ids`` maps a stored record's schema fingerprint to its registry id."""
+        self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
+        self._positions, self._lock = positions, lock
+        self.position = Position()
+        self.active = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        """Wait as a standby for the lock, then relay until ``stop`` is set."""
+        log.info("relay waiting for the ledger's lock (standby)")
+        if not self._lock.acquire(stop):
+            return
+        try:
+            producer = Producer({
+                "bootstrap.servers": self._config.bootstrap,
+                "transactional.id": self._config.transactional_id,
+                "linger.ms": 5, "batch.size": 1_048_576, "compression.type": "lz4",
+                "message.max.bytes": 16 * 1024 * 1024, "transaction.timeout.ms": 60_000,
+            })  # fmt: skip
+            producer.init_transactions(60)  # fences a previous relay, aborts its open transaction
+            self.position = self._positions.load()
+            stored = self._ledger.recorder.max_notification_id() or 0
+            if self.position.notification_id > stored:
+                message = (
+                    f"the relay's committed position ({self.position.notification_id}) is past the"
+                    f" store's last notification ({stored}): was the store reset? Refusing to skip"
+                    " events; reset the relay position topic only if the store was rebuilt."
+                )
+                raise RuntimeError(message)
+            self.active.set()
+            log.info("relay active from notification %d", self.position.notification_id)
+            while not stop.is_set():
+                if not self.step(producer):
+                    stop.wait(self._config.idle_poll_s)
+        finally:
+            self.active.clear()
+            self._lock.release()
+
+    def step(self, producer: Producer) -> int:
+        """Relay the next batch in one transaction; how many notifications it covered."""
+        notifications = self._ledger.recorder.select_notifications(
+            start=self.position.notification_id, limit=self._config.batch_size,
+            inclusive_of_start=False,
+        )  # fmt: skip
+        if not notifications:
+            return 0
+        advanced = Position(notifications[-1].id, dict(self.position.chains))
+        producer.begin_transaction()
+        try:
+            for notification in notifications:
+                self._produce(producer, notification, advanced.chains)
+            self._positions.write(producer, advanced)
+            producer.commit_transaction(60)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal() or not error.txn_requires_abort():
+                raise
+            producer.abort_transaction(60)
+            log.warning("relay batch aborted, will retry: %s", error)
+            return 0
+        self.position = advanced
+        return len(notifications)
+
+    def _produce(
+        self, producer: Producer, notification: Notification, chains: dict[str, str]
+    ) -> None:
+        transcoder = self._ledger.transcoder
+        if not transcoder.carries_record(notification.state):
+            return  # no contract record: nothing to publish
+        header, print_, body = transcoder.split(notification.state)
+        if "_route" in header:
+            topic_name, key = header["_route"]
+        else:  # stored before routes were recorded: decode to route it
+            topic_name, key = route(transcoder.decode(notification.state)["record"])
+        topic = self._config.topic_prefix + topic_name
+        payload = b"\x00" + self._schema_ids(print_).to_bytes(4, "big") + body
+        key_bytes = key.encode()
+        partition = partition_for(key_bytes, self._config.partitions)
+        slot = f"{topic}:{partition}"
+        previous = chains.get(slot)
+        chains[slot] = link(previous, notification.id, payload)
+        headers: list[tuple[str, str | bytes | None]] = [
+            (NOTIFICATION, str(notification.id).encode()),
+            (PREVIOUS, (previous or "").encode()),
+            (HASH, chains[slot].encode()),
+        ]
+        producer.produce(topic, value=payload, key=key_bytes, partition=partition, headers=headers)

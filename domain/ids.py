@@ -1,0 +1,27 @@
+"""Deterministic identities: the same intent always maps to the same aggregate."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+LEDGER = UUID("5b1c3a8e-2f4d-4c1e-9a7b-6d0e8f1a2b3c")
+
+
+def action_id(agent_id: str, idempotency_key: str) -> UUID:
+    """An action's id: one per (agent, idempotency key), invariant 1."""
+    return uuid5(LEDGER, f"action\x00{agent_id}\x00{idempotency_key}")
+
+
+def agent_aggregate_id(agent_id: str) -> UUID:
+    """The Agent aggregate's id for an agent."""
+    return uuid5(LEDGER, f"agent\x00{agent_id}")
+
+
+def lease_id(resource_key: str) -> UUID:
+    """The ResourceLease aggregate's id for a resource key."""
+    return uuid5(LEDGER, f"lease\x00{resource_key}")
+
+
+def compensation_id(action: UUID) -> UUID:
+    """The id of the action that compensates ``action``."""
+    return uuid5(LEDGER, f"compensation\x00{action}")

@@ -1,0 +1,18 @@
+"""The hash chain the relay writes per partition: each record links to the one before."""
+
+from __future__ import annotations
+
+import hashlib
+
+NOTIFICATION = "agentledger.notification_id"
+PREVIOUS = "agentledger.chain_prev"
+HASH = "agentledger.chain"
+
+
+def link(previous: str | None, notification_id: int, payload: bytes) -> str:
+    """The chain hash of a record given the previous record's hash in its partition."""
+    digest = hashlib.sha256()
+    digest.update((previous or "").encode())
+    digest.update(notification_id.to_bytes(8, "big"))
+    digest.update(payload)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""The ledger: an eventsourcing application on PostgreSQL, and how it stores records."""

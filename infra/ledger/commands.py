@@ -1,0 +1,202 @@
+"""Every transition of the ledger as a command, including those spanning aggregates.
+
+Commands run inside a :class:`UnitOfWork`; a change to several aggregates (action and
+lease, action and agent budget) is saved in the same transaction or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from domain.action import Action
+from domain.action_state import Status
+from domain.agent import Agent
+from domain.context import CommandContext
+from domain.errors import UnknownAgent
+from domain.events import ActionProposed
+from domain.events.decisions import DecisionOutcome, Obligations
+from domain.events.proposals import Reason
+from domain.ids import action_id, agent_aggregate_id, lease_id
+from domain.lease import ResourceLease
+from domain.values import Value
+from infra.ledger.unit_of_work import UnitOfWork
+
+
+class Commands:
+    """The ledger's command methods, bound to one unit of work and one context."""
+
+    def __init__(self, uow: UnitOfWork, ctx: CommandContext) -> None:
+        """Commands that record with ``ctx`` into ``uow``."""
+        self.uow = uow
+        self.ctx = ctx
+
+    def register_agent(  # registration states everything about the agent
+        self, *, agent_id: str, name: str, owner: str, scopes: list[str], budget_limit: Decimal
+    ) -> Agent:
+        """Register an agent (or return it if it exists)."""
+        existing = self.uow.get(Agent, agent_aggregate_id(agent_id))
+        if existing is not None:
+            return existing
+        agent = Agent.register(
+            self.ctx,
+            agent_id=agent_id,
+            name=name,
+            owner=owner,
+            scopes=scopes,
+            budget_limit=budget_limit,
+        )
+        self.uow.add(agent)
+        return agent
+
+    def agent(self, agent_id: str) -> Agent:
+        """The registered agent, or :class:`UnknownAgent`."""
+        agent = self.uow.get(Agent, agent_aggregate_id(agent_id))
+        if agent is None:
+            raise UnknownAgent(f"no agent {agent_id!r} is registered")
+        return agent
+
+    def action(self, aid: UUID) -> Action:
+        """The action, or ``LookupError``."""
+        found = self.uow.get(Action, aid)
+        if found is None:
+            raise LookupError(f"no action {aid}")
+        return found
+
+    def propose(self, proposal: ActionProposed) -> tuple[UUID, bool]:
+        """Open an action; invariant 1: a repeat returns the original, ``created`` False."""
+        aid = action_id(proposal.agent_id, proposal.idempotency_key)
+        if self.uow.get(Action, aid) is not None:
+            return aid, False
+        self.agent(proposal.agent_id)
+        self.uow.add(Action.propose(self.ctx, aid, proposal))
+        return aid, True
+
+    def decide(  # noqa: PLR0913  # a decision records everything it was based on
+        self,
+        aid: UUID,
+        *,
+        outcome: DecisionOutcome,
+        reasons: list[Reason],
+        obligations: Obligations,
+        bundle_digest: str,
+        bundle_version: str,
+        input_digest: str,
+        resource_version: str | None = None,
+    ) -> None:
+        """Record a decision; reserve the budget it obligates unless it denies."""
+        action = self.action(aid)
+        agent = self.agent(action.agent_id)
+        amount = obligations.budget_reservation
+        if outcome is not DecisionOutcome.DENY and amount:
+            agent.reserve(self.ctx, action_id=aid, amount=amount)
+        action.decide(
+            self.ctx,
+            outcome=outcome,
+            reasons=reasons,
+            obligations=obligations,
+            bundle_digest=bundle_digest,
+            bundle_version=bundle_version,
+            input_digest=input_digest,
+            resource_version=resource_version,
+            agent_active=agent.active,
+        )
+
+    def approve(  # noqa: PLR0913  # an approval binds identity, roles, digest and version
+        self,
+        aid: UUID,
+        *,
+        approver: str,
+        roles: list[str],
+        action_digest: str,
+        resource_version: str | None,
+        comment: str | None = None,
+    ) -> None:
+        """Record an approval (authorizing at quorum)."""
+        action = self.action(aid)
+        agent = self.agent(action.agent_id)
+        action.approve(
+            self.ctx,
+            approver=approver,
+            roles=roles,
+            action_digest=action_digest,
+            resource_version=resource_version,
+            agent_owner=agent.owner,
+            agent_active=agent.active,
+            comment=comment,
+        )
+
+    def reject(self, aid: UUID, *, approver: str, reason: str) -> None:
+        """An approver refuses: the action ends and its reservation returns."""
+        action = self.action(aid)
+        action.reject(self.ctx, approver=approver, reason=reason)
+        self.agent(action.agent_id).release(self.ctx, action_id=aid, reason="approval_rejected")
+
+    def expire(self, aid: UUID) -> None:
+        """The approval deadline passed: fail closed and return the reservation."""
+        action = self.action(aid)
+        action.expire(self.ctx)
+        self.agent(action.agent_id).release(self.ctx, action_id=aid, reason="approval_expired")
+
+    def revoke(self, aid: UUID, *, by: str, reason: str) -> None:
+        """Withdraw authorization (before execution the reservation returns)."""
+        action = self.action(aid)
+        executed = action.status is Status.APPLIED
+        action.revoke(self.ctx, by=by, reason=reason)
+        if not executed:
+            self.agent(action.agent_id).release(self.ctx, action_id=aid, reason="revoked")
+
+    def start_execution(
+        self,
+        aid: UUID,
+        *,
+        executor: str,
+        resource_version: str | None,
+        actual: Mapping[str, Value] | None = None,
+    ) -> None:
+        """Take the resource's lease and record ExecutionStarted, atomically."""
+        action = self.action(aid)
+        action.start_execution(
+            self.ctx, executor=executor, resource_version=resource_version, actual=actual
+        )
+        lease = self.uow.get(ResourceLease, lease_id(action.resource.key))
+        if lease is None:
+            self.uow.add(ResourceLease.first(self.ctx, resource=action.resource, action_id=aid))
+        else:
+            lease.acquire(self.ctx, action_id=aid)
+
+    def applied(self, aid: UUID, *, external_version: str, fields: Mapping[str, Value]) -> None:
+        """The mutation was applied: release the lease, settle the budget."""
+        action = self.action(aid)
+        action.applied(self.ctx, external_version=external_version, fields=fields)
+        self._release_lease(action, "applied")
+        self.agent(action.agent_id).settle(self.ctx, action_id=aid)
+
+    def failed(
+        self, aid: UUID, *, error: str, retryable: bool, retry_at: datetime | None = None
+    ) -> None:
+        """The mutation failed: release the lease; a final failure returns the budget."""
+        action = self.action(aid)
+        action.failed(self.ctx, error=error, retryable=retryable, retry_at=retry_at)
+        self._release_lease(action, "failed")
+        if not retryable:
+            self.agent(action.agent_id).release(self.ctx, action_id=aid, reason="failed")
+
+    def suspend_agent(self, agent_id: str, *, reason: str, by: str) -> None:
+        """Pull an agent's kill switch."""
+        self.agent(agent_id).suspend(self.ctx, reason=reason, by=by)
+
+    def reinstate_agent(self, agent_id: str, *, reason: str, by: str) -> None:
+        """Release an agent's kill switch."""
+        self.agent(agent_id).reinstate(self.ctx, reason=reason, by=by)
+
+    def change_budget(self, agent_id: str, *, limit: Decimal, by: str) -> None:
+        """Set an agent's budget limit."""
+        self.agent(agent_id).change_budget(self.ctx, limit=limit, by=by)
+
+    def _release_lease(self, action: Action, outcome: str) -> None:
+        lease = self.uow.get(ResourceLease, lease_id(action.resource.key))
+        if lease is not None:
+            lease.release(self.ctx, action_id=action.id, outcome=outcome)

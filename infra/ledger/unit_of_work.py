@@ -1,0 +1,44 @@
+"""Many commands, one transaction: aggregates loaded once, saved together."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+
+A = TypeVar("A")
+
+
+class UnitOfWork:
+    """The aggregates touched by a batch of commands, saved atomically at the end."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        """Work against ``app``'s repository."""
+        self._app = app
+        self._touched: dict[UUID, Any] = {}
+
+    def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate (as changed so far in this batch), or ``None`` if it does not exist."""
+        if aggregate_id in self._touched:
+            return self._touched[aggregate_id]  # type: ignore[no-any-return]  # stored by id
+        try:
+            aggregate: object = self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, cls):
+            raise TypeError(f"{aggregate_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
+        self._touched[aggregate_id] = aggregate
+        return aggregate
+
+    def add(self, aggregate: Any) -> None:  # noqa: ANN401  # any aggregate
+        """Track a new aggregate so it is saved with the batch."""
+        self._touched[aggregate.id] = aggregate
+
+    def commit(self) -> int:
+        """Save every pending event of the batch in one transaction; how many were saved."""
+        pending = [a for a in self._touched.values() if a.pending_events]
+        count = sum(len(a.pending_events) for a in pending)
+        if pending:
+            self._app.save(*pending)
+        return count

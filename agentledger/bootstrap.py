@@ -90,7 +90,7 @@ def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
 
 def ledger(settings: Settings) -> Ledger:
     """The ledger on the database in effect."""
-    return Ledger(postgres_env(settings.database), catalog())
+    return Ledger(postgres_env(settings.database), catalog(), settings.ledger_name)
 
 
 def system_context(correlation_id: UUID | None = None) -> CommandContext:

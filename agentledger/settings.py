@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default=6, ge=1, le=1024, description="Partition count of every keyed topic."
     )
 
+    ledger_name: str = Field(
+        default="Ledger", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,40}$",
+        description="Name of the ledger: its events table and its relay's identity.",
+    )  # fmt: skip
     max_record_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest record a consumer accepts (bytes)."
     )

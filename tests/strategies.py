@@ -41,7 +41,7 @@ def records(cls: type[BaseModel]) -> st.SearchStrategy[Any]:
     return st.builds(cls, **fields)
 
 
-def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:  # noqa: ANN401, C901, PLR0911, PLR0912  # a type dispatch
+def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:  # noqa: C901, PLR0911, PLR0912  # a type dispatch
     origin, args = get_origin(annotation), get_args(annotation)
     if isinstance(annotation, TypeAliasType) and annotation.__name__ == "Value":
         return values()

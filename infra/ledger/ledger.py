@@ -22,8 +22,9 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"  # table: ledger_events
 
-    def __init__(self, env: dict[str, str], catalog: Catalog) -> None:
-        """A ledger on the store ``env`` describes, encoding records with ``catalog``."""
+    def __init__(self, env: dict[str, str], catalog: Catalog, name: str = "Ledger") -> None:
+        """A ledger called ``name`` (table ``<name>_events``) on the store ``env`` describes."""
+        self.name = name
         self.transcoder = RecordTranscoder(catalog)
         super().__init__(env)
 

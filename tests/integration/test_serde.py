@@ -66,7 +66,7 @@ def serdes(settings: Settings) -> dict[str, TopicSerde]:
     return topic_serdes(settings, "proposals.v1", "actions.v1", "drift.v1", "deadletter.v1")
 
 
-def _proposal(**changes: Any) -> ActionProposed:  # noqa: ANN401
+def _proposal(**changes: Any) -> ActionProposed:
     fields: dict[str, Any] = {
         "metadata": {"event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(), "occurred_at": datetime.now(UTC)},
         "agent_id": "agent-1", "idempotency_key": "k-1",
@@ -158,7 +158,7 @@ def test_a_field_added_with_a_default_reads_both_ways(
     def write(schema: dict[str, Any], datum: dict[str, Any]) -> bytes:
         return AvroSerializer(client, json.dumps(schema), conf=conf)(datum, context)  # type: ignore[no-any-return]
 
-    def read(schema: dict[str, Any], payload: bytes) -> Any:  # noqa: ANN401
+    def read(schema: dict[str, Any], payload: bytes) -> Any:
         return AvroDeserializer(client, json.dumps(schema))(payload, context)
 
     assert read(v1, write(v2, {"id": "a", "note": "new"})) == {"id": "a"}

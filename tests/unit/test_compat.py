@@ -28,7 +28,7 @@ V1: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _with(**changes: Any) -> dict[str, Any]:  # noqa: ANN401
+def _with(**changes: Any) -> dict[str, Any]:
     schema = copy.deepcopy(V1)
     for field in schema["fields"]:
         if field["name"] in changes:

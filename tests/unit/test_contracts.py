@@ -32,7 +32,7 @@ def test_every_record_class_has_exactly_one_schema_and_every_schema_a_class() ->
 
 
 @pytest.mark.parametrize("cls", [*TOP_LEVEL, *SHARED], ids=lambda cls: cls.__name__)
-def test_record_class_and_schema_have_the_same_fields_in_order(cls: Any) -> None:  # noqa: ANN401
+def test_record_class_and_schema_have_the_same_fields_in_order(cls: Any) -> None:
     """Each class's fields are its schema's fields, same names, same order."""
     assert list(cls.model_fields) == _own_fields(cls.__name__)
 
@@ -59,7 +59,7 @@ def test_every_schema_sits_in_the_v1_namespace_under_its_own_name() -> None:
 @pytest.mark.parametrize("cls", TOP_LEVEL, ids=lambda cls: cls.__name__)
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(data=st.data())
-def test_record_round_trips_through_fastavro_unchanged(cls: Any, data: st.DataObject) -> None:  # noqa: ANN401
+def test_record_round_trips_through_fastavro_unchanged(cls: Any, data: st.DataObject) -> None:
     """Mapper + fastavro, without the registry: what goes in comes back identical, types included."""
     record = data.draw(records(cls))
     contract = catalog()[cls.__name__]

@@ -30,7 +30,7 @@ def _through_avro(value: Value) -> Value:
     return value_from_avro(schemaless_reader(buffer, VALUE_SCHEMA, None))  # type: ignore[arg-type]  # a record
 
 
-def _typed(value: Value) -> Any:  # noqa: ANN401  # a structure that also compares types
+def _typed(value: Value) -> Any:  # a structure that also compares types
     if isinstance(value, list):
         return ["list", [_typed(item) for item in value]]
     if isinstance(value, dict):

@@ -1,0 +1,160 @@
+"""The ledger on real PostgreSQL and the relay on real Kafka: exact delivery, tamper evidence."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from agentledger.bootstrap import audit_store, audit_topic, ledger, relay
+from agentledger.settings import Settings
+from tests.relay_helpers import (
+    assert_exactly_the_store,
+    consume_all,
+    drop_isolated,
+    isolated_settings,
+    stored,
+    write_events,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def isolated(settings: Settings) -> Iterator[Settings]:
+    """A ledger table and topics of this test's own."""
+    mine = isolated_settings(settings)
+    yield mine
+    drop_isolated(mine)
+
+
+def _relay_until_caught_up(settings: Settings, timeout_s: float = 60) -> None:
+    the_ledger = ledger(settings)
+    the_relay = relay(settings, the_ledger)
+    stop = threading.Event()
+    thread = threading.Thread(target=the_relay.run, args=(stop,), daemon=True)
+    thread.start()
+    target = the_ledger.recorder.max_notification_id() or 0
+    try:
+        assert the_relay.active.wait(30), "relay never became active"
+        waited = 0.0
+        while the_relay.position.notification_id < target and waited < timeout_s:
+            stop.wait(0.1)
+            waited += 0.1
+        assert the_relay.position.notification_id == target
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def test_relayed_topics_equal_the_store(isolated: Settings) -> None:
+    """Save -> relay -> consume: every stored record once, keyed by resource or agent, in store order per key."""
+    write_events(ledger(isolated), proposals=300)
+    _relay_until_caught_up(isolated)
+    expected = len(stored(isolated))
+    assert_exactly_the_store(isolated, consume_all(isolated, expected))
+
+
+def test_a_second_relay_run_adds_only_new_events(isolated: Settings) -> None:
+    """After a clean stop, the next relay resumes at its committed position: nothing twice."""
+    write_events(ledger(isolated), proposals=50)
+    _relay_until_caught_up(isolated)
+    write_events(ledger(isolated), proposals=50, first=50)
+    _relay_until_caught_up(isolated)
+    assert_exactly_the_store(isolated, consume_all(isolated, len(stored(isolated))))
+
+
+def _tamper(settings: Settings, sql: str) -> None:
+    with psycopg.connect(settings.database, autocommit=True) as conn:
+        conn.execute(sql.format(table=f"{settings.ledger_name.lower()}_events"))
+
+
+MIDDLE = "(SELECT originator_id FROM {table} GROUP BY originator_id HAVING count(*) >= 3 ORDER BY originator_id LIMIT 1)"
+
+
+@pytest.mark.parametrize(
+    ("sql", "finding"),
+    [
+        (("UPDATE {table} SET state = overlay(state placing '\\x58'::bytea from length(state) - 2 for 1) "
+         f"WHERE originator_id = {MIDDLE} AND originator_version = 2"), "modified"),
+        (f"DELETE FROM {{table}} WHERE originator_id = {MIDDLE} AND originator_version = 2", "deleted"),
+        ((f"UPDATE {{table}} SET originator_version = 1000 WHERE originator_id = {MIDDLE} AND originator_version = 2;"
+          f"UPDATE {{table}} SET originator_version = 2 WHERE originator_id = {MIDDLE} AND originator_version = 3;"
+          f"UPDATE {{table}} SET originator_version = 3 WHERE originator_id = {MIDDLE} AND originator_version = 1000"),
+         "reordered"),
+    ],
+    ids=["modified", "deleted", "reordered"],
+)  # fmt: skip
+def test_store_audit_finds_the_first_broken_link(
+    isolated: Settings, sql: str, finding: str
+) -> None:
+    """A modified, deleted or reordered event in the store is reported with its position."""
+    write_events(ledger(isolated), proposals=20)
+    assert audit_store(isolated).broken is None
+    _tamper(isolated, sql)
+    result = audit_store(isolated)
+    assert result.broken is not None
+    assert finding in result.broken
+    assert "notification" in result.broken
+
+
+def _copy(settings: Settings, source: str, edit: str) -> str:
+    """Copy one partition of ``source`` into a new topic, changing one record as ``edit`` says."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": str(uuid.uuid4()),
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([source])
+    messages = []
+    idle = 0
+    while idle < 2:
+        batch = [m for m in consumer.consume(1000, timeout=1.0) if m.error() is None]
+        messages += batch
+        idle = 0 if batch or not messages else idle + 1
+    consumer.close()
+    partition = max(
+        {m.partition() for m in messages}, key=lambda p: sum(m.partition() == p for m in messages)
+    )
+    rows = [(m.key(), m.value(), m.headers()) for m in messages if m.partition() == partition]
+    assert len(rows) >= 4
+    if edit == "modified":
+        key, value, headers = rows[2]
+        rows[2] = (key, (value or b"")[:-1] + b"X", headers)
+    elif edit == "deleted":
+        del rows[2]
+    elif edit == "reordered":
+        rows[1], rows[2] = rows[2], rows[1]
+    target = f"{settings.topic_prefix}copy.{edit}.{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(target, 1, 1)]).values():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for key, value, headers in rows:
+        producer.produce(target, key=key, value=value, headers=headers)
+    assert producer.flush(30) == 0
+    return target
+
+
+@pytest.mark.parametrize("edit", ["modified", "deleted", "reordered"])
+def test_topic_audit_finds_the_first_broken_link(isolated: Settings, edit: str) -> None:
+    """On a copy of a relayed partition, a modified, deleted or reordered record breaks the chain there."""
+    write_events(ledger(isolated), proposals=60)
+    _relay_until_caught_up(isolated)
+    assert audit_topic(isolated, "actions.v1").broken is None
+    result = audit_topic(isolated, _copy(isolated, isolated.topic("actions.v1"), edit))
+    assert result.broken is not None
+    assert "offset 2" in result.broken if edit != "reordered" else "offset 1" in result.broken
+    assert (
+        ("modified" in result.broken)
+        if edit == "modified"
+        else ("deleted, inserted or reordered" in result.broken)
+    )

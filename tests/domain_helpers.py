@@ -80,6 +80,11 @@ def decided(
     return action
 
 
+def records_of(aggregate: Any) -> list[Any]:
+    """The contract records of the aggregate's pending events, collected."""
+    return [event.record for event in aggregate.collect_events()]
+
+
 def names(action: Any) -> list[str]:
     """Record types of the aggregate's pending events, collected."""
     return [type(event.record).__name__ for event in action.collect_events()]

@@ -11,7 +11,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.admin import AdminClient
 
-from agentledger.bootstrap import ledger, system_context
+from agentledger.bootstrap import system_context
 from agentledger.settings import Settings
 from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome, Obligations
@@ -94,9 +94,8 @@ class Relayed:
     notification_id: int
 
 
-def stored(settings: Settings) -> list[tuple[int, str]]:
+def stored(the_ledger: Ledger) -> list[tuple[int, str]]:
     """(notification id, route key) of every stored record, in store order."""
-    the_ledger = ledger(settings)
     out: list[tuple[int, str]] = []
     start = 1
     while page := the_ledger.recorder.select_notifications(start=start, limit=5000):
@@ -123,7 +122,8 @@ def consume_all(settings: Settings, expected: int, timeout_s: float = 60.0) -> l
                 raise AssertionError(error)
             if error is None:
                 headers = dict(message.headers() or [])
-                notification = int(bytes(headers[NOTIFICATION] or b"0").decode())
+                raw = headers[NOTIFICATION] or b"0"
+                notification = int(raw.decode() if isinstance(raw, bytes) else raw)
                 records.append(
                     Relayed(
                         message.topic() or "",
@@ -136,9 +136,9 @@ def consume_all(settings: Settings, expected: int, timeout_s: float = 60.0) -> l
     return records
 
 
-def assert_exactly_the_store(settings: Settings, records: list[Relayed]) -> None:
+def assert_exactly_the_store(the_ledger: Ledger, records: list[Relayed]) -> None:
     """Consumed = stored: no gap, no duplicate, store order per key."""
-    expected = stored(settings)
+    expected = stored(the_ledger)
     ids = sorted(r.notification_id for r in records)
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
     assert ids == [nid for nid, _ in expected], f"consumed {len(ids)}, stored {len(expected)}"

@@ -64,7 +64,7 @@ class Catalog:
             named = named_types(schema)
             encode, decode = compile_encoder(schema, named), compile_decoder(schema, named)
             self._by_name[cls.__name__] = Contract(
-                cls.__name__, fullname, schema, json.dumps(schema), cls, encode, decode
+                cls.__name__, fullname, schema, canonical_json(schema), cls, encode, decode
             )
 
     def __getitem__(self, name: str) -> Contract:
@@ -86,3 +86,13 @@ def schema_files(schemas_dir: Path) -> dict[str, Path]:
     return {
         p.name.removeprefix(prefix).removesuffix(".avsc"): p for p in schemas_dir.glob("*.avsc")
     }
+
+
+def canonical_json(schema: dict[str, Any]) -> str:
+    """The schema as JSON with sorted keys: the same text in every process.
+
+    fastavro's expansion does not keep key order stable across interpreter runs, and
+    both the registry (one version per distinct text) and the stored fingerprints need
+    one text per schema.
+    """
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"))

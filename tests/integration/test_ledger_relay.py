@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from agentledger.bootstrap import audit_store, audit_topic, ledger, relay
 from agentledger.settings import Settings
+from infra.ledger.ledger import Ledger
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
@@ -33,8 +34,15 @@ def isolated(settings: Settings) -> Iterator[Settings]:
     drop_isolated(mine)
 
 
-def _relay_until_caught_up(settings: Settings, timeout_s: float = 60) -> None:
-    the_ledger = ledger(settings)
+@pytest.fixture
+def own_ledger(isolated: Settings) -> Iterator[Ledger]:
+    """The isolated ledger (one instance: instances share a connection pool)."""
+    the_ledger = ledger(isolated)
+    yield the_ledger
+    the_ledger.close()
+
+
+def _relay_until_caught_up(settings: Settings, the_ledger: Ledger, timeout_s: float = 60) -> None:
     the_relay = relay(settings, the_ledger)
     stop = threading.Event()
     thread = threading.Thread(target=the_relay.run, args=(stop,), daemon=True)
@@ -52,21 +60,21 @@ def _relay_until_caught_up(settings: Settings, timeout_s: float = 60) -> None:
         thread.join(30)
 
 
-def test_relayed_topics_equal_the_store(isolated: Settings) -> None:
+def test_relayed_topics_equal_the_store(isolated: Settings, own_ledger: Ledger) -> None:
     """Save -> relay -> consume: every stored record once, keyed by resource or agent, in store order per key."""
-    write_events(ledger(isolated), proposals=300)
-    _relay_until_caught_up(isolated)
-    expected = len(stored(isolated))
-    assert_exactly_the_store(isolated, consume_all(isolated, expected))
+    write_events(own_ledger, proposals=300)
+    _relay_until_caught_up(isolated, own_ledger)
+    expected = len(stored(own_ledger))
+    assert_exactly_the_store(own_ledger, consume_all(isolated, expected))
 
 
-def test_a_second_relay_run_adds_only_new_events(isolated: Settings) -> None:
+def test_a_second_relay_run_adds_only_new_events(isolated: Settings, own_ledger: Ledger) -> None:
     """After a clean stop, the next relay resumes at its committed position: nothing twice."""
-    write_events(ledger(isolated), proposals=50)
-    _relay_until_caught_up(isolated)
-    write_events(ledger(isolated), proposals=50, first=50)
-    _relay_until_caught_up(isolated)
-    assert_exactly_the_store(isolated, consume_all(isolated, len(stored(isolated))))
+    write_events(own_ledger, proposals=50)
+    _relay_until_caught_up(isolated, own_ledger)
+    write_events(own_ledger, proposals=50, first=50)
+    _relay_until_caught_up(isolated, own_ledger)
+    assert_exactly_the_store(own_ledger, consume_all(isolated, len(stored(own_ledger))))
 
 
 def _tamper(settings: Settings, sql: str) -> None:
@@ -145,10 +153,12 @@ def _copy(settings: Settings, source: str, edit: str) -> str:
 
 
 @pytest.mark.parametrize("edit", ["modified", "deleted", "reordered"])
-def test_topic_audit_finds_the_first_broken_link(isolated: Settings, edit: str) -> None:
+def test_topic_audit_finds_the_first_broken_link(
+    isolated: Settings, own_ledger: Ledger, edit: str
+) -> None:
     """On a copy of a relayed partition, a modified, deleted or reordered record breaks the chain there."""
-    write_events(ledger(isolated), proposals=60)
-    _relay_until_caught_up(isolated)
+    write_events(own_ledger, proposals=60)
+    _relay_until_caught_up(isolated, own_ledger)
     assert audit_topic(isolated, "actions.v1").broken is None
     result = audit_topic(isolated, _copy(isolated, isolated.topic("actions.v1"), edit))
     assert result.broken is not None

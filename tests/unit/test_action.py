@@ -12,7 +12,7 @@ from domain.action_state import Status
 from domain.events.decisions import DecisionOutcome
 from domain.hashing import is_sealed
 from domain.ids import action_id
-from tests.domain_helpers import Clock, decided, names, obligations, proposal
+from tests.domain_helpers import Clock, decided, names, obligations, proposal, records_of
 
 pytestmark = pytest.mark.unit
 ALLOW, DENY, ASK = DecisionOutcome.ALLOW, DecisionOutcome.DENY, DecisionOutcome.REQUIRE_APPROVAL
@@ -221,16 +221,16 @@ def test_execution_applies_or_retries_with_the_same_idempotency_key() -> None:
     action.failed(clock.ctx(), error="timeout", retryable=True)
     action.start_execution(clock.ctx(), executor="e1", resource_version="v1", actual=None)
     action.applied(clock.ctx(), external_version="v2", fields={"email": "new@x.io"})
-    events = action.collect_events()
-    assert [type(e.record).__name__ for e in events] == [
+    events = records_of(action)
+    assert [type(r).__name__ for r in events] == [
         "ExecutionStarted",
         "MutationFailed",
         "ExecutionStarted",
         "MutationApplied",
     ]
-    first, second = events[0].record, events[2].record
-    assert (first.attempt, second.attempt) == (1, 2)  # type: ignore[attr-defined]
-    assert first.idempotency_key == second.idempotency_key  # type: ignore[attr-defined]
+    first, second = events[0], events[2]
+    assert (first.attempt, second.attempt) == (1, 2)
+    assert first.idempotency_key == second.idempotency_key
 
 
 def test_a_final_failure_ends_execution() -> None:
@@ -260,10 +260,10 @@ def test_revocation_after_execution_proposes_a_compensation() -> None:
     action.applied(clock.ctx(), external_version="v2", fields={})
     action.collect_events()
     action.revoke(clock.ctx(), by="alice", reason="mistake")
-    revoked, compensation = (e.record for e in action.collect_events())
-    assert revoked.after_execution  # type: ignore[attr-defined]
-    assert compensation.parameters == {"email": "old@x.io"}  # type: ignore[attr-defined]
-    assert compensation.compensates_action_id == action.id  # type: ignore[attr-defined]
+    revoked, compensation = records_of(action)
+    assert revoked.after_execution
+    assert compensation.parameters == {"email": "old@x.io"}
+    assert compensation.compensates_action_id == action.id
 
 
 def test_every_event_is_sealed_and_linked_to_the_one_before() -> None:
@@ -282,7 +282,7 @@ def test_every_event_is_sealed_and_linked_to_the_one_before() -> None:
         agent_active=True,
     )
     _approve(action, clock)
-    records = [e.record for e in action.collect_events()]
+    records = records_of(action)
     assert all(is_sealed(r) for r in records)
     assert [r.metadata.previous_hash for r in records] == [None] + [
         r.metadata.hash for r in records[:-1]

@@ -69,3 +69,24 @@ def test_record_round_trips_through_fastavro_unchanged(cls: Any, data: st.DataOb
     buffer.seek(0)
     back = contract.from_avro(schemaless_reader(buffer, parsed, parsed))  # type: ignore[arg-type]  # a record datum
     assert repr(back.model_dump()) == repr(record.model_dump())
+
+
+def test_schema_text_is_the_same_in_every_process() -> None:
+    """The registered text and stored fingerprints do not depend on the interpreter's hash seed."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "from agentledger.bootstrap import catalog; print(''.join(c.schema_str for c in catalog()))"
+    )
+    texts = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={"PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(texts) == 1

@@ -108,7 +108,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def approve(self, aid: UUID, approver: str) -> None:
         """Someone approves (sometimes the owner: refused)."""
         try:
-            digest = self.ledger.repository.get(aid).digest
+            digest: str = self.ledger.repository.get(aid).digest
         except Exception:  # noqa: BLE001  # no such action (its proposal was refused)
             return
         self._run(

@@ -15,7 +15,7 @@ from tests.unit.test_invariants_machine import LedgerMachine
 pytestmark = pytest.mark.unit
 
 
-class NoShrink(LedgerMachine.TestCase):  # type: ignore[name-defined,misc]  # hypothesis builds it
+class NoShrink(LedgerMachine.TestCase):  # type: ignore[valid-type,misc]  # hypothesis builds it
     """The same machine, stopping at the first failure (no shrinking: we only need one)."""
 
     __test__ = False  # a helper, run by the test below, not a test of its own

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentledger.bootstrap import build_stack
+from agentledger.bootstrap import build_stack, ledger, relay_lag
 from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.settings import Settings
+from infra.stack.component import ComponentStatus
 from infra.stack.errors import StackError
 
 app = typer.Typer(
@@ -69,8 +70,22 @@ def status(
         where = "external" if row.external else str(row.log or "")
         table.add_row(row.name, row.address, str(row.pid or "-"), health, row.version, where)
     out.print(table)
+    _print_relay_lag(rows)
     if strict and not all(row.healthy for row in rows):
         raise typer.Exit(1)
+
+
+def _print_relay_lag(rows: list[ComponentStatus]) -> None:
+    """relay_lag: notifications in the store not yet committed to Kafka (needs the stack)."""
+    if not all(row.healthy for row in rows):
+        out.print("relay_lag: unknown (stack not healthy)")
+        return
+    settings = Settings()
+    the_ledger = ledger(settings)
+    try:
+        out.print(f"relay_lag: {relay_lag(settings, the_ledger)} notifications not yet on Kafka")
+    finally:
+        the_ledger.close()
 
 
 @app.command()

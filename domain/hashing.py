@@ -22,10 +22,13 @@ def canonical(record: Record) -> bytes:
     Decimals, instants, UUIDs and bytes are tagged so that, e.g., ``Decimal("1.50")``,
     ``"1.50"`` and ``1.5`` never encode alike.
     """
+    return _encode(record.model_dump(mode="python"))
+
+
+def _encode(data: Any) -> bytes:  # noqa: ANN401  # a model dump
     return json.dumps(
-        record.model_dump(mode="python"), default=_tag, sort_keys=True, separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()  # fmt: skip
+        data, default=_tag, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def digest(data: Any) -> str:  # noqa: ANN401  # any JSON-able structure
@@ -36,18 +39,22 @@ def digest(data: Any) -> str:  # noqa: ANN401  # any JSON-able structure
 
 def seal(record: R) -> R:
     """``record`` with ``metadata.hash`` set over its content and its ``previous_hash``."""
-    unsealed = record.model_copy(
-        update={"metadata": record.metadata.model_copy(update={"hash": None})}
-    )
-    value = hashlib.sha256(canonical(unsealed)).hexdigest()
+    value = content_hash(record)
     return record.model_copy(
         update={"metadata": record.metadata.model_copy(update={"hash": value})}
     )
 
 
+def content_hash(record: DomainEvent) -> str:
+    """sha256 of the record's canonical bytes, its own ``metadata.hash`` left out."""
+    data = record.model_dump(mode="python")
+    data["metadata"]["hash"] = None
+    return hashlib.sha256(_encode(data)).hexdigest()
+
+
 def is_sealed(record: DomainEvent) -> bool:
     """True if ``metadata.hash`` matches the record's content (nothing was modified)."""
-    return record.metadata.hash is not None and seal(record).metadata.hash == record.metadata.hash
+    return record.metadata.hash is not None and content_hash(record) == record.metadata.hash
 
 
 def _tag(value: Any) -> Any:  # noqa: ANN401  # json's default hook

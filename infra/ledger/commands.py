@@ -28,10 +28,16 @@ from infra.ledger.unit_of_work import UnitOfWork
 class Commands:
     """The ledger's command methods, bound to one unit of work and one context."""
 
-    def __init__(self, uow: UnitOfWork, ctx: CommandContext) -> None:
-        """Commands that record with ``ctx`` into ``uow``."""
+    def __init__(self, uow: UnitOfWork, ctx: CommandContext, *, assume_new: bool = False) -> None:
+        """Commands that record with ``ctx`` into ``uow``.
+
+        ``assume_new`` skips the lookup before opening an action: the store's unique
+        (aggregate, version) key still refuses a duplicate, and the caller then runs the
+        batch again without the assumption (see :meth:`Ledger.run`).
+        """
         self.uow = uow
         self.ctx = ctx
+        self.assume_new = assume_new
 
     def register_agent(  # registration states everything about the agent
         self, *, agent_id: str, name: str, owner: str, scopes: list[str], budget_limit: Decimal
@@ -68,7 +74,7 @@ class Commands:
     def propose(self, proposal: ActionProposed) -> tuple[UUID, bool]:
         """Open an action; invariant 1: a repeat returns the original, ``created`` False."""
         aid = action_id(proposal.agent_id, proposal.idempotency_key)
-        if self.uow.get(Action, aid) is not None:
+        if not self.assume_new and self.uow.get(Action, aid) is not None:
             return aid, False
         self.agent(proposal.agent_id)
         self.uow.add(Action.propose(self.ctx, aid, proposal))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import IntegrityError, Transcoder
 from psycopg.conninfo import conninfo_to_dict
 
 from domain.context import CommandContext
@@ -15,6 +16,8 @@ from infra.ledger.commands import Commands
 from infra.ledger.transcoder import RecordTranscoder
 from infra.ledger.unit_of_work import UnitOfWork
 from infra.serde.catalog import Catalog
+
+T = TypeVar("T")
 
 
 class Ledger(Application[UUID]):
@@ -33,14 +36,28 @@ class Ledger(Application[UUID]):
         return self.transcoder
 
     @contextmanager
-    def batch(self, ctx: CommandContext) -> Iterator[Commands]:
+    def batch(self, ctx: CommandContext, *, assume_new: bool = False) -> Iterator[Commands]:
         """Commands whose effects are saved together, in one transaction, at the end.
 
         If any command raises, nothing of the batch is saved.
         """
         uow = UnitOfWork(self)
-        yield Commands(uow, ctx)
+        yield Commands(uow, ctx, assume_new=assume_new)
         uow.commit()
+
+    def run(self, ctx: CommandContext, work: Callable[[Commands], T]) -> T:
+        """Run ``work`` as one transaction, optimistically: proposals are assumed new.
+
+        Saves a lookup per proposal. If one already existed, the store refuses the whole
+        batch (unique aggregate version) and ``work`` runs again, checking each proposal,
+        so a repeat still returns its original action (invariant 1).
+        """
+        try:
+            with self.batch(ctx, assume_new=True) as tx:
+                return work(tx)
+        except IntegrityError:
+            with self.batch(ctx) as tx:
+                return work(tx)
 
 
 def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:

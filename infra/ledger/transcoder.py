@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -52,7 +54,7 @@ class RecordTranscoder(Transcoder):
         header = {key: value for key, value in obj.items() if key != "record"}
         header["_schema"] = print_
         header["_route"] = list(route(record))
-        head = self._json.encode(header)
+        head = json.dumps(header, default=_instant, separators=(",", ":")).encode()
         body = io.BytesIO()
         schemaless_writer(body, parsed, contract.to_avro(record))
         return AVRO + len(head).to_bytes(4, "big") + head + body.getvalue()
@@ -73,7 +75,7 @@ class RecordTranscoder(Transcoder):
         The header's ``_route`` is the record's (topic, key), fixed when it was stored.
         """
         length = int.from_bytes(data[1:HEAD], "big")
-        header = self._json.decode(data[HEAD : HEAD + length])
+        header = json.loads(data[HEAD : HEAD + length], object_hook=_from_instant)
         return header, header.pop("_schema"), data[HEAD + length :]
 
     @staticmethod
@@ -91,6 +93,16 @@ class RecordTranscoder(Transcoder):
         except KeyError:
             message = f"stored record written with unknown schema {print_}; its contract changed"
             raise LookupError(message) from None
+
+
+def _instant(value: Any) -> Any:  # noqa: ANN401  # json's default hook
+    if isinstance(value, datetime):
+        return {"$instant": value.isoformat()}
+    raise TypeError(f"cannot store {type(value).__name__} in an event header")
+
+
+def _from_instant(obj: dict[str, Any]) -> Any:  # noqa: ANN401  # json's object hook
+    return datetime.fromisoformat(obj["$instant"]) if obj.keys() == {"$instant"} else obj
 
 
 def fingerprint(contract: Contract) -> str:

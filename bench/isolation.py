@@ -1,0 +1,31 @@
+"""A ledger and topics of a benchmark's own, removed afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from confluent_kafka.admin import AdminClient
+
+from agentledger.settings import Settings
+from infra.stack.topics import ensure_topics
+from infra.topics import TOPICS
+
+
+@contextmanager
+def isolated(settings: Settings) -> Iterator[Settings]:
+    """Settings naming a fresh ledger table and topic prefix; both dropped on exit."""
+    tag = uuid.uuid4().hex[:8]
+    mine = settings.model_copy(update={"ledger_name": f"B{tag}", "topic_prefix": f"b{tag}."})
+    admin = AdminClient({"bootstrap.servers": mine.kafka_bootstrap})
+    ensure_topics(admin, mine.topic_prefix, mine.partitions)
+    try:
+        yield mine
+    finally:
+        with psycopg.connect(mine.database, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {mine.ledger_name.lower()}_events")
+        names = [mine.topic(spec.name) for spec in TOPICS]
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.exception(30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SEED, M, R = 0x9747B28C, 0x5BD1E995, 24
 MASK = 0xFFFFFFFF
 
@@ -31,6 +33,7 @@ def murmur2(data: bytes) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
+@lru_cache(maxsize=65_536)
 def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for ``key``."""
+    """The partition Kafka's default partitioner picks for ``key`` (recent keys cached)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -63,7 +63,9 @@ class RecordTranscoder(Transcoder):
         """The event state, its record rebuilt and validated."""
         if data[:1] == JSON:
             return self._json.decode(data[1:])
-        header, print_, body = self.split(data)
+        length = int.from_bytes(data[1:HEAD], "big")
+        header = json.loads(data[HEAD : HEAD + length].decode(), object_hook=_from_instant)
+        print_, body = header.pop("_schema"), data[HEAD + length :]
         contract, parsed = self._writer(print_)
         header.pop("_route", None)
         header["record"] = contract.from_avro(schemaless_reader(io.BytesIO(body), parsed, None))  # type: ignore[arg-type]  # a record datum
@@ -75,7 +77,7 @@ class RecordTranscoder(Transcoder):
         The header's ``_route`` is the record's (topic, key), fixed when it was stored.
         """
         length = int.from_bytes(data[1:HEAD], "big")
-        header = json.loads(data[HEAD : HEAD + length], object_hook=_from_instant)
+        header = json.loads(data[HEAD : HEAD + length].decode())  # instants stay strings here
         return header, header.pop("_schema"), data[HEAD + length :]
 
     @staticmethod

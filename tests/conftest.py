@@ -7,9 +7,14 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from agentledger.bootstrap import build_stack, ledger
+from agentledger.settings import Settings
+from infra.ledger.ledger import Ledger
 
 CLI = Path(sys.executable).parent / "agentledger"
 
@@ -48,3 +53,29 @@ def free_ports(count: int) -> list[int]:
 def test_id() -> str:
     """A unique id for this test's topics, subjects and rows."""
     return unique("t")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The settings in effect, with the stack up and healthy (a no-op when `make test` did it)."""
+    settings = Settings()
+    build_stack(settings, report=print).up()
+    return settings
+
+
+@pytest.fixture
+def isolated(settings: Settings) -> Iterator[Settings]:
+    """Settings naming a ledger table and topics of this test's own; dropped afterwards."""
+    from tests.relay_helpers import drop_isolated, isolated_settings  # noqa: PLC0415
+
+    mine = isolated_settings(settings)
+    yield mine
+    drop_isolated(mine)
+
+
+@pytest.fixture
+def own_ledger(isolated: Settings) -> Iterator[Ledger]:
+    """The isolated ledger (one instance per test: instances share a connection pool)."""
+    the_ledger = ledger(isolated)
+    yield the_ledger
+    the_ledger.close()

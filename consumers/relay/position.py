@@ -8,12 +8,24 @@ output: no gap, no duplicate.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
+
+
+TRANSIENT = {
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,  # noqa: SLF001
+}  # fmt: skip
+"""Leadership and metadata still settling (e.g. a topic just created): try again."""
+
+
+def _transient(error: KafkaError) -> bool:
+    return bool(error.retriable()) or error.code() in TRANSIENT
 
 
 @dataclass
@@ -35,8 +47,21 @@ class PositionStore:
         """Positions of ledger ``ledger`` on ``topic``."""
         self._bootstrap, self._topic, self._key = bootstrap, topic, ledger.encode()
 
-    def load(self) -> Position:
-        """The last committed position (the empty position if none)."""
+    def load(self, attempts: int = 30) -> Position:
+        """The last committed position (the empty position if none).
+
+        Retriable broker errors (e.g. a leader being elected) are retried once a second.
+        """
+        for attempt in range(attempts):
+            try:
+                return self._load()
+            except KafkaException as exc:
+                if not _transient(exc.args[0]) or attempt == attempts - 1:
+                    raise
+                time.sleep(1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _load(self) -> Position:
         consumer = Consumer({
             "bootstrap.servers": self._bootstrap, "group.id": f"relay-position-{uuid.uuid4()}",
             "isolation.level": "read_committed", "enable.auto.commit": False,

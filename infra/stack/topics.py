@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AdminClient,
@@ -40,8 +42,27 @@ def ensure_topics(client: AdminClient, prefix: str, partitions: int) -> list[str
             future.result(timeout=60)
         except KafkaException as exc:
             raise StackError("kafka", f"could not create topic {name}: {exc}") from exc
+    _await_leaders(client, [topic.topic for topic in missing])
     _align_configs(client, present)
     return [topic.topic for topic in missing]
+
+
+def _await_leaders(client: AdminClient, names: list[str], timeout_s: float = 30.0) -> None:
+    """Wait until every partition of the new topics has a leader (usable right away)."""
+    deadline = time.monotonic() + timeout_s
+    while names:
+        topics = client.list_topics(timeout=10).topics
+        waiting = [
+            name for name in names
+            if name not in topics or any(p.leader < 0 for p in topics[name].partitions.values())
+        ]  # fmt: skip
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(
+                "kafka", f"topics without a partition leader after {timeout_s:.0f}s: {waiting}"
+            )
+        time.sleep(0.1)
 
 
 def _align_configs(client: AdminClient, topics: list[tuple[str, dict[str, str]]]) -> None:

@@ -8,19 +8,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agentledger.bootstrap import ledger, relay_lag
+from agentledger.bootstrap import relay_lag
 from agentledger.settings import Settings
 from infra.ledger.ledger import Ledger
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
-    drop_isolated,
-    isolated_settings,
     stored,
     write_events,
 )
@@ -28,22 +25,6 @@ from tests.relay_helpers import (
 pytestmark = pytest.mark.chaos
 
 CLI = Path(sys.executable).parent / "agentledger"
-
-
-@pytest.fixture
-def isolated() -> Iterator[Settings]:
-    """A ledger table and topics of this test's own, on the running stack."""
-    mine = isolated_settings(Settings())
-    yield mine
-    drop_isolated(mine)
-
-
-@pytest.fixture
-def own_ledger(isolated: Settings) -> Iterator[Ledger]:
-    """The isolated ledger (one instance: instances share a connection pool)."""
-    the_ledger = ledger(isolated)
-    yield the_ledger
-    the_ledger.close()
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -7,17 +7,8 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from agentledger.bootstrap import build_stack
 from agentledger.settings import Settings
 from tests.conftest import unique
-
-
-@pytest.fixture(scope="session")
-def settings() -> Settings:
-    """The settings in effect, with the stack up and healthy (a no-op when `make test` did it)."""
-    settings = Settings()
-    build_stack(settings, report=print).up()
-    return settings
 
 
 @pytest.fixture

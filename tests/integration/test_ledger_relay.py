@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,29 +16,11 @@ from infra.ledger.ledger import Ledger
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
-    drop_isolated,
-    isolated_settings,
     stored,
     write_events,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def isolated(settings: Settings) -> Iterator[Settings]:
-    """A ledger table and topics of this test's own."""
-    mine = isolated_settings(settings)
-    yield mine
-    drop_isolated(mine)
-
-
-@pytest.fixture
-def own_ledger(isolated: Settings) -> Iterator[Ledger]:
-    """The isolated ledger (one instance: instances share a connection pool)."""
-    the_ledger = ledger(isolated)
-    yield the_ledger
-    the_ledger.close()
 
 
 def _relay_until_caught_up(settings: Settings, the_ledger: Ledger, timeout_s: float = 60) -> None:

@@ -34,7 +34,7 @@ class RelayConfig:
     topic_prefix: str
     partitions: int
     transactional_id: str
-    batch_size: int = 2000
+    batch_size: int = 5000
     idle_poll_s: float = 0.02
 
 
@@ -50,6 +50,7 @@ class Relay:
         self._positions, self._lock = positions, lock
         self.position = Position()
         self.active = threading.Event()
+        self._frames: dict[str, bytes] = {}
 
     def run(self, stop: threading.Event) -> None:
         """Wait as a standby for the lock, then relay until ``stop`` is set."""
@@ -119,7 +120,10 @@ class Relay:
         else:  # stored before routes were recorded: decode to route it
             topic_name, key = route(transcoder.decode(notification.state)["record"])
         topic = self._config.topic_prefix + topic_name
-        payload = b"\x00" + self._schema_ids(print_).to_bytes(4, "big") + body
+        frame = self._frames.get(print_)
+        if frame is None:  # Confluent framing: magic byte 0 + the registry's schema id
+            frame = self._frames[print_] = b"\x00" + self._schema_ids(print_).to_bytes(4, "big")
+        payload = frame + body
         key_bytes = key.encode()
         partition = partition_for(key_bytes, self._config.partitions)
         slot = f"{topic}:{partition}"

@@ -288,11 +288,6 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         return max(1, self.obligations.approvals_required) if self.obligations else 1
 
     @property
-    def approver_roles(self) -> list[str]:
-        """Roles of which an approver must hold one (empty: any approver)."""
-        return self.obligations.approver_roles if self.obligations else []
-
-    @property
     def reservation(self) -> Decimal | None:
         """Budget reserved for the action by its decision, if any."""
         return self.obligations.budget_reservation if self.obligations else None

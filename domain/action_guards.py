@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain import errors
 from domain.action_state import Status
+from domain.events.decisions import Obligations
 from domain.values import Value
 
 
@@ -22,10 +23,12 @@ class ActionGuards:
     digest: str
     preconditions: dict[str, Value]
 
+    obligations: Obligations | None
+
     @property
     def approver_roles(self) -> list[str]:
         """Roles of which an approver must hold one (empty: any approver)."""
-        raise NotImplementedError  # provided by Action
+        return self.obligations.approver_roles if self.obligations else []
 
     def check_status(self, *allowed: Status) -> None:
         """The command applies only in ``allowed`` states."""

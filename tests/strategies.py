@@ -80,4 +80,4 @@ def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:  
         return st.from_regex(pattern, fullmatch=True).filter(lambda s: 0 < len(s) <= 200)
     if annotation is str:
         return TEXT.filter(bool) if any(getattr(m, "min_length", 0) for m in metadata) else TEXT
-    raise NotImplementedError(f"no strategy for {annotation!r}")
+    raise TypeError(f"no strategy for {annotation!r}: teach tests/strategies.py this type")

@@ -7,6 +7,7 @@ expiry or denial), no two executions overlap on a resource, reservations stay in
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -57,11 +58,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
 
     def _run(self, command: str, *args: Any, **kwargs: Any) -> None:
-        try:
-            with self.ledger.batch(self.clock.ctx()) as tx:
-                getattr(tx, command)(*args, **kwargs)
-        except (DomainError, LookupError):
-            pass  # refused: nothing was saved
+        refused = contextlib.suppress(DomainError, LookupError)  # refused: nothing was saved
+        with refused, self.ledger.batch(self.clock.ctx()) as tx:
+            getattr(tx, command)(*args, **kwargs)
 
     @rule(
         target=actions,

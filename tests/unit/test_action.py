@@ -9,7 +9,7 @@ import pytest
 from domain import errors
 from domain.action import Action
 from domain.action_state import Status
-from domain.events.decisions import DecisionOutcome
+from domain.events.decisions import DecisionOutcome, Obligations
 from domain.hashing import is_sealed
 from domain.ids import action_id
 from tests.domain_helpers import Clock, decided, names, obligations, proposal, records_of
@@ -27,6 +27,28 @@ def _approve(action: Action, clock: Clock, approver: str = "alice", **kw: object
         "agent_active": True,
     }
     action.approve(clock.ctx(), approver=approver, **(args | kw))  # type: ignore[arg-type]
+
+
+def _decide(  # noqa: PLR0913  # a decision states all it is based on
+    action: Action,
+    clock: Clock,
+    outcome: DecisionOutcome,
+    ob: Obligations,
+    *,
+    resource_version: str | None,
+    agent_active: bool,
+) -> None:
+    action.decide(
+        clock.ctx(),
+        outcome=outcome,
+        reasons=[],
+        obligations=ob,
+        bundle_digest="b",
+        bundle_version="1",
+        input_digest="i",
+        resource_version=resource_version,
+        agent_active=agent_active,
+    )
 
 
 def test_proposing_records_action_proposed_with_a_deterministic_id() -> None:
@@ -53,17 +75,7 @@ def test_a_decision_records_its_consequence(
     clock = Clock()
     action = Action.propose(clock.ctx(), action_id("agent-1", "k1"), proposal())
     action.collect_events()
-    action.decide(
-        clock.ctx(),
-        outcome=outcome,
-        reasons=[],
-        obligations=obligations(1),
-        bundle_digest="b",
-        bundle_version="1",
-        input_digest="i",
-        resource_version="v1",
-        agent_active=True,
-    )
+    _decide(action, clock, outcome, obligations(1), resource_version="v1", agent_active=True)
     assert names(action) == records
     assert action.status is status
 
@@ -73,17 +85,7 @@ def test_an_action_is_decided_once() -> None:
     clock = Clock()
     action = decided(clock, ALLOW)
     with pytest.raises(errors.InvalidTransition):
-        action.decide(
-            clock.ctx(),
-            outcome=ALLOW,
-            reasons=[],
-            obligations=obligations(),
-            bundle_digest="b",
-            bundle_version="1",
-            input_digest="i",
-            resource_version=None,
-            agent_active=True,
-        )
+        _decide(action, clock, ALLOW, obligations(), resource_version=None, agent_active=True)
 
 
 def test_a_suspended_agent_gets_nothing_authorized() -> None:
@@ -92,17 +94,7 @@ def test_a_suspended_agent_gets_nothing_authorized() -> None:
     action = Action.propose(clock.ctx(), action_id("agent-1", "k1"), proposal())
     action.collect_events()
     with pytest.raises(errors.AgentSuspended):
-        action.decide(
-            clock.ctx(),
-            outcome=ALLOW,
-            reasons=[],
-            obligations=obligations(),
-            bundle_digest="b",
-            bundle_version="1",
-            input_digest="i",
-            resource_version=None,
-            agent_active=False,
-        )
+        _decide(action, clock, ALLOW, obligations(), resource_version=None, agent_active=False)
     assert names(action) == []
 
 
@@ -270,17 +262,7 @@ def test_every_event_is_sealed_and_linked_to_the_one_before() -> None:
     """Tamper evidence: each record's hash covers it, and previous_hash is its predecessor's hash."""
     clock = Clock()
     action = Action.propose(clock.ctx(), action_id("agent-1", "k1"), proposal())
-    action.decide(
-        clock.ctx(),
-        outcome=ASK,
-        reasons=[],
-        obligations=obligations(1),
-        bundle_digest="b",
-        bundle_version="1",
-        input_digest="i",
-        resource_version="v1",
-        agent_active=True,
-    )
+    _decide(action, clock, ASK, obligations(1), resource_version="v1", agent_active=True)
     _approve(action, clock)
     records = records_of(action)
     assert all(is_sealed(r) for r in records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID, uuid4
@@ -9,6 +10,8 @@ from uuid import UUID, uuid4
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from agentledger.settings import REPO_ROOT, Settings
+from consumers.decider.decider import Decider, DeciderConfig
+from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
@@ -17,6 +20,8 @@ from infra.audit import AuditResult
 from infra.audit.store import audit_store as store_audit
 from infra.audit.topic import audit_topic as topic_audit
 from infra.ledger.ledger import Ledger, postgres_env
+from infra.policy.bundle import Bundle, BundleError, load_bundle
+from infra.policy.engine import PolicyEngine
 from infra.serde.catalog import Catalog
 from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
@@ -26,6 +31,7 @@ from infra.stack.stack import Stack
 from infra.topics import topic_spec
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+log = logging.getLogger("agentledger")
 
 
 def stack_config(settings: Settings) -> StackConfig:
@@ -139,3 +145,56 @@ def audit_topic(settings: Settings, topic: str) -> AuditResult:
     """Verify a topic's chains (``topic`` with or without the prefix)."""
     name = topic if topic.startswith(settings.topic_prefix) else settings.topic(topic)
     return topic_audit(settings.kafka_bootstrap, name)
+
+
+_ENGINES: dict[str, PolicyEngine] = {}
+
+
+def policy_engine(bundle: Bundle) -> PolicyEngine:
+    """``bundle`` compiled, once per digest per process (engines are not thread-safe)."""
+    engine = _ENGINES.get(bundle.digest)
+    if engine is None:
+        engine = _ENGINES[bundle.digest] = PolicyEngine(bundle)
+    return engine
+
+
+def decider(settings: Settings, the_ledger: Ledger | None = None) -> Decider:
+    """The decider on the ledger in effect, with the active (and shadow) bundle compiled."""
+    the_ledger = the_ledger or ledger(settings)
+    serdes = topic_serdes(settings, "proposals.v1", "deadletter.v1")
+    shadow = settings.shadow_bundle
+    return Decider(
+        the_ledger, serdes["proposals.v1"], policy_engine(load_bundle(settings.policy_bundle)),
+        shadow=policy_engine(load_bundle(shadow)) if shadow else None,
+        clock=lambda: datetime.now(UTC), new_id=uuid4,
+        dead_letter=DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"]),
+        config=DeciderConfig(
+            consumer=f"decider:{settings.topic('proposals.v1')}",
+            history_limit=settings.policy_history_limit,
+        ),
+    )  # fmt: skip
+
+
+def decider_service(settings: Settings, the_ledger: Ledger | None = None) -> DeciderService:
+    """The decider as a consumer group member, reloading its bundle when it changes."""
+    the_decider = decider(settings, the_ledger)
+    the_decider.publish_bundle()
+
+    def reload() -> None:
+        try:
+            bundle = load_bundle(settings.policy_bundle)
+            if bundle.digest == the_decider.engine.digest:
+                return
+            the_decider.engine = policy_engine(bundle)
+        except BundleError as exc:
+            log.error("bundle change not applied; the active bundle stays: %s", exc)  # noqa: TRY400  # the message says it all
+            return
+        the_decider.publish_bundle()
+        log.info("policy bundle %s (%s) active", bundle.digest[:12], bundle.version)
+
+    config = ServiceConfig(
+        bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}decider",
+        topic=settings.topic("proposals.v1"), batch_size=settings.decider_batch_size,
+        reload_s=settings.policy_reload_s,
+    )  # fmt: skip
+    return DeciderService(the_decider, config, reload)

@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     start_timeout_s: float = Field(
         default=90.0, gt=0, description="How long to wait for each component to be healthy."
     )
+    policy_bundle: Path = Field(
+        default=REPO_ROOT / "policies", description="The active Rego bundle the decider loads."
+    )
+    shadow_bundle: Path | None = Field(
+        default=None, description="A candidate bundle evaluated in shadow (never enforced)."
+    )
+    policy_reload_s: float = Field(
+        default=5.0, gt=0, description="How often the decider checks the bundle for changes."
+    )
+    policy_history_limit: int = Field(
+        default=10, ge=0, description="Newest decisions per agent and resource listed in an input."
+    )
+    decider_batch_size: int = Field(
+        default=500, ge=1, description="Proposals the decider applies per transaction."
+    )
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property

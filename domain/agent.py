@@ -87,6 +87,10 @@ class Agent(RecordingAggregate):
         """False while the kill switch is on."""
         return not self.suspended
 
+    def may(self, system: str, action_type: str) -> bool:
+        """True if ``*``, ``system:*`` or ``system:action_type`` is among the scopes."""
+        return bool({"*", f"{system}:*", f"{system}:{action_type}"} & set(self.scopes))
+
     def change_scopes(self, ctx: CommandContext, *, scopes: list[str], by: str) -> None:
         """Replace the agent's scopes."""
         self.record(ctx, AgentScopesChanged, agent_id=self.agent_id, scopes=scopes, changed_by=by)

@@ -25,3 +25,13 @@ def lease_id(resource_key: str) -> UUID:
 def compensation_id(action: UUID) -> UUID:
     """The id of the action that compensates ``action``."""
     return uuid5(LEDGER, f"compensation\x00{action}")
+
+
+def rejection_id(source: str) -> UUID:
+    """The ProposalRejection aggregate's id for the proposal read at ``source``."""
+    return uuid5(LEDGER, f"rejection\x00{source}")
+
+
+def bundle_id(bundle_digest: str) -> UUID:
+    """The PolicyBundle aggregate's id: one per distinct bundle content."""
+    return uuid5(LEDGER, f"bundle\x00{bundle_digest}")

@@ -10,6 +10,7 @@ ACTION_LIFECYCLE = (
     "ActionProposed", "ProposalRejected", "PolicyDecided", "ApprovalRequested", "Approved",
     "ApprovalRejected", "ApprovalExpired", "Revoked", "Authorized", "ExecutionStarted",
     "MutationApplied", "MutationFailed", "CompensationProposed", "LeaseAcquired", "LeaseReleased",
+    "ShadowDecisionDiffered",
 )  # fmt: skip
 AGENT_REGISTRY = (
     "AgentRegistered", "AgentScopesChanged", "AgentBudgetChanged", "AgentSuspended",

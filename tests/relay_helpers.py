@@ -38,7 +38,9 @@ def isolated_settings(base: Settings) -> Settings:
 def drop_isolated(settings: Settings) -> None:
     """Delete the isolated ledger's table and topics."""
     with psycopg.connect(settings.database, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {settings.ledger_name.lower()}_events")
+        prefix = settings.ledger_name.lower()
+        for suffix in ("events", "positions", "decisions", "policy_inputs"):
+            conn.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     names = [settings.topic(spec.name) for spec in TOPICS]
     for future in admin.delete_topics(names, operation_timeout=30).values():

@@ -21,7 +21,7 @@ from domain.events.approvals import (
     Revoked,
 )
 from domain.events.base import DomainEvent, EventMetadata
-from domain.events.decisions import PolicyBundlePublished, PolicyDecided
+from domain.events.decisions import PolicyBundlePublished, PolicyDecided, ShadowDecisionDiffered
 from domain.events.drift import DriftDetected, DriftResolved
 from domain.events.execution import (
     Authorized,
@@ -46,7 +46,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MutationApplied, MutationFailed, CompensationProposed, ExternalStateObserved,
     DriftDetected, DriftResolved, AgentRegistered, AgentScopesChanged, AgentBudgetChanged,
     AgentSuspended, AgentReinstated, PolicyBundlePublished, BudgetReserved, BudgetSettled,
-    BudgetReleased, LeaseAcquired, LeaseReleased,
+    BudgetReleased, LeaseAcquired, LeaseReleased, ShadowDecisionDiffered,
 )  # fmt: skip
 
 __all__ = [
@@ -80,4 +80,5 @@ __all__ = [
     "PolicyDecided",
     "ProposalRejected",
     "Revoked",
+    "ShadowDecisionDiffered",
 ]  # fmt: skip

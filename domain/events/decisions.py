@@ -51,3 +51,18 @@ class PolicyBundlePublished(DomainEvent):
     bundle_version: str
     source: str
     files: list[str]
+
+
+class ShadowDecisionDiffered(DomainEvent):
+    """A candidate bundle evaluated in shadow would have decided otherwise (never enforced)."""
+
+    action_id: UUID
+    agent_id: Name
+    resource: ResourceRef
+    active_outcome: DecisionOutcome
+    active_bundle_digest: str
+    shadow_outcome: DecisionOutcome
+    shadow_reasons: list[Reason]
+    shadow_bundle_digest: str
+    shadow_bundle_version: str
+    input_digest: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from domain.action import Action
@@ -17,10 +18,12 @@ from domain.agent import Agent
 from domain.context import CommandContext
 from domain.errors import UnknownAgent
 from domain.events import ActionProposed
-from domain.events.decisions import DecisionOutcome, Obligations
+from domain.events.decisions import DecisionOutcome, Obligations, ShadowDecisionDiffered
 from domain.events.proposals import Reason
-from domain.ids import action_id, agent_aggregate_id, lease_id
+from domain.ids import action_id, agent_aggregate_id, bundle_id, lease_id
 from domain.lease import ResourceLease
+from domain.policy_bundle import PolicyBundle
+from domain.rejection import ProposalRejection
 from domain.values import Value
 from infra.ledger.unit_of_work import UnitOfWork
 
@@ -38,6 +41,10 @@ class Commands:
         self.uow = uow
         self.ctx = ctx
         self.assume_new = assume_new
+
+    def using(self, ctx: CommandContext) -> Commands:
+        """The same batch, recording with ``ctx`` (e.g. one proposal's correlation)."""
+        return Commands(self.uow, ctx, assume_new=self.assume_new)
 
     def register_agent(  # registration states everything about the agent
         self, *, agent_id: str, name: str, owner: str, scopes: list[str], budget_limit: Decimal
@@ -57,6 +64,10 @@ class Commands:
         self.uow.add(agent)
         return agent
 
+    def find_agent(self, agent_id: str) -> Agent | None:
+        """The registered agent, or ``None``."""
+        return self.uow.get(Agent, agent_aggregate_id(agent_id))
+
     def agent(self, agent_id: str) -> Agent:
         """The registered agent, or :class:`UnknownAgent`."""
         agent = self.uow.get(Agent, agent_aggregate_id(agent_id))
@@ -70,6 +81,35 @@ class Commands:
         if found is None:
             raise LookupError(f"no action {aid}")
         return found
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """True if the aggregate exists; always False for new ids under ``assume_new``."""
+        return not self.assume_new and self.uow.exists(aggregate_id)
+
+    def reject_proposal(self, rejection: UUID, **fields: Any) -> bool:  # noqa: ANN401  # ProposalRejected's fields
+        """Record a refused proposal once per ``rejection`` id; False if it was already."""
+        if self.exists(rejection):
+            return False
+        self.uow.add(ProposalRejection.reject(self.ctx, rejection, **fields))
+        return True
+
+    def publish_bundle(self, *, digest: str, version: str, source: str, files: list[str]) -> bool:
+        """Record PolicyBundlePublished for a bundle content seen for the first time."""
+        if self.uow.exists(bundle_id(digest)):
+            return False
+        bundle = PolicyBundle.publish(
+            self.ctx, digest=digest, version=version, source=source, files=files
+        )
+        self.uow.add(bundle)
+        return True
+
+    def shadow_differed(self, aid: UUID, **fields: Any) -> None:  # noqa: ANN401  # the record's fields
+        """Record on the action that a shadow bundle would have decided otherwise."""
+        action = self.action(aid)
+        action.record(
+            self.ctx, ShadowDecisionDiffered, action_id=aid, agent_id=action.agent_id,
+            resource=action.resource, **fields,
+        )  # fmt: skip
 
     def propose(self, proposal: ActionProposed) -> tuple[UUID, bool]:
         """Open an action; invariant 1: a repeat returns the original, ``created`` False."""

@@ -72,4 +72,5 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
         "POSTGRES_PASSWORD": str(params.get("password", "")),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "CREATE_TABLE": "y",
+        "APPLICATION_RECORDER_TOPIC": "infra.ledger.recorder:LedgerRecorder",
     }

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
+from infra.ledger.recorder import SideWrite
+
 A = TypeVar("A")
 
 
@@ -17,6 +19,7 @@ class UnitOfWork:
         """Work against ``app``'s repository."""
         self._app = app
         self._touched: dict[UUID, Any] = {}
+        self.side_writes: list[SideWrite] = []
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate (as changed so far in this batch), or ``None`` if it does not exist."""
@@ -35,10 +38,23 @@ class UnitOfWork:
         """Track a new aggregate so it is saved with the batch."""
         self._touched[aggregate.id] = aggregate
 
+    def exists(self, aggregate_id: UUID) -> bool:
+        """True if the aggregate exists (stored, or added in this batch)."""
+        if aggregate_id in self._touched:
+            return True
+        try:
+            self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
     def commit(self) -> int:
-        """Save every pending event of the batch in one transaction; how many were saved."""
+        """Save every pending event and side write of the batch in one transaction.
+
+        Returns how many events were saved.
+        """
         pending = [a for a in self._touched.values() if a.pending_events]
         count = sum(len(a.pending_events) for a in pending)
-        if pending:
-            self._app.save(*pending)
+        if pending or self.side_writes:
+            self._app.save(*pending, side_writes=self.side_writes)
         return count

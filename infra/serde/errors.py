@@ -46,6 +46,18 @@ class InvalidRecord(BadRecord):
     code = "invalid_record"
 
 
+class RecordFailsValidation(InvalidRecord):
+    """The payload decodes under its schema, but the record breaks a rule of its class.
+
+    Carries the decoded Avro ``datum``, so a consumer can say whose record it was.
+    """
+
+    def __init__(self, reason: str, datum: dict[str, object]) -> None:
+        """``reason`` lists the failed rules; ``datum`` is the decoded record."""
+        super().__init__(reason)
+        self.datum = datum
+
+
 class PayloadTooLarge(BadRecord):
     """The payload exceeds the configured maximum record size."""
 

@@ -29,6 +29,7 @@ from infra.serde.errors import (
     InvalidRecord,
     NotConfluentAvro,
     PayloadTooLarge,
+    RecordFailsValidation,
     RegistryUnavailable,
     UnexpectedRecordType,
     UnknownSchemaId,
@@ -103,14 +104,18 @@ class TopicSerde:
             raise UnexpectedRecordType(f"{name} is not carried by {self.topic}")
         deserializer, contract = found
         try:
-            return contract.from_avro(deserializer(payload, None))  # type: ignore[arg-type]  # a record datum
-        except ValidationError as exc:
-            raise InvalidRecord(f"{name} fails validation: {_summary(exc)}") from exc
+            datum: dict[str, Any] = deserializer(payload, None)  # type: ignore[assignment]  # a record datum
         except SchemaRegistryError as exc:
             raise _registry_error(exc, "schema lookup failed") from exc
         except (httpx.HTTPError, OSError) as exc:  # the registry, not the record, failed
             raise RegistryUnavailable(f"schema lookup failed: {exc}") from exc
         except Exception as exc:  # any other decoding failure means: bad bytes
+            raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
+        try:
+            return contract.from_avro(datum)
+        except ValidationError as exc:
+            raise RecordFailsValidation(f"{name} fails validation: {_summary(exc)}", datum) from exc
+        except Exception as exc:  # a datum our mappers cannot take: bad bytes as well
             raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
 
     def _record_name(self, schema_id: int) -> str:

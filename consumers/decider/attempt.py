@@ -1,0 +1,203 @@
+"""One attempt at applying a batch inside a ledger transaction.
+
+An attempt may run more than once (the ledger retries optimistic batches), so it starts
+from a fresh copy of the history and collects its decisions anew each time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from consumers.decider.intake import Consumed, Intake, Malformed, Proposal, Undecodable
+from domain.context import CommandContext
+from domain.errors import DomainError
+from domain.events.decisions import DecisionOutcome, Obligations
+from domain.events.proposals import Reason
+from domain.ids import action_id, rejection_id
+from infra.ledger.commands import Commands
+from infra.policy.engine import PolicyEngine, PolicyError, PolicyResult
+from infra.policy.inputs import History, HistoryEntry, PolicyInput, build_input
+from infra.policy.records import DecisionRow
+
+MESSAGE_LIMIT = 2000
+
+
+class Poisoned(Exception):  # a signal to the decider, never escapes it
+    """Proposal ``index`` cannot be decided; the batch reruns with it rejected for ``reason``."""
+
+    def __init__(self, index: int, reason: Reason) -> None:
+        """Which proposal, and why."""
+        super().__init__(reason.message)
+        self.index, self.reason = index, reason
+
+
+@dataclass
+class Tally:
+    """What the records of a batch became."""
+
+    decided: dict[DecisionOutcome, int] = field(default_factory=dict)
+    rejected: int = 0
+    dead_letters: int = 0
+    skipped: int = 0
+    shadow_disagreements: int = 0
+
+
+@dataclass
+class Attempt:
+    """The state of one run of a batch: the time, history so far, decisions so far."""
+
+    tx: Commands
+    now: datetime
+    history: History
+    engine: PolicyEngine
+    shadow: PolicyEngine | None
+    history_limit: int
+    poisoned: dict[int, Reason]
+    seen: set[UUID] = field(default_factory=set)
+    decided: list[tuple[DecisionRow, PolicyInput]] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+
+    def apply(self, items: list[Intake]) -> None:
+        """Decide or reject every item (dead letters were sent before)."""
+        for index, item in enumerate(items):
+            if isinstance(item, Undecodable):
+                continue
+            if isinstance(item, Malformed):
+                reason = Reason(code="malformed", message=item.reason[:MESSAGE_LIMIT])
+                self._reject(self.tx, item.consumed, reason, item.known)
+            elif index in self.poisoned:
+                self._reject_proposal(item, self.poisoned[index])
+            else:
+                self._decide(index, item)
+
+    def _decide(self, index: int, item: Proposal) -> None:
+        proposal = item.record
+        aid = action_id(proposal.agent_id, proposal.idempotency_key)
+        agent = self.tx.find_agent(proposal.agent_id)
+        if agent is None:
+            message = f"no agent {proposal.agent_id!r} is registered"
+            self._reject_proposal(item, Reason(code="unknown_agent", message=message))
+            return
+        system, kind = proposal.resource.system, proposal.action_type
+        if not agent.may(system, kind):
+            message = f"agent {agent.agent_id} has no scope for {kind} on {system}"
+            self._reject_proposal(item, Reason(code="scope_missing", message=message))
+            return
+        if aid in self.seen or self.tx.exists(aid):
+            message = f"idempotency key {proposal.idempotency_key!r} was already proposed"
+            self._reject_proposal(item, Reason(code="duplicate", message=message), existing=aid)
+            return
+        self.seen.add(aid)
+        policy_input = build_input(
+            action_id=aid, proposal=proposal, agent=agent, history=self.history, now=self.now,
+            history_limit=self.history_limit,
+        )  # fmt: skip
+        try:
+            verdict = self.engine.evaluate(policy_input.document)
+        except PolicyError as exc:
+            raise Poisoned(index, _reason("policy_error", exc)) from exc
+        tx = self.tx.using(_caused_by(self.tx.ctx, item))
+        try:
+            tx.propose(proposal)
+            tx.decide(
+                aid, outcome=verdict.outcome, reasons=verdict.reasons,
+                obligations=obligations(verdict, proposal.estimated_cost),
+                bundle_digest=self.engine.digest, bundle_version=self.engine.bundle.version,
+                input_digest=policy_input.digest,
+            )  # fmt: skip
+        except DomainError as exc:
+            raise Poisoned(index, _reason(_code(exc), exc)) from exc
+        self._shadow(tx, aid, verdict, policy_input)
+        self._count(aid, item, verdict, policy_input)
+
+    def _count(
+        self, aid: UUID, item: Proposal, verdict: PolicyResult, policy_input: PolicyInput
+    ) -> None:
+        proposal = item.record
+        row = DecisionRow(
+            action_id=aid, agent_id=proposal.agent_id, resource_key=proposal.resource.key,
+            action_type=proposal.action_type, outcome=verdict.outcome.value,
+            reasons=[r.model_dump() for r in verdict.reasons], bundle_digest=self.engine.digest,
+            bundle_version=self.engine.bundle.version, input_digest=policy_input.digest,
+            decided_at=self.now,
+        )  # fmt: skip
+        self.decided.append((row, policy_input))
+        self.history.add(HistoryEntry(
+            at_ms=int(self.now.timestamp() * 1000), agent_id=row.agent_id,
+            resource_key=row.resource_key, action_type=row.action_type, outcome=row.outcome,
+        ))  # fmt: skip
+        self.tally.decided[verdict.outcome] = self.tally.decided.get(verdict.outcome, 0) + 1
+
+    def _shadow(
+        self, tx: Commands, aid: UUID, verdict: PolicyResult, policy_input: PolicyInput
+    ) -> None:
+        if self.shadow is None:
+            return
+        try:
+            candidate = self.shadow.evaluate(policy_input.document)
+        except PolicyError as exc:  # a broken candidate never affects the active decision
+            candidate = PolicyResult.model_validate({
+                "outcome": "deny", "reasons": [_reason("policy_error", exc).model_dump()],
+                "obligations": {},
+            })  # fmt: skip
+        if candidate.outcome is verdict.outcome:
+            return
+        tx.shadow_differed(
+            aid, active_outcome=verdict.outcome, active_bundle_digest=self.engine.digest,
+            shadow_outcome=candidate.outcome, shadow_reasons=candidate.reasons,
+            shadow_bundle_digest=self.shadow.digest,
+            shadow_bundle_version=self.shadow.bundle.version, input_digest=policy_input.digest,
+        )  # fmt: skip
+        self.tally.shadow_disagreements += 1
+
+    def _reject_proposal(
+        self, item: Proposal, reason: Reason, existing: UUID | None = None
+    ) -> None:
+        proposal = item.record
+        known = {
+            "agent_id": proposal.agent_id, "idempotency_key": proposal.idempotency_key,
+            "resource": proposal.resource,
+            "action_id": action_id(proposal.agent_id, proposal.idempotency_key),
+            "existing_action_id": existing,
+        }  # fmt: skip
+        self._reject(self.tx.using(_caused_by(self.tx.ctx, item)), item.consumed, reason, known)
+
+    def _reject(
+        self, tx: Commands, consumed: Consumed, reason: Reason, known: dict[str, object]
+    ) -> None:
+        tx.reject_proposal(
+            rejection_id(consumed.source), reason=reason, source=consumed.position, **known
+        )
+        self.tally.rejected += 1
+
+
+def obligations(verdict: PolicyResult, cost: Decimal | None) -> Obligations:
+    """The recorded obligations: the policy's, with the budget reservation made concrete."""
+    found = verdict.obligations
+    reserve = found.reserve_budget and verdict.outcome is not DecisionOutcome.DENY
+    return Obligations(
+        approvals_required=found.approvals_required, approver_roles=found.approver_roles,
+        approval_ttl_seconds=found.approval_ttl_seconds,
+        budget_reservation=cost if reserve and cost else None,
+        extra=dict(found.model_extra or {}),
+    )  # fmt: skip
+
+
+def _caused_by(ctx: CommandContext, item: Proposal) -> CommandContext:
+    metadata = item.record.metadata
+    return dataclasses.replace(
+        ctx, correlation_id=metadata.correlation_id, causation_id=metadata.event_id
+    )
+
+
+def _reason(code: str, error: Exception) -> Reason:
+    return Reason(code=code, message=str(error)[:MESSAGE_LIMIT])
+
+
+def _code(error: DomainError) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()

@@ -1,0 +1,149 @@
+"""The decider's Kafka side: a consumer group member that feeds batches to the decider.
+
+Positions live in PostgreSQL with the decisions, not in Kafka: on every assignment the
+consumer seeks to the stored positions, so a batch is applied once however often Kafka
+redelivers it. Offsets are also committed to Kafka, but only so that lag is visible.
+Several instances in one group share the partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from consumers.decider.decider import Decider
+from consumers.decider.intake import Consumed
+from infra.serde.deadletter import DeadLetter
+from infra.serde.errors import RegistryUnavailable
+from infra.serde.topic_serde import TopicSerde
+
+log = logging.getLogger("agentledger.decider")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Where the decider reads, where its dead letters go, how it batches."""
+
+    bootstrap: str
+    group_id: str
+    topic: str
+    batch_size: int = 500
+    poll_timeout_s: float = 0.05
+    reload_s: float = 5.0
+    retry_backoff_s: float = 1.0
+
+
+class DeadLetterSink:
+    """Publishes dead letters durably (flushed before the batch's position advances)."""
+
+    def __init__(self, bootstrap: str, serde: TopicSerde) -> None:
+        """Dead letters go to ``serde``'s topic, keyed by the origin's key."""
+        self._serde = serde
+        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+
+    def __call__(self, letters: list[DeadLetter]) -> None:
+        """Produce and flush ``letters``; raises if the broker did not take them."""
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        for letter in letters:
+            payload = self._serde.serialize(letter)
+            self._producer.produce(self._serde.topic, payload, letter.key, on_delivery=delivered)
+        remaining = self._producer.flush(30)
+        if remaining or failures:
+            raise RuntimeError(f"dead letters not delivered: {remaining} pending, {failures[:3]}")
+
+
+class DeciderService:
+    """Consume proposals, decide them in batches, until stopped."""
+
+    def __init__(
+        self, decider: Decider, config: ServiceConfig, reload: Callable[[], None] | None = None
+    ) -> None:
+        """``reload`` is called every ``config.reload_s`` (the bundle watcher)."""
+        self.decider, self.config, self._reload = decider, config, reload
+        self.ready = threading.Event()
+        self.handled = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Decide until ``stop`` is set; transient failures are retried, never skipped."""
+        consumer = Consumer({
+            "bootstrap.servers": self.config.bootstrap, "group.id": self.config.group_id,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed", "fetch.wait.max.ms": 10,
+        })  # fmt: skip
+        consumer.subscribe([self.config.topic], on_assign=self._on_assign)
+        next_reload = time.monotonic() + self.config.reload_s
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
+                batch = [_consumed(m) for m in messages if _usable(m)]
+                if batch:
+                    self._handle(batch, stop)
+                    offsets = _next_offsets(batch)
+                    consumer.commit(offsets=offsets, asynchronous=True)
+                if self._reload is not None and time.monotonic() >= next_reload:
+                    self._reload()
+                    next_reload = time.monotonic() + self.config.reload_s
+        finally:
+            consumer.close()
+
+    def _handle(self, batch: list[Consumed], stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                tally = self.decider.handle(batch)
+            except RegistryUnavailable as exc:
+                log.warning("registry unavailable, retrying the batch: %s", exc)
+            except Exception:
+                log.exception("batch of %d failed, retrying", len(batch))
+            else:
+                self.handled += len(batch)
+                log.debug("batch of %d: %s", len(batch), tally)
+                return
+            stop.wait(self.config.retry_backoff_s)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        stored = self.decider.next_offsets(self.config.topic)
+        for partition in partitions:
+            if partition.partition in stored:
+                partition.offset = stored[partition.partition]
+        consumer.assign(partitions)
+        log.info("assigned %s", [(p.partition, p.offset) for p in partitions])
+        self.ready.set()
+
+
+def _usable(message: Message) -> bool:
+    error = message.error()
+    if error is None:
+        return True
+    if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
+        log.warning("consumer error: %s", error)
+    return False
+
+
+def _consumed(message: Message) -> Consumed:
+    headers: dict[str, bytes] = {}
+    raw = message.headers() or []
+    for name, value in raw.items() if isinstance(raw, dict) else raw:
+        headers[name] = value if isinstance(value, bytes) else str(value or "").encode()
+    return Consumed(
+        topic=message.topic() or "", partition=message.partition() or 0,
+        offset=message.offset() or 0, key=message.key(), value=message.value(),
+        headers=headers,
+    )  # fmt: skip
+
+
+def _next_offsets(batch: list[Consumed]) -> list[TopicPartition]:
+    last: dict[tuple[str, int], int] = {}
+    for consumed in batch:
+        key = (consumed.topic, consumed.partition)
+        last[key] = max(last.get(key, -1), consumed.offset)
+    return [TopicPartition(t, p, offset + 1) for (t, p), offset in last.items()]

@@ -1,0 +1,76 @@
+"""The ledger's recorder: eventsourcing's PostgreSQL recorder plus writes in the same transaction.
+
+Consumers that act on Kafka records (the decider) must record their effect and the
+Kafka position they reached atomically (DESIGN.md, delivery guarantees). A save may
+carry ``side_writes``: statements run in the transaction that inserts the events.
+A side write can demand that it changed a row; if it did not, the whole save is
+refused with :class:`AlreadyProcessed` (the position was already past this batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Identifier
+
+from infra.ledger.side_tables import side_table_statements
+
+
+class AlreadyProcessed(Exception):
+    """A side write that must change a row changed none: this input was already applied."""
+
+
+@dataclass(frozen=True)
+class SideWrite:
+    """One statement for the events' transaction.
+
+    ``many`` runs it once per parameter set; ``must_change`` (a description) requires
+    the statement to return a row, else the save fails with :class:`AlreadyProcessed`.
+    """
+
+    query: Composable
+    params: Sequence[Any] | Mapping[str, Any] = ()
+    many: Sequence[Sequence[Any]] | None = None
+    must_change: str | None = None
+
+
+class LedgerRecorder(PostgresApplicationRecorder):
+    """Stores events (default insert mode) and the side writes a save carries."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        """Also create the side tables named after the events table (``<prefix>_decisions``...)."""
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.prefix = events_table_name.removesuffix("_events")
+        self.sql_create_statements.extend(
+            side_table_statements(datastore.schema or "public", self.prefix)
+        )
+
+    def table(self, suffix: str) -> Composable:
+        """The qualified name of side table ``<prefix>_<suffix>``."""
+        return SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema or "public"), Identifier(f"{self.prefix}_{suffix}")
+        )
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
+    ) -> None:
+        for write in kwargs.get("side_writes", ()):
+            if write.many is not None:
+                if write.many:
+                    curs.executemany(write.query, write.many)
+                continue
+            curs.execute(write.query, write.params)
+            if write.must_change is not None and curs.fetchone() is None:
+                raise AlreadyProcessed(write.must_change)
+        super()._insert_events(curs, stored_events, **kwargs)

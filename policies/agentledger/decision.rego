@@ -1,0 +1,171 @@
+# The decision on one proposed action.
+#
+# Input (built by infra/policy/inputs.py, documented in policies/README.md):
+# proposal, agent, resource (actual state or "unknown"), history, now_ms.
+# Output (data.agentledger.decision.result):
+#   {"outcome": "allow"|"deny"|"require_approval",
+#    "reasons": [{"code", "message"}], "obligations": {...}}
+# Deterministic: time arrives as input.now_ms, history as input.history.
+package agentledger.decision
+
+import rego.v1
+
+config := data.agentledger.config
+
+proposal := input.proposal
+
+agent := input.agent
+
+cost := object.get(proposal, "estimated_cost", 0)
+
+# The larger of the estimated cost and a numeric "amount" parameter. Written with plain
+# comparisons: regopy's max() misorders mixed integers and floats (the OPA conformance
+# test caught it).
+param_amount := a if {
+	a := object.get(proposal.parameters, "amount", 0)
+	is_number(a)
+} else := 0
+
+amount := param_amount if param_amount > cost
+
+else := cost
+
+# ---- deny -------------------------------------------------------------------------------
+
+deny contains "agent_suspended" if agent.suspended
+
+deny contains "scope_missing" if not in_scope
+
+deny contains "action_type_forbidden" if proposal.action_type in config.denied_action_types
+
+deny contains "budget_exceeded" if cost > agent.budget.available
+
+deny contains "rate_limited_agent" if {
+	input.history.agent.last_minute >= config.rate_limits.agent_per_minute
+}
+
+deny contains "rate_limited_resource" if {
+	input.history.resource.last_minute >= config.rate_limits.resource_per_minute
+}
+
+in_scope if "*" in agent.scopes
+
+in_scope if concat(":", [proposal.resource.system, "*"]) in agent.scopes
+
+in_scope if concat(":", [proposal.resource.system, proposal.action_type]) in agent.scopes
+
+# ---- require approval ----------------------------------------------------------------------
+
+approval contains "high_risk_action" if proposal.action_type in config.high_risk_action_types
+
+approval contains "irreversible_action" if proposal.action_type in config.irreversible_action_types
+
+approval contains "amount_above_threshold" if amount > config.approval_amount_threshold
+
+approval contains "low_confidence" if proposal.confidence < config.min_confidence
+
+approval contains "first_contact" if not input.history.agent_touched_resource
+
+# ---- notes (never change the outcome) -----------------------------------------------------
+
+notes contains "resource_state_unknown" if input.resource.state == "unknown"
+
+# ---- messages -----------------------------------------------------------------------------
+
+# Messages are functions, so only the codes that fire are formatted.
+message("agent_suspended") := sprintf("agent %s is suspended: nothing new is authorized", [agent.id])
+
+message("scope_missing") := sprintf(
+	"agent %s has no scope for %s on %s",
+	[agent.id, proposal.action_type, proposal.resource.system],
+)
+
+message("action_type_forbidden") := sprintf("action type %s is never allowed", [proposal.action_type])
+
+# Messages print integers only: regopy and OPA format floats differently in sprintf
+# (0.6899999999999999 against 0.69); the exact figures are in the recorded input.
+message("budget_exceeded") := "the estimated cost exceeds the agent's available budget"
+
+message("rate_limited_agent") := sprintf(
+	"agent %s reached %v decisions in the last minute",
+	[agent.id, config.rate_limits.agent_per_minute],
+)
+
+message("rate_limited_resource") := sprintf(
+	"resource %s reached %v decisions in the last minute",
+	[proposal.resource.key, config.rate_limits.resource_per_minute],
+)
+
+message("high_risk_action") := sprintf("%s is a high-risk action type", [proposal.action_type])
+
+message("irreversible_action") := sprintf("%s cannot be undone", [proposal.action_type])
+
+message("amount_above_threshold") := sprintf(
+	"the amount is above the approval threshold of %v",
+	[config.approval_amount_threshold],
+)
+
+message("low_confidence") := sprintf(
+	"agent confidence of %v percent is below %v percent",
+	[round(proposal.confidence * 100), round(config.min_confidence * 100)],
+)
+
+message("first_contact") := sprintf(
+	"agent %s never acted on %s before",
+	[agent.id, proposal.resource.key],
+)
+
+message("resource_state_unknown") := "the actual state of the resource is not known yet; the executor re-checks preconditions"
+
+reasons_for(codes) := [{"code": code, "message": message(code)} | some code in sort([c | some c in codes])]
+
+# ---- outcome and obligations ---------------------------------------------------------------
+
+outcome := "deny" if {
+	count(deny) > 0
+} else := "require_approval" if {
+	count(approval) > 0
+} else := "allow"
+
+reasons := reasons_for(deny) if {
+	outcome == "deny"
+} else := array.concat(reasons_for(approval), reasons_for(notes))
+
+role_set contains role if {
+	some code in approval
+	some role in config.roles[code]
+}
+
+roles := sort([role | some role in role_set])
+
+approvals_required := 2 if {
+	"high_risk_action" in approval
+} else := 1 if {
+	count(approval) > 0
+} else := 0
+
+approval_ttl_seconds := config.high_risk_approval_ttl_seconds if {
+	"high_risk_action" in approval
+} else := config.approval_ttl_seconds if {
+	count(approval) > 0
+} else := null
+
+obligations := {
+	"approvals_required": approvals_required,
+	"approver_roles": roles,
+	"approval_ttl_seconds": approval_ttl_seconds,
+	"reserve_budget": cost > 0,
+} if {
+	outcome != "deny"
+} else := {
+	"approvals_required": 0,
+	"approver_roles": [],
+	"approval_ttl_seconds": null,
+	"reserve_budget": false,
+}
+
+result := {
+	"outcome": outcome,
+	"reasons": reasons,
+	"obligations": obligations,
+}

@@ -1,0 +1,201 @@
+"""The default Rego bundle: every governance rule, as input -> outcome, reasons, obligations."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.policy.bundle import load_bundle
+from infra.policy.engine import PolicyEngine, PolicyResult
+from tests.policy_cases import NOW_MS
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+ENGINE = PolicyEngine(load_bundle(POLICIES))
+
+
+def base() -> dict[str, Any]:
+    """An input every rule lets through: a familiar, scoped, funded, confident agent."""
+    return {
+        "now": "2026-11-18T10:13:20+00:00", "now_ms": NOW_MS,
+        "proposal": {
+            "action_id": "a", "agent_id": "bot", "idempotency_key": "k",
+            "resource": {"system": "crm", "type": "contact", "id": "1", "key": "crm/contact/1"},
+            "action_type": "contact.update", "parameters": {"tier": "gold"}, "preconditions": {},
+            "confidence": 0.9, "estimated_cost": 10,
+        },
+        "agent": {
+            "id": "bot", "owner": "alice", "scopes": ["crm:*"], "suspended": False,
+            "budget": {"limit": 100, "reserved": 0, "available": 100},
+        },
+        "resource": {"state": "known", "version": "3", "fields": {}},
+        "history": {
+            "agent": {"last_minute": 0, "last_hour": 0, "recent": []},
+            "resource": {"last_minute": 0, "last_hour": 0, "recent": []},
+            "agent_touched_resource": True,
+        },
+    }  # fmt: skip
+
+
+def decide(**changes: Any) -> PolicyResult:
+    """The decision on ``base()`` with dotted-path ``changes`` (``agent__suspended=True``)."""
+    document = copy.deepcopy(base())
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = document
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return ENGINE.evaluate(document)
+
+
+def codes(result: PolicyResult) -> list[str]:
+    """The reason codes, in order."""
+    return [reason.code for reason in result.reasons]
+
+
+def activity(last_minute: int, last_hour: int | None = None) -> dict[str, Any]:
+    """Activity with ``last_minute`` decisions in the last minute (and as many in the hour)."""
+    return {"last_minute": last_minute, "last_hour": last_hour or last_minute, "recent": []}
+
+
+def test_a_familiar_scoped_confident_proposal_is_allowed_without_obligations() -> None:
+    """Nothing fires: allow, no reasons, no approvals, and the estimated cost is reserved."""
+    result = decide()
+    assert result.outcome == "allow"
+    assert codes(result) == []
+    assert result.obligations.approvals_required == 0
+    assert result.obligations.reserve_budget is True
+
+
+def test_an_unknown_resource_state_is_noted_but_does_not_change_the_outcome() -> None:
+    """Until projections exist the state is 'unknown': the decision says so and still allows."""
+    result = decide(resource={"state": "unknown"})
+    assert (result.outcome, codes(result)) == ("allow", ["resource_state_unknown"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"agent__suspended": True}, "agent_suspended"),
+        ({"agent__scopes": ["billing:*"]}, "scope_missing"),
+        (
+            {"proposal__action_type": "database.drop", "agent__scopes": ["*"]},
+            "action_type_forbidden",
+        ),
+        ({"proposal__estimated_cost": 150}, "budget_exceeded"),
+        ({"history__agent": activity(120)}, "rate_limited_agent"),
+        ({"history__resource": activity(10)}, "rate_limited_resource"),
+    ],
+)
+def test_each_deny_rule_denies_with_its_reason_and_no_obligations(
+    changes: dict[str, Any], code: str
+) -> None:
+    """Suspension, scope, forbidden type, budget and both rate limits deny, naming the rule."""
+    result = decide(**changes)
+    assert result.outcome == "deny"
+    assert code in codes(result)
+    assert result.obligations.approvals_required == 0
+    assert result.obligations.reserve_budget is False
+
+
+def test_rate_limits_count_only_the_last_minute_of_history() -> None:
+    """500 decisions in the hour but 119 in the last minute do not rate-limit the agent."""
+    assert decide(history__agent=activity(119, 500)).outcome == "allow"
+    assert decide(history__resource=activity(9, 500)).outcome == "allow"
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "roles", "approvals", "ttl"),
+    [
+        (
+            {"proposal__action_type": "invoice.void"},
+            "high_risk_action",
+            ["owner", "security"],
+            2,
+            900,
+        ),
+        (
+            {"proposal__action_type": "email.send"},
+            "irreversible_action",
+            ["owner", "security"],
+            1,
+            3600,
+        ),
+        (
+            {"proposal__parameters": {"amount": 1000.01}},
+            "amount_above_threshold",
+            ["finance"],
+            1,
+            3600,
+        ),
+        ({"proposal__confidence": 0.69}, "low_confidence", ["reviewer"], 1, 3600),
+        ({"history__agent_touched_resource": False}, "first_contact", ["reviewer"], 1, 3600),
+    ],
+)
+def test_each_approval_rule_requires_approval_with_its_obligations(
+    changes: dict[str, Any], code: str, roles: list[str], approvals: int, ttl: int
+) -> None:
+    """Risky types, irreversible types, amounts, low confidence and first contact ask humans."""
+    result = decide(**changes)
+    assert result.outcome == "require_approval"
+    assert code in codes(result)
+    assert result.obligations.approver_roles == roles
+    assert result.obligations.approvals_required == approvals
+    assert result.obligations.approval_ttl_seconds == ttl
+
+
+def test_a_deny_rule_wins_over_approval_rules_and_only_deny_reasons_are_given() -> None:
+    """A suspended agent proposing a high-risk action is denied, not sent to approvers."""
+    result = decide(agent__suspended=True, proposal__action_type="invoice.void")
+    assert (result.outcome, codes(result)) == ("deny", ["agent_suspended"])
+
+
+def test_approval_obligations_combine_the_roles_of_every_rule_that_fired() -> None:
+    """Amount and low confidence together need finance and reviewer roles, sorted, once each."""
+    result = decide(proposal__parameters={"amount": 5000}, proposal__confidence=0.1)
+    assert codes(result) == ["amount_above_threshold", "low_confidence"]
+    assert result.obligations.approver_roles == ["finance", "reviewer"]
+
+
+def test_amounts_compare_numerically_across_integers_and_floats() -> None:
+    """51 against 1000.01, 12.25 against 2000: the larger decides (regopy's max() gets these wrong)."""
+    assert "amount_above_threshold" in codes(
+        decide(proposal__estimated_cost=51, proposal__parameters={"amount": 1000.01})
+    )
+    assert "amount_above_threshold" in codes(
+        decide(
+            proposal__estimated_cost=12.25,
+            proposal__parameters={"amount": 2000},
+            agent__budget={"limit": 9999, "reserved": 0, "available": 9999},
+        )
+    )
+    assert "amount_above_threshold" not in codes(
+        decide(proposal__estimated_cost=12.25, proposal__parameters={"amount": 999.99})
+    )
+
+
+def test_drift_rules_ignore_listed_fields_and_grade_classes() -> None:
+    """The bundle's drift verdicts: ignore rules with wildcards, ownership and per-class severity."""
+
+    def verdict(cls: str, key: str, field: str) -> Any:
+        system, kind, ident = key.split("/")
+        resource = {"system": system, "type": kind, "id": ident, "key": key}
+        return ENGINE.query(
+            "agentledger/drift/verdict", {"class": cls, "resource": resource, "field": field}
+        )
+
+    assert verdict("out_of_band_change", "crm/contact/1", "updated_at")["ignored"] is True
+    assert verdict("out_of_band_change", "crm/contact/1", "email") == {
+        "ignored": False,
+        "owned": True,
+        "severity": "medium",
+    }
+    assert verdict("revoked_but_applied", "x/y/1", "email") == {
+        "ignored": False,
+        "owned": False,
+        "severity": "critical",
+    }
+    assert verdict("something_new", "x/y/1", "f")["severity"] == "medium"

@@ -20,8 +20,10 @@ from infra.audit import AuditResult
 from infra.audit.store import audit_store as store_audit
 from infra.audit.topic import audit_topic as topic_audit
 from infra.ledger.ledger import Ledger, postgres_env
+from infra.ledger.recorder import LedgerRecorder
 from infra.policy.bundle import Bundle, BundleError, load_bundle
 from infra.policy.engine import PolicyEngine
+from infra.policy.records import DecisionRecords
 from infra.serde.catalog import Catalog
 from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
@@ -198,3 +200,11 @@ def decider_service(settings: Settings, the_ledger: Ledger | None = None) -> Dec
         reload_s=settings.policy_reload_s,
     )  # fmt: skip
     return DeciderService(the_decider, config, reload)
+
+
+def decision_records(the_ledger: Ledger) -> DecisionRecords:
+    """The recorded decisions and inputs of ``the_ledger``."""
+    recorder = the_ledger.recorder
+    if not isinstance(recorder, LedgerRecorder):
+        raise TypeError("the ledger was built without its LedgerRecorder")
+    return DecisionRecords(recorder)

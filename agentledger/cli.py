@@ -12,6 +12,7 @@ from rich.table import Table
 
 from agentledger.bootstrap import build_stack, ledger, relay_lag
 from agentledger.cli_ledger import audit_app, run_relay
+from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.settings import Settings
 from infra.stack.component import ComponentStatus
@@ -25,6 +26,10 @@ app = typer.Typer(
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
 app.command("relay")(run_relay)
+app.command("decider")(run_decider)
+app.command("plan")(run_plan)
+app.add_typer(policy_app, name="policy")
+app.add_typer(agent_app, name="agent")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -46,12 +47,15 @@ def proposal(agent_id: str, key: str, **overrides: Any) -> ActionProposed:
 
 @contextmanager
 def running(
-    settings: Settings, the_ledger: Ledger, deciders: int = 1
+    settings: Settings, the_ledger: Ledger, deciders: int = 1, group_id: str | None = None
 ) -> Iterator[list[DeciderService]]:
     """A relay and ``deciders`` decider instances (one consumer group) in threads."""
     stop = threading.Event()
     the_relay = relay(settings, the_ledger)
     services = [decider_service(settings, the_ledger) for _ in range(deciders)]
+    for service in services:
+        if group_id is not None:
+            service.config = dataclasses.replace(service.config, group_id=group_id)
     threads = [threading.Thread(target=the_relay.run, args=(stop,), daemon=True)]
     threads += [threading.Thread(target=s.run, args=(stop,), daemon=True) for s in services]
     for thread in threads:

@@ -1,0 +1,150 @@
+"""`agentledger decider | plan | policy replay | policy input | agent register`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from agentledger.bootstrap import (
+    decider_service,
+    decision_records,
+    ledger,
+    policy_engine,
+    system_context,
+)
+from agentledger.settings import Settings
+from consumers.decider.dry_run import PlanRefused, impact, plan
+from domain.events import ActionProposed
+from infra.policy.bundle import BundleError, load_bundle
+from infra.policy.inputs import PolicyInput
+from infra.policy.records import DecisionRow
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+policy_app = typer.Typer(help="Inspect decisions and try candidate bundles.", no_args_is_help=True)
+agent_app = typer.Typer(help="The agent registry.", no_args_is_help=True)
+
+
+def run_decider() -> None:
+    """Decide proposals from Kafka until SIGTERM/SIGINT (instances share one consumer group)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    decider_service(Settings()).run(stop)
+
+
+def run_plan(
+    proposal_file: Annotated[
+        Path, typer.Argument(help="ActionProposed as JSON (metadata optional).")
+    ],
+) -> None:
+    """Dry run: the decision, reasons and obligations a proposal would get now; records nothing."""
+    settings = Settings()
+    raw = json.loads(proposal_file.read_text())
+    raw.setdefault("metadata", {"event_id": str(UUID(int=0)), "correlation_id": str(UUID(int=0)),
+                                "occurred_at": datetime.now(UTC).isoformat()})  # fmt: skip
+    try:
+        proposal = ActionProposed.model_validate(raw)
+    except ValidationError as exc:
+        err.print(f"[red]malformed proposal[/]: {exc}")
+        raise typer.Exit(2) from exc
+    the_ledger = ledger(settings)
+    engine = policy_engine(load_bundle(settings.policy_bundle))
+    try:
+        result, policy_input = plan(
+            the_ledger, decision_records(the_ledger), engine, proposal,
+            now=datetime.now(UTC), history_limit=settings.policy_history_limit,
+        )  # fmt: skip
+    except PlanRefused as exc:
+        out.print_json(json.dumps({"outcome": "rejected", "reason": str(exc)}))
+        raise typer.Exit(1) from exc
+    finally:
+        the_ledger.close()
+    document = {
+        **result.model_dump(mode="json"), "bundle_digest": engine.digest,
+        "bundle_version": engine.bundle.version, "input_digest": policy_input.digest,
+    }  # fmt: skip
+    out.print_json(json.dumps(document))
+
+
+@policy_app.command("replay")
+def replay(
+    bundle: Annotated[Path, typer.Option("--bundle", help="The candidate bundle directory.")],
+    show: Annotated[int, typer.Option(help="Flips to list (the summary counts all).")] = 50,
+) -> None:
+    """Re-evaluate every recorded decision against a candidate bundle; list what would flip."""
+    settings = Settings()
+    try:
+        candidate = policy_engine(load_bundle(bundle))
+    except BundleError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    the_ledger = ledger(settings)
+    records = decision_records(the_ledger)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("re-evaluating decisions", total=None)
+
+        def counted() -> Iterator[tuple[DecisionRow, PolicyInput]]:
+            for decided in records.all():
+                progress.advance(task)
+                yield decided
+
+        found = impact(counted(), candidate)
+    the_ledger.close()
+    table = Table("action", "agent", "resource", "recorded", "candidate", "candidate reasons")
+    for flip in found.flips[:show]:
+        codes = ", ".join(reason.code for reason in flip.candidate.reasons)
+        row = flip.row
+        table.add_row(str(row.action_id), row.agent_id, row.resource_key, row.outcome,
+                      flip.candidate.outcome.value, codes)  # fmt: skip
+    if found.flips:
+        out.print(table)
+    typer.echo(json.dumps({"candidate": candidate.digest, **found.summary()}))  # one line, last
+
+
+@policy_app.command("input")
+def show_input(action_id: Annotated[UUID, typer.Argument(help="The decided action.")]) -> None:
+    """Print the exact policy input a decision was based on, with its digest."""
+    the_ledger = ledger(Settings())
+    found = decision_records(the_ledger).decision(action_id)
+    the_ledger.close()
+    if found is None:
+        err.print(f"[red]no recorded decision for {action_id}[/]")
+        raise typer.Exit(1)
+    row, policy_input = found
+    out.print_json(json.dumps({
+        "action_id": str(row.action_id), "outcome": row.outcome, "bundle_digest": row.bundle_digest,
+        "input_digest": policy_input.digest, "input": policy_input.document,
+    }))  # fmt: skip
+
+
+@agent_app.command("register")
+def register_agent(
+    agent_id: Annotated[str, typer.Argument(help="The agent's id.")],
+    owner: Annotated[str, typer.Option(help="Who answers for the agent (never its approver).")],
+    scope: Annotated[list[str], typer.Option(help="`*`, `system:*` or `system:action_type`.")],
+    budget: Annotated[str, typer.Option(help="Budget limit (decimal).")] = "1000",
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Register an agent (no-op if it exists)."""
+    the_ledger = ledger(Settings())
+    with the_ledger.batch(system_context()) as tx:
+        tx.register_agent(agent_id=agent_id, name=name or agent_id, owner=owner, scopes=scope,
+                          budget_limit=Decimal(budget))  # fmt: skip
+    the_ledger.close()
+    out.print(f"agent [cyan]{agent_id}[/] registered with scopes {scope}")

@@ -1,0 +1,229 @@
+"""The decider on the real stack: proposals on Kafka -> decisions and rejections on actions.v1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from agentledger.bootstrap import decider, topic_serdes
+from agentledger.client import Client
+from agentledger.settings import Settings
+from consumers.decider.intake import Consumed
+from domain.events import PolicyBundlePublished, ProposalRejected, ShadowDecisionDiffered
+from infra.ledger.ledger import Ledger
+from infra.policy.bundle import load_bundle
+from infra.policy.engine import PolicyEngine
+from infra.policy.records import DecisionRecords
+from infra.serde.deadletter import DeadLetter
+from tests.decider_helpers import proposal, read_topic, register, running
+
+pytestmark = pytest.mark.integration
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def _events(the_ledger: Ledger) -> int:
+    return the_ledger.recorder.max_notification_id() or 0
+
+
+def test_each_outcome_is_decided_with_its_bundle_and_an_input_that_re_evaluates_the_same(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """allow, deny and require_approval reach actions.v1 with bundle digest, version and input digest; the stored input re-evaluates to the same decision."""
+    register(own_ledger, "bot", scopes=["*"])
+    bundle = load_bundle(POLICIES)
+    with running(isolated, own_ledger):
+        client = Client("bot", isolated)
+        first = client.propose(
+            resource="crm/contact/1", action_type="contact.update", idempotency_key="warm"
+        )
+        assert client.wait_for_decision(first, 60).outcome == "require_approval"  # first contact
+        refs = {
+            "allow": client.propose(resource="crm/contact/1", action_type="contact.update", idempotency_key="a"),
+            "deny": client.propose(resource="crm/contact/1", action_type="database.drop", idempotency_key="d"),
+            "require_approval": client.propose(resource="crm/contact/1", action_type="invoice.void", idempotency_key="r"),
+        }  # fmt: skip
+        decisions = {name: client.wait_for_decision(ref, 60) for name, ref in refs.items()}
+        published = read_topic(isolated, "policies.v1", until=1)
+    records = DecisionRecords(own_ledger.recorder)  # type: ignore[arg-type]  # the LedgerRecorder
+    engine = PolicyEngine(bundle)
+    for name, decision in decisions.items():
+        assert decision.outcome == name
+        assert (decision.bundle_digest, decision.bundle_version) == (bundle.digest, bundle.version)
+        found = records.decision(decision.action_id)
+        assert found is not None
+        row, policy_input = found
+        assert policy_input.digest == decision.input_digest == row.input_digest
+        again = engine.evaluate(policy_input.document)
+        assert (again.outcome.value, again.reasons) == (decision.outcome, decision.reasons)
+    assert decisions["require_approval"].obligations is not None
+    assert decisions["require_approval"].obligations.approvals_required == 2
+    assert [type(r) for r in published] == [PolicyBundlePublished]
+    assert published[0].bundle_digest == bundle.digest  # type: ignore[attr-defined]
+
+
+def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_rejected_with_reasons(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """Each refusal is a ProposalRejected with its code; a duplicate names the original action."""
+    register(own_ledger, "bot", scopes=["crm:contact.update"])
+    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
+    with running(isolated, own_ledger):
+        client = Client("bot", isolated)
+        original = client.propose(
+            resource="crm/contact/7", action_type="contact.update", idempotency_key="same"
+        )
+        client.wait_for_decision(original, 60)
+        client.propose(
+            resource="crm/contact/7", action_type="contact.update", idempotency_key="same"
+        )
+        client.propose(
+            resource="billing/invoice/7", action_type="invoice.void", idempotency_key="out-of-scope"
+        )
+        Client("stranger", isolated).propose(
+            resource="crm/contact/7", action_type="contact.update", idempotency_key="x"
+        )
+        bad = proposal("bot", "too-sure").model_copy(
+            update={"confidence": 1.5}
+        )  # bypasses validation
+        producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+        producer.produce(serde.topic, serde.serialize(bad), b"crm/contact/7")
+        producer.flush(30)
+        records = read_topic(isolated, "actions.v1", until=10**9, timeout_s=20)
+    rejected = {r.reason.code: r for r in records if isinstance(r, ProposalRejected)}
+    assert set(rejected) == {"duplicate", "scope_missing", "unknown_agent", "malformed"}
+    assert rejected["duplicate"].existing_action_id == original.action_id
+    assert "confidence" in rejected["malformed"].reason.message
+    assert rejected["malformed"].agent_id == "bot"
+    assert all(r.source is not None for r in rejected.values())
+
+
+def test_bytes_that_are_not_a_proposal_become_dead_letters_and_the_decider_goes_on(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """Garbage and foreign framing are dead-lettered with code and origin; the next proposal is decided."""
+    register(own_ledger, "bot")
+    topic = isolated.topic("proposals.v1")
+    with running(isolated, own_ledger):
+        producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+        producer.produce(topic, b"\x07not avro at all", b"crm/contact/1")
+        producer.produce(topic, b"\x00\x7f\xff\xff\xf0garbage", b"crm/contact/1")
+        producer.flush(30)
+        client = Client("bot", isolated)
+        ref = client.propose(
+            resource="crm/contact/1", action_type="contact.update", idempotency_key="after"
+        )
+        assert client.wait_for_decision(ref, 60).outcome in {"allow", "require_approval"}
+        letters = read_topic(isolated, "deadletter.v1", until=2)
+    assert sorted(letter.error_code for letter in letters if isinstance(letter, DeadLetter)) == [
+        "not_confluent_avro", "unknown_schema_id",
+    ]  # fmt: skip
+    assert all(letter.origin.topic == topic for letter in letters if isinstance(letter, DeadLetter))
+
+
+def test_a_redelivered_batch_has_no_second_effect(isolated: Settings, own_ledger: Ledger) -> None:
+    """Handing the decider records it already applied (as a rebalance or restart would) changes nothing."""
+    register(own_ledger, "bot")
+    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
+    the_decider = decider(isolated, own_ledger)
+    batch = [
+        Consumed(serde.topic, 0, offset, b"k", serde.serialize(proposal("bot", f"k{offset}")), {})
+        for offset in range(20)
+    ]
+    first = the_decider.handle(batch)
+    assert sum(first.decided.values()) == 20
+    stored = _events(own_ledger)
+    again = decider(isolated, own_ledger).handle(batch)
+    assert again.skipped == 20
+    overlapping = decider(isolated, own_ledger).handle([
+        *batch[10:],
+        Consumed(serde.topic, 0, 20, b"k", serde.serialize(proposal("bot", "k20")), {}),
+    ])  # fmt: skip
+    assert (overlapping.skipped, sum(overlapping.decided.values())) == (10, 1)
+    assert _events(own_ledger) > stored
+    assert the_decider.next_offsets(serde.topic) == {0: 21}
+
+
+def test_a_new_consumer_group_resumes_from_the_positions_in_the_ledger(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """Kafka offsets are only for lag: a fresh group seeks to the stored positions and re-decides nothing."""
+    register(own_ledger, "bot")
+    with running(isolated, own_ledger):
+        client = Client("bot", isolated)
+        refs = [
+            client.propose(
+                resource=f"crm/contact/{i}", action_type="contact.update", idempotency_key=f"g{i}"
+            )
+            for i in range(12)
+        ]
+        for ref in refs:
+            client.wait_for_decision(ref, 60)
+    stored = _events(own_ledger)
+    with running(isolated, own_ledger, group_id=f"other-{uuid.uuid4()}") as services:
+        time.sleep(3)
+        assert services[0].handled == 0
+    assert _events(own_ledger) == stored
+
+
+def test_two_deciders_in_one_group_share_the_partitions_and_decide_each_proposal_once(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """Both instances get partitions; 60 proposals on many resources are each decided exactly once."""
+    register(own_ledger, "bot")
+    with running(isolated, own_ledger, deciders=2) as services:
+        client = Client("bot", isolated)
+        refs = [
+            client.propose(
+                resource=f"crm/contact/{i}", action_type="contact.update", idempotency_key=f"p{i}"
+            )
+            for i in range(60)
+        ]
+        for ref in refs:
+            client.wait_for_decision(ref, 60)
+        handled = [service.handled for service in services]
+    assert all(count > 0 for count in handled), handled
+    assert sum(handled) == 60
+    records = DecisionRecords(own_ledger.recorder)  # type: ignore[arg-type]
+    assert len({row.action_id for row, _ in records.all()}) == 60
+
+
+def test_a_shadow_bundle_records_disagreements_and_is_never_enforced(
+    isolated: Settings, own_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A stricter candidate (min confidence 0.99) disagrees: ShadowDecisionDiffered is recorded, the active allow stands."""
+    candidate = Path(shutil.copytree(POLICIES, tmp_path / "candidate"))
+    data = candidate / "agentledger" / "config" / "data.json"
+    config = json.loads(data.read_text())
+    config["min_confidence"] = 0.99
+    data.write_text(json.dumps(config))
+    settings = isolated.model_copy(update={"shadow_bundle": candidate})
+    register(own_ledger, "bot")
+    with running(settings, own_ledger):
+        client = Client("bot", settings)
+        client.wait_for_decision(
+            client.propose(
+                resource="crm/contact/3", action_type="contact.update", idempotency_key="w"
+            ),
+            60,
+        )
+        ref = client.propose(
+            resource="crm/contact/3",
+            action_type="contact.update",
+            idempotency_key="s",
+            confidence=0.95,
+        )
+        assert client.wait_for_decision(ref, 60).outcome == "allow"
+        records = read_topic(settings, "actions.v1", until=10**9, timeout_s=15)
+    shadows = [r for r in records if isinstance(r, ShadowDecisionDiffered)]
+    assert [
+        (s.action_id, s.active_outcome, s.shadow_outcome)
+        for s in shadows
+        if s.action_id == ref.action_id
+    ] == [(ref.action_id, "allow", "require_approval")]
+    assert shadows[-1].shadow_bundle_digest == load_bundle(candidate).digest

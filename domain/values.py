@@ -68,8 +68,8 @@ Money = Annotated[
 ]
 """An amount with at most 14 integer and 4 fractional digits, held at exactly 4 places."""
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\s]+$")]
-"""A non-empty identifier without slashes or spaces (resource key parts, codes)."""
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00-\x1f\x7f]+$")]
+"""A non-empty identifier without slashes, spaces or control characters (key parts, codes)."""
 
 
 class Record(BaseModel):

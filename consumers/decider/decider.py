@@ -27,11 +27,18 @@ from infra.ledger.recorder import AlreadyProcessed, LedgerRecorder, SideWrite
 from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.serde.deadletter import DeadLetter, dead_letter_for
+from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.decider")
 
 CONFLICT_RETRIES = 5
+
+
+class ProcessingFailed(BadRecord):
+    """A record that decodes but made the decider fail every time it was tried."""
+
+    code = "processing_failed"
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,13 @@ class Decider:
                 tally.skipped = len(batch) - len(items)
                 return tally
         raise RuntimeError(f"a batch of {len(batch)} records could not be applied")
+
+    def give_up(self, consumed: Consumed, error: Exception) -> None:
+        """Dead-letter a record that keeps failing for a reason of its own, and move past it."""
+        failure = ProcessingFailed(f"{type(error).__name__}: {error}"[:2000])
+        self.dead_letter([self._letter(Undecodable(consumed, failure))])
+        with self.ledger.batch(self._context(self.clock())) as tx:
+            tx.uow.side_writes.extend(self._advance([Undecodable(consumed, failure)]))
 
     def _apply(self, items: list[Intake], poisoned: dict[int, Reason]) -> Tally:
         now = self.clock()

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+import psycopg
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
@@ -36,6 +37,7 @@ class ServiceConfig:
     poll_timeout_s: float = 0.05
     reload_s: float = 5.0
     retry_backoff_s: float = 1.0
+    attempts_before_isolating: int = 3
 
 
 class DeadLetterSink:
@@ -97,13 +99,28 @@ class DeciderService:
             consumer.close()
 
     def _handle(self, batch: list[Consumed], stop: threading.Event) -> None:
+        """Apply ``batch``; if it keeps failing, isolate the record at fault and dead-letter it.
+
+        Outages (registry, database, broker) are retried for as long as they last; an
+        error that follows one record is not allowed to stall the partition behind it.
+        """
+        failures = 0
         while not stop.is_set():
             try:
                 tally = self.decider.handle(batch)
-            except RegistryUnavailable as exc:
-                log.warning("registry unavailable, retrying the batch: %s", exc)
-            except Exception:
-                log.exception("batch of %d failed, retrying", len(batch))
+            except (RegistryUnavailable, psycopg.OperationalError, KafkaException) as exc:
+                log.warning("transient failure, retrying the batch: %s", exc)
+            except Exception as exc:
+                failures += 1
+                log.exception("batch of %d failed (%d times)", len(batch), failures)
+                if failures >= self.config.attempts_before_isolating:
+                    if len(batch) == 1:
+                        self.decider.give_up(batch[0], exc)
+                        self.handled += 1
+                        return
+                    for one in batch:
+                        self._handle([one], stop)
+                    return
             else:
                 self.handled += len(batch)
                 log.debug("batch of %d: %s", len(batch), tally)

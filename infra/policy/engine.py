@@ -104,6 +104,9 @@ class PolicyEngine:
             rego_free_output(output)
         if text == "undefined":
             raise PolicyError(f"{entrypoint} is undefined for this input")
-        results = json.loads(text)
-        first = results[0] if isinstance(results, list) else results
-        return first["expressions"][0]
+        try:  # regopy leaves control characters unescaped in strings: parse leniently
+            results = json.loads(text, strict=False)
+            first = results[0] if isinstance(results, list) else results
+            return first["expressions"][0]
+        except (ValueError, LookupError, TypeError) as exc:
+            raise PolicyError(f"{entrypoint} returned unreadable output: {exc}") from exc

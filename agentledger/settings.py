@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="How often the decider checks the bundle for changes."
     )
     policy_history_limit: int = Field(
-        default=10, ge=0, description="Newest decisions per agent and resource listed in an input."
+        default=0, ge=0, description="Newest decisions per agent and resource listed in an input."
     )
     decider_batch_size: int = Field(
         default=500, ge=1, description="Proposals the decider applies per transaction."

@@ -25,7 +25,9 @@ def isolated(settings: Settings) -> Iterator[Settings]:
         yield mine
     finally:
         with psycopg.connect(mine.database, autocommit=True) as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {mine.ledger_name.lower()}_events")
+            prefix = mine.ledger_name.lower()
+            for suffix in ("events", "positions", "decisions", "policy_inputs"):
+                conn.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
         names = [mine.topic(spec.name) for spec in TOPICS]
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.exception(30)

@@ -46,7 +46,7 @@ class DeciderConfig:
     """Identity and limits of a decider."""
 
     consumer: str = "decider"
-    history_limit: int = 10
+    history_limit: int = 0
 
 
 class Decider:

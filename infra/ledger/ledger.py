@@ -73,4 +73,8 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(pool_size),
         "CREATE_TABLE": "y",
         "APPLICATION_RECORDER_TOPIC": "infra.ledger.recorder:LedgerRecorder",
+        # Agents collect a reservation event per decision: keep loaded aggregates and only
+        # fetch their newer events (fast-forward), instead of replaying every event again.
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
     }

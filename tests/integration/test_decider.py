@@ -227,3 +227,51 @@ def test_a_shadow_bundle_records_disagreements_and_is_never_enforced(
         if s.action_id == ref.action_id
     ] == [(ref.action_id, "allow", "require_approval")]
     assert shadows[-1].shadow_bundle_digest == load_bundle(candidate).digest
+
+
+def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one_is_refused(
+    isolated: Settings, own_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Editing the bundle on disk publishes the new digest and later decisions use it; a change that does not compile keeps the old bundle."""
+    bundle_dir = Path(shutil.copytree(POLICIES, tmp_path / "live"))
+    settings = isolated.model_copy(update={"policy_bundle": bundle_dir, "policy_reload_s": 0.2})
+    register(own_ledger, "bot")
+    with running(settings, own_ledger):
+        client = Client("bot", settings)
+        before = client.wait_for_decision(
+            client.propose(
+                resource="crm/contact/5", action_type="ticket.close", idempotency_key="1"
+            ),
+            60,
+        )
+        data = bundle_dir / "agentledger" / "config" / "data.json"
+        config = json.loads(data.read_text())
+        config["denied_action_types"].append("ticket.close")
+        data.write_text(json.dumps(config))
+        changed = load_bundle(bundle_dir)
+        deadline = time.monotonic() + 30
+        after = before
+        while after.bundle_digest != changed.digest and time.monotonic() < deadline:
+            after = client.wait_for_decision(
+                client.propose(
+                    resource="crm/contact/5",
+                    action_type="ticket.close",
+                    idempotency_key=str(uuid.uuid4()),
+                ),
+                60,
+            )
+        (bundle_dir / "agentledger" / "oops.rego").write_text("package agentledger.oops\n\nx := {")
+        time.sleep(1)
+        still = client.wait_for_decision(
+            client.propose(
+                resource="crm/contact/5", action_type="ticket.close", idempotency_key="last"
+            ),
+            60,
+        )
+        published = read_topic(settings, "policies.v1", until=2)
+    assert before.bundle_digest != changed.digest
+    assert (after.bundle_digest, after.outcome) == (changed.digest, "deny")
+    assert "action_type_forbidden" in [r.code for r in after.reasons]
+    assert still.bundle_digest == changed.digest
+    digests = [r.bundle_digest for r in published if isinstance(r, PolicyBundlePublished)]
+    assert sorted(digests) == sorted([before.bundle_digest, changed.digest])  # keyed by digest

@@ -1,0 +1,70 @@
+"""The policy engine in-process: one decision per evaluation, as the decider runs it."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import infra.policy  # noqa: F401  # regopy first (STACK.md)
+from agentledger.settings import Settings
+from bench.result import Result
+from domain.agent import Agent
+from domain.context import CommandContext
+from domain.events import ActionProposed
+from infra.policy.bundle import load_bundle
+from infra.policy.engine import PolicyEngine
+from infra.policy.inputs import History, HistoryEntry, build_input
+
+SAMPLES = int(os.environ.get("BENCH_POLICY_SAMPLES", "20000"))
+
+
+def run(settings: Settings) -> list[Result]:
+    """policy.eval_p50_us / p99_us over typical inputs (input conversion and output parse included)."""
+    engine = PolicyEngine(load_bundle(settings.policy_bundle))
+    documents = [_document(index) for index in range(50)]
+    for document in documents * 20:  # warm up
+        engine.evaluate(document)
+    timings = []
+    for index in range(SAMPLES):
+        document = documents[index % len(documents)]
+        started = time.perf_counter_ns()
+        engine.evaluate(document)
+        timings.append((time.perf_counter_ns() - started) / 1000)
+    return [
+        Result("policy.eval_p50_us", round(statistics.median(timings), 1), "µs", "lower", 100),
+        Result(
+            "policy.eval_p99_us", round(statistics.quantiles(timings, n=100)[98], 1), "µs", "lower"
+        ),
+    ]
+
+
+def _document(index: int) -> dict[str, object]:
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    ctx = CommandContext(now=now, new_id=uuid4, correlation_id=uuid4())
+    agent = Agent.register(
+        ctx,
+        agent_id=f"agent-{index % 5}",
+        name="A",
+        owner="o",
+        scopes=["crm:*"],
+        budget_limit=Decimal(5000),
+    )
+    history = History()
+    for age in range(index % 4):
+        history.add(HistoryEntry(at_ms=int(now.timestamp() * 1000) - age * 7000, agent_id=agent.agent_id,
+                                 resource_key=f"crm/contact/{index}", action_type="contact.update", outcome="allow"))  # fmt: skip
+    proposal = ActionProposed.model_validate({
+        "metadata": {"event_id": uuid4(), "correlation_id": uuid4(), "occurred_at": now},
+        "agent_id": agent.agent_id, "idempotency_key": f"k{index}",
+        "resource": {"system": "crm", "type": "contact", "id": str(index)},
+        "action_type": ["contact.update", "contact.update", "invoice.void", "email.send"][index % 4],
+        "parameters": {"tier": "gold", "amount": [10, 2500][index % 2]}, "preconditions": {"tier": "silver"},
+        "confidence": [0.95, 0.5][index % 2], "estimated_cost": Decimal("1.25"),
+    })  # fmt: skip
+    return build_input(
+        action_id=UUID(int=index), proposal=proposal, agent=agent, history=history, now=now
+    ).document

@@ -96,9 +96,12 @@ def _print_relay_lag(rows: list[ComponentStatus]) -> None:
 @app.command()
 def demo() -> None:
     """Run the demo scenario against the running stack, printing each step."""
-    from agentledger.smoke import run_smoke  # noqa: PLC0415  # demo deps load only when asked
+    from agentledger.demo import run_governed  # noqa: PLC0415  # demo deps load only when asked
+    from agentledger.smoke import run_smoke  # noqa: PLC0415
 
-    run_smoke(Settings(), out)
+    settings = Settings()
+    run_smoke(settings, out)
+    run_governed(settings, out)
 
 
 def main() -> None:

@@ -54,8 +54,8 @@ def test_unreachable_external_kafka_is_a_clear_error() -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_demo_runs_the_smoke_scenario_on_the_real_stack() -> None:
-    """`agentledger demo` registers a schema, round-trips an Avro record and uses PostgreSQL, step by step."""
+def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> None:
+    """`agentledger demo` round-trips Avro through Kafka and PostgreSQL, then has an agent's proposals decided and explained."""
     result = run_cli("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     for step in (
@@ -66,3 +66,11 @@ def test_demo_runs_the_smoke_scenario_on_the_real_stack() -> None:
     ):
         assert step in result.stdout
     assert "smoke check passed" in result.stdout
+    for decided in (
+        "first contact with a resource: require_approval (first_contact",
+        "same resource again: allow",
+        "a forbidden action type: deny (action_type_forbidden",
+        "outside its scopes: rejected (scope_missing)",
+        "a retry of the second proposal: allow",
+    ):
+        assert decided in result.stdout, result.stdout

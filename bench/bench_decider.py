@@ -111,7 +111,10 @@ def _register(the_ledger: Ledger) -> None:
 
 def _proposal(key: str, index: int) -> ActionProposed:
     return ActionProposed.model_validate({
-        "metadata": {"event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(), "occurred_at": datetime.now(UTC)},
+        "metadata": {
+            "event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(),
+            "occurred_at": datetime.now(UTC),
+        },
         "agent_id": f"agent-{index % AGENTS}", "idempotency_key": key,
         "resource": {"system": "crm", "type": "contact", "id": str(index % 5000)},
         "action_type": "contact.update", "parameters": {"tier": "gold"}, "preconditions": {},
@@ -173,7 +176,8 @@ class _Watch:
         self._decided_id = ids["agentledger.v1.PolicyDecided"].to_bytes(4, "big")
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4()}",
-            "isolation.level": "read_committed", "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5,
+            "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 5,
         })  # fmt: skip
         self._consumer.subscribe([serde.topic])
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -19,11 +19,12 @@ from infra.policy.bundle import load_bundle
 from infra.policy.engine import PolicyEngine
 from infra.policy.inputs import History, HistoryEntry, build_input
 
+TYPES = ("contact.update", "contact.update", "invoice.void", "email.send")
 SAMPLES = int(os.environ.get("BENCH_POLICY_SAMPLES", "20000"))
 
 
 def run(settings: Settings) -> list[Result]:
-    """policy.eval_p50_us / p99_us over typical inputs (input conversion and output parse included)."""
+    """policy.eval_p50_us / p99_us on typical inputs (input conversion and parse included)."""
     engine = PolicyEngine(load_bundle(settings.policy_bundle))
     documents = [_document(index) for index in range(50)]
     for document in documents * 20:  # warm up
@@ -55,14 +56,16 @@ def _document(index: int) -> dict[str, object]:
     )
     history = History()
     for age in range(index % 4):
-        history.add(HistoryEntry(at_ms=int(now.timestamp() * 1000) - age * 7000, agent_id=agent.agent_id,
-                                 resource_key=f"crm/contact/{index}", action_type="contact.update", outcome="allow"))  # fmt: skip
+        at = int(now.timestamp() * 1000) - age * 7000
+        entry = HistoryEntry(at, agent.agent_id, f"crm/contact/{index}", "contact.update", "allow")
+        history.add(entry)
     proposal = ActionProposed.model_validate({
         "metadata": {"event_id": uuid4(), "correlation_id": uuid4(), "occurred_at": now},
         "agent_id": agent.agent_id, "idempotency_key": f"k{index}",
         "resource": {"system": "crm", "type": "contact", "id": str(index)},
-        "action_type": ["contact.update", "contact.update", "invoice.void", "email.send"][index % 4],
-        "parameters": {"tier": "gold", "amount": [10, 2500][index % 2]}, "preconditions": {"tier": "silver"},
+        "action_type": TYPES[index % 4],
+        "parameters": {"tier": "gold", "amount": [10, 2500][index % 2]},
+        "preconditions": {"tier": "silver"},
         "confidence": [0.95, 0.5][index % 2], "estimated_cost": Decimal("1.25"),
     })  # fmt: skip
     return build_input(

@@ -274,4 +274,4 @@ def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one
     assert "action_type_forbidden" in [r.code for r in after.reasons]
     assert still.bundle_digest == changed.digest
     digests = [r.bundle_digest for r in published if isinstance(r, PolicyBundlePublished)]
-    assert sorted(digests) == sorted([before.bundle_digest, changed.digest])  # keyed by digest
+    assert sorted(digests) == sorted([str(before.bundle_digest), changed.digest])  # keyed by digest

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from regopy import Input, Interpreter
+from regopy import Interpreter
 from regopy.rego_shared import (
     rego_bundle_query_entrypoint,
     rego_free_output,
@@ -22,6 +22,7 @@ from regopy.rego_shared import (
 from domain.events.decisions import DecisionOutcome
 from domain.events.proposals import Reason
 from infra.policy.bundle import Bundle, BundleError
+from infra.policy.rego_input import InputError, set_input
 
 DECISION = "agentledger/decision/result"
 DRIFT = "agentledger/drift/verdict"
@@ -90,7 +91,10 @@ class PolicyEngine:
         """The raw value of ``entrypoint`` for the input ``document``."""
         if entrypoint not in self.entrypoints:
             raise PolicyError(f"the bundle has no entry point {entrypoint}")
-        self._rego.set_input(Input(document))
+        try:
+            set_input(self._rego._impl, document)  # noqa: SLF001  # the handle regopy wraps
+        except InputError as exc:
+            raise PolicyError(str(exc)) from exc
         output = rego_bundle_query_entrypoint(
             self._rego._impl,  # noqa: SLF001  # regopy's Output wrapper would parse twice
             self._compiled._impl,  # noqa: SLF001

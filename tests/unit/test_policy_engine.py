@@ -160,3 +160,10 @@ def test_memory_stays_flat_over_100000_evaluations() -> None:
     )  # fmt: skip
     before, after = map(int, done.stdout.split())
     assert after - before < 16 * 1024, f"RSS grew from {before} KiB to {after} KiB"
+
+
+def test_an_input_that_is_not_json_is_refused_before_evaluation() -> None:
+    """A Decimal or any non-JSON value in the input raises PolicyError naming the type."""
+    engine = PolicyEngine(load_bundle(POLICIES))
+    with pytest.raises(PolicyError, match="cannot pass a Decimal"):
+        engine.evaluate({"proposal": {"estimated_cost": Decimal("1.5")}})

@@ -26,7 +26,7 @@ SAMPLES = int(os.environ.get("BENCH_POLICY_SAMPLES", "20000"))
 def run(settings: Settings) -> list[Result]:
     """policy.eval_p50_us / p99_us on typical inputs (input conversion and parse included)."""
     engine = PolicyEngine(load_bundle(settings.policy_bundle))
-    documents = [_document(index) for index in range(50)]
+    documents = [_document(index, settings.policy_history_limit) for index in range(50)]
     for document in documents * 20:  # warm up
         engine.evaluate(document)
     timings = []
@@ -43,7 +43,7 @@ def run(settings: Settings) -> list[Result]:
     ]
 
 
-def _document(index: int) -> dict[str, object]:
+def _document(index: int, limit: int) -> dict[str, object]:
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     ctx = CommandContext(now=now, new_id=uuid4, correlation_id=uuid4())
     agent = Agent.register(
@@ -69,5 +69,10 @@ def _document(index: int) -> dict[str, object]:
         "confidence": [0.95, 0.5][index % 2], "estimated_cost": Decimal("1.25"),
     })  # fmt: skip
     return build_input(
-        action_id=UUID(int=index), proposal=proposal, agent=agent, history=history, now=now
+        action_id=UUID(int=index),
+        proposal=proposal,
+        agent=agent,
+        history=history,
+        now=now,
+        history_limit=limit,
     ).document

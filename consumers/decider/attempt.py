@@ -18,7 +18,7 @@ from domain.context import CommandContext
 from domain.errors import DomainError
 from domain.events.decisions import DecisionOutcome, Obligations
 from domain.events.proposals import Reason
-from domain.ids import action_id, rejection_id
+from domain.ids import action_id, agent_aggregate_id, rejection_id
 from infra.ledger.commands import Commands
 from infra.policy.engine import PolicyEngine, PolicyError, PolicyResult
 from infra.policy.inputs import History, HistoryEntry, PolicyInput, build_input
@@ -64,6 +64,8 @@ class Attempt:
 
     def apply(self, items: list[Intake]) -> None:
         """Decide or reject every item (dead letters were sent before)."""
+        agents = {item.record.agent_id for item in items if isinstance(item, Proposal)}
+        self.tx.uow.preload({agent_aggregate_id(agent) for agent in agents})
         for index, item in enumerate(items):
             if isinstance(item, Undecodable):
                 continue

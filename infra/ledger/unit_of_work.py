@@ -38,6 +38,11 @@ class UnitOfWork:
         """Track a new aggregate so it is saved with the batch."""
         self._touched[aggregate.id] = aggregate
 
+    def preload(self, aggregate_ids: set[UUID]) -> None:
+        """Load aggregates the batch will need in one query instead of one each."""
+        wanted = aggregate_ids - self._touched.keys()
+        self._touched.update(self._app.load_many(wanted))  # type: ignore[attr-defined]  # the Ledger
+
     def exists(self, aggregate_id: UUID) -> bool:
         """True if the aggregate exists (stored, or added in this batch)."""
         if aggregate_id in self._touched:

@@ -22,6 +22,8 @@ from psycopg.sql import SQL, Composable, Identifier
 
 from infra.ledger.side_tables import side_table_statements
 
+DDL_LOCK = 0x61676C64  # "agld": serializes schema creation across processes
+
 
 class AlreadyProcessed(Exception):
     """A side write that must change a row changed none: this input was already applied."""
@@ -53,6 +55,15 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(
             side_table_statements(datastore.schema or "public", self.prefix)
         )
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        """Create the tables under a lock: PostgreSQL fails concurrent ``IF NOT EXISTS`` DDL.
+
+        A relay and a decider starting together both create the ledger's tables; without
+        the lock one of them dies with "tuple concurrently updated".
+        """
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+        super()._create_table(curs)
 
     def select_newer(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
         """Events of many aggregates after the given versions, in one query (ordered)."""

@@ -36,6 +36,7 @@ from infra.serde.topic_serde import TopicSerde
 BACKLOG = int(os.environ.get("BENCH_DECIDER_BACKLOG", "6000"))
 RATE = float(os.environ.get("BENCH_DECIDER_RATE", "200"))
 SECONDS = float(os.environ.get("BENCH_DECIDER_SECONDS", "10"))
+DECIDERS = int(os.environ.get("BENCH_DECIDER_INSTANCES", "1"))
 AGENTS = 200
 LOGS = Path(tempfile.gettempdir()) / "agentledger-bench"
 LOGS.mkdir(exist_ok=True)
@@ -147,10 +148,11 @@ def _processes(settings: Settings) -> Iterator[None]:
         "AGENTLEDGER_LEDGER_NAME": settings.ledger_name,
     }  # fmt: skip
     cli = str(Path(sys.executable).parent / "agentledger")
-    logs = [(LOGS / f"{name}.log").open("wb") for name in ("relay", "decider")]
+    commands = ["relay"] + ["decider"] * DECIDERS
+    logs = [(LOGS / f"{name}-{index}.log").open("wb") for index, name in enumerate(commands)]
     children = [
         subprocess.Popen([cli, command], env=env, stdout=log, stderr=log)
-        for command, log in zip(("relay", "decider"), logs, strict=True)
+        for command, log in zip(commands, logs, strict=True)
     ]
     try:
         yield

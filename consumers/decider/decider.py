@@ -82,8 +82,10 @@ class Decider:
             )  # fmt: skip
 
     def handle(self, batch: Sequence[Consumed]) -> Tally:
-        """Apply ``batch`` exactly once: redelivered records are skipped."""
-        items = [read(consumed, self.serde) for consumed in batch]
+        """Apply ``batch`` exactly once: redelivered records are skipped, dead letters too."""
+        items = self._unprocessed([read(consumed, self.serde) for consumed in batch])
+        if not items:
+            return Tally(skipped=len(batch))
         letters = [self._letter(item) for item in items if isinstance(item, Undecodable)]
         if letters:
             self.dead_letter(letters)

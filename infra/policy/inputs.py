@@ -127,7 +127,7 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
     history: History,
     now: datetime,
     resource: dict[str, Any] | None = None,
-    history_limit: int = 10,
+    history_limit: int = 0,
 ) -> PolicyInput:
     """The policy input for ``proposal`` by ``agent`` at ``now``."""
     key = proposal.resource.key

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import signal
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +23,7 @@ from agentledger.bootstrap import (
     policy_engine,
     system_context,
 )
+from agentledger.cli_ledger import until_signalled
 from agentledger.settings import Settings
 from consumers.decider.dry_run import PlanRefused, impact, plan
 from domain.events import ActionProposed
@@ -41,11 +39,7 @@ agent_app = typer.Typer(help="The agent registry.", no_args_is_help=True)
 
 def run_decider() -> None:
     """Decide proposals from Kafka until SIGTERM/SIGINT (instances share one consumer group)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    decider_service(Settings()).run(stop)
+    until_signalled(decider_service(Settings()).run)
 
 
 def run_plan(

@@ -18,18 +18,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from agentledger.bootstrap import catalog, ledger, registrar, system_context, topic_serdes
+from agentledger.bootstrap import catalog, ledger, registrar, topic_serdes
 from agentledger.settings import Settings
+from bench.bench_ledger import _register, proposal
 from bench.isolation import isolated
 from bench.result import Result
 from domain.events import ActionProposed, PolicyDecided
-from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -50,7 +49,7 @@ def run(settings: Settings) -> list[Result]:
     """
     with isolated(settings) as mine:
         the_ledger = ledger(mine)
-        _register(the_ledger)
+        _register(the_ledger, AGENTS)
         serdes = topic_serdes(mine, "proposals.v1", "actions.v1")
         producer = Producer({"bootstrap.servers": mine.kafka_bootstrap, "linger.ms": 5})
         decided = _Watch(mine, serdes["actions.v1"])
@@ -98,29 +97,8 @@ def run(settings: Settings) -> list[Result]:
     ]
 
 
-def _register(the_ledger: Ledger) -> None:
-    with the_ledger.batch(system_context()) as tx:
-        for index in range(AGENTS):
-            tx.register_agent(
-                agent_id=f"agent-{index}",
-                name="A",
-                owner="o",
-                scopes=["crm:*"],
-                budget_limit=Decimal(10**9),
-            )
-
-
 def _proposal(key: str, index: int) -> ActionProposed:
-    return ActionProposed.model_validate({
-        "metadata": {
-            "event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(),
-            "occurred_at": datetime.now(UTC),
-        },
-        "agent_id": f"agent-{index % AGENTS}", "idempotency_key": key,
-        "resource": {"system": "crm", "type": "contact", "id": str(index % 5000)},
-        "action_type": "contact.update", "parameters": {"tier": "gold"}, "preconditions": {},
-        "confidence": 0.95, "estimated_cost": Decimal("1.5"),
-    })  # fmt: skip
+    return proposal(key, index, agents=AGENTS, estimated_cost=Decimal("1.5"))
 
 
 def _action_id(proposal: ActionProposed) -> uuid.UUID:

@@ -38,9 +38,10 @@ def run(settings: Settings) -> list[Result]:
     ]
 
 
-def _register(the_ledger: Ledger) -> None:
+def _register(the_ledger: Ledger, agents: int = 10) -> None:
+    """Register ``agent-0`` .. ``agent-{agents-1}`` with every scope and an ample budget."""
     with the_ledger.batch(system_context()) as tx:
-        for index in range(10):
+        for index in range(agents):
             tx.register_agent(
                 agent_id=f"agent-{index}",
                 name="A",
@@ -75,16 +76,19 @@ def _propose_and_allow(tx: Commands, *, items: list[ActionProposed]) -> None:
             )  # fmt: skip
 
 
-def proposal(key: str, index: int) -> ActionProposed:
+def proposal(
+    key: str, index: int, *, agents: int = 10, estimated_cost: Decimal | None = None
+) -> ActionProposed:
     """A realistic proposal: a contact update with a few typed parameters."""
     return ActionProposed.model_validate({
         "metadata": {
             "event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(),
             "occurred_at": datetime.now(UTC),
         },
-        "agent_id": f"agent-{index % 10}", "idempotency_key": key,
+        "agent_id": f"agent-{index % agents}", "idempotency_key": key,
         "resource": {"system": "crm", "type": "contact", "id": str(index % 1000)},
         "action_type": "contact.update",
         "parameters": {"email": f"c{index}@example.com", "score": index},
         "preconditions": {"email": "old@example.com"}, "confidence": 0.9,
+        "estimated_cost": estimated_cost,
     })  # fmt: skip

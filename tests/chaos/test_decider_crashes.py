@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -17,9 +15,9 @@ from confluent_kafka import Producer
 
 from agentledger.bootstrap import topic_serdes
 from agentledger.settings import Settings
-from domain.events import ActionProposed
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
+from tests.decider_helpers import proposal as make_proposal
 from tests.decider_helpers import register
 
 pytestmark = pytest.mark.chaos
@@ -64,12 +62,14 @@ def test_kill_9_during_a_backlog_loses_and_repeats_no_decision(
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
     producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap, "linger.ms": 5})
     for index in range(PROPOSALS):
-        proposal = ActionProposed.model_validate({
-            "metadata": {"event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(), "occurred_at": datetime.now(UTC)},
-            "agent_id": f"agent-{index % 20}", "idempotency_key": f"k{index}",
-            "resource": {"system": "crm", "type": "contact", "id": str(index % 400)},
-            "action_type": "contact.update", "parameters": {"n": index}, "preconditions": {}, "confidence": 0.9,
-        })  # fmt: skip
+        resource = {"system": "crm", "type": "contact", "id": str(index % 400)}
+        proposal = make_proposal(
+            f"agent-{index % 20}",
+            f"k{index}",
+            resource=resource,
+            parameters={"n": index},
+            confidence=0.9,
+        )
         key = proposal.resource.key.encode()
         producer.produce(
             serde.topic,

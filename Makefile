@@ -13,7 +13,7 @@ help: ## List the targets
 install: ## Set up the machine and the venv (apt, pip); only checks when done already
 	@bash infra/stack/provision.sh
 
-up: install ## Start the local stack (PostgreSQL, Kafka, registry) and create the topics
+up: install ## Start the local stack (PostgreSQL, Kafka, registry, CRM simulator) and create the topics
 	@$(BIN)/agentledger up
 
 down: ## Stop what the project started; external components are never touched

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID, uuid4
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from agentledger.approvals import ApprovalDesk, Approver
 from agentledger.settings import REPO_ROOT, Settings
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
+from consumers.executor.compensations import CompensationForwarder
+from consumers.executor.executor import Executor, ExecutorConfig
+from consumers.executor.service import ExecutorService, ExecutorServiceConfig
+from consumers.expirer.expirer import Expirer
+from consumers.observer.observer import Observer, ObserverConfig
+from consumers.observer.positions import ObserverPositions
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
@@ -19,11 +29,15 @@ from domain.context import CommandContext
 from infra.audit import AuditResult
 from infra.audit.store import audit_store as store_audit
 from infra.audit.topic import audit_topic as topic_audit
+from infra.connectors.http_crm import HttpCrm
+from infra.connectors.postgres_sor import PostgresSystemOfRecord
+from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger, postgres_env
 from infra.ledger.recorder import LedgerRecorder
 from infra.policy.bundle import Bundle, BundleError, load_bundle
 from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
+from infra.proposal_sink import ProposalSink
 from infra.serde.catalog import Catalog
 from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
@@ -55,6 +69,12 @@ def stack_config(settings: Settings) -> StackConfig:
         database_url=settings.database,
         database_local=not settings.database_external,
         postgres_port=settings.postgres_port,
+        systems_database_url=settings.systems_database,
+        systems_database_local=not settings.database_external
+        and settings.systems_database_url is None,
+        crm_url=settings.crm,
+        crm_local=settings.crm_url is None,
+        crm_port=settings.crm_port,
         topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
         start_timeout_s=settings.start_timeout_s,
@@ -64,6 +84,14 @@ def stack_config(settings: Settings) -> StackConfig:
 def build_stack(settings: Settings, report: Report) -> Stack:
     """The local stack for ``settings``; ``report`` receives progress lines."""
     return Stack(stack_config(settings), report)
+
+
+def connectors(settings: Settings) -> Connectors:
+    """The connectors to the systems of record in effect: ``billing`` and ``crm``.
+
+    Nothing connects until first use; close them with :meth:`Connectors.close`.
+    """
+    return Connectors([PostgresSystemOfRecord(settings.systems_database), HttpCrm(settings.crm)])
 
 
 @cache
@@ -208,3 +236,90 @@ def decision_records(the_ledger: Ledger) -> DecisionRecords:
     if not isinstance(recorder, LedgerRecorder):
         raise TypeError("the ledger was built without its LedgerRecorder")
     return DecisionRecords(recorder)
+
+
+def context_at(now: datetime) -> CommandContext:
+    """A command context at ``now`` with random ids (services read the clock themselves)."""
+    return CommandContext(now=now, new_id=uuid4, correlation_id=uuid4())
+
+
+def wall_clock() -> datetime:
+    """The production clock."""
+    return datetime.now(UTC)
+
+
+def failpoint(settings: Settings) -> Callable[[str], None]:
+    """A crash hook for the chaos tests: SIGKILL itself at the points the setting names."""
+    armed = {name.strip() for name in settings.failpoints.split(",") if name.strip()}
+
+    def hit(name: str) -> None:
+        if name in armed:
+            log.critical("failpoint %s: kill -9 now (testing only)", name)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hit
+
+
+def approval_desk(
+    settings: Settings, the_ledger: Ledger, systems: Connectors | None = None
+) -> ApprovalDesk:
+    """The approval desk: approvers from the settings, versions read from the systems."""
+    systems = systems or connectors(settings)
+    approvers = {
+        token: Approver(entry.name, list(entry.roles))
+        for token, entry in settings.approvers.items()
+    }
+    return ApprovalDesk(
+        the_ledger, approvers, lambda ref: systems.for_resource(ref).current(ref).version,
+        lambda: context_at(wall_clock()),
+    )  # fmt: skip
+
+
+def expirer(settings: Settings, the_ledger: Ledger | None = None) -> Expirer:
+    """The expirer of approval requests on the ledger in effect."""
+    return Expirer(the_ledger or ledger(settings), wall_clock, context_at, settings.expiry_poll_s)
+
+
+def executor_service(
+    settings: Settings, the_ledger: Ledger | None = None, systems: Connectors | None = None
+) -> ExecutorService:
+    """The executor (one active per ledger) following ``actions.v1``."""
+    the_ledger = the_ledger or ledger(settings)
+    systems = systems or connectors(settings)
+    serdes = topic_serdes(settings, "actions.v1", "proposals.v1", "deadletter.v1")
+    config = ExecutorConfig(
+        name=settings.executor_name, max_attempts=settings.executor_max_attempts,
+        backoff_s=settings.executor_backoff_s,
+    )  # fmt: skip
+    the_executor = Executor(
+        the_ledger, systems.__getitem__, wall_clock, context_at, config=config,
+        failpoint=failpoint(settings),
+    )  # fmt: skip
+    sink = ProposalSink(settings.kafka_bootstrap, serdes["proposals.v1"], settings.partitions)
+    if the_ledger.executions is None:
+        raise TypeError("the ledger was built without its execution index")
+    return ExecutorService(
+        the_executor, the_ledger.executions, serdes["actions.v1"],
+        compensations=CompensationForwarder(sink, wall_clock, uuid4),
+        dead_letter=DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"]),
+        lock=RelayLock(settings.database, f"executor:{the_ledger.name}"),
+        config=ExecutorServiceConfig(
+            bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}executor",
+            topic=settings.topic("actions.v1"),
+        ),
+    )  # fmt: skip
+
+
+def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
+    """The observer of every connector's change feed."""
+    systems = systems or connectors(settings)
+    serde = topic_serdes(settings, "observations.v1")["observations.v1"]
+    positions = ObserverPositions(
+        settings.kafka_bootstrap, settings.topic("observer-positions.v1"), settings.ledger_name
+    )
+    config = ObserverConfig(
+        bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
+        transactional_id=f"{settings.topic_prefix}observer.{settings.ledger_name}",
+        poll_s=settings.observer_poll_s,
+    )  # fmt: skip
+    return Observer(systems, serde, positions, wall_clock, config)

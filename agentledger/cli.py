@@ -11,6 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from agentledger.bootstrap import build_stack, ledger, relay_lag
+from agentledger.cli_approvals import (
+    approve,
+    list_approvals,
+    reject,
+    revoke,
+    run_api,
+    run_executor,
+    run_expirer,
+    run_observer,
+    show_action,
+)
 from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
 from agentledger.cli_schemas import app as schemas_app
@@ -30,6 +41,15 @@ app.command("decider")(run_decider)
 app.command("plan")(run_plan)
 app.add_typer(policy_app, name="policy")
 app.add_typer(agent_app, name="agent")
+app.command("executor")(run_executor)
+app.command("observer")(run_observer)
+app.command("expirer")(run_expirer)
+app.command("api")(run_api)
+app.command("approvals")(list_approvals)
+app.command("approve")(approve)
+app.command("reject")(reject)
+app.command("revoke")(revoke)
+app.command("action")(show_action)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -97,11 +117,13 @@ def _print_relay_lag(rows: list[ComponentStatus]) -> None:
 def demo() -> None:
     """Run the demo scenario against the running stack, printing each step."""
     from agentledger.demo import run_governed  # noqa: PLC0415  # demo deps load only when asked
+    from agentledger.demo_flow import run_flow  # noqa: PLC0415
     from agentledger.smoke import run_smoke  # noqa: PLC0415
 
     settings = Settings()
     run_smoke(settings, out)
     run_governed(settings, out)
+    run_flow(settings, out)
 
 
 def main() -> None:

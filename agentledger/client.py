@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID, uuid4
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from pydantic import BaseModel, ConfigDict
 
 from agentledger.bootstrap import topic_serdes
@@ -27,7 +27,7 @@ from domain.events.decisions import Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id
 from domain.values import ResourceRef, Value
-from infra.partitioner import partition_for
+from infra.proposal_sink import ProposalSink
 from infra.serde.errors import BadRecord
 
 LOOKBACK_MS = 3_600_000
@@ -77,10 +77,9 @@ class Client:
         self.settings = settings or Settings()
         serdes = topic_serdes(self.settings, "proposals.v1", "actions.v1")
         self._proposals, self._actions = serdes["proposals.v1"], serdes["actions.v1"]
-        self._producer = Producer({
-            "bootstrap.servers": self.settings.kafka_bootstrap, "enable.idempotence": True,
-            "linger.ms": 2,
-        })  # fmt: skip
+        self._sink = ProposalSink(
+            self.settings.kafka_bootstrap, self._proposals, self.settings.partitions
+        )
         self._refs: dict[UUID, ActionRef] = {}
 
     def propose(  # noqa: PLR0913  # a proposal states everything the policy may weigh
@@ -100,15 +99,7 @@ class Client:
             "estimated_cost": None if estimated_cost is None else Decimal(str(estimated_cost)),
             "plan_id": plan_id, "rationale": rationale,
         })  # fmt: skip
-        key = ref.key.encode()
-        partition = partition_for(key, self.settings.partitions)
-        errors: list[KafkaError] = []
-        self._producer.produce(
-            self._proposals.topic, self._proposals.serialize(proposal), key, partition=partition,
-            on_delivery=lambda error, _msg: errors.append(error) if error else None,
-        )  # fmt: skip
-        if self._producer.flush(30) or errors:
-            raise RuntimeError(f"proposal not delivered: {errors or 'timed out'}")
+        partition = self._sink.send(proposal)
         aid = action_id(self.agent_id, idempotency_key)
         self._refs[aid] = ActionRef(
             action_id=aid, agent_id=self.agent_id, idempotency_key=idempotency_key,
@@ -146,7 +137,7 @@ class Client:
 
     def close(self) -> None:
         """Deliver anything pending."""
-        self._producer.flush(30)
+        self._sink.close()
 
     def __enter__(self) -> Self:
         """Use as a context manager."""

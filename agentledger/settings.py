@@ -9,13 +9,33 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, computed_field
+from psycopg.conninfo import make_conninfo
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+
+class ApproverEntry(BaseModel):
+    """One approver of the ``approvers`` setting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    roles: list[str] = Field(default_factory=list)
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SYSTEMS_DATABASE = "agentledger_systems"
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` (a ``postgresql://`` URL or a ``key=value`` string) naming database ``name``."""
+    if "://" in url:
+        return urlsplit(url)._replace(path=f"/{name}").geturl()
+    return make_conninfo(url, dbname=name)
 
 
 class Settings(BaseSettings):
@@ -32,6 +52,14 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset = start the local PostgreSQL."
+    )
+    systems_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the `billing` system of record; unset = database "
+        "`agentledger_systems` on the server of `database`, same role and password.",
+    )
+    crm_url: str | None = Field(
+        default=None, description="Base URL of the `crm` system; unset = start the simulator."
     )
     topic_prefix: str = Field(default="agentledger.", description="Prefix of every topic name.")
     partitions: int = Field(
@@ -57,6 +85,7 @@ class Settings(BaseSettings):
     kafka_controller_port: Port = Field(default=19093, description="Local KRaft controller port.")
     registry_port: Port = Field(default=18081, description="Local Apicurio Registry HTTP port.")
     postgres_port: Port = Field(default=15432, description="Local PostgreSQL port.")
+    crm_port: Port = Field(default=18090, description="Local CRM simulator's HTTP port.")
     kafka_version: str = Field(default="4.1.1", description="Kafka version from Maven Central.")
     apicurio_version: str = Field(
         default="3.0.9", description="Apicurio Registry version from Maven Central."
@@ -80,6 +109,35 @@ class Settings(BaseSettings):
     )
     decider_batch_size: int = Field(
         default=500, ge=1, description="Proposals the decider applies per transaction."
+    )
+    approvers: dict[str, ApproverEntry] = Field(
+        default_factory=dict,
+        description="Approvers by bearer token, as JSON: {token: {name, roles}}; empty = none.",
+    )
+    agent_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Agents allowed to POST /proposals, as JSON: {token: agent_id}.",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds.")
+    api_port: Port = Field(default=18000, description="Port of the HTTP API.")
+    expiry_poll_s: float = Field(
+        default=1.0, gt=0, description="How often the expirer looks for due approvals."
+    )
+    executor_name: str = Field(
+        default="executor-1", description="Name the executor records on ExecutionStarted."
+    )
+    executor_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts before a retryable failure becomes final."
+    )
+    executor_backoff_s: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles per attempt, at most 60 s."
+    )
+    observer_poll_s: float = Field(
+        default=0.5, gt=0, description="How often the observer polls an idle change feed."
+    )
+    failpoints: str = Field(
+        default="",
+        description="Testing only: comma-separated crash points (e.g. executor.after_apply).",
     )
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
@@ -117,6 +175,16 @@ class Settings(BaseSettings):
             self.database_url
             or f"postgresql://agentledger:agentledger@127.0.0.1:{self.postgres_port}/agentledger"
         )
+
+    @property
+    def systems_database(self) -> str:
+        """The PostgreSQL URL of the ``billing`` system of record in effect."""
+        return self.systems_database_url or with_database(self.database, SYSTEMS_DATABASE)
+
+    @property
+    def crm(self) -> str:
+        """The base URL of the ``crm`` system in effect, external or the local simulator."""
+        return self.crm_url or f"http://127.0.0.1:{self.crm_port}"
 
     def topic(self, name: str) -> str:
         """The full name of a topic, e.g. ``topic("actions.v1")``."""

@@ -26,7 +26,14 @@ def isolated(settings: Settings) -> Iterator[Settings]:
     finally:
         with psycopg.connect(mine.database, autocommit=True) as conn:
             prefix = mine.ledger_name.lower()
-            for suffix in ("events", "positions", "decisions", "policy_inputs"):
+            for suffix in (
+                "events",
+                "positions",
+                "decisions",
+                "policy_inputs",
+                "approvals",
+                "executions",
+            ):
                 conn.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
         names = [mine.topic(spec.name) for spec in TOPICS]
         for future in admin.delete_topics(names, operation_timeout=30).values():

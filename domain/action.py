@@ -37,7 +37,7 @@ from domain.events import (
 from domain.events.decisions import DecisionOutcome, Obligations
 from domain.events.proposals import Reason
 from domain.hashing import digest
-from domain.ids import compensation_id
+from domain.ids import COMPENSATION_SUFFIX, action_id, compensation_key
 from domain.recording import RecordingAggregate
 from domain.values import Value
 
@@ -217,11 +217,11 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
             self.record(
                 ctx,
                 CompensationProposed,
-                action_id=compensation_id(self.id),
+                action_id=action_id(self.agent_id, compensation_key(self.id)),
                 agent_id=self.agent_id,
                 resource=self.resource,
                 compensates_action_id=self.id,
-                action_type=f"{self.action_type}.compensate",
+                action_type=f"{self.action_type}{COMPENSATION_SUFFIX}",
                 parameters=undo,
                 reason=reason,
             )
@@ -246,7 +246,27 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
             attempt=self.attempt + 1,
             idempotency_key=str(self.id),
             executor=executor,
-            expected_version=self.expected_version,
+            expected_version=self.expected_version or resource_version,
+        )
+
+    def request_review(self, ctx: CommandContext, *, resource_version: str | None) -> None:
+        """The approvals went stale (the resource changed): ask the approvers again.
+
+        Invariant 3: an approval binds to the version its approver saw; once the target
+        moved on, the action is back to awaiting approval, bound to the new version.
+        """
+        self.check_may_execute()
+        ttl = self.obligations.approval_ttl_seconds if self.obligations else None
+        self.record(
+            ctx,
+            ApprovalRequested,
+            action_id=self.id,
+            resource=self.resource,
+            approvals_required=self.approvals_required,
+            approver_roles=self.approver_roles,
+            expires_at=ctx.now + timedelta(seconds=ttl or 3600),
+            action_digest=self.digest,
+            resource_version=resource_version,
         )
 
     def applied(

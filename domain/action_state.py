@@ -64,6 +64,7 @@ class ActionEvolution:
         self.status = Status.AWAITING_APPROVAL
         self.expires_at = record.expires_at
         self.expected_version = record.resource_version
+        self.approvals = {}
 
     @when.register
     def _(self, record: Approved) -> None:
@@ -91,6 +92,7 @@ class ActionEvolution:
     def _(self, record: ExecutionStarted) -> None:
         self.status = Status.EXECUTING
         self.attempt = record.attempt
+        self.expected_version = record.expected_version
 
     @when.register
     def _(self, _: MutationApplied) -> None:

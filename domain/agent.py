@@ -22,7 +22,7 @@ from domain.events import (
     BudgetSettled,
     DomainEvent,
 )
-from domain.ids import agent_aggregate_id
+from domain.ids import COMPENSATION_SUFFIX, agent_aggregate_id
 from domain.recording import RecordingAggregate
 
 
@@ -88,8 +88,13 @@ class Agent(RecordingAggregate):
         return not self.suspended
 
     def may(self, system: str, action_type: str) -> bool:
-        """True if ``*``, ``system:*`` or ``system:action_type`` is among the scopes."""
-        return bool({"*", f"{system}:*", f"{system}:{action_type}"} & set(self.scopes))
+        """True if ``*``, ``system:*`` or ``system:action_type`` is among the scopes.
+
+        The compensation of an action type (``<type>.compensate``) is covered by the scope
+        of the type itself: undoing what an agent did is within what it may do.
+        """
+        base = action_type.removesuffix(COMPENSATION_SUFFIX)
+        return bool({"*", f"{system}:*", f"{system}:{base}"} & set(self.scopes))
 
     def change_scopes(self, ctx: CommandContext, *, scopes: list[str], by: str) -> None:
         """Replace the agent's scopes."""

@@ -22,9 +22,13 @@ def lease_id(resource_key: str) -> UUID:
     return uuid5(LEDGER, f"lease\x00{resource_key}")
 
 
-def compensation_id(action: UUID) -> UUID:
-    """The id of the action that compensates ``action``."""
-    return uuid5(LEDGER, f"compensation\x00{action}")
+def compensation_key(action: UUID) -> str:
+    """The idempotency key of the proposal that compensates ``action`` (one per action)."""
+    return f"compensates:{action}"
+
+
+COMPENSATION_SUFFIX = ".compensate"
+"""Appended to an action type to name the action that undoes it."""
 
 
 def rejection_id(source: str) -> UUID:

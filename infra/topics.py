@@ -49,6 +49,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         DEAD_LETTER_MAX_BYTES,
     ),
     TopicSpec("relay-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
+    TopicSpec("observer-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
 )
 """Every topic is keyed by the resource key and has the same partition count."""
 

@@ -39,7 +39,14 @@ def drop_isolated(settings: Settings) -> None:
     """Delete the isolated ledger's table and topics."""
     with psycopg.connect(settings.database, autocommit=True) as conn:
         prefix = settings.ledger_name.lower()
-        for suffix in ("events", "positions", "decisions", "policy_inputs"):
+        for suffix in (
+            "events",
+            "positions",
+            "decisions",
+            "policy_inputs",
+            "approvals",
+            "executions",
+        ):
             conn.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     names = [settings.topic(spec.name) for spec in TOPICS]

@@ -27,18 +27,12 @@ from infra.ledger.recorder import AlreadyProcessed, LedgerRecorder, SideWrite
 from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.serde.deadletter import DeadLetter, dead_letter_for
-from infra.serde.errors import BadRecord
+from infra.serde.errors import ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.decider")
 
 CONFLICT_RETRIES = 5
-
-
-class ProcessingFailed(BadRecord):
-    """A record that decodes but made the decider fail every time it was tried."""
-
-    code = "processing_failed"
 
 
 @dataclass(frozen=True)

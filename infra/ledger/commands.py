@@ -213,6 +213,10 @@ class Commands:
         else:
             lease.acquire(self.ctx, action_id=aid)
 
+    def request_review(self, aid: UUID, *, resource_version: str | None) -> None:
+        """The approvals went stale: the action awaits approval again (its budget stays)."""
+        self.action(aid).request_review(self.ctx, resource_version=resource_version)
+
     def applied(self, aid: UUID, *, external_version: str, fields: Mapping[str, Value]) -> None:
         """The mutation was applied: release the lease, settle the budget."""
         action = self.action(aid)

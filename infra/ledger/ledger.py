@@ -13,7 +13,10 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 from psycopg.conninfo import conninfo_to_dict
 
 from domain.context import CommandContext
+from infra.ledger.approval_index import ApprovalIndex
 from infra.ledger.commands import Commands
+from infra.ledger.execution_index import ExecutionIndex
+from infra.ledger.recorder import LedgerRecorder
 from infra.ledger.transcoder import RecordTranscoder
 from infra.ledger.unit_of_work import UnitOfWork
 from infra.serde.catalog import Catalog
@@ -31,6 +34,17 @@ class Ledger(Application[UUID]):
         self.name = name
         self.transcoder = RecordTranscoder(catalog)
         super().__init__(env)
+        recorder = self.recorder
+        self.approvals: ApprovalIndex | None = None
+        self.executions: ExecutionIndex | None = None
+        if isinstance(recorder, LedgerRecorder):  # not on the in-memory store of unit tests
+            self.approvals = ApprovalIndex(recorder)
+            self.executions = ExecutionIndex(recorder)
+
+    @property
+    def indexes(self) -> list[ApprovalIndex | ExecutionIndex]:
+        """Tables kept in step with the events, written in the events' transaction."""
+        return [index for index in (self.approvals, self.executions) if index is not None]
 
     def construct_transcoder(self) -> Transcoder:
         """Records as Avro bodies (see :mod:`infra.ledger.transcoder`)."""

@@ -2,7 +2,9 @@
 
 - ``<prefix>_positions``: how far each consumer got in each Kafka partition;
 - ``<prefix>_decisions``: one row per decision (the decider's history for rate limits);
-- ``<prefix>_policy_inputs``: every policy input, by digest, exactly as evaluated.
+- ``<prefix>_policy_inputs``: every policy input, by digest, exactly as evaluated;
+- ``<prefix>_approvals``: every approval request and where it stands (the expiry timers);
+- ``<prefix>_executions``: executions in flight or waiting for a retry (re-driven after a crash).
 """
 
 from __future__ import annotations
@@ -41,4 +43,20 @@ def side_table_statements(schema: str, prefix: str) -> list[Composed]:
         index("decisions_resource", "decisions", "resource_key, at_ms"),
         index("decisions_at", "decisions", "at_ms"),
         index("decisions_pair", "decisions", "agent_id, resource_key"),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {0} (action_id uuid PRIMARY KEY, agent_id text NOT NULL,"
+            " resource_key text NOT NULL, action_type text NOT NULL, parameters text NOT NULL,"
+            " state text NOT NULL, approvals_required integer NOT NULL,"
+            " approver_roles text[] NOT NULL, approved_by text[] NOT NULL,"
+            " action_digest text NOT NULL, resource_version text,"
+            " requested_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,"
+            " closed_at timestamptz)"
+        ).format(name("approvals")),
+        index("approvals_due", "approvals", "state, expires_at"),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {0} (action_id uuid PRIMARY KEY,"
+            " resource_key text NOT NULL, state text NOT NULL, attempt integer NOT NULL,"
+            " idempotency_key text NOT NULL, expected_version text, executor text NOT NULL,"
+            " due_at timestamptz)"
+        ).format(name("executions")),
     ]

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
+from domain.events import DomainEvent
 from infra.ledger.recorder import SideWrite
 
 A = TypeVar("A")
@@ -60,6 +61,13 @@ class UnitOfWork:
         """
         pending = [a for a in self._touched.values() if a.pending_events]
         count = sum(len(a.pending_events) for a in pending)
-        if pending or self.side_writes:
-            self._app.save(*pending, side_writes=self.side_writes)
+        writes = list(self.side_writes)
+        for index in getattr(self._app, "indexes", ()):
+            for aggregate in pending:
+                for event in aggregate.pending_events:
+                    record = getattr(event, "record", None)
+                    if isinstance(record, DomainEvent):
+                        writes.extend(index.side_writes(aggregate, record))
+        if pending or writes:
+            self._app.save(*pending, side_writes=writes)
         return count

@@ -22,6 +22,12 @@ class BadRecord(SerdeError):
         super().__init__(f"{self.code}: {reason}")
 
 
+class ProcessingFailed(BadRecord):
+    """A record that decodes but made its consumer fail every time it was tried."""
+
+    code = "processing_failed"
+
+
 class NotConfluentAvro(BadRecord):
     """Not Confluent wire format: missing, too short, or a magic byte other than 0."""
 

@@ -1,1 +1,1 @@
-"""The local stack: Kafka, Apicurio Registry and PostgreSQL, provisioned and run by the project."""
+"""The local stack: Kafka, Apicurio Registry, PostgreSQL and the CRM simulator, run locally."""

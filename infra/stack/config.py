@@ -26,6 +26,12 @@ class StackConfig:
     database_url: str
     database_local: bool
     postgres_port: int
+    systems_database_url: str
+    systems_database_local: bool
+    """True when the stack's own PostgreSQL hosts the systems-of-record database."""
+    crm_url: str
+    crm_local: bool
+    crm_port: int
     topic_prefix: str
     partitions: int
     start_timeout_s: float

@@ -130,13 +130,18 @@ class LocalPostgres:
             else:
                 ddl = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}")
             conn.execute(ddl.format(sql.Identifier(str(role)), sql.Literal(str(password))))
-            if not conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
-            ).fetchone():
+            for name in self._databases(str(database)):
+                if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                    continue
                 create = sql.SQL("CREATE DATABASE {} OWNER {}")
-                conn.execute(
-                    create.format(sql.Identifier(str(database)), sql.Identifier(str(role)))
-                )
+                conn.execute(create.format(sql.Identifier(name), sql.Identifier(str(role))))
+
+    def _databases(self, main: str) -> list[str]:
+        """The application's database, and the systems-of-record one when it lives here."""
+        names = [main]
+        if self._config.systems_database_local:
+            names.append(str(conninfo_to_dict(self._config.systems_database_url).get("dbname")))
+        return names
 
     def _run_as_server(self, argv: list[str]) -> None:
         tool = Path(argv[0]).name

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+EXEC_WAIT_S = 5.0
+
 
 @dataclass(frozen=True)
 class OwnedProcess:
@@ -45,6 +47,13 @@ class OwnedProcess:
             )
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         self.pidfile.write_text(f"{child.pid}\n")
+        # Until the child has exec'd, its command line is still ours (no marker): wait for
+        # it, so that pid() finds the process as soon as launch returns.
+        deadline = time.monotonic() + EXEC_WAIT_S
+        while not is_ours(child.pid, self.marker) and child.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         return child.pid
 
     def stop(self, timeout_s: float = 30.0) -> bool:

@@ -16,6 +16,8 @@ from infra.stack.ports import port_free
 from infra.stack.postgres import LocalPostgres, login
 from infra.stack.registry import LocalRegistry, registry_version
 from infra.stack.registry import probe as registry_probe
+from infra.stack.saas import LocalCrm, crm_version
+from infra.stack.saas import probe as crm_probe
 from infra.stack.topics import ensure_topics
 
 
@@ -28,7 +30,7 @@ class UpResult:
 
 
 class Stack:
-    """PostgreSQL, Kafka and the registry, each local (ours) or external (the user's)."""
+    """PostgreSQL, Kafka, the registry and the CRM, each local (ours) or external (the user's)."""
 
     def __init__(self, config: StackConfig, report: Report) -> None:
         """Choose, per component, the local implementation or an external check."""
@@ -55,11 +57,17 @@ class Stack:
                 lambda: registry_version(registry),
             )
         )
+        crm = config.crm_url
+        self.crm: Component = (
+            LocalCrm(config)
+            if config.crm_local
+            else External("crm", crm, lambda: crm_probe(crm), lambda: crm_version(crm))
+        )
 
     @property
     def components(self) -> Sequence[Component]:
         """In start order: the registry stores its schemas in PostgreSQL."""
-        return (self.postgres, self.kafka, self.registry)
+        return (self.postgres, self.kafka, self.registry, self.crm)
 
     def up(self) -> UpResult:
         """Start what is not running, wait for all to be healthy, create missing topics."""
@@ -68,12 +76,13 @@ class Stack:
         if self.postgres.launch():
             started.append(self.postgres.name)
         self.postgres.await_healthy()
-        for component in (self.kafka, self.registry):
+        for component in (self.kafka, self.registry, self.crm):
             if component.launch():
                 started.append(component.name)
                 self._report(f"{component.name}: starting")
         self.kafka.await_healthy()
         self.registry.await_healthy()
+        self.crm.await_healthy()
         prefix, partitions = self._config.topic_prefix, self._config.partitions
         created = ensure_topics(admin(self._config.bootstrap_servers), prefix, partitions)
         return UpResult(started, created)

@@ -55,7 +55,7 @@ def test_unreachable_external_kafka_is_a_clear_error() -> None:
 
 
 def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> None:
-    """`agentledger demo` round-trips Avro through Kafka and PostgreSQL, then has an agent's proposals decided and explained."""
+    """`agentledger demo` round-trips Avro, has proposals decided, then approved, executed on both systems, expired, revoked and observed."""
     result = run_cli("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     for step in (
@@ -74,3 +74,17 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
         "a retry of the second proposal: allow",
     ):
         assert decided in result.stdout, result.stdout
+    timeline = result.stdout.split("timeline (seconds since start):")[1]
+    for event in (
+        "first touch of the contact: MutationApplied",
+        "first touch of the invoice: MutationApplied",
+        "update the contact again: MutationApplied",
+        "drop the database: PolicyDecided deny",
+        "first touch of a new contact: ApprovalExpired",
+        "raise the invoice amount: Revoked by demo-approver",
+        "compensation of the raise: MutationApplied",
+        "observed crm/contact/demo-",
+        "observed billing/invoice/demo-",
+    ):
+        assert event in " ".join(timeline.split()), timeline
+    assert "execution scenario done" in result.stdout

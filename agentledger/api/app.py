@@ -1,0 +1,118 @@
+"""The FastAPI application (OpenAPI at ``/docs``); every route needs a bearer token.
+
+Approvers (``approvers`` setting) read actions and the approval queue and approve,
+reject or revoke; agents (``agent_tokens`` setting) propose and read their own actions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+
+from agentledger.api.auth import Callers, bearer
+from agentledger.api.models import (
+    ActionOut,
+    ApprovalOut,
+    ApprovalState,
+    ApproveIn,
+    ProposalAccepted,
+    ProposalIn,
+    ReasonIn,
+)
+from agentledger.api.problems import install
+from agentledger.api.timeline import action_view
+from agentledger.approvals import ApprovalDesk
+from domain.events import ActionProposed
+from domain.ids import action_id
+from domain.values import ResourceRef
+from infra.ledger.approval_index import ApprovalRow
+from infra.ledger.ledger import Ledger
+from infra.proposal_sink import ProposalSink
+
+Token = Annotated[str | None, Depends(bearer)]
+
+
+def create_app(
+    desk: ApprovalDesk, ledger: Ledger, sink: ProposalSink, agent_tokens: dict[str, str]
+) -> FastAPI:
+    """The API over ``desk`` and ``ledger``; proposals go out through ``sink``."""
+    app = FastAPI(
+        title="agentledger",
+        summary="Governance of what AI agents do to systems of record.",
+        version="0.1.0",
+    )
+    install(app)
+    callers = Callers(desk, agent_tokens)
+    app.include_router(_actions(callers, ledger, sink))
+    app.include_router(_approvals(callers, desk, ledger))
+    return app
+
+
+def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink) -> APIRouter:
+    router = APIRouter(tags=["actions"])
+
+    @router.post("/proposals", status_code=202, response_model=ProposalAccepted)
+    def propose(body: ProposalIn, token: Token) -> ProposalAccepted:
+        """Propose an action as the agent the token names (decided asynchronously)."""
+        agent_id = callers.agent(token)
+        proposal = ActionProposed.model_validate({
+            "metadata": {"event_id": uuid4(), "correlation_id": uuid4(),
+                         "occurred_at": datetime.now(UTC)},
+            "agent_id": agent_id, "resource": ResourceRef.parse(body.resource),
+            **body.model_dump(exclude={"resource"}),
+        })  # fmt: skip
+        sink.send(proposal)
+        aid = action_id(agent_id, body.idempotency_key)
+        return ProposalAccepted(action_id=aid, status_url=f"/actions/{aid}")
+
+    @router.get("/actions/{aid}", response_model=ActionOut)
+    def get_action(aid: UUID, token: Token) -> ActionOut:
+        """An action's state and every event of its timeline."""
+        who = callers.reader(token)
+        view = action_view(ledger, aid)
+        if who is not None and view.agent_id != who:
+            raise LookupError(f"no action {aid}")
+        return view
+
+    return router
+
+
+def _approvals(callers: Callers, desk: ApprovalDesk, ledger: Ledger) -> APIRouter:
+    router = APIRouter(prefix="/approvals", tags=["approvals"])
+
+    @router.get("", response_model=list[ApprovalOut])
+    def listing(
+        token: Token,
+        state: Annotated[ApprovalState | None, Query()] = "pending",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[ApprovalOut]:
+        """Approval requests in ``state`` (default: pending), oldest first."""
+        callers.approver(token)
+        return [_out(row) for row in desk.index.listing(state, limit)]
+
+    @router.post("/{aid}/approve", response_model=ApprovalOut)
+    def approve(aid: UUID, body: ApproveIn, token: Token) -> ApprovalOut:
+        """Approve, bound to the action digest and the resource version seen."""
+        desk.approve(callers.approver(token), aid, **body.model_dump())
+        return _out(desk.request(aid))
+
+    @router.post("/{aid}/reject", response_model=ApprovalOut)
+    def reject(aid: UUID, body: ReasonIn, token: Token) -> ApprovalOut:
+        """Reject: the action will never run."""
+        desk.reject(callers.approver(token), aid, body.reason)
+        return _out(desk.request(aid))
+
+    @router.post("/{aid}/revoke", response_model=ActionOut)
+    def revoke(aid: UUID, body: ReasonIn, token: Token) -> ActionOut:
+        """Revoke the authorization; after execution, a compensation is proposed."""
+        desk.revoke(callers.approver(token), aid, body.reason)
+        return action_view(ledger, aid)
+
+    return router
+
+
+def _out(row: ApprovalRow) -> ApprovalOut:
+    return ApprovalOut.model_validate({**row.__dict__, "resource": row.resource_key})

@@ -1,0 +1,51 @@
+"""Who is calling: an approver (``approvers`` setting) or an agent (``agent_tokens``)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Header
+
+from agentledger.approvals import ApprovalDesk, Approver, Unauthenticated
+
+
+def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
+    """The bearer token of the request, if any."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class Callers:
+    """Resolves tokens to approvers and agents."""
+
+    def __init__(self, desk: ApprovalDesk, agent_tokens: dict[str, str]) -> None:
+        """Approvers come from ``desk``; agents from ``agent_tokens`` (token → agent id)."""
+        self._desk = desk
+        self._agents = dict(agent_tokens)
+
+    def approver(self, token: str | None) -> Approver:
+        """The approver holding ``token``, or Unauthenticated."""
+        return self._desk.identify(token)
+
+    def agent(self, token: str | None) -> str:
+        """The agent holding ``token``, or Unauthenticated."""
+        found = self._agent(token)
+        if found is None:
+            raise Unauthenticated("a valid agent token is required")
+        return found
+
+    def reader(self, token: str | None) -> str | None:
+        """An agent's id (it reads its own actions), ``None`` for an approver (reads all)."""
+        found = self._agent(token)
+        if found is not None:
+            return found
+        self._desk.identify(token)
+        return None
+
+    def _agent(self, token: str | None) -> str | None:
+        if token:
+            for known, agent_id in self._agents.items():
+                if hmac.compare_digest(known.encode(), token.encode()):
+                    return agent_id
+        return None

@@ -1,0 +1,90 @@
+"""What the HTTP API accepts and returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.values import Value
+
+ApprovalState = Literal["pending", "approved", "rejected", "expired", "revoked"]
+
+
+class ProposalIn(BaseModel):
+    """A proposal from an agent; the agent is the one its token names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource: str = Field(description="system/type/id", examples=["crm/contact/42"])
+    action_type: str = Field(examples=["contact.update"])
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    parameters: dict[str, Value] = Field(default_factory=dict)
+    preconditions: dict[str, Value] = Field(default_factory=dict)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    estimated_cost: Decimal | None = None
+    plan_id: str | None = None
+    rationale: str | None = None
+
+
+class ProposalAccepted(BaseModel):
+    """The proposal is on ``proposals.v1``; its decision will follow."""
+
+    action_id: UUID
+    status_url: str
+
+
+class ApproveIn(BaseModel):
+    """An approval, bound to what the approver saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action_digest: str | None = Field(
+        default=None, description="Digest shown with the request; default: the request's."
+    )
+    resource_version: str | None = Field(
+        default=None, description="Version the approver saw; default: the system's current."
+    )
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class ReasonIn(BaseModel):
+    """A rejection or revocation, with its reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ActionOut(BaseModel):
+    """An action's state and its timeline."""
+
+    action_id: UUID
+    agent_id: str
+    resource: str
+    action_type: str
+    status: str
+    action_digest: str
+    parameters: dict[str, Any]
+    timeline: list[dict[str, Any]]
+
+
+class ApprovalOut(BaseModel):
+    """One approval request."""
+
+    action_id: UUID
+    agent_id: str
+    resource: str
+    action_type: str
+    parameters: dict[str, Any]
+    state: ApprovalState
+    approvals_required: int
+    approver_roles: list[str]
+    approved_by: list[str]
+    action_digest: str
+    resource_version: str | None
+    requested_at: datetime
+    expires_at: datetime

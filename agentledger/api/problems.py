@@ -1,0 +1,59 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavailable
+from domain import errors
+from infra.proposal_sink import ProposalNotDelivered
+
+STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (Unauthenticated, 401, "unauthenticated"),
+    (NoSuchApproval, 404, "not_found"),
+    (LookupError, 404, "not_found"),
+    (errors.SelfApproval, 403, "self_approval"),
+    (errors.ApproverNotEligible, 403, "approver_not_eligible"),
+    (errors.AlreadyApproved, 409, "already_approved"),
+    (errors.ApprovalWindowClosed, 409, "approval_expired"),
+    (errors.StaleApproval, 409, "stale_approval"),
+    (errors.ExecutionInFlight, 409, "execution_in_flight"),
+    (errors.AgentSuspended, 409, "agent_suspended"),
+    (errors.InvalidTransition, 409, "invalid_transition"),
+    (errors.DomainError, 409, "refused"),
+    (VersionUnavailable, 503, "resource_version_unavailable"),
+    (ProposalNotDelivered, 503, "proposal_not_delivered"),
+)
+
+
+def problem(status: int, code: str, detail: str, instance: str) -> JSONResponse:
+    """A problem-details response."""
+    body = {
+        "type": f"urn:agentledger:problem:{code}", "title": code.replace("_", " "),
+        "status": status, "detail": detail, "instance": instance,
+    }  # fmt: skip
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None  # noqa: PLR2004  # HTTP
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+def install(app: FastAPI) -> None:
+    """Map domain and API errors to problem details on ``app``."""
+    for exc_type, status, code in STATUS:
+
+        async def handler(
+            request: Request, exc: Exception, status: int = status, code: str = code
+        ) -> JSONResponse:
+            return problem(status, code, str(exc), request.url.path)
+
+        app.add_exception_handler(exc_type, handler)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors()  # type: ignore[attr-defined]  # a RequestValidationError
+        )
+        return problem(422, "invalid_request", detail, request.url.path)
+
+    app.add_exception_handler(RequestValidationError, invalid)

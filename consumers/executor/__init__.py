@@ -1,0 +1,1 @@
+"""The executor: applies authorized actions to external systems, exactly once."""

@@ -1,0 +1,188 @@
+"""Apply authorized actions to their external system, exactly once per idempotency key.
+
+For one action: read the resource's version, record ``ExecutionStarted`` (which takes
+the resource lease and checks that the approvals still bind to that version), call the
+connector with the action id as idempotency key and the expected version, and record
+``MutationApplied`` or ``MutationFailed``. If the process dies after the call and
+before the record, :meth:`Executor.redrive` calls again with the same key and version:
+the system returns its stored result instead of applying the change twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.action import Action
+from domain.action_state import Status
+from domain.context import CommandContext
+from domain.errors import InvalidTransition, LeaseHeld, NotAuthorized, StaleApproval
+from infra.connectors.base import (
+    Connector,
+    ConnectorUnavailable,
+    Mutation,
+    MutationRefused,
+    Operation,
+    VersionConflict,
+)
+from infra.ledger.commands import Commands
+from infra.ledger.execution_index import ExecutionRow
+from infra.ledger.ledger import Ledger
+
+log = logging.getLogger("agentledger.executor")
+RACE_RETRIES = 5
+
+
+class Outcome(StrEnum):
+    """How one pass over an action ended."""
+
+    APPLIED = "applied"
+    FAILED = "failed"
+    RETRY_SCHEDULED = "retry_scheduled"
+    REVIEW_REQUESTED = "review_requested"
+    SKIPPED = "skipped"
+    """Nothing to do: not authorized (any more), or already executed."""
+    BUSY = "busy"
+    """Another action holds the resource's lease: try again later."""
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Who the executor is and how it retries."""
+
+    name: str
+    max_attempts: int = 5
+    backoff_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+
+def mutation_of(action: Action) -> Mutation:
+    """The change an action makes: ``*.delete`` types delete, every other type sets fields."""
+    operation = Operation.DELETE if action.action_type.endswith(".delete") else Operation.UPSERT
+    fields = {} if operation is Operation.DELETE else dict(action.parameters)
+    return Mutation(action.resource, operation, fields)
+
+
+class Executor:
+    """Drives authorized actions through their connector."""
+
+    def __init__(  # noqa: PLR0913  # everything it needs is injected
+        self,
+        ledger: Ledger,
+        connector_for: Callable[[str], Connector],
+        clock: Callable[[], datetime],
+        context: Callable[[datetime], CommandContext],
+        *,
+        config: ExecutorConfig,
+        failpoint: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        """Execute on ``ledger`` through the connector ``connector_for(system)`` returns."""
+        self._ledger = ledger
+        self._connector_for = connector_for
+        self.clock = clock
+        self._context = context
+        self.config = config
+        self._failpoint = failpoint
+
+    def execute(self, action_id: UUID) -> Outcome:
+        """Start (or retry) an authorized action and apply it.
+
+        Raises :class:`ConnectorUnavailable` when the resource cannot even be read: the
+        caller retries later, nothing was recorded.
+        """
+        action = self._load(action_id)
+        if action is None or action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
+            return Outcome.SKIPPED
+        connector = self._connector_for(action.resource.system)
+        version = connector.current(action.resource).version
+        try:
+            action = self._write(
+                action_id,
+                lambda tx: tx.start_execution(
+                    action_id, executor=self.config.name, resource_version=version
+                ),
+            )
+        except StaleApproval as exc:
+            log.info("approvals of %s are stale (%s): review requested", action_id, exc)
+            self._write(
+                action_id, lambda tx: tx.request_review(action_id, resource_version=version)
+            )
+            return Outcome.REVIEW_REQUESTED
+        except (NotAuthorized, InvalidTransition) as exc:
+            log.info("not executing %s: %s", action_id, exc)
+            return Outcome.SKIPPED
+        except LeaseHeld as exc:
+            log.info("not executing %s yet: %s", action_id, exc)
+            return Outcome.BUSY
+        return self._call(action, connector, action.expected_version)
+
+    def redrive(self, row: ExecutionRow) -> Outcome:
+        """Finish an execution left in flight (a crash): call again with the same key."""
+        action = self._load(row.action_id)
+        if action is None or action.status is not Status.EXECUTING:
+            return Outcome.SKIPPED
+        log.info(
+            "re-driving %s (attempt %d, key %s)", row.action_id, row.attempt, row.idempotency_key
+        )
+        connector = self._connector_for(action.resource.system)
+        return self._call(action, connector, row.expected_version)
+
+    def _call(self, action: Action, connector: Connector, expected: str | None) -> Outcome:
+        aid, key = action.id, str(action.id)
+        try:
+            applied = connector.apply(mutation_of(action), key, expected)
+        except ConnectorUnavailable as exc:
+            return self._failed(action, f"unavailable: {exc}", retryable=True)
+        except (VersionConflict, MutationRefused) as exc:
+            return self._failed(action, f"{type(exc).__name__}: {exc}", retryable=False)
+        self._failpoint("executor.after_apply")
+        self._write(
+            aid,
+            lambda tx: tx.applied(
+                aid, external_version=applied.external_version, fields=applied.fields
+            ),
+        )
+        log.info(
+            "%s applied to %s (version %s)", aid, action.resource.key, applied.external_version
+        )
+        return Outcome.APPLIED
+
+    def _failed(self, action: Action, error: str, *, retryable: bool) -> Outcome:
+        aid = action.id
+        retryable = retryable and action.attempt < self.config.max_attempts
+        retry_at = None
+        if retryable:
+            delay = min(
+                self.config.backoff_s * 2 ** (action.attempt - 1), self.config.backoff_max_s
+            )
+            retry_at = self.clock() + timedelta(seconds=delay)
+        self._write(
+            aid, lambda tx: tx.failed(aid, error=error, retryable=retryable, retry_at=retry_at)
+        )
+        log.warning("%s failed (attempt %d, %s): %s", aid, action.attempt,
+                    "retry scheduled" if retryable else "final", error)  # fmt: skip
+        return Outcome.RETRY_SCHEDULED if retryable else Outcome.FAILED
+
+    def _load(self, action_id: UUID) -> Action | None:
+        try:
+            found: object = self._ledger.repository.get(action_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Action) else None
+
+    def _write(self, action_id: UUID, command: Callable[[Commands], None]) -> Action:
+        for _ in range(RACE_RETRIES):
+            try:
+                with self._ledger.batch(self._context(self.clock())) as tx:
+                    command(tx)
+                    return tx.action(action_id)
+            except IntegrityError:
+                log.info("action %s changed concurrently; trying again", action_id)
+        raise RuntimeError(f"action {action_id} kept changing; gave up after {RACE_RETRIES}")

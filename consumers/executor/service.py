@@ -1,0 +1,178 @@
+"""The executor's Kafka side: one active instance follows ``actions.v1``.
+
+It holds a PostgreSQL advisory lock (a second instance waits as a standby and takes
+over when the first dies). On start it re-drives every execution left in flight, then
+executes each ``Authorized`` it reads, forwards each ``CompensationProposed``, and
+runs retries whose backoff elapsed. Offsets are committed after the records are
+handled; a redelivered record is harmless, the aggregate refuses a second execution.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from uuid import uuid4
+
+import psycopg
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumers.executor.compensations import CompensationForwarder
+from consumers.executor.executor import Executor, Outcome
+from consumers.relay.lock import RelayLock
+from domain.events import Authorized, CompensationProposed
+from domain.events.proposals import KafkaPosition
+from infra.connectors.base import ConnectorUnavailable
+from infra.ledger.execution_index import ExecutionIndex
+from infra.serde.deadletter import DeadLetter, dead_letter_for
+from infra.serde.errors import BadRecord, ProcessingFailed, RegistryUnavailable
+from infra.serde.topic_serde import TopicSerde
+
+log = logging.getLogger("agentledger.executor")
+TRANSIENT = (ConnectorUnavailable, RegistryUnavailable, psycopg.OperationalError, KafkaException)
+
+
+@dataclass(frozen=True)
+class ExecutorServiceConfig:
+    """Where the executor reads and how often it looks for due retries."""
+
+    bootstrap: str
+    group_id: str
+    topic: str
+    poll_timeout_s: float = 0.1
+    retry_poll_s: float = 0.5
+    outage_backoff_s: float = 1.0
+    attempts_before_giving_up: int = 3
+
+
+class _GaveUp(Exception):
+    """A step kept failing for a reason of its own (its cause says which)."""
+
+
+class ExecutorService:
+    """Execute authorized actions until stopped."""
+
+    def __init__(  # noqa: PLR0913  # the service wires its collaborators, all injected
+        self,
+        executor: Executor,
+        index: ExecutionIndex,
+        serde: TopicSerde,
+        *,
+        compensations: CompensationForwarder,
+        dead_letter: Callable[[list[DeadLetter]], None],
+        lock: RelayLock,
+        config: ExecutorServiceConfig,
+    ) -> None:
+        """Read ``serde``'s topic as described by ``config``."""
+        self.executor, self._index, self._serde = executor, index, serde
+        self._compensations, self._lock, self.config = compensations, lock, config
+        self._letters = dead_letter
+        self.ready = threading.Event()
+        self.outcomes: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+
+    def run(self, stop: threading.Event) -> None:
+        """Hold the lock (or wait for it), then execute until ``stop`` is set."""
+        if not self._lock.acquire(stop):
+            return
+        log.info("executor %s active", self.executor.config.name)
+        consumer = Consumer({
+            "bootstrap.servers": self.config.bootstrap, "group.id": self.config.group_id,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed", "fetch.wait.max.ms": 50,
+        })  # fmt: skip
+        try:
+            self._redrive(stop)
+            consumer.subscribe([self.config.topic], on_assign=lambda *_: self.ready.set())
+            next_retry = 0.0
+            while not stop.is_set() and self._lock.held():
+                messages = [m for m in consumer.consume(200, self.config.poll_timeout_s) if _ok(m)]
+                for message in messages:
+                    self._handle(message, stop)
+                if messages:
+                    consumer.commit(offsets=_next_offsets(messages), asynchronous=False)
+                if time.monotonic() >= next_retry:
+                    self._retries(stop)
+                    next_retry = time.monotonic() + self.config.retry_poll_s
+        finally:
+            consumer.close()
+            self._lock.release()
+
+    def _redrive(self, stop: threading.Event) -> None:
+        for row in self._index.in_flight():
+            self._persist(partial(self.executor.redrive, row), stop)
+
+    def _retries(self, stop: threading.Event) -> None:
+        for row in self._index.due_retries(self.executor.clock()):
+            self._persist(partial(self.executor.execute, row.action_id), stop)
+
+    def _handle(self, message: Message, stop: threading.Event) -> None:
+        try:
+            record = self._serde.deserialize(message.value())
+        except BadRecord as exc:
+            self._dead_letter(message, exc)
+            return
+        try:
+            if isinstance(record, Authorized):
+                self._persist(lambda: self.executor.execute(record.action_id), stop)
+            elif isinstance(record, CompensationProposed):
+                self._persist(lambda: self._compensations.forward(record), stop)
+        except _GaveUp as exc:
+            self._dead_letter(message, ProcessingFailed(str(exc.__cause__)[:2000]))
+
+    def _dead_letter(self, message: Message, error: BadRecord) -> None:
+        """Park a record this executor can never handle, with the reason, and move on."""
+        log.error("dead-lettering %s[%s]@%s: %s",
+                  message.topic(), message.partition(), message.offset(), error)  # fmt: skip
+        origin = KafkaPosition(topic=message.topic() or "", partition=message.partition() or 0,
+                               offset=message.offset() or 0)  # fmt: skip
+        self._letters([
+            dead_letter_for(
+                error, origin=origin, key=message.key(), payload=message.value(), headers={},
+                consumer=f"executor:{self.executor.config.name}", clock=self.executor.clock,
+                new_id=uuid4,
+            )
+        ])  # fmt: skip
+
+    def _persist(self, work: Callable[[], object], stop: threading.Event) -> None:
+        """Run ``work`` until it is done: outages and a busy resource are waited out.
+
+        Any other error is tried ``attempts_before_giving_up`` times, then :class:`_GaveUp`.
+        """
+        failures = 0
+        while not stop.is_set():
+            try:
+                result = work()
+            except TRANSIENT as exc:
+                log.warning("transient failure, retrying: %s", exc)
+            except Exception as exc:
+                failures += 1
+                log.exception("executor step failed (%d times)", failures)
+                if failures >= self.config.attempts_before_giving_up:
+                    raise _GaveUp from exc
+            else:
+                if result is not Outcome.BUSY:
+                    if isinstance(result, Outcome):
+                        self.outcomes[result] += 1
+                    return
+                self._redrive(stop)
+            stop.wait(self.config.outage_backoff_s)
+
+
+def _ok(message: Message) -> bool:
+    error = message.error()
+    if error is None:
+        return True
+    if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
+        log.warning("consumer error: %s", error)
+    return False
+
+
+def _next_offsets(messages: list[Message]) -> list[TopicPartition]:
+    last: dict[tuple[str, int], int] = {}
+    for message in messages:
+        key = (message.topic() or "", message.partition() or 0)
+        last[key] = max(last.get(key, -1), message.offset() or 0)
+    return [TopicPartition(t, p, offset + 1) for (t, p), offset in last.items()]

@@ -1,0 +1,1 @@
+"""The expirer: fails approval requests closed once their deadline passes."""

@@ -1,0 +1,1 @@
+"""The observer: turns external change feeds into ExternalStateObserved records."""

@@ -1,0 +1,124 @@
+"""Poll each connector's change feed; produce one ``ExternalStateObserved`` per change.
+
+Each round reads up to ``batch`` changes per system and produces their observations
+and the new positions in one Kafka transaction. The event id of an observation is
+derived from (system, sequence), so the same change always has the same id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import NAMESPACE_URL, uuid5
+
+from confluent_kafka import Producer
+
+from consumers.observer.positions import ObserverPositions
+from domain.events import ExternalStateObserved
+from infra.connectors.base import Change, Connector, ConnectorError
+from infra.partitioner import partition_for
+from infra.serde.topic_serde import TopicSerde
+
+log = logging.getLogger("agentledger.observer")
+
+
+@dataclass(frozen=True)
+class ObserverConfig:
+    """Where the observer writes and how it polls."""
+
+    bootstrap: str
+    transactional_id: str
+    partitions: int
+    poll_s: float = 0.5
+    batch: int = 500
+
+
+def observation_of(source: str, change: Change, observed_at: datetime) -> ExternalStateObserved:
+    """The observation of one change (its id is fixed by source and sequence)."""
+    event_id = uuid5(NAMESPACE_URL, f"agentledger:observation:{source}:{change.sequence}")
+    return ExternalStateObserved.model_validate({
+        "metadata": {"event_id": event_id, "correlation_id": event_id, "occurred_at": observed_at},
+        "resource": change.resource, "external_version": change.version, "fields": change.fields,
+        "observed_at": observed_at, "source": source, "change_sequence": change.sequence,
+        "deleted": change.deleted,
+    })  # fmt: skip
+
+
+class Observer:
+    """Follows the change feeds of ``connectors`` (by system name)."""
+
+    def __init__(
+        self,
+        connectors: Mapping[str, Connector],
+        serde: TopicSerde,
+        positions: ObserverPositions,
+        clock: Callable[[], datetime],
+        config: ObserverConfig,
+    ) -> None:
+        """Produce observations with ``serde`` to its topic."""
+        self._connectors, self._serde, self._positions = connectors, serde, positions
+        self._clock, self.config = clock, config
+        self.ready = threading.Event()
+        self.produced = 0
+        self._producer: Producer | None = None
+        self._at: dict[str, int] = {}
+
+    def start(self) -> None:
+        """Take over the transactional id (fencing any older instance) and load positions."""
+        self._producer = Producer({
+            "bootstrap.servers": self.config.bootstrap, "enable.idempotence": True,
+            "transactional.id": self.config.transactional_id, "linger.ms": 5,
+        })  # fmt: skip
+        self._producer.init_transactions(60)
+        self._at = self._positions.load()
+        log.info("observer resuming at %s", self._at or "the beginning of every feed")
+        self.ready.set()
+
+    def round(self) -> int:
+        """One poll of every feed; the number of observations committed."""
+        if self._producer is None:
+            raise RuntimeError("start() the observer first")
+        read = {}
+        for source, connector in self._connectors.items():
+            try:
+                changes = connector.changes(self._at.get(source, 0), self.config.batch)
+            except ConnectorError as exc:
+                log.warning("cannot read the %s change feed: %s", source, exc)
+                continue
+            if changes:
+                read[source] = changes
+        if not read:
+            return 0
+        now = self._clock()
+        producer = self._producer
+        producer.begin_transaction()
+        count = 0
+        for source, changes in read.items():
+            for change in changes:
+                record = observation_of(source, change, now)
+                key = change.resource.key.encode()
+                partition = partition_for(key, self.config.partitions)
+                value = self._serde.serialize(record)
+                producer.produce(self._serde.topic, value, key, partition=partition)
+                count += 1
+            self._positions.write(producer, source, changes[-1].sequence)
+        producer.commit_transaction(60)
+        for source, changes in read.items():
+            self._at[source] = changes[-1].sequence
+        self.produced += count
+        return count
+
+    def run(self, stop: threading.Event) -> None:
+        """Observe until ``stop`` is set; broker trouble restarts from committed positions."""
+        while not stop.is_set():
+            try:
+                self.start()
+                while not stop.is_set():
+                    if self.round() < self.config.batch:
+                        stop.wait(self.config.poll_s)
+            except Exception:  # broker, registry or feed trouble: start over
+                log.warning("observer restarting from its committed positions", exc_info=True)
+                stop.wait(1.0)

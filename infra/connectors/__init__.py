@@ -1,0 +1,1 @@
+"""Connectors to the external systems of record agentledger governs."""

@@ -1,0 +1,42 @@
+"""Produce proposals to ``proposals.v1``: Avro through the registry, keyed by the resource."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, Producer
+
+from domain.events import ActionProposed
+from infra.partitioner import partition_for
+from infra.serde.topic_serde import TopicSerde
+
+
+class ProposalNotDelivered(RuntimeError):
+    """The broker did not acknowledge a proposal in time."""
+
+
+class ProposalSink:
+    """An idempotent producer of proposals (the SDK, the HTTP API, compensations)."""
+
+    def __init__(self, bootstrap: str, serde: TopicSerde, partitions: int) -> None:
+        """Produce to ``serde``'s topic, which has ``partitions`` partitions."""
+        self._serde = serde
+        self._partitions = partitions
+        self._producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 2}
+        )
+
+    def send(self, proposal: ActionProposed, timeout_s: float = 30.0) -> int:
+        """Produce and wait for the broker's acknowledgement; the partition it went to."""
+        key = proposal.resource.key.encode()
+        partition = partition_for(key, self._partitions)
+        errors: list[KafkaError] = []
+        self._producer.produce(
+            self._serde.topic, self._serde.serialize(proposal), key, partition=partition,
+            on_delivery=lambda error, _msg: errors.append(error) if error else None,
+        )  # fmt: skip
+        if self._producer.flush(timeout_s) or errors:
+            raise ProposalNotDelivered(f"proposal not delivered: {errors or 'timed out'}")
+        return partition
+
+    def close(self) -> None:
+        """Deliver anything pending."""
+        self._producer.flush(30)

@@ -1,0 +1,144 @@
+"""The HTTP API against the real ledger, the real systems and the real broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agentledger.api.app import create_app
+from agentledger.bootstrap import connectors, topic_serdes
+from agentledger.settings import Settings
+from domain.events import ActionProposed
+from domain.events.decisions import DecisionOutcome
+from domain.ids import action_id
+from infra.connectors.registry import Connectors
+from infra.ledger.ledger import Ledger
+from infra.proposal_sink import ProposalSink
+from tests.decider_helpers import read_topic
+from tests.execution_helpers import agent, decide, desk, resource
+
+pytestmark = pytest.mark.integration
+ALICE = {"Authorization": "Bearer tok-alice"}
+BOB = {"Authorization": "Bearer tok-bob"}
+
+
+@pytest.fixture
+def systems(settings: Settings) -> Iterator[Connectors]:
+    """Connectors to the real systems."""
+    found = connectors(settings)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator[TestClient]:
+    """The API app over the isolated ledger; agent token ``tok-agent`` is agent ``api-agent``."""
+    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
+    sink = ProposalSink(isolated.kafka_bootstrap, serde, isolated.partitions)
+    app = create_app(desk(own_ledger, systems), own_ledger, sink, {"tok-agent": "api-agent"})
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_nothing_is_served_without_a_valid_token(api: TestClient, own_ledger: Ledger) -> None:
+    """Every route refuses a missing or unknown token with a 401 problem; an agent cannot approve."""
+    aid = decide(own_ledger, agent(own_ledger), resource("billing", "invoice"))
+    calls = [
+        ("get", "/approvals", None), ("get", f"/actions/{aid}", None),
+        ("post", f"/approvals/{aid}/approve", {}), ("post", f"/approvals/{aid}/reject", {"reason": "x"}),
+        ("post", f"/approvals/{aid}/revoke", {"reason": "x"}),
+        ("post", "/proposals", {"resource": "crm/contact/1", "action_type": "contact.update", "idempotency_key": "k"}),
+    ]  # fmt: skip
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic tok-alice"}):
+        for method, url, body in calls:
+            response = api.request(method, url, json=body, headers=headers)
+            assert response.status_code == 401, (method, url, headers)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"] == "urn:agentledger:problem:unauthenticated"
+    agent_headers = {"Authorization": "Bearer tok-agent"}
+    assert api.post(f"/approvals/{aid}/approve", json={}, headers=agent_headers).status_code == 401
+    assert desk(own_ledger, connectors(Settings())).request(aid).state == "pending"
+
+
+def test_an_approver_lists_approves_and_sees_the_timeline(
+    api: TestClient, own_ledger: Ledger
+) -> None:
+    """Pending requests are listed; approving authorizes; the action's timeline shows every event."""
+    key = resource("billing", "invoice")
+    aid = decide(own_ledger, agent(own_ledger), key, roles=["security"])
+    pending = api.get("/approvals", params={"state": "pending", "limit": 1000}, headers=ALICE)
+    assert pending.status_code == 200
+    assert str(aid) in {row["action_id"] for row in pending.json()}
+    approved = api.post(f"/approvals/{aid}/approve", json={"comment": "ok"}, headers=BOB)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "approved"
+    action = api.get(f"/actions/{aid}", headers=ALICE).json()
+    assert action["status"] == "authorized"
+    assert [e["event"] for e in action["timeline"]] == [
+        "ActionProposed", "PolicyDecided", "ApprovalRequested", "Approved", "Authorized",
+    ]  # fmt: skip
+
+
+def test_refusals_are_problem_details(api: TestClient, own_ledger: Ledger) -> None:
+    """A wrong role is 403, a second decision 409, an unknown action 404, a bad body 422."""
+    aid = decide(own_ledger, agent(own_ledger), resource("billing", "invoice"), roles=["finance"])
+    wrong_role = api.post(f"/approvals/{aid}/approve", json={}, headers=ALICE)
+    assert (wrong_role.status_code, wrong_role.json()["type"]) == (
+        403,
+        "urn:agentledger:problem:approver_not_eligible",
+    )
+    assert (
+        api.post(f"/approvals/{aid}/reject", json={"reason": "no"}, headers=ALICE).status_code
+        == 200
+    )
+    again = api.post(f"/approvals/{aid}/reject", json={"reason": "no"}, headers=ALICE)
+    assert again.status_code == 409
+    missing = api.get("/actions/00000000-0000-0000-0000-000000000001", headers=ALICE)
+    assert missing.status_code == 404
+    bad = api.post(f"/approvals/{aid}/reject", json={"reason": ""}, headers=ALICE)
+    assert (bad.status_code, bad.json()["type"]) == (422, "urn:agentledger:problem:invalid_request")
+    allowed = decide(
+        own_ledger, agent(own_ledger), resource("billing", "invoice"), outcome=DecisionOutcome.ALLOW
+    )
+    assert (
+        api.post(f"/approvals/{allowed}/revoke", json={"reason": "stop"}, headers=ALICE).json()[
+            "status"
+        ]
+        == "revoked"
+    )
+
+
+def test_an_agent_proposes_over_http_and_reads_only_its_own_actions(
+    api: TestClient, isolated: Settings, own_ledger: Ledger
+) -> None:
+    """POST /proposals puts an ActionProposed for the token's agent on proposals.v1."""
+    body = {"resource": "crm/contact/7", "action_type": "contact.update", "idempotency_key": "http-1",
+            "parameters": {"tier": "gold"}, "confidence": 0.9}  # fmt: skip
+    response = api.post("/proposals", json=body, headers={"Authorization": "Bearer tok-agent"})
+    assert response.status_code == 202, response.text
+    (record,) = read_topic(isolated, "proposals.v1", until=1)
+    assert isinstance(record, ActionProposed)
+    assert (record.agent_id, record.idempotency_key, record.parameters) == (
+        "api-agent",
+        "http-1",
+        {"tier": "gold"},
+    )
+    assert response.json()["action_id"] == str(action_id("api-agent", "http-1"))
+    other = decide(own_ledger, agent(own_ledger), resource("billing", "invoice"))
+    assert (
+        api.get(f"/actions/{other}", headers={"Authorization": "Bearer tok-agent"}).status_code
+        == 404
+    )
+    bad = api.post(
+        "/proposals", json={**body, "confidence": 7}, headers={"Authorization": "Bearer tok-agent"}
+    )
+    assert bad.status_code == 422
+
+
+def test_the_openapi_document_is_served(api: TestClient) -> None:
+    """/docs and /openapi.json describe every route."""
+    assert api.get("/docs").status_code == 200
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/proposals", "/actions/{aid}", "/approvals", "/approvals/{aid}/approve"} <= set(paths)

@@ -1,0 +1,72 @@
+"""End to end through Kafka: propose, decide, approve, execute on both systems, observe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from agentledger.bootstrap import connectors
+from agentledger.client import Client
+from agentledger.services import services
+from agentledger.settings import Settings
+from domain.action_state import Status
+from domain.events import ExternalStateObserved
+from domain.ids import action_id, compensation_key
+from domain.values import ResourceRef
+from infra.connectors.base import Mutation, Operation
+from infra.connectors.registry import Connectors
+from infra.ledger.ledger import Ledger
+from tests.conftest import unique
+from tests.decider_helpers import read_topic, register
+from tests.execution_helpers import ALICE, desk, resource
+from tests.service_helpers import wait_status
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def systems(settings: Settings) -> Iterator[Connectors]:
+    """Connectors to the real systems."""
+    found = connectors(settings)
+    yield found
+    found.close()
+
+
+@pytest.mark.parametrize("system", ["billing", "crm"])
+def test_a_proposal_is_approved_executed_observed_and_compensated(
+    isolated: Settings, own_ledger: Ledger, systems: Connectors, system: str
+) -> None:
+    """First contact needs approval; then the change runs once, is observed, and a revocation compensates."""
+    key = resource(system, "contact")
+    ref = ResourceRef.parse(key)
+    systems[system].apply(Mutation(ref, Operation.UPSERT, {"tier": "silver"}), f"seed-{key}", None)
+    agent_id = unique("flow-agent")  # action ids are idempotency keys in the shared systems
+    register(own_ledger, agent_id)
+    with (
+        services(isolated, own_ledger, systems),
+        Client(agent_id, isolated) as client,
+    ):
+        first = client.propose(resource=key, action_type="contact.update", idempotency_key="one",
+                               parameters={"tier": "gold"}, preconditions={"tier": "silver"})  # fmt: skip
+        assert client.wait_for_decision(first, 60).outcome == "require_approval"
+        desk(own_ledger, systems).approve(ALICE, first.action_id)
+        applied = wait_status(own_ledger, first.action_id, Status.APPLIED)
+        assert systems[system].current(ref).fields["tier"] == "gold"
+        second = client.propose(resource=key, action_type="contact.update", idempotency_key="two",
+                                parameters={"tier": "platinum"}, preconditions={"tier": "gold"})  # fmt: skip
+        assert client.wait_for_decision(second, 60).outcome == "allow"
+        wait_status(own_ledger, second.action_id, Status.APPLIED)
+        desk(own_ledger, systems).revoke(ALICE, second.action_id, "wrong tier")
+        compensation = action_id(agent_id, compensation_key(second.action_id))
+        undone = wait_status(own_ledger, compensation, Status.APPLIED, Status.AWAITING_APPROVAL)
+        assert undone.parameters == {"tier": "gold"}
+        observed = [
+            r
+            for r in read_topic(isolated, "observations.v1", until=10**6, timeout_s=10)
+            if isinstance(r, ExternalStateObserved) and r.resource == ref
+        ]
+    versions = [o.external_version for o in observed]
+    assert len(versions) == len(set(versions)), "one observation per change"
+    assert applied.expected_version is not None
+    assert systems[system].current(ref).version in versions

@@ -1,0 +1,55 @@
+"""The executor never stalls on bad input: garbage on actions.v1 becomes a dead letter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Producer
+
+from agentledger.bootstrap import connectors
+from agentledger.services import services
+from agentledger.settings import Settings
+from domain.action_state import Status
+from domain.events.decisions import DecisionOutcome
+from infra.connectors.registry import Connectors
+from infra.ledger.ledger import Ledger
+from infra.serde.deadletter import DeadLetter
+from tests.decider_helpers import read_topic
+from tests.execution_helpers import agent, decide, resource
+from tests.service_helpers import wait_status
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def systems(settings: Settings) -> Iterator[Connectors]:
+    """Connectors to the real systems."""
+    found = connectors(settings)
+    yield found
+    found.close()
+
+
+def test_garbage_is_dead_lettered_and_the_next_action_still_runs(
+    isolated: Settings, own_ledger: Ledger, systems: Connectors
+) -> None:
+    """Random bytes before an Authorized: a dead letter naming the executor, then the action is applied."""
+    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    for partition in range(isolated.partitions):
+        producer.produce(
+            isolated.topic("actions.v1"), b"\x00not avro at all", b"junk", partition=partition
+        )
+    assert producer.flush(30) == 0
+    aid = decide(
+        own_ledger, agent(own_ledger), resource("billing", "invoice"), outcome=DecisionOutcome.ALLOW
+    )
+    with services(isolated, own_ledger, systems, observe=False):
+        wait_status(own_ledger, aid, Status.APPLIED)
+        letters = [
+            r
+            for r in read_topic(isolated, "deadletter.v1", until=isolated.partitions)
+            if isinstance(r, DeadLetter)
+        ]
+    assert len(letters) == isolated.partitions
+    assert all(letter.consumer.startswith("executor:") for letter in letters)
+    assert {letter.payload for letter in letters} == {b"\x00not avro at all"}

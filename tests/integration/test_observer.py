@@ -1,0 +1,106 @@
+"""The observer: one observation per external change, out-of-band edits included, across restarts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from agentledger.bootstrap import connectors, observer
+from agentledger.settings import Settings
+from domain.events import ExternalStateObserved
+from domain.values import ResourceRef
+from infra.connectors.base import Mutation, Operation
+from infra.connectors.crm_admin import CrmAdmin
+from infra.connectors.postgres_sor import PostgresSystemOfRecord
+from infra.connectors.registry import Connectors
+from tests.decider_helpers import read_topic
+from tests.execution_helpers import resource
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def systems(settings: Settings) -> Iterator[Connectors]:
+    """Connectors to the real systems."""
+    found = connectors(settings)
+    yield found
+    found.close()
+
+
+def _changes(systems: Connectors, settings: Settings, round_: str) -> list[ResourceRef]:
+    """Governed writes and human edits on both systems; the resources touched."""
+    billing, crm = (
+        ResourceRef.parse(resource("billing", "invoice")),
+        ResourceRef.parse(resource("crm", "contact")),
+    )
+    for ref in (billing, crm):
+        for step in range(3):
+            mutation = Mutation(ref, Operation.UPSERT, {"step": step})
+            systems[ref.system].apply(mutation, f"{round_}-{ref.key}-{step}", None)
+    sor = systems["billing"]
+    assert isinstance(sor, PostgresSystemOfRecord)
+    sor.edit_out_of_band(billing, {"note": "typed in psql"})
+    admin = CrmAdmin(settings.crm)
+    try:
+        admin.edit(crm, {"note": "typed in the CRM's UI"})
+        admin.drop_writes(enabled=True)
+        systems["crm"].apply(
+            Mutation(crm, Operation.UPSERT, {"lost": True}), f"{round_}-lost", None
+        )
+    finally:
+        admin.drop_writes(enabled=False)
+        admin.close()
+    return [billing, crm]
+
+
+def _run_observer(
+    settings: Settings, systems: Connectors
+) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    the_observer = observer(settings, systems)
+    thread = threading.Thread(target=the_observer.run, args=(stop,), daemon=True)
+    thread.start()
+    assert the_observer.ready.wait(60), "observer did not start"
+    return stop, thread
+
+
+def _observed(
+    settings: Settings, refs: list[ResourceRef], expected: int
+) -> list[ExternalStateObserved]:
+    found: list[ExternalStateObserved] = []
+    for _ in range(30):
+        found = [
+            r for r in read_topic(settings, "observations.v1", until=10**7, timeout_s=3)
+            if isinstance(r, ExternalStateObserved) and r.resource in refs
+        ]  # fmt: skip
+        if len(found) >= expected:
+            break
+    return found
+
+
+def test_every_change_is_observed_once_across_a_restart(
+    isolated: Settings, systems: Connectors
+) -> None:
+    """4 changes per resource (3 writes, 1 human edit; the dropped write is no change), none twice."""
+    stop, thread = _run_observer(isolated, systems)
+    first = _changes(systems, isolated, "a")
+    assert len(_observed(isolated, first, 8)) == 8
+    stop.set()
+    thread.join(60)
+    second = _changes(systems, isolated, "b")
+    stop, thread = _run_observer(isolated, systems)
+    try:
+        observed = _observed(isolated, first + second, 16)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert len(observed) == 16
+    assert len({(o.source, o.change_sequence) for o in observed}) == 16
+    for ref in first + second:
+        mine = [o for o in observed if o.resource == ref]
+        assert [o.fields.get("step") for o in mine[:3]] == [0, 1, 2]
+        assert "note" in mine[-1].fields
+        assert "lost" not in mine[-1].fields
+        assert mine[-1].external_version == systems[ref.system].current(ref).version

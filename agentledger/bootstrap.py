@@ -126,7 +126,8 @@ def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
 
 def ledger(settings: Settings) -> Ledger:
     """The ledger on the database in effect."""
-    return Ledger(postgres_env(settings.database), catalog(), settings.ledger_name)
+    pool = max(5, settings.executor_workers + 2)  # executor lanes each hold a connection
+    return Ledger(postgres_env(settings.database, pool), catalog(), settings.ledger_name)
 
 
 def system_context(correlation_id: UUID | None = None) -> CommandContext:
@@ -305,7 +306,7 @@ def executor_service(
         lock=RelayLock(settings.database, f"executor:{the_ledger.name}"),
         config=ExecutorServiceConfig(
             bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}executor",
-            topic=settings.topic("actions.v1"),
+            topic=settings.topic("actions.v1"), workers=settings.executor_workers,
         ),
     )  # fmt: skip
 

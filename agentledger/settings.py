@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     executor_max_attempts: int = Field(
         default=5, ge=1, description="Attempts before a retryable failure becomes final."
     )
+    executor_workers: int = Field(
+        default=4, ge=1, le=64, description="Resources the executor works on in parallel."
+    )
     executor_backoff_s: float = Field(
         default=1.0, gt=0, description="First retry delay; doubles per attempt, at most 60 s."
     )

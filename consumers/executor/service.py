@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from uuid import uuid4
@@ -46,6 +48,8 @@ class ExecutorServiceConfig:
     retry_poll_s: float = 0.5
     outage_backoff_s: float = 1.0
     attempts_before_giving_up: int = 3
+    workers: int = 4
+    """Records of different resources are handled in parallel lanes (one lane per key hash)."""
 
 
 class _GaveUp(Exception):
@@ -72,6 +76,8 @@ class ExecutorService:
         self._letters = dead_letter
         self.ready = threading.Event()
         self.outcomes: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+        self._counting = threading.Lock()
+        self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="executor-lane")
 
     def run(self, stop: threading.Event) -> None:
         """Hold the lock (or wait for it), then execute until ``stop`` is set."""
@@ -89,8 +95,7 @@ class ExecutorService:
             next_retry = 0.0
             while not stop.is_set() and self._lock.held():
                 messages = [m for m in consumer.consume(200, self.config.poll_timeout_s) if _ok(m)]
-                for message in messages:
-                    self._handle(message, stop)
+                self._handle_all(messages, stop)
                 if messages:
                     consumer.commit(offsets=_next_offsets(messages), asynchronous=False)
                 if time.monotonic() >= next_retry:
@@ -98,7 +103,26 @@ class ExecutorService:
                     next_retry = time.monotonic() + self.config.retry_poll_s
         finally:
             consumer.close()
+            self._pool.shutdown(wait=True)
             self._lock.release()
+
+    def _handle_all(self, messages: list[Message], stop: threading.Event) -> None:
+        """Handle a batch: in order per resource key, different keys in parallel lanes."""
+        lanes: dict[int, list[Message]] = {}
+        for message in messages:
+            lane = zlib.crc32(message.key() or b"") % self.config.workers
+            lanes.setdefault(lane, []).append(message)
+        if len(lanes) == 1:
+            for message in messages:
+                self._handle(message, stop)
+            return
+
+        def run(lane: list[Message]) -> None:
+            for message in lane:
+                self._handle(message, stop)
+
+        for future in [self._pool.submit(run, lane) for lane in lanes.values()]:
+            future.result()
 
     def _redrive(self, stop: threading.Event) -> None:
         for row in self._index.in_flight():
@@ -155,9 +179,10 @@ class ExecutorService:
             else:
                 if result is not Outcome.BUSY:
                     if isinstance(result, Outcome):
-                        self.outcomes[result] += 1
+                        with self._counting:
+                            self.outcomes[result] += 1
                     return
-                self._redrive(stop)
+                log.info("resource busy; trying again shortly")
             stop.wait(self.config.outage_backoff_s)
 
 

@@ -22,6 +22,7 @@ from consumers.executor.service import ExecutorService, ExecutorServiceConfig
 from consumers.expirer.expirer import Expirer
 from consumers.observer.observer import Observer, ObserverConfig
 from consumers.observer.positions import ObserverPositions
+from consumers.projector.service import Projector, ProjectorConfig
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
@@ -45,6 +46,10 @@ from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
 from infra.stack.stack import Stack
 from infra.topics import topic_spec
+from projections.actual import ActualState
+from projections.believed import BelievedState
+from projections.replay import Rebuilt, rebuild
+from projections.store import ProjectionStore
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 log = logging.getLogger("agentledger")
@@ -324,3 +329,47 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
         poll_s=settings.observer_poll_s,
     )  # fmt: skip
     return Observer(systems, serde, positions, wall_clock, config)
+
+
+PROJECTIONS: dict[str, type[ActualState | BelievedState]] = {
+    "actual": ActualState,
+    "believed": BelievedState,
+}
+
+
+def projection_store(settings: Settings) -> ProjectionStore:
+    """The read models of the ledger in effect (tables ``<ledger>_…``)."""
+    return ProjectionStore(settings.database, f"{settings.ledger_name.lower()}_view")
+
+
+def projections(names: list[str] | None = None) -> list[ActualState | BelievedState]:
+    """The projections called ``names`` (all when ``None``)."""
+    wanted = names or list(PROJECTIONS)
+    unknown = [name for name in wanted if name not in PROJECTIONS]
+    if unknown:
+        raise KeyError(f"no projection {unknown}; there are {sorted(PROJECTIONS)}")
+    return [PROJECTIONS[name]() for name in wanted]
+
+
+def projectors(settings: Settings) -> list[Projector]:
+    """One live projector per projection."""
+    serdes = topic_serdes(settings, "actions.v1", "observations.v1")
+    config = ProjectorConfig(
+        bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}projector"
+    )
+    store = projection_store(settings)
+    return [Projector(p, store, serdes, config) for p in projections()]
+
+
+def replay(
+    settings: Settings,
+    name: str,
+    as_of: datetime | None,
+    progress: Callable[[int, int], None],
+) -> Rebuilt:
+    """Rebuild the projection ``name`` from offset 0 (beside the live one if ``as_of``)."""
+    (projection,) = projections([name])
+    return rebuild(
+        projection_store(settings), projection, bootstrap=settings.kafka_bootstrap,
+        serdes=topic_serdes(settings, *projection.topics), as_of=as_of, progress=progress,
+    )  # fmt: skip

@@ -25,6 +25,7 @@ from agentledger.cli_approvals import (
 from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
 from agentledger.cli_schemas import app as schemas_app
+from agentledger.cli_views import replay, run_projector
 from agentledger.settings import Settings
 from infra.stack.component import ComponentStatus
 from infra.stack.errors import StackError
@@ -50,6 +51,8 @@ app.command("approve")(approve)
 app.command("reject")(reject)
 app.command("revoke")(revoke)
 app.command("action")(show_action)
+app.command("projector")(run_projector)
+app.command("replay")(replay)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 

@@ -26,15 +26,12 @@ def isolated(settings: Settings) -> Iterator[Settings]:
     finally:
         with psycopg.connect(mine.database, autocommit=True) as conn:
             prefix = mine.ledger_name.lower()
-            for suffix in (
-                "events",
-                "positions",
-                "decisions",
-                "policy_inputs",
-                "approvals",
-                "executions",
-            ):
-                conn.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
+            tables = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s",
+                (f"{prefix}\\_%",),
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(f'DROP TABLE IF EXISTS "{table}"')  # our own throwaway tables
         names = [mine.topic(spec.name) for spec in TOPICS]
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.exception(30)

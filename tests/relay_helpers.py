@@ -39,15 +39,12 @@ def drop_isolated(settings: Settings) -> None:
     """Delete the isolated ledger's table and topics."""
     with psycopg.connect(settings.database, autocommit=True) as conn:
         prefix = settings.ledger_name.lower()
-        for suffix in (
-            "events",
-            "positions",
-            "decisions",
-            "policy_inputs",
-            "approvals",
-            "executions",
-        ):
-            conn.execute(f"DROP TABLE IF EXISTS {prefix}_{suffix}")
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s",
+            (f"{prefix}\\_%",),
+        ).fetchall()
+        for (table,) in tables:
+            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     names = [settings.topic(spec.name) for spec in TOPICS]
     for future in admin.delete_topics(names, operation_timeout=30).values():

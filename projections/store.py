@@ -1,0 +1,195 @@
+"""Where projections live: their PostgreSQL tables, tracking rows, and blue/green rebuilds.
+
+Every batch a projection applies commits together with its tracking rows
+``(projection, topic, partition, next_offset)``: a record at an offset below the
+tracked one was applied already and is skipped, so redelivery has no second effect.
+A rebuild writes into ``<table>__build`` tables and swaps them in with renames in one
+transaction: readers see the old view or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.sql import SQL, Composed, Identifier
+
+from domain.values import Record
+
+BUILD = "__build"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a record was read: topic (unprefixed name), partition, offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Tables:
+    """Table names of one projection set: live, or the build copies of a rebuild."""
+
+    def __init__(self, prefix: str, *, build: bool = False) -> None:
+        """Names ``<prefix>_<name>`` (``…__build`` while rebuilding)."""
+        self.prefix, self.build = prefix, build
+
+    def __call__(self, name: str) -> Identifier:
+        """The table called ``name``."""
+        return Identifier(f"{self.prefix}_{name}{BUILD if self.build else ''}")
+
+
+class Projection(Protocol):
+    """A read model: its tables, how one record changes them, and its rows for digests."""
+
+    name: str
+    topics: tuple[str, ...]
+    tables: tuple[str, ...]
+    """Its table names, the first column(s) of each being its primary key."""
+
+    def create(self, t: Tables) -> list[Composed]:
+        """CREATE TABLE statements (``IF NOT EXISTS``)."""
+        ...
+
+    def apply(self, cur: psycopg.Cursor[Any], t: Tables, record: Record) -> None:
+        """Change the tables for ``record``."""
+        ...
+
+
+def canonical(value: object) -> str:
+    """JSON with sorted keys, exact decimals as strings: the stored form of field values."""
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+class ProjectionStore:
+    """The projections of one ledger in one database."""
+
+    def __init__(self, database_url: str, prefix: str) -> None:
+        """Tables named ``<prefix>_…`` in the database at ``database_url``."""
+        self.url, self.prefix = database_url, prefix
+        self.tracking = Identifier(f"{prefix}_tracking")
+
+    def ensure(self, projections: Iterable[Projection], t: Tables | None = None) -> None:
+        """Create the tracking table and each projection's tables if missing."""
+        t = t or Tables(self.prefix)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (0x61677072,))
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0} (projection text NOT NULL, topic text NOT NULL,"
+                    " partition integer NOT NULL, next_offset bigint NOT NULL,"
+                    " PRIMARY KEY (projection, topic, partition))"
+                ).format(self.tracking)
+            )
+            for projection in projections:
+                for statement in projection.create(t):
+                    conn.execute(statement)
+            conn.execute("SELECT pg_advisory_unlock(%s)", (0x61677072,))
+
+    def positions(self, projection: str) -> dict[tuple[str, int], int]:
+        """Next offset per (topic, partition) the projection has applied up to."""
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute(
+                SQL("SELECT topic, partition, next_offset FROM {0} WHERE projection = %s").format(
+                    self.tracking
+                ),
+                (projection,),
+            ).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    def apply(
+        self,
+        conn: psycopg.Connection[Any],
+        projection: Projection,
+        batch: Sequence[tuple[Position, Record]],
+        t: Tables | None = None,
+        *,
+        tracked: bool = True,
+    ) -> int:
+        """Apply ``batch`` and advance the tracking rows, in one transaction; records applied."""
+        t = t or Tables(self.prefix)
+        applied = 0
+        with conn.transaction(), conn.cursor() as cur:
+            done = self._locked_positions(cur, projection.name) if tracked else {}
+            last: dict[tuple[str, int], int] = {}
+            for position, record in batch:
+                key = (position.topic, position.partition)
+                if position.offset < done.get(key, 0):
+                    continue
+                projection.apply(cur, t, record)
+                applied += 1
+                last[key] = max(last.get(key, -1), position.offset)
+            if tracked and last:
+                cur.executemany(
+                    SQL(
+                        "INSERT INTO {0} (projection, topic, partition, next_offset)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition)"
+                        " DO UPDATE SET next_offset = EXCLUDED.next_offset"
+                    ).format(self.tracking),
+                    [(projection.name, tp, p, off + 1) for (tp, p), off in last.items()],
+                )
+        return applied
+
+    def _locked_positions(self, cur: psycopg.Cursor[Any], name: str) -> dict[tuple[str, int], int]:
+        cur.execute(
+            SQL(
+                "SELECT topic, partition, next_offset FROM {0} WHERE projection = %s FOR UPDATE"
+            ).format(self.tracking),
+            (name,),
+        )
+        return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
+
+    def digest(self, projection: Projection, t: Tables | None = None) -> str:
+        """sha256 over every row of the projection's tables, in primary-key order."""
+        t = t or Tables(self.prefix)
+        sha = hashlib.sha256()
+        with psycopg.connect(self.url) as conn:
+            for table in projection.tables:
+                sha.update(table.encode())
+                rows = conn.execute(
+                    SQL("SELECT to_jsonb(x) FROM {0} AS x ORDER BY 1").format(t(table))
+                ).fetchall()
+                for (row,) in rows:
+                    sha.update(canonical(row).encode())
+        return sha.hexdigest()
+
+    def switch(self, projection: Projection, positions: dict[tuple[str, int], int]) -> None:
+        """Swap the build tables in for the live ones and set the tracking rows, atomically."""
+        with psycopg.connect(self.url) as conn, conn.transaction():
+            for table in projection.tables:
+                live = f"{self.prefix}_{table}"
+                conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(Identifier(live)))
+                conn.execute(
+                    SQL("ALTER TABLE {0} RENAME TO {1}").format(
+                        Identifier(live + BUILD), Identifier(live)
+                    )
+                )
+                conn.execute(
+                    SQL("ALTER INDEX {0} RENAME TO {1}").format(
+                        Identifier(f"{live}{BUILD}_pkey"), Identifier(f"{live}_pkey")
+                    )
+                )
+            conn.execute(
+                SQL("DELETE FROM {0} WHERE projection = %s").format(self.tracking),
+                (projection.name,),
+            )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    SQL(
+                        "INSERT INTO {0} (projection, topic, partition, next_offset)"
+                        " VALUES (%s, %s, %s, %s)"
+                    ).format(self.tracking),
+                    [(projection.name, tp, p, off) for (tp, p), off in positions.items()],
+                )
+
+    def drop_build(self, projection: Projection) -> None:
+        """Remove leftover build tables (an interrupted rebuild)."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            for table in projection.tables:
+                name = Identifier(f"{self.prefix}_{table}{BUILD}")
+                conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))

@@ -6,6 +6,7 @@ the one already applied (a lower change sequence of the same source) changes not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,38 +42,56 @@ class ActualState:
             ).format(t("actual_fields")),
         ]
 
-    def apply(self, cur: psycopg.Cursor[Any], t: Tables, record: Record) -> None:
-        """Replace the resource's fields with what the observation shows."""
-        if not isinstance(record, ExternalStateObserved):
+    def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
+        """Replace each resource's fields with what its newest observation in the batch shows."""
+        newest: dict[str, ExternalStateObserved] = {}
+        for record in records:
+            if isinstance(record, ExternalStateObserved):
+                seen = newest.get(record.resource.key)
+                if seen is None or seen.change_sequence < record.change_sequence:
+                    newest[record.resource.key] = record
+        if not newest:
             return
-        key = record.resource.key
+        rows = list(newest.values())
         cur.execute(
             SQL(
                 "INSERT INTO {0} AS r (resource_key, source, external_version, change_sequence,"
-                " deleted, observed_at) VALUES (%s, %s, %s, %s, %s, %s)"
+                " deleted, observed_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
+                " %s::bigint[], %s::boolean[], %s::timestamptz[])"
                 " ON CONFLICT (resource_key) DO UPDATE SET source = EXCLUDED.source,"
                 " external_version = EXCLUDED.external_version,"
                 " change_sequence = EXCLUDED.change_sequence, deleted = EXCLUDED.deleted,"
                 " observed_at = EXCLUDED.observed_at"
                 " WHERE r.source <> EXCLUDED.source OR r.change_sequence < EXCLUDED.change_sequence"
-                " RETURNING 1"
+                " RETURNING resource_key"
             ).format(t("actual_resources")),
-            (key, record.source, record.external_version, record.change_sequence,
-             record.deleted, record.observed_at),
+            (
+                [r.resource.key for r in rows], [r.source for r in rows],
+                [r.external_version for r in rows], [r.change_sequence for r in rows],
+                [r.deleted for r in rows], [r.observed_at for r in rows],
+            ),
         )  # fmt: skip
-        if cur.fetchone() is None:
+        changed = [key for (key,) in cur.fetchall()]
+        if not changed:
             return
         cur.execute(
-            SQL("DELETE FROM {0} WHERE resource_key = %s").format(t("actual_fields")), (key,)
+            SQL("DELETE FROM {0} WHERE resource_key = ANY(%s)").format(t("actual_fields")),
+            (changed,),
         )
-        cur.executemany(
-            SQL(
-                "INSERT INTO {0} (resource_key, field, value, external_version, observed_at)"
-                " VALUES (%s, %s, %s::jsonb, %s, %s)"
-            ).format(t("actual_fields")),
-            [(key, field, canonical(value), record.external_version, record.observed_at)
-             for field, value in sorted(record.fields.items())],
-        )  # fmt: skip
+        fields = [
+            (key, field, canonical(value), newest[key].external_version, newest[key].observed_at)
+            for key in changed
+            for field, value in sorted(newest[key].fields.items())
+        ]
+        if fields:
+            cur.execute(
+                SQL(
+                    "INSERT INTO {0} (resource_key, field, value, external_version, observed_at)"
+                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::jsonb[], %s::text[],"
+                    " %s::timestamptz[])"
+                ).format(t("actual_fields")),
+                tuple(list(column) for column in zip(*fields, strict=True)),
+            )
 
 
 @dataclass(frozen=True)

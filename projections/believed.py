@@ -6,8 +6,10 @@ the changes authorized but not applied yet. Built from ``actions.v1``.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg.sql import SQL, Composed
@@ -45,44 +47,73 @@ class BelievedState:
             ).format(t("believed_pending")),
         ]
 
-    def apply(self, cur: psycopg.Cursor[Any], t: Tables, record: Record) -> None:
+    def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
         """Authorized opens a pending change; applied makes it believed; an end drops it."""
-        pending = t("believed_pending")
-        if isinstance(record, Authorized):
+        opened: dict[UUID, Authorized] = {}
+        applied: list[MutationApplied] = []
+        ended: set[UUID] = set()
+        for record in records:
+            if isinstance(record, Authorized):
+                opened[record.action_id] = record
+            elif isinstance(record, MutationApplied):
+                applied.append(record)
+                ended.add(record.action_id)
+            elif isinstance(record, Revoked | ApprovalExpired) or (
+                isinstance(record, MutationFailed) and not record.retryable
+            ):
+                ended.add(record.action_id)
+        stored = self._close(cur, t, sorted(ended - opened.keys()))
+        believed: dict[tuple[str, str], tuple[str, UUID, str, datetime]] = {}
+        for record in applied:
+            source = opened.get(record.action_id)
+            fields = (
+                dict(source.parameters) if source is not None
+                else stored.get(record.action_id, dict(record.applied_fields))
+            )  # fmt: skip
+            for field, value in fields.items():
+                believed[(record.resource.key, field)] = (
+                    canonical(value), record.action_id, record.external_version,
+                    record.metadata.occurred_at,
+                )  # fmt: skip
+        still_open = [r for aid, r in opened.items() if aid not in ended]
+        if still_open:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (action_id, resource_key, fields, authorized_at)"
-                    " VALUES (%s, %s, %s::jsonb, %s) ON CONFLICT (action_id) DO NOTHING"
-                ).format(pending),
-                (record.action_id, record.resource.key, canonical(record.parameters),
-                 record.metadata.occurred_at),
+                    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[],"
+                    " %s::timestamptz[]) ON CONFLICT (action_id) DO NOTHING"
+                ).format(t("believed_pending")),
+                ([r.action_id for r in still_open], [r.resource.key for r in still_open],
+                 [canonical(r.parameters) for r in still_open],
+                 [r.metadata.occurred_at for r in still_open]),
             )  # fmt: skip
-        elif isinstance(record, MutationApplied):
+        if believed:
+            keys = sorted(believed)
             cur.execute(
-                SQL("DELETE FROM {0} WHERE action_id = %s RETURNING fields").format(pending),
-                (record.action_id,),
-            )
-            row = cur.fetchone()
-            fields = row[0] if row else json.loads(canonical(record.applied_fields))
-            cur.executemany(
                 SQL(
                     "INSERT INTO {0} (resource_key, field, value, action_id, external_version,"
-                    " applied_at) VALUES (%s, %s, %s::jsonb, %s, %s, %s)"
+                    " applied_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::jsonb[],"
+                    " %s::uuid[], %s::text[], %s::timestamptz[])"
                     " ON CONFLICT (resource_key, field) DO UPDATE SET value = EXCLUDED.value,"
                     " action_id = EXCLUDED.action_id,"
                     " external_version = EXCLUDED.external_version,"
                     " applied_at = EXCLUDED.applied_at"
                 ).format(t("believed_fields")),
-                [(record.resource.key, field, canonical(value), record.action_id,
-                  record.external_version, record.metadata.occurred_at)
-                 for field, value in sorted(fields.items())],
+                ([k for k, _ in keys], [f for _, f in keys],
+                 *(list(column) for column in zip(*(believed[k] for k in keys), strict=True))),
             )  # fmt: skip
-        elif isinstance(record, Revoked | ApprovalExpired) or (
-            isinstance(record, MutationFailed) and not record.retryable
-        ):
-            cur.execute(
-                SQL("DELETE FROM {0} WHERE action_id = %s").format(pending), (record.action_id,)
-            )
+
+    def _close(self, cur: psycopg.Cursor[Any], t: Tables, ids: list[UUID]) -> dict[UUID, Any]:
+        """Drop the pending rows of ended actions; their fields, by action."""
+        if not ids:
+            return {}
+        cur.execute(
+            SQL("DELETE FROM {0} WHERE action_id = ANY(%s) RETURNING action_id, fields").format(
+                t("believed_pending")
+            ),
+            (ids,),
+        )
+        return dict(cur.fetchall())
 
 
 def believed_state(conn: psycopg.Connection[Any], prefix: str, resource_key: str) -> dict[str, Any]:

@@ -56,8 +56,8 @@ class Projection(Protocol):
         """CREATE TABLE statements (``IF NOT EXISTS``)."""
         ...
 
-    def apply(self, cur: psycopg.Cursor[Any], t: Tables, record: Record) -> None:
-        """Change the tables for ``record``."""
+    def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
+        """Change the tables for ``records`` (in order), as few statements as it can."""
         ...
 
 
@@ -117,13 +117,16 @@ class ProjectionStore:
         with conn.transaction(), conn.cursor() as cur:
             done = self._locked_positions(cur, projection.name) if tracked else {}
             last: dict[tuple[str, int], int] = {}
+            fresh = []
             for position, record in batch:
                 key = (position.topic, position.partition)
                 if position.offset < done.get(key, 0):
                     continue
-                projection.apply(cur, t, record)
-                applied += 1
+                fresh.append(record)
                 last[key] = max(last.get(key, -1), position.offset)
+            if fresh:
+                projection.apply(cur, t, fresh)
+            applied = len(fresh)
             if tracked and last:
                 cur.executemany(
                     SQL(

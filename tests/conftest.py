@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agentledger.bootstrap import build_stack, ledger
+from agentledger.bootstrap import build_stack, connectors, ledger
 from agentledger.settings import Settings
+from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 
 CLI = Path(sys.executable).parent / "agentledger"
@@ -79,3 +80,11 @@ def own_ledger(isolated: Settings) -> Iterator[Ledger]:
     the_ledger = ledger(isolated)
     yield the_ledger
     the_ledger.close()
+
+
+@pytest.fixture
+def systems(settings: Settings) -> Iterator[Connectors]:
+    """Connectors to the real systems of record (the billing database and the CRM simulator)."""
+    found = connectors(settings)
+    yield found
+    found.close()

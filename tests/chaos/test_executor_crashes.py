@@ -6,12 +6,11 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agentledger.bootstrap import connectors, relay
+from agentledger.bootstrap import relay
 from agentledger.settings import Settings
 from domain.action_state import Status
 from domain.events.decisions import DecisionOutcome
@@ -24,14 +23,6 @@ from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.chaos
 CLI = Path(sys.executable).parent / "agentledger"
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 def _executor(settings: Settings, log: Path, failpoints: str = "") -> subprocess.Popen[bytes]:

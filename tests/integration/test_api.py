@@ -25,14 +25,6 @@ BOB = {"Authorization": "Bearer tok-bob"}
 
 
 @pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
-
-
-@pytest.fixture
 def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator[TestClient]:
     """The API app over the isolated ledger; agent token ``tok-agent`` is agent ``api-agent``."""
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]

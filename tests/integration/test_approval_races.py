@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
 import pytest
 
-from agentledger.bootstrap import connectors, context_at
-from agentledger.settings import Settings
+from agentledger.bootstrap import context_at
 from consumers.expirer.expirer import Expirer
 from domain.errors import DomainError
 from domain.values import ResourceRef
@@ -32,14 +31,6 @@ from tests.execution_helpers import (
 
 pytestmark = pytest.mark.integration
 ACTIONS = 1000
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 def _each(

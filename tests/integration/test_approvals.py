@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from agentledger.approvals import Unauthenticated
-from agentledger.bootstrap import connectors, context_at, ledger
+from agentledger.bootstrap import context_at, ledger
 from agentledger.settings import Settings
 from consumers.executor.executor import Outcome
 from consumers.expirer.expirer import Expirer
@@ -33,14 +31,6 @@ from tests.execution_helpers import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real billing database and the real CRM simulator."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 def _seed(systems: Connectors, key: str) -> str:

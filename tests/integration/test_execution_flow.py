@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from agentledger.bootstrap import connectors
 from agentledger.client import Client
 from agentledger.services import services
 from agentledger.settings import Settings
@@ -23,14 +20,6 @@ from tests.execution_helpers import ALICE, desk, resource
 from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 @pytest.mark.parametrize("system", ["billing", "crm"])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from confluent_kafka import Producer
 
-from agentledger.bootstrap import connectors
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
@@ -20,14 +17,6 @@ from tests.execution_helpers import agent, decide, resource
 from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 def test_garbage_is_dead_lettered_and_the_next_action_still_runs(

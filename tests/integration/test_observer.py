@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from agentledger.bootstrap import connectors, observer
+from agentledger.bootstrap import observer
 from agentledger.settings import Settings
 from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
@@ -19,14 +18,6 @@ from tests.decider_helpers import read_topic
 from tests.execution_helpers import resource
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 def _changes(systems: Connectors, settings: Settings, round_: str) -> list[ResourceRef]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -12,7 +11,6 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from agentledger.bootstrap import (
-    connectors,
     observer,
     projection_store,
     projections,
@@ -31,14 +29,6 @@ from projections.believed import believed_state
 from tests.execution_helpers import agent, decide, executor, resource
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def systems(settings: Settings) -> Iterator[Connectors]:
-    """Connectors to the real systems."""
-    found = connectors(settings)
-    yield found
-    found.close()
 
 
 def _caught_up(settings: Settings, live: list[Projector], timeout_s: float = 120.0) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID, uuid4
 
+import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from agentledger.approvals import ApprovalDesk, Approver
@@ -23,6 +24,10 @@ from consumers.expirer.expirer import Expirer
 from consumers.observer.observer import Observer, ObserverConfig
 from consumers.observer.positions import ObserverPositions
 from consumers.projector.service import Projector, ProjectorConfig
+from consumers.reconciler.app import Counters, ReconcilerConfig, build_app
+from consumers.reconciler.app import Serdes as ReconcilerSerdes
+from consumers.reconciler.rules import Windows
+from consumers.reconciler.verdicts import DriftRules
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
@@ -48,6 +53,7 @@ from infra.stack.stack import Stack
 from infra.topics import topic_spec
 from projections.actual import ActualState
 from projections.believed import BelievedState
+from projections.drift import DriftView
 from projections.replay import Rebuilt, rebuild
 from projections.store import ProjectionStore
 
@@ -326,14 +332,43 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     config = ObserverConfig(
         bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
         transactional_id=f"{settings.topic_prefix}observer.{settings.ledger_name}",
-        poll_s=settings.observer_poll_s,
+        poll_s=settings.observer_poll_s, heartbeat_s=settings.observer_heartbeat_s,
     )  # fmt: skip
     return Observer(systems, serde, positions, wall_clock, config)
 
 
-PROJECTIONS: dict[str, type[ActualState | BelievedState]] = {
+def reconciler(settings: Settings, counters: Counters | None = None) -> faust.App:
+    """The reconciler's faust app (run it with ``consumers.reconciler.app.run``)."""
+    serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
+    windows = Windows(
+        settle_ms=int(settings.reconciler_settle_s * 1000),
+        stale_after_ms=int(settings.reconciler_stale_after_s * 1000),
+    )
+    config = ReconcilerConfig(
+        app_id=f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
+        bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
+        ticks_topic=settings.topic("reconciler-ticks.v1"),
+        data_dir=settings.state_dir / "reconciler" / settings.ledger_name,
+        tick_s=settings.reconciler_tick_s, windows=windows,
+    )  # fmt: skip
+    engine = policy_engine(load_bundle(settings.policy_bundle))
+    return build_app(
+        config,
+        ReconcilerSerdes(
+            serdes["actions.v1"], serdes["observations.v1"], serdes["drift.v1"],
+            serdes["deadletter.v1"],
+        ),
+        DriftRules(engine.query),
+        wall_clock,
+        counters,
+    )  # fmt: skip
+
+
+AnyProjection = ActualState | BelievedState | DriftView
+PROJECTIONS: dict[str, type[AnyProjection]] = {
     "actual": ActualState,
     "believed": BelievedState,
+    "drift": DriftView,
 }
 
 
@@ -342,7 +377,7 @@ def projection_store(settings: Settings) -> ProjectionStore:
     return ProjectionStore(settings.database, f"{settings.ledger_name.lower()}_view")
 
 
-def projections(names: list[str] | None = None) -> list[ActualState | BelievedState]:
+def projections(names: list[str] | None = None) -> list[AnyProjection]:
     """The projections called ``names`` (all when ``None``)."""
     wanted = names or list(PROJECTIONS)
     unknown = [name for name in wanted if name not in PROJECTIONS]
@@ -353,7 +388,7 @@ def projections(names: list[str] | None = None) -> list[ActualState | BelievedSt
 
 def projectors(settings: Settings) -> list[Projector]:
     """One live projector per projection."""
-    serdes = topic_serdes(settings, "actions.v1", "observations.v1")
+    serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1")
     config = ProjectorConfig(
         bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}projector"
     )

@@ -22,6 +22,7 @@ from agentledger.cli_approvals import (
     run_observer,
     show_action,
 )
+from agentledger.cli_drift import drift_app, run_reconciler
 from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
 from agentledger.cli_schemas import app as schemas_app
@@ -44,6 +45,8 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(agent_app, name="agent")
 app.command("executor")(run_executor)
 app.command("observer")(run_observer)
+app.command("reconciler")(run_reconciler)
+app.add_typer(drift_app, name="drift")
 app.command("expirer")(run_expirer)
 app.command("api")(run_api)
 app.command("approvals")(list_approvals)

@@ -138,6 +138,20 @@ class Settings(BaseSettings):
     observer_poll_s: float = Field(
         default=0.5, gt=0, description="How often the observer polls an idle change feed."
     )
+    observer_heartbeat_s: float = Field(
+        default=2.0, gt=0, description="How often, at least, the observer proves it read each feed."
+    )
+    reconciler_settle_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long belief and reality may disagree before it is drift.",
+    )
+    reconciler_stale_after_s: float = Field(
+        default=30.0, gt=0, description="A feed not read this long raises observer_stale."
+    )
+    reconciler_tick_s: float = Field(
+        default=1.0, gt=0, description="How often the reconciler checks settle windows."
+    )
     failpoints: str = Field(
         default="",
         description="Testing only: comma-separated crash points (e.g. executor.after_apply).",

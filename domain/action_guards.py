@@ -9,6 +9,7 @@ from uuid import UUID
 from domain import errors
 from domain.action_state import Status
 from domain.events.decisions import Obligations
+from domain.preconditions import describe, differences
 from domain.values import Value
 
 
@@ -94,11 +95,6 @@ class ActionGuards:
         """Invariant 6: the agent's beliefs still hold (``None``: actual state unknown)."""
         if actual is None:
             return
-        differences = {
-            k: (v, actual.get(k)) for k, v in self.preconditions.items() if actual.get(k) != v
-        }
-        if differences:
-            detail = "; ".join(
-                f"{k}: believed {b!r}, actual {a!r}" for k, (b, a) in differences.items()
-            )
-            raise errors.StalePrecondition(detail)
+        diff = differences(self.preconditions, actual)
+        if diff:
+            raise errors.StalePrecondition(describe(diff))

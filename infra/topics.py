@@ -33,12 +33,14 @@ class TopicSpec:
     """Largest record; ``None`` means the ``max_record_bytes`` setting."""
     partitions: int | None = None
     """Partition count; ``None`` means the ``partitions`` setting (every keyed topic)."""
+    internal: bool = False
+    """A working topic of one service (no contract, short retention), not a DESIGN.md topic."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("proposals.v1", ("ActionProposed",), FOREVER),
     TopicSpec("actions.v1", ACTION_LIFECYCLE, FOREVER),
-    TopicSpec("observations.v1", ("ExternalStateObserved",), FOREVER),
+    TopicSpec("observations.v1", ("ExternalStateObserved", "ChangeFeedChecked"), FOREVER),
     TopicSpec("drift.v1", ("DriftDetected", "DriftResolved"), FOREVER),
     TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER),
     TopicSpec("policies.v1", ("PolicyBundlePublished",), FOREVER),
@@ -47,6 +49,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         ("DeadLetter",),
         FOREVER | {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
         DEAD_LETTER_MAX_BYTES,
+    ),
+    TopicSpec(
+        "reconciler-ticks.v1",
+        (),
+        {"cleanup.policy": "delete", "retention.ms": str(3_600_000)},
+        internal=True,
     ),
     TopicSpec("relay-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
     TopicSpec("observer-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),

@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, uuid5
 from confluent_kafka import Producer
 
 from consumers.observer.positions import ObserverPositions
-from domain.events import ExternalStateObserved
+from domain.events import ChangeFeedChecked, ExternalStateObserved
 from infra.connectors.base import Change, Connector, ConnectorError
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
@@ -34,6 +34,8 @@ class ObserverConfig:
     partitions: int
     poll_s: float = 0.5
     batch: int = 500
+    heartbeat_s: float = 2.0
+    """How often, at least, each feed's read position goes to every partition."""
 
 
 def observation_of(source: str, change: Change, observed_at: datetime) -> ExternalStateObserved:
@@ -44,6 +46,18 @@ def observation_of(source: str, change: Change, observed_at: datetime) -> Extern
         "resource": change.resource, "external_version": change.version, "fields": change.fields,
         "observed_at": observed_at, "source": source, "change_sequence": change.sequence,
         "deleted": change.deleted,
+    })  # fmt: skip
+
+
+def feed_read(source: str, sequence: int, read_at: datetime, partition: int) -> ChangeFeedChecked:
+    """The liveness proof of one feed read, for one partition (its id is fixed by all four)."""
+    at_ms = int(read_at.timestamp() * 1000)
+    event_id = uuid5(
+        NAMESPACE_URL, f"agentledger:feed-read:{source}:{sequence}:{at_ms}:{partition}"
+    )
+    return ChangeFeedChecked.model_validate({
+        "metadata": {"event_id": event_id, "correlation_id": event_id, "occurred_at": read_at},
+        "source": source, "sequence": sequence, "read_at": read_at,
     })  # fmt: skip
 
 
@@ -65,6 +79,7 @@ class Observer:
         self.produced = 0
         self._producer: Producer | None = None
         self._at: dict[str, int] = {}
+        self._beat: dict[str, datetime] = {}
 
     def start(self) -> None:
         """Take over the transactional id (fencing any older instance) and load positions."""
@@ -81,35 +96,54 @@ class Observer:
         """One poll of every feed; the number of observations committed."""
         if self._producer is None:
             raise RuntimeError("start() the observer first")
-        read = {}
-        for source, connector in self._connectors.items():
-            try:
-                changes = connector.changes(self._at.get(source, 0), self.config.batch)
-            except ConnectorError as exc:
-                log.warning("cannot read the %s change feed: %s", source, exc)
-                continue
-            if changes:
-                read[source] = changes
+        read = self._read()
         if not read:
             return 0
-        now = self._clock()
         producer = self._producer
         producer.begin_transaction()
         count = 0
-        for source, changes in read.items():
+        for source, (read_at, changes) in read.items():
             for change in changes:
-                record = observation_of(source, change, now)
+                record = observation_of(source, change, read_at)
                 key = change.resource.key.encode()
                 partition = partition_for(key, self.config.partitions)
                 value = self._serde.serialize(record)
                 producer.produce(self._serde.topic, value, key, partition=partition)
                 count += 1
-            self._positions.write(producer, source, changes[-1].sequence)
+            sequence = changes[-1].sequence if changes else self._at.get(source, 0)
+            self._heartbeat(producer, source, sequence, read_at)
+            if changes:
+                self._positions.write(producer, source, sequence)
         producer.commit_transaction(60)
-        for source, changes in read.items():
-            self._at[source] = changes[-1].sequence
+        for source, (read_at, changes) in read.items():
+            self._beat[source] = read_at
+            if changes:
+                self._at[source] = changes[-1].sequence
         self.produced += count
         return count
+
+    def _read(self) -> dict[str, tuple[datetime, list[Change]]]:
+        """Each feed with new changes or a heartbeat due: when it was read, what it had."""
+        read: dict[str, tuple[datetime, list[Change]]] = {}
+        for source, connector in self._connectors.items():
+            read_at = self._clock()
+            try:
+                changes = connector.changes(self._at.get(source, 0), self.config.batch)
+            except ConnectorError as exc:
+                log.warning("cannot read the %s change feed: %s", source, exc)
+                continue
+            last = self._beat.get(source)
+            due = last is None or (read_at - last).total_seconds() >= self.config.heartbeat_s
+            if changes or due:
+                read[source] = (read_at, changes)
+        return read
+
+    def _heartbeat(self, producer: Producer, source: str, sequence: int, at: datetime) -> None:
+        """A ``ChangeFeedChecked`` on every partition, after the observations it vouches for."""
+        key = f"{source}/observer/feed".encode()
+        for partition in range(self.config.partitions):
+            value = self._serde.serialize(feed_read(source, sequence, at, partition))
+            producer.produce(self._serde.topic, value, key, partition=partition)
 
     def run(self, stop: threading.Event) -> None:
         """Observe until ``stop`` is set; broker trouble restarts from committed positions."""

@@ -37,13 +37,13 @@ from domain.events.ledger import (
     LeaseAcquired,
     LeaseReleased,
 )
-from domain.events.observations import ExternalStateObserved
+from domain.events.observations import ChangeFeedChecked, ExternalStateObserved
 from domain.events.proposals import ActionProposed, ProposalRejected
 
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ActionProposed, ProposalRejected, PolicyDecided, ApprovalRequested, Approved,
     ApprovalRejected, ApprovalExpired, Revoked, Authorized, ExecutionStarted,
-    MutationApplied, MutationFailed, CompensationProposed, ExternalStateObserved,
+    MutationApplied, MutationFailed, CompensationProposed, ExternalStateObserved, ChangeFeedChecked,
     DriftDetected, DriftResolved, AgentRegistered, AgentScopesChanged, AgentBudgetChanged,
     AgentSuspended, AgentReinstated, PolicyBundlePublished, BudgetReserved, BudgetSettled,
     BudgetReleased, LeaseAcquired, LeaseReleased, ShadowDecisionDiffered,
@@ -65,6 +65,7 @@ __all__ = [
     "BudgetReleased",
     "BudgetReserved",
     "BudgetSettled",
+    "ChangeFeedChecked",
     "CompensationProposed",
     "DomainEvent",
     "DriftDetected",

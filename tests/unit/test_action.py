@@ -196,7 +196,8 @@ def test_a_precondition_that_no_longer_holds_stops_execution() -> None:
     clock = Clock()
     action = decided(clock, ALLOW)
     with pytest.raises(
-        errors.StalePrecondition, match=re.escape("email: believed 'old@x.io', actual 'other@x.io'")
+        errors.StalePrecondition,
+        match=re.escape('{"email": {"actual": "other@x.io", "believed": "old@x.io"}}'),
     ):
         action.start_execution(
             clock.ctx(), executor="e1", resource_version="v1", actual={"email": "other@x.io"}

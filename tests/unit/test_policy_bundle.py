@@ -191,11 +191,11 @@ def test_drift_rules_ignore_listed_fields_and_grade_classes() -> None:
     assert verdict("out_of_band_change", "crm/contact/1", "email") == {
         "ignored": False,
         "owned": True,
-        "severity": "medium",
+        "severity": "warning",
     }
     assert verdict("revoked_but_applied", "x/y/1", "email") == {
         "ignored": False,
         "owned": False,
         "severity": "critical",
     }
-    assert verdict("something_new", "x/y/1", "f")["severity"] == "medium"
+    assert verdict("something_new", "x/y/1", "f")["severity"] == "warning"

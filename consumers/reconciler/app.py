@@ -1,0 +1,163 @@
+"""The reconciler as a faust-streaming app over the co-partitioned action and observation topics.
+
+One agent reads ``actions.v1``, ``observations.v1`` and ``reconciler-ticks.v1`` (all with
+the same partition count, keyed by resource). Its table holds one state per resource
+and per change feed; a timer puts a tick with the clock's time on each assigned
+partition, so settle windows run out inside the stream, in order with the records.
+With faust's exactly-once processing the table's changelog, the alerts on ``drift.v1``
+and the input offsets commit in one Kafka transaction, and inputs are read committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+from uuid import NAMESPACE_URL, uuid5
+
+import faust
+
+from consumers.reconciler.rules import Reconciler, Source, Windows
+from consumers.reconciler.verdicts import DriftRules
+from domain.events.proposals import KafkaPosition
+from infra.partitioner import partition_for
+from infra.serde.deadletter import dead_letter_for
+from infra.serde.errors import BadRecord
+from infra.serde.topic_serde import TopicSerde
+
+log = logging.getLogger("agentledger.reconciler")
+
+
+@dataclass(frozen=True)
+class ReconcilerConfig:
+    """Where the reconciler reads and writes, and how often it ticks."""
+
+    app_id: str
+    bootstrap: str
+    partitions: int
+    ticks_topic: str
+    data_dir: Path
+    tick_s: float = 1.0
+    windows: Windows = field(default_factory=Windows)
+
+
+@dataclass(frozen=True)
+class Serdes:
+    """The topics the reconciler touches (full names are the serdes' topics)."""
+
+    actions: TopicSerde
+    observations: TopicSerde
+    drift: TopicSerde
+    deadletter: TopicSerde
+
+
+class Counters:
+    """What the reconciler did since it started (for logs and the benchmark)."""
+
+    def __init__(self) -> None:
+        """All zero."""
+        self.records = 0
+        self.alerts = 0
+        self.dead_letters = 0
+
+
+def build_app(
+    config: ReconcilerConfig,
+    serdes: Serdes,
+    rules: DriftRules,
+    clock: Callable[[], datetime],
+    counters: Counters | None = None,
+) -> faust.App:
+    """The faust app; run it with :func:`run`."""
+    counters = counters or Counters()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        config.app_id, broker=f"kafka://{config.bootstrap}", store="memory://",
+        processing_guarantee="exactly_once", web_enabled=False, datadir=str(config.data_dir),
+        topic_partitions=config.partitions, topic_replication_factor=1,
+        key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
+        producer_max_request_size=8 * 1024 * 1024,
+        broker_session_timeout=10.0, broker_heartbeat_interval=2.0,
+    )  # fmt: skip
+    names = {serdes.actions.topic: serdes.actions, serdes.observations.topic: serdes.observations}
+    short = {serdes.actions.topic: "actions.v1", serdes.observations.topic: "observations.v1"}
+    sources = app.topic(
+        serdes.actions.topic, serdes.observations.topic, config.ticks_topic,
+        key_type=bytes, value_type=bytes, partitions=config.partitions,
+    )  # fmt: skip
+    ticks = app.topic(config.ticks_topic, key_type=bytes, value_type=bytes)
+    drift = app.topic(serdes.drift.topic, key_type=bytes, value_type=bytes)
+    letters = app.topic(serdes.deadletter.topic, key_type=bytes, value_type=bytes)
+    table = app.Table("reconciler-state", partitions=config.partitions)
+    reconciler = Reconciler(
+        cast("MutableMapping[bytes, bytes]", table), rules, config.windows,
+        lambda key: partition_for(key, config.partitions),
+    )  # fmt: skip
+
+    @app.agent(sources)
+    async def reconcile(stream: faust.StreamT[Any]) -> None:
+        async for event in cast("Any", stream).events():
+            message = event.message
+            topic, partition, offset = message.topic, message.partition, message.offset
+            if topic == config.ticks_topic:
+                source = Source("ticks", partition, offset)
+                out = reconciler.tick(source, int(event.value))
+            else:
+                try:
+                    record = names[topic].deserialize(event.value)
+                except BadRecord as error:
+                    origin = KafkaPosition(topic=topic, partition=partition, offset=offset)
+                    letter = dead_letter_for(
+                        error, origin=origin, key=message.key, payload=event.value, headers={},
+                        consumer=config.app_id, clock=clock,
+                        new_id=partial(uuid5, NAMESPACE_URL, f"dead:{topic}:{partition}:{offset}"),
+                    )  # fmt: skip
+                    log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, error)
+                    await letters.send(
+                        key=message.key, value=serdes.deadletter.serialize(letter),
+                        partition=partition,
+                    )  # fmt: skip
+                    counters.dead_letters += 1
+                    continue
+                counters.records += 1
+                out = reconciler.handle(Source(short[topic], partition, offset), record)
+            for key, alert in out:
+                await drift.send(
+                    key=key, value=serdes.drift.serialize(alert),
+                    partition=partition_for(key, config.partitions),
+                )  # fmt: skip
+                counters.alerts += 1
+                log.info("%s %s", type(alert).__name__, alert.model_dump_json())
+
+    @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
+    async def tick() -> None:
+        now_ms = str(int(clock().timestamp() * 1000)).encode()
+        for tp in app.consumer.assignment():
+            if tp.topic == serdes.actions.topic:
+                await ticks.send(key=b"tick", value=now_ms, partition=tp.partition)
+
+    del reconcile, tick  # registered on the app by their decorators
+    return app
+
+
+def run(app: faust.App, loglevel: str = "info") -> None:
+    """Run the app's worker until it is told to stop (SIGINT/SIGTERM)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    code = 1
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    finally:
+        # faust has stopped and committed by now, but its consumer thread is not a daemon
+        # and keeps the interpreter alive: leave without waiting for it.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

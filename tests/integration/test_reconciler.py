@@ -1,0 +1,249 @@
+"""Each drift class from a real scenario: real systems, the real services, the reconciler as a process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from agentledger.bootstrap import connectors, ledger, observer
+from agentledger.client import Client
+from agentledger.services import services
+from agentledger.settings import Settings
+from domain.action_state import Status
+from domain.values import ResourceRef
+from infra.connectors.base import Mutation, Operation
+from infra.connectors.crm_admin import CrmAdmin
+from infra.connectors.registry import Connectors
+from infra.ledger.ledger import Ledger
+from tests.conftest import unique
+from tests.decider_helpers import register
+from tests.drift_helpers import (
+    ReconcilerProcess,
+    detected,
+    fast,
+    resolved,
+    running_reconciler,
+    wait_for,
+)
+from tests.execution_helpers import ALICE, desk, resource
+from tests.relay_helpers import drop_isolated, isolated_settings
+from tests.service_helpers import wait_status
+
+pytestmark = pytest.mark.integration
+
+
+class Observing:
+    """The observer in a thread of its own, so a test can stop it and start it again."""
+
+    def __init__(self, settings: Settings, systems: Connectors) -> None:
+        """Not started yet."""
+        self.settings, self.systems = settings, systems
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Observe until :meth:`stop`."""
+        self._stop = threading.Event()
+        the_observer = observer(self.settings, self.systems)
+        self._thread = threading.Thread(target=the_observer.run, args=(self._stop,), daemon=True)
+        self._thread.start()
+        assert the_observer.ready.wait(60), "observer did not start"
+
+    def stop(self) -> None:
+        """Stop observing (the feeds go unread)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+
+@dataclass
+class World:
+    """Everything running: services, observer, reconciler; an agent to act with."""
+
+    settings: Settings
+    ledger: Ledger
+    systems: Connectors
+    client: Client
+    observing: Observing
+    reconciler: ReconcilerProcess
+
+    def execute(self, key: str, parameters: dict[str, Any], **preconditions: Any) -> UUID:
+        """Propose, approve if asked, and wait until applied; the action id."""
+        ref = self.client.propose(
+            resource=key, action_type="contact.update", idempotency_key=unique("k"),
+            parameters=parameters, preconditions=preconditions,
+        )  # fmt: skip
+        decision = self.client.wait_for_decision(ref, 60)
+        if decision.outcome == "require_approval":
+            desk(self.ledger, self.systems).approve(ALICE, ref.action_id)
+        wait_status(self.ledger, ref.action_id, Status.APPLIED)
+        return ref.action_id
+
+    def seed(self, key: str, **fields: Any) -> None:
+        """Create the resource in its system (nobody governs this first write)."""
+        ref = ResourceRef.parse(key)
+        self.systems[ref.system].apply(
+            Mutation(ref, Operation.UPSERT, fields), unique("seed"), None
+        )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One isolated ledger with every service and the reconciler, for all the scenarios."""
+    settings = fast(isolated_settings(Settings()))
+    the_ledger, systems = ledger(settings), connectors(settings)
+    agent_id = unique("drift-agent")
+    register(the_ledger, agent_id)
+    observing = Observing(settings, systems)
+    log = tmp_path_factory.mktemp("reconciler") / "reconciler.log"
+    try:
+        with (
+            services(settings, the_ledger, systems, observe=False),
+            Client(agent_id, settings) as client,
+            running_reconciler(settings, log) as process,
+        ):
+            observing.start()
+            yield World(settings, the_ledger, systems, client, observing, process)
+            observing.stop()
+    finally:
+        the_ledger.close()
+        systems.close()
+        drop_isolated(settings)
+
+
+def test_a_human_edit_in_the_saas_is_an_out_of_band_change(world: World) -> None:
+    """An admin edit of a governed contact is out_of_band_change with believed and actual values."""
+    key = resource("crm", "contact")
+    world.seed(key, email="ann@x.io", tier="silver")
+    world.execute(key, {"tier": "gold"})
+    admin = CrmAdmin(world.settings.crm)
+    try:
+        admin.edit(ResourceRef.parse(key), {"tier": "bronze"})
+    finally:
+        admin.close()
+    records = wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change")))
+    [alert] = detected(records, key)
+    assert [(f.field, f.believed, f.actual) for f in alert.fields] == [("tier", "gold", "bronze")]
+    assert alert.severity == "warning"
+    assert alert.contradicts, "the alert links the MutationApplied it contradicts"
+
+
+def test_a_write_the_saas_silently_drops_is_execution_not_reflected(world: World) -> None:
+    """The CRM answers 200 but stores nothing: after the settle window, execution_not_reflected."""
+    key = resource("crm", "contact")
+    world.seed(key, tier="silver")
+    world.execute(key, {"tier": "gold"})
+    admin = CrmAdmin(world.settings.crm)
+    try:
+        admin.drop_writes(enabled=True)
+        dropped = world.execute(key, {"tier": "platinum"})
+    finally:
+        admin.drop_writes(enabled=False)
+        admin.close()
+    records = wait_for(world.settings, lambda r: bool(detected(r, key, "execution_not_reflected")))
+    [alert] = detected(records, key)
+    assert str(dropped) in alert.explanation
+    assert [(f.field, f.believed, f.actual) for f in alert.fields] == [("tier", "platinum", "gold")]
+    assert alert.severity == "critical"
+
+
+def test_a_revocation_after_execution_is_revoked_but_applied(world: World) -> None:
+    """Revoking an applied action raises revoked_but_applied, linking the applied and revoked events."""
+    key = resource("crm", "contact")
+    world.seed(key, tier="silver")
+    world.execute(key, {"tier": "gold"})
+    applied = world.execute(key, {"tier": "platinum"})
+    desk(world.ledger, world.systems).revoke(ALICE, applied, "wrong tier")
+    records = wait_for(world.settings, lambda r: bool(detected(r, key, "revoked_but_applied")))
+    [alert] = detected(records, key, "revoked_but_applied")
+    assert alert.severity == "critical"
+    assert len(alert.contradicts) == 2
+    assert [f.field for f in alert.fields] == ["tier"]
+
+
+def test_a_proposal_against_a_changed_state_is_stale_belief(world: World) -> None:
+    """The agent believes the old email; the CRM shows another: stale_belief with both values."""
+    key = resource("crm", "contact")
+    world.seed(key, email="old@x.io")
+    world.seed(key, email="new@x.io")
+    # the email changed by itself (out of band): once that is reported, the reconciler knows it
+    wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change")))
+    world.client.propose(
+        resource=key, action_type="contact.update", idempotency_key=unique("k"),
+        parameters={"tier": "gold"}, preconditions={"email": "old@x.io"},
+    )  # fmt: skip
+    records = wait_for(world.settings, lambda r: bool(detected(r, key, "stale_belief")))
+    [alert] = detected(records, key, "stale_belief")
+    assert [(f.field, f.believed, f.actual) for f in alert.fields] == [
+        ("email", "old@x.io", "new@x.io")
+    ]
+
+
+def test_resources_in_sync_and_ignored_fields_raise_no_alert(world: World) -> None:
+    """A governed change that shows up, and an edit of an ignored field, stay silent."""
+    key = resource("crm", "contact")
+    world.seed(key, tier="silver")
+    world.execute(key, {"tier": "gold"})
+    admin = CrmAdmin(world.settings.crm)
+    try:
+        admin.edit(ResourceRef.parse(key), {"last_seen_at": "2026-11-21T10:00:00Z"})
+    finally:
+        admin.close()
+    marker = resource("crm", "contact")
+    world.seed(marker, tier="silver")
+    world.execute(marker, {"tier": "gold"})
+    admin = CrmAdmin(world.settings.crm)
+    try:
+        admin.edit(ResourceRef.parse(marker), {"tier": "bronze"})
+    finally:
+        admin.close()
+    records = wait_for(world.settings, lambda r: bool(detected(r, marker)))
+    assert detected(records, key) == [], "later drift was judged, this resource stayed silent"
+
+
+def test_a_stopped_observer_is_observer_stale_until_it_reads_again(world: World) -> None:
+    """No feed read for longer than allowed raises observer_stale per system; a read resolves it."""
+    world.observing.stop()
+    try:
+        records = wait_for(
+            world.settings, lambda r: bool(detected(r, "crm/observer/feed", "observer_stale")), 60
+        )
+    finally:
+        world.observing.start()
+    [alert] = detected(records, "crm/observer/feed")
+    records = wait_for(world.settings, lambda r: resolved(r, alert.alert_id), 60)
+    assert detected(records, "billing/observer/feed", "observer_stale")
+
+
+def test_alerts_are_not_lost_when_the_reconciler_is_killed(world: World, tmp_path: Path) -> None:
+    """Kill -9 mid-stream and restart: every out-of-band edit gets its alert, duplicates share ids (runs last)."""
+    keys = [resource("crm", "contact") for _ in range(12)]
+    for key in keys:
+        world.seed(key, tier="silver")
+    admin = CrmAdmin(world.settings.crm)
+    try:
+        for index, key in enumerate(keys):
+            admin.edit(ResourceRef.parse(key), {"tier": "bronze"})
+            if index == len(keys) // 2:
+                world.reconciler.kill()
+    finally:
+        admin.close()
+    restarted = ReconcilerProcess(world.settings, tmp_path / "restarted.log")
+    try:
+        restarted.wait_ready()
+        records = wait_for(
+            world.settings,
+            lambda r: all(detected(r, k, "out_of_band_change") for k in keys),
+            90,
+        )
+    finally:
+        restarted.stop()
+    for key in keys:
+        ids = {a.alert_id for a in detected(records, key)}
+        assert len(ids) == 1, f"{key}: one divergence, one alert id (got {ids})"

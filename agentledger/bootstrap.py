@@ -51,7 +51,7 @@ from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
 from infra.stack.stack import Stack
 from infra.topics import topic_spec
-from projections.actual import ActualState
+from projections.actual import ActualReader, ActualState
 from projections.believed import BelievedState
 from projections.drift import DriftView
 from projections.replay import Rebuilt, rebuild
@@ -214,7 +214,14 @@ def decider(settings: Settings, the_ledger: Ledger | None = None) -> Decider:
             consumer=f"decider:{settings.topic('proposals.v1')}",
             history_limit=settings.policy_history_limit,
         ),
+        actual=actual_reader(settings),
     )  # fmt: skip
+
+
+def actual_reader(settings: Settings) -> ActualReader:
+    """Reads of the actual-state view (what the systems were last seen to show)."""
+    store = projection_store(settings)
+    return ActualReader(store.url, store.prefix)
 
 
 def decider_service(settings: Settings, the_ledger: Ledger | None = None) -> DeciderService:

@@ -21,6 +21,7 @@ from agentledger.bootstrap import (
     executor_service,
     expirer,
     observer,
+    projectors,
     relay,
     topic_serdes,
 )
@@ -59,6 +60,9 @@ def services(
         the_observer = observer(settings, systems)
         runners.append(the_observer.run)
         waits.append(("the observer", the_observer.ready))
+    for projector in projectors(settings):  # the decider reads the actual-state view
+        runners.append(projector.run)
+        waits.append((f"the {projector.projection.name} projector", projector.ready))
     threads = [threading.Thread(target=run, args=(stop,), daemon=True) for run in runners]
     for thread in threads:
         thread.start()

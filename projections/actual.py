@@ -6,7 +6,8 @@ the one already applied (a lower change sequence of the same source) changes not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from psycopg.sql import SQL, Composed
 from domain.events import ExternalStateObserved
 from domain.values import Record
 from projections.store import Tables, canonical
+
+log = logging.getLogger("agentledger.projections")
 
 
 class ActualState:
@@ -121,3 +124,63 @@ def actual_state(conn: psycopg.Connection[Any], prefix: str, resource_key: str) 
         (resource_key,),
     ).fetchall()
     return Actual(resource_key, row[0], row[1], row[2], dict(fields))
+
+
+class ActualReader:
+    """Batched reads of the actual state, for the decider (one query per batch)."""
+
+    def __init__(self, database_url: str, prefix: str) -> None:
+        """Read the ``<prefix>_actual_*`` tables at ``database_url``."""
+        self.url, self.prefix = database_url, prefix
+        self._conn: psycopg.Connection[Any] | None = None
+        self._warned = False
+
+    def __call__(self, keys: Collection[str]) -> dict[str, Actual]:
+        """The observed resources among ``keys`` (absent: never observed, or no view yet)."""
+        if not keys:
+            return {}
+        t = Tables(self.prefix)
+        try:
+            conn = self._connection()
+            resources = conn.execute(
+                SQL(
+                    "SELECT resource_key, external_version, deleted, observed_at FROM {0}"
+                    " WHERE resource_key = ANY(%s)"
+                ).format(t("actual_resources")),
+                (list(keys),),
+            ).fetchall()
+            fields = conn.execute(
+                SQL(
+                    "SELECT resource_key, field, value FROM {0} WHERE resource_key = ANY(%s)"
+                ).format(t("actual_fields")),
+                (list(keys),),
+            ).fetchall()
+        except psycopg.errors.UndefinedTable:
+            if not self._warned:
+                log.warning("no actual-state view yet (is the projector running?): state unknown")
+                self._warned = True
+            return {}
+        except psycopg.OperationalError:
+            log.warning(
+                "actual-state view unreachable: state unknown for this batch", exc_info=True
+            )
+            self._conn = None
+            return {}
+        by_key: dict[str, dict[str, Any]] = {}
+        for key, field, value in fields:
+            by_key.setdefault(key, {})[field] = value
+        return {
+            key: Actual(key, version, deleted, observed_at, by_key.get(key, {}))
+            for key, version, deleted, observed_at in resources
+        }
+
+    def close(self) -> None:
+        """Close the connection, if any."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+        return self._conn

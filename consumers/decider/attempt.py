@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from consumers.decider.intake import Consumed, Intake, Malformed, Proposal, Undecodable
@@ -19,10 +21,12 @@ from domain.errors import DomainError
 from domain.events.decisions import DecisionOutcome, Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id, agent_aggregate_id, rejection_id
+from domain.preconditions import describe, differences
 from infra.ledger.commands import Commands
 from infra.policy.engine import PolicyEngine, PolicyError, PolicyResult
 from infra.policy.inputs import History, HistoryEntry, PolicyInput, build_input
 from infra.policy.records import DecisionRow
+from projections.actual import Actual
 
 MESSAGE_LIMIT = 2000
 
@@ -58,6 +62,8 @@ class Attempt:
     shadow: PolicyEngine | None
     history_limit: int
     poisoned: dict[int, Reason]
+    actual: Mapping[str, Actual] = field(default_factory=dict)
+    """The observed state of the batch's resources (absent: not observed yet)."""
     seen: set[UUID] = field(default_factory=set)
     decided: list[tuple[DecisionRow, PolicyInput]] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
@@ -94,10 +100,17 @@ class Attempt:
             message = f"idempotency key {proposal.idempotency_key!r} was already proposed"
             self._reject_proposal(item, Reason(code="duplicate", message=message), existing=aid)
             return
+        actual = self.actual.get(proposal.resource.key)
+        if actual is not None:
+            diff = differences(proposal.preconditions, actual.fields)
+            if diff and not self._view_behind(proposal.resource.key, actual):
+                reason = Reason(code="stale_precondition", message=describe(diff)[:MESSAGE_LIMIT])
+                self._reject_proposal(item, reason)
+                return
         self.seen.add(aid)
         policy_input = build_input(
             action_id=aid, proposal=proposal, agent=agent, history=self.history, now=self.now,
-            history_limit=self.history_limit,
+            history_limit=self.history_limit, resource=resource_document(actual),
         )  # fmt: skip
         try:
             verdict = self.engine.evaluate(policy_input.document)
@@ -116,6 +129,18 @@ class Attempt:
             raise Poisoned(index, _reason(_code(exc), exc)) from exc
         self._shadow(tx, aid, verdict, policy_input)
         self._count(aid, item, verdict, policy_input)
+
+    def _view_behind(self, resource_key: str, actual: Actual) -> bool:
+        """Whether we executed on the resource since its last observation.
+
+        The observer follows our own writes with a lag: an agent that saw our last change
+        is not stale because the view has not caught up. Such a proposal goes on, and the
+        executor checks the preconditions against the live system before applying.
+        """
+        lease = self.tx.find_lease(resource_key)
+        if lease is None:
+            return False
+        return lease.holder is not None or lease.modified_on >= actual.observed_at
 
     def _count(
         self, aid: UUID, item: Proposal, verdict: PolicyResult, policy_input: PolicyInput
@@ -176,6 +201,18 @@ class Attempt:
             rejection_id(consumed.source), reason=reason, source=consumed.position, **known
         )
         self.tally.rejected += 1
+
+
+def resource_document(actual: Actual | None) -> dict[str, Any] | None:
+    """The policy input's ``resource``: what was last observed (``None``: unknown)."""
+    if actual is None:
+        return None
+    return {
+        "state": "deleted" if actual.deleted else "observed",
+        "version": actual.external_version,
+        "observed_at_ms": int(actual.observed_at.timestamp() * 1000),
+        "fields": actual.fields,
+    }
 
 
 def obligations(verdict: PolicyResult, cost: Decimal | None) -> Obligations:

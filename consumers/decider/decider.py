@@ -8,7 +8,7 @@ Kafka positions commit together, so a redelivered proposal has no second effect.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -29,6 +29,7 @@ from infra.policy.records import DecisionRecords
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
+from projections.actual import Actual
 
 log = logging.getLogger("agentledger.decider")
 
@@ -51,13 +52,18 @@ class Decider:
         shadow: PolicyEngine | None = None, clock: Callable[[], datetime],
         new_id: Callable[[], UUID], dead_letter: Callable[[list[DeadLetter]], None],
         config: DeciderConfig | None = None,
+        actual: Callable[[Collection[str]], Mapping[str, Actual]] = lambda _keys: {},
     ) -> None:  # fmt: skip
-        """``dead_letter`` must durably publish the letters before returning."""
+        """``dead_letter`` must durably publish the letters before returning.
+
+        ``actual(keys)`` reads the observed state of resources (the actual-state view).
+        """
         recorder = ledger.recorder
         if not isinstance(recorder, LedgerRecorder):
             raise TypeError("the decider needs the ledger's LedgerRecorder (side writes)")
         self.ledger, self.serde, self.engine, self.shadow = ledger, serde, engine, shadow
         self.clock, self.new_id, self.dead_letter = clock, new_id, dead_letter
+        self.actual = actual
         self.config = config or DeciderConfig()
         self.records = DecisionRecords(recorder)
         self.positions = KafkaPositions(recorder)
@@ -117,11 +123,13 @@ class Decider:
             now_ms=int(now.timestamp() * 1000), limit=self.config.history_limit,
         )  # fmt: skip
         attempts: list[Attempt] = []
+        actual = self.actual({p.resource.key for p in proposals})
 
         def work(tx: Commands) -> None:
             attempt = Attempt(
                 tx=tx, now=now, history=history.copy(), engine=self.engine,
                 shadow=self.shadow, history_limit=self.config.history_limit, poisoned=poisoned,
+                actual=actual,
             )  # fmt: skip
             attempts.append(attempt)
             attempt.apply(items)

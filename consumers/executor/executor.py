@@ -23,7 +23,13 @@ from eventsourcing.persistence import IntegrityError
 from domain.action import Action
 from domain.action_state import Status
 from domain.context import CommandContext
-from domain.errors import InvalidTransition, LeaseHeld, NotAuthorized, StaleApproval
+from domain.errors import (
+    InvalidTransition,
+    LeaseHeld,
+    NotAuthorized,
+    StaleApproval,
+    StalePrecondition,
+)
 from infra.connectors.base import (
     Connector,
     ConnectorUnavailable,
@@ -101,14 +107,23 @@ class Executor:
         if action is None or action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
             return Outcome.SKIPPED
         connector = self._connector_for(action.resource.system)
-        version = connector.current(action.resource).version
+        snapshot = connector.current(action.resource)
+        version = snapshot.version
+        actual = snapshot.fields if version is not None else None
         try:
             action = self._write(
                 action_id,
                 lambda tx: tx.start_execution(
-                    action_id, executor=self.config.name, resource_version=version
+                    action_id, executor=self.config.name, resource_version=version, actual=actual
                 ),
             )
+        except StalePrecondition as exc:
+            detail = str(exc)
+            log.info("not executing %s: %s", action_id, detail)
+            self._write(
+                action_id, lambda tx: _abandon(tx, action_id, self.config.name, version, detail)
+            )
+            return Outcome.FAILED
         except StaleApproval as exc:
             log.info("approvals of %s are stale (%s): review requested", action_id, exc)
             self._write(
@@ -186,3 +201,15 @@ class Executor:
             except IntegrityError:
                 log.info("action %s changed concurrently; trying again", action_id)
         raise RuntimeError(f"action {action_id} kept changing; gave up after {RACE_RETRIES}")
+
+
+def _abandon(
+    tx: Commands, action_id: UUID, executor: str, version: str | None, detail: str
+) -> None:
+    """Invariant 6 just before calling out: the preconditions no longer hold.
+
+    Recorded as an execution that failed before any call (final, nothing was sent), so
+    the lease is released and the reason — the field-level difference — is on record.
+    """
+    tx.start_execution(action_id, executor=executor, resource_version=version, actual=None)
+    tx.failed(action_id, error=detail, retryable=False, retry_at=None)

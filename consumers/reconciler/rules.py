@@ -176,7 +176,7 @@ class Reconciler:
             case ExecutionStarted():
                 remember(state.executing, str(record.action_id))
             case MutationFailed():
-                _forget(state.executing, str(record.action_id))
+                self._failed(state, record, out)
             case Revoked():
                 self._revoked(state, record, out)
             case CompensationProposed():
@@ -244,6 +244,15 @@ class Reconciler:
         if alert_of is not None and alert_of in state.open:
             alert = state.open.pop(alert_of)
             out.append(_resolved(state, alert, "the compensation was applied", event_id, at_ms))
+
+    def _failed(self, state: ResourceState, record: MutationFailed, out: list[DomainEvent]) -> None:
+        _forget(state.executing, str(record.action_id))
+        diff = parse(record.error)
+        if diff is not None:  # the executor's last check found the agent's belief stale
+            self._stale(
+                state, None, str(record.action_id), diff, str(record.metadata.event_id),
+                _ms(record.metadata.occurred_at), out,
+            )  # fmt: skip
 
     def _revoked(self, state: ResourceState, record: Revoked, out: list[DomainEvent]) -> None:
         aid = str(record.action_id)
@@ -324,7 +333,9 @@ class Reconciler:
             agent=agent,
         )  # fmt: skip
 
-    def _feed_read(self, source: Source, record: ChangeFeedChecked) -> list[tuple[bytes, DomainEvent]]:
+    def _feed_read(
+        self, source: Source, record: ChangeFeedChecked
+    ) -> list[tuple[bytes, DomainEvent]]:
         key = feed_key(record.source, source.partition)
         raw = self.store.get(key)
         at_ms = _ms(record.read_at)

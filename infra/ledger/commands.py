@@ -68,6 +68,10 @@ class Commands:
         """The registered agent, or ``None``."""
         return self.uow.get(Agent, agent_aggregate_id(agent_id))
 
+    def find_lease(self, resource_key: str) -> ResourceLease | None:
+        """The resource's execution lease, or ``None`` if nothing ever executed on it."""
+        return self.uow.get(ResourceLease, lease_id(resource_key))
+
     def agent(self, agent_id: str) -> Agent:
         """The registered agent, or :class:`UnknownAgent`."""
         agent = self.uow.get(Agent, agent_aggregate_id(agent_id))

@@ -11,11 +11,12 @@ from uuid import UUID
 
 import pytest
 
-from agentledger.bootstrap import connectors, ledger, observer
+from agentledger.bootstrap import actual_reader, connectors, ledger, observer
 from agentledger.client import Client
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
+from domain.preconditions import parse
 from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
@@ -167,22 +168,54 @@ def test_a_revocation_after_execution_is_revoked_but_applied(world: World) -> No
     assert [f.field for f in alert.fields] == ["tier"]
 
 
-def test_a_proposal_against_a_changed_state_is_stale_belief(world: World) -> None:
-    """The agent believes the old email; the CRM shows another: stale_belief with both values."""
+def test_a_proposal_against_a_changed_state_is_rejected_and_is_stale_belief(world: World) -> None:
+    """The agent believes the old email; the CRM shows another: rejected with the field diff, stale_belief."""
     key = resource("crm", "contact")
     world.seed(key, email="old@x.io")
     world.seed(key, email="new@x.io")
-    # the email changed by itself (out of band): once that is reported, the reconciler knows it
+    # the email changed by itself (out of band): once that is reported, the views know it
     wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change")))
-    world.client.propose(
+    ref = world.client.propose(
         resource=key, action_type="contact.update", idempotency_key=unique("k"),
         parameters={"tier": "gold"}, preconditions={"email": "old@x.io"},
     )  # fmt: skip
+    decision = world.client.wait_for_decision(ref, 60)
+    assert decision.outcome == "rejected"
+    [reason] = decision.reasons
+    assert reason.code == "stale_precondition"
+    assert parse(reason.message) == {"email": ("old@x.io", "new@x.io")}
     records = wait_for(world.settings, lambda r: bool(detected(r, key, "stale_belief")))
     [alert] = detected(records, key, "stale_belief")
     assert [(f.field, f.believed, f.actual) for f in alert.fields] == [
         ("email", "old@x.io", "new@x.io")
     ]
+
+
+def test_the_executor_checks_preconditions_again_before_applying(world: World) -> None:
+    """Approved against one state, the contact changes before execution: it fails, nothing is written."""
+    key = resource("crm", "contact")
+    world.seed(key, email="a@x.io", tier="silver")
+    wait_for(world.settings, lambda _r: _known(world, key), 30)
+    ref = world.client.propose(
+        resource=key, action_type="contact.update", idempotency_key=unique("k"),
+        parameters={"tier": "gold"}, preconditions={"email": "a@x.io"},
+    )  # fmt: skip
+    assert world.client.wait_for_decision(ref, 60).outcome == "require_approval"
+    world.seed(key, email="b@x.io")
+    desk(world.ledger, world.systems).approve(ALICE, ref.action_id)
+    action = wait_status(world.ledger, ref.action_id, Status.FAILED, Status.AWAITING_APPROVAL)
+    if action.status is Status.AWAITING_APPROVAL:  # the approval went stale first: approve again
+        desk(world.ledger, world.systems).approve(ALICE, ref.action_id)
+        wait_status(world.ledger, ref.action_id, Status.FAILED)
+    ref_ = ResourceRef.parse(key)
+    assert world.systems["crm"].current(ref_).fields["tier"] == "silver"
+    records = wait_for(world.settings, lambda r: bool(detected(r, key, "stale_belief")))
+    assert detected(records, key, "stale_belief")[0].fields[0].actual == "b@x.io"
+
+
+def _known(world: World, key: str) -> bool:
+    """Whether the actual-state view holds ``key`` (the decider can judge preconditions)."""
+    return bool(actual_reader(world.settings)([key]))
 
 
 def test_resources_in_sync_and_ignored_fields_raise_no_alert(world: World) -> None:

@@ -123,6 +123,7 @@ def _print_relay_lag(rows: list[ComponentStatus]) -> None:
 def demo() -> None:
     """Run the demo scenario against the running stack, printing each step."""
     from agentledger.demo import run_governed  # noqa: PLC0415  # demo deps load only when asked
+    from agentledger.demo_drift import run_drift  # noqa: PLC0415
     from agentledger.demo_flow import run_flow  # noqa: PLC0415
     from agentledger.smoke import run_smoke  # noqa: PLC0415
 
@@ -130,6 +131,9 @@ def demo() -> None:
     run_smoke(settings, out)
     run_governed(settings, out)
     run_flow(settings, out)
+    counts = run_drift(settings, out)
+    if not all(counts.values()):
+        raise typer.Exit(1)
 
 
 def main() -> None:

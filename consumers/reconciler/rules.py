@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from consumers.reconciler.state import (
@@ -34,6 +35,7 @@ from consumers.reconciler.state import (
 from consumers.reconciler.verdicts import DriftRules
 from domain.events import (
     ActionProposed,
+    Authorized,
     ChangeFeedChecked,
     CompensationProposed,
     DomainEvent,
@@ -168,29 +170,15 @@ class Reconciler:
     # -- records --------------------------------------------------------------------------
 
     def _apply(self, state: ResourceState, record: Record, out: list[DomainEvent]) -> None:
-        match record:
-            case ExternalStateObserved():
-                self._observed(state, record, out)
-            case MutationApplied():
-                self._applied(state, record, out)
-            case ExecutionStarted():
-                remember(state.executing, str(record.action_id))
-            case MutationFailed():
-                self._failed(state, record, out)
-            case Revoked():
-                self._revoked(state, record, out)
-            case CompensationProposed():
-                alert = _open_of(
-                    state, DriftClass.REVOKED_BUT_APPLIED, str(record.compensates_action_id)
-                )
-                if alert is not None:
-                    state.compensations[str(record.action_id)] = alert.alert_id
-            case ActionProposed():
-                self._proposed(state, record, out)
-            case ProposalRejected():
-                self._rejected(state, record, out)
-            case _:
-                return
+        handlers: dict[type[Record], Callable[[ResourceState, Any, list[DomainEvent]], None]] = {
+            ExternalStateObserved: self._observed, MutationApplied: self._applied,
+            ExecutionStarted: _started, Authorized: _authorized, MutationFailed: self._failed,
+            Revoked: self._revoked, CompensationProposed: _compensation,
+            ActionProposed: self._proposed, ProposalRejected: self._rejected,
+        }  # fmt: skip
+        handler = handlers.get(type(record))
+        if handler is not None:
+            handler(state, record, out)
 
     def _observed(
         self, state: ResourceState, record: ExternalStateObserved, out: list[DomainEvent]
@@ -215,9 +203,9 @@ class Reconciler:
             owned = self._owned(state, name)
             if belief is None or (belief.action_id is None and not owned):
                 state.believed[name] = Belief(value=value, event_id=event_id)
-        pending = state.unreflected
-        if pending is not None and all(fields.get(n) == v for n, v in pending.fields.items()):
-            state.unreflected = None
+        for aid, pending in list(state.unreflected.items()):
+            if all(fields.get(n) == v for n, v in pending.fields.items()):
+                del state.unreflected[aid]
         state.last_change_ms = max(state.last_change_ms, at_ms)
         self._resolve_if_in_sync(state, at_ms, event_id, out, settled=False)
 
@@ -227,7 +215,10 @@ class Reconciler:
         aid, event_id = str(record.action_id), str(record.metadata.event_id)
         at_ms = _ms(record.metadata.occurred_at)
         _forget(state.executing, aid)
-        fields = {name: stored(value) for name, value in record.applied_fields.items()}
+        # what the action set (its parameters); the record the system returned if unknown
+        fields = state.authorized.pop(aid, None) or {
+            name: stored(value) for name, value in record.applied_fields.items()
+        }
         for name, value in fields.items():
             state.believed[name] = Belief(value=value, action_id=aid, event_id=event_id)
         state.applied[aid] = event_id
@@ -235,10 +226,11 @@ class Reconciler:
             state.applied.pop(next(iter(state.applied)))
         actual = state.actual
         reflected = actual is not None and all(actual.fields.get(n) == v for n, v in fields.items())
-        state.unreflected = None if reflected else Applied(
-            action_id=aid, event_id=event_id, version=record.external_version, at_ms=at_ms,
-            fields=fields,
-        )  # fmt: skip
+        if not reflected:
+            state.unreflected[aid] = Applied(
+                action_id=aid, event_id=event_id, version=record.external_version, at_ms=at_ms,
+                fields=fields,
+            )  # fmt: skip
         state.last_change_ms = max(state.last_change_ms, at_ms)
         alert_of = state.compensations.pop(aid, None)
         if alert_of is not None and alert_of in state.open:
@@ -366,12 +358,11 @@ class Reconciler:
         if state.executing:
             return
         settled = now_ms >= state.last_change_ms + self.windows.settle_ms
-        pending = state.unreflected
-        if pending is not None:
-            if now_ms >= pending.at_ms + self.windows.settle_ms and self._fresh(
-                state, pending.at_ms
-            ):
-                self._not_reflected(state, pending, now_ms, out)
+        if state.unreflected:
+            for pending in sorted(state.unreflected.values(), key=lambda p: p.at_ms):
+                due = now_ms >= pending.at_ms + self.windows.settle_ms
+                if due and self._fresh(state, pending.at_ms):
+                    self._not_reflected(state, pending, now_ms, out)
             return
         actual = state.actual
         if actual is not None and settled:
@@ -403,7 +394,7 @@ class Reconciler:
             n for n, v in pending.fields.items()
             if actual.get(n) != v and not self._ignored(state, cls, n)
         )  # fmt: skip
-        state.unreflected = None
+        del state.unreflected[pending.action_id]
         if not names:
             return
         drifts = [
@@ -546,8 +537,9 @@ class Reconciler:
         self._schedule(key, due)
 
     def _next_due(self, state: ResourceState) -> int | None:
-        if state.unreflected is not None:
-            return state.unreflected.at_ms + self.windows.settle_ms
+        if state.unreflected:
+            first = min(p.at_ms for p in state.unreflected.values())
+            return first + self.windows.settle_ms
         if state.actual is not None and (state.open or self._diverged(state)):
             return state.last_change_ms + self.windows.settle_ms
         return None
@@ -580,6 +572,24 @@ class Reconciler:
                 due = self._next_due(ResourceState.model_validate_json(raw))
                 if due is not None:
                     self._due[partition][key] = due
+
+
+def _started(state: ResourceState, record: ExecutionStarted, _out: list[DomainEvent]) -> None:
+    remember(state.executing, str(record.action_id))
+
+
+def _authorized(state: ResourceState, record: Authorized, _out: list[DomainEvent]) -> None:
+    state.authorized[str(record.action_id)] = {n: stored(v) for n, v in record.parameters.items()}
+    while len(state.authorized) > RECENT:
+        state.authorized.pop(next(iter(state.authorized)))
+
+
+def _compensation(
+    state: ResourceState, record: CompensationProposed, _out: list[DomainEvent]
+) -> None:
+    alert = _open_of(state, DriftClass.REVOKED_BUT_APPLIED, str(record.compensates_action_id))
+    if alert is not None:
+        state.compensations[str(record.action_id)] = alert.alert_id
 
 
 def _feed_partition(key: bytes) -> int:

@@ -97,7 +97,10 @@ class ResourceState(BaseModel):
     id: str
     believed: dict[str, Belief] = Field(default_factory=dict)
     actual: Observed | None = None
-    unreflected: Applied | None = None
+    unreflected: dict[str, Applied] = Field(default_factory=dict)
+    """Applied actions no observation reflects yet, by action id."""
+    authorized: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Authorized actions' parameters (what they will change), until applied."""
     executing: list[str] = Field(default_factory=list)
     applied: dict[str, str] = Field(default_factory=dict)
     """Applied action id → its ``MutationApplied`` event id."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +11,9 @@ from uuid import UUID
 
 import pytest
 
-from agentledger.bootstrap import actual_reader, connectors, ledger, observer
+from agentledger.bootstrap import actual_reader, connectors, ledger
 from agentledger.client import Client
+from agentledger.processes import ObserverThread, ReconcilerProcess, settings_env
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
@@ -22,10 +23,9 @@ from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
-from tests.conftest import unique
+from tests.conftest import run_cli, unique
 from tests.decider_helpers import register
 from tests.drift_helpers import (
-    ReconcilerProcess,
     detected,
     fast,
     resolved,
@@ -39,30 +39,6 @@ from tests.service_helpers import wait_status
 pytestmark = pytest.mark.integration
 
 
-class Observing:
-    """The observer in a thread of its own, so a test can stop it and start it again."""
-
-    def __init__(self, settings: Settings, systems: Connectors) -> None:
-        """Not started yet."""
-        self.settings, self.systems = settings, systems
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Observe until :meth:`stop`."""
-        self._stop = threading.Event()
-        the_observer = observer(self.settings, self.systems)
-        self._thread = threading.Thread(target=the_observer.run, args=(self._stop,), daemon=True)
-        self._thread.start()
-        assert the_observer.ready.wait(60), "observer did not start"
-
-    def stop(self) -> None:
-        """Stop observing (the feeds go unread)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-
-
 @dataclass
 class World:
     """Everything running: services, observer, reconciler; an agent to act with."""
@@ -71,7 +47,7 @@ class World:
     ledger: Ledger
     systems: Connectors
     client: Client
-    observing: Observing
+    observing: ObserverThread
     reconciler: ReconcilerProcess
 
     def execute(self, key: str, parameters: dict[str, Any], **preconditions: Any) -> UUID:
@@ -101,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     the_ledger, systems = ledger(settings), connectors(settings)
     agent_id = unique("drift-agent")
     register(the_ledger, agent_id)
-    observing = Observing(settings, systems)
+    observing = ObserverThread(settings, systems)
     log = tmp_path_factory.mktemp("reconciler") / "reconciler.log"
     try:
         with (
@@ -252,6 +228,36 @@ def test_a_stopped_observer_is_observer_stale_until_it_reads_again(world: World)
     [alert] = detected(records, "crm/observer/feed")
     records = wait_for(world.settings, lambda r: resolved(r, alert.alert_id), 60)
     assert detected(records, "billing/observer/feed", "observer_stale")
+
+
+def test_the_drift_view_and_cli_list_open_alerts_by_class(world: World) -> None:
+    """`agentledger drift --class` shows the open out-of-band alert from the drift projection; `drift watch` tails."""
+    key = resource("crm", "contact")
+    world.seed(key, tier="silver")
+    world.execute(key, {"tier": "gold"})
+    admin = CrmAdmin(world.settings.crm)
+    try:
+        admin.edit(ResourceRef.parse(key), {"tier": "bronze"})
+    finally:
+        admin.close()
+    [alert] = detected(
+        wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change"))), key
+    )
+    env = settings_env(world.settings)
+    deadline = time.monotonic() + 30
+    listed = run_cli("drift", "--class", "out_of_band_change", "--system", "crm", env=env)
+    while key not in listed.stdout and time.monotonic() < deadline:
+        time.sleep(0.5)
+        listed = run_cli("drift", "--class", "out_of_band_change", "--system", "crm", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert key in listed.stdout
+    other = run_cli("drift", "--class", "revoked_but_applied", "--system", "crm", env=env)
+    assert key not in other.stdout
+    watched = run_cli(
+        "drift", "watch", "--from-beginning", "--max-events", "500", "--timeout", "8", env=env
+    )
+    assert watched.returncode == 0, watched.stderr
+    assert f"DETECTED out_of_band_change [warning] {key} {alert.alert_id}" in watched.stdout
 
 
 def test_alerts_are_not_lost_when_the_reconciler_is_killed(world: World, tmp_path: Path) -> None:

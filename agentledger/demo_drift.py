@@ -1,0 +1,225 @@
+"""The demo's drift scenario: one real cause for each drift class, then the drift report.
+
+A scripted agent changes two CRM contacts through the ledger while the reconciler runs
+as its own process. Then reality moves away from belief, five ways: a human edits a
+contact in the CRM's UI, the CRM silently drops a write, an approver revokes a change
+after it ran, the agent proposes against a state that is no longer true, and the
+observer stops for a while. The report lists every alert with its one-line explanation.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from rich.console import Console
+
+from agentledger.approvals import Approver
+from agentledger.bootstrap import approval_desk, connectors, ledger, system_context, topic_serdes
+from agentledger.client import Client
+from agentledger.processes import ObserverThread, ReconcilerProcess
+from agentledger.services import services, wait_until
+from agentledger.settings import Settings
+from domain.action_state import Status
+from domain.events import DriftDetected, DriftResolved
+from domain.events.drift import DriftClass
+from domain.values import ResourceRef
+from infra.connectors.base import Mutation, Operation
+from infra.connectors.crm_admin import CrmAdmin
+from infra.connectors.registry import Connectors
+from infra.ledger.ledger import Ledger
+from infra.serde.errors import BadRecord
+
+AGENT = "demo-drift-bot"
+APPROVER = Approver("demo-approver", ["reviewer", "security", "finance", "owner"])
+TIMEOUT_S = 90.0
+
+
+class Scene:
+    """The running pieces of the scenario."""
+
+    def __init__(
+        self, settings: Settings, the_ledger: Ledger, systems: Connectors, client: Client
+    ) -> None:
+        """Act as :data:`AGENT` through ``client``."""
+        self.settings, self.ledger, self.systems, self.client = (
+            settings,
+            the_ledger,
+            systems,
+            client,
+        )
+        self.desk = approval_desk(settings, the_ledger, systems)
+
+    def seed(self, ref: ResourceRef, **fields: Any) -> None:  # noqa: ANN401  # field values
+        """Create the record in the CRM, as its users would."""
+        mutation = Mutation(ref, Operation.UPSERT, fields)
+        self.systems[ref.system].apply(mutation, f"seed-{uuid.uuid4().hex}", None)
+
+    def execute(self, ref: ResourceRef, parameters: dict[str, Any], key: str) -> UUID:
+        """Propose, approve when asked, wait until applied."""
+        proposed = self.client.propose(
+            resource=ref, action_type="contact.update", idempotency_key=key,
+            parameters=parameters, preconditions={},
+        )  # fmt: skip
+        if self.client.wait_for_decision(proposed, TIMEOUT_S).outcome == "require_approval":
+            self.desk.approve(APPROVER, proposed.action_id, comment="fine")
+        wait_until(self.ledger, proposed.action_id, {Status.APPLIED}, TIMEOUT_S)
+        return proposed.action_id
+
+    def crm_admin(self) -> CrmAdmin:
+        """The CRM's admin endpoints (a human in the UI, the vendor's fault switch)."""
+        return CrmAdmin(self.settings.crm)
+
+
+def run_drift(settings: Settings, out: Console) -> dict[str, int]:
+    """Run the scenario and print the report; the number of alerts per class."""
+    settings = settings.model_copy(update={
+        "reconciler_settle_s": 2.0, "reconciler_stale_after_s": 5.0, "reconciler_tick_s": 0.5,
+        "observer_poll_s": 0.2, "observer_heartbeat_s": 1.0,
+    })  # fmt: skip
+    run = uuid.uuid4().hex[:6]
+    first = ResourceRef(system="crm", type="contact", id=f"drift-{run}-a")
+    second = ResourceRef(system="crm", type="contact", id=f"drift-{run}-b")
+    the_ledger, systems = ledger(settings), connectors(settings)
+    log = Path(settings.state_dir) / "logs" / "demo-reconciler.log"
+    started = time.time()
+    reconciler = ReconcilerProcess(settings, log)
+    observing = ObserverThread(settings, systems)
+    try:
+        reconciler.wait_ready()
+        out.print(f"[bold]11.[/] reconciler running (settle 2 s; feeds stale after 5 s; log {log})")
+        with the_ledger.batch(system_context()) as tx:
+            if tx.find_agent(AGENT) is None:
+                tx.register_agent(
+                    agent_id=AGENT, name=AGENT, owner=f"{AGENT}-owner", scopes=["crm:*"],
+                    budget_limit=Decimal(1000),
+                )  # fmt: skip
+        with (
+            services(settings, the_ledger, systems, observe=False),
+            Client(AGENT, settings) as client,
+        ):
+            observing.start()
+            scene = Scene(settings, the_ledger, systems, client)
+            _act(scene, first, second, run, out)
+            observing.stop()
+            out.print("   the observer stops for 7 s (no one reads the change feeds)")
+            time.sleep(7)
+            observing.start()
+            counts = _report(settings, {first.key, second.key}, started, out)
+    finally:
+        observing.stop()
+        reconciler.stop()
+        systems.close()
+        the_ledger.close()
+    return counts
+
+
+def _act(scene: Scene, first: ResourceRef, second: ResourceRef, run: str, out: Console) -> None:
+    scene.seed(first, name="Grace", email="grace@example.com", tier="silver")
+    scene.seed(second, name="Alan", email="alan@example.com", tier="silver")
+    scene.execute(first, {"tier": "gold"}, f"{run}-1")
+    scene.execute(second, {"tier": "gold"}, f"{run}-2")
+    out.print(f"   {scene.client.agent_id} set both contacts to gold (approved, applied, observed)")
+    admin = scene.crm_admin()
+    try:
+        admin.edit(first, {"tier": "bronze"})
+        out.print(f"   a human set {first.key} to bronze in the CRM's UI")
+        admin.drop_writes(enabled=True)
+        try:
+            scene.execute(second, {"tier": "platinum"}, f"{run}-3")
+        finally:
+            admin.drop_writes(enabled=False)
+        out.print(f"   the CRM answered 200 to platinum for {second.key} but stored nothing")
+    finally:
+        admin.close()
+    revoked = scene.execute(second, {"email": "alan@work.example"}, f"{run}-4")
+    scene.desk.revoke(APPROVER, revoked, "the customer asked us not to change it")
+    out.print(f"   an approver revoked the email change of {second.key} after it ran")
+    time.sleep(3)  # the views learn of the human edit
+    stale = scene.client.propose(
+        resource=first, action_type="contact.update", idempotency_key=f"{run}-5",
+        parameters={"tier": "platinum"}, preconditions={"tier": "gold"},
+    )  # fmt: skip
+    decision = scene.client.wait_for_decision(stale, TIMEOUT_S)
+    reasons = "; ".join(f"{r.code}: {r.message}" for r in decision.reasons)
+    out.print(
+        f"   {scene.client.agent_id} proposed against tier=gold: {decision.outcome} ({reasons})"
+    )
+
+
+def _report(settings: Settings, keys: set[str], started: float, out: Console) -> dict[str, int]:
+    """Wait until every class was raised (or the timeout), then print the alerts."""
+    wanted = {drift_class.value for drift_class in DriftClass}
+    deadline = time.monotonic() + TIMEOUT_S
+    alerts: dict[str, DriftDetected] = {}
+    closed: dict[str, DriftResolved] = {}
+    while time.monotonic() < deadline:
+        alerts, closed = _read(settings, keys, started)
+        if wanted <= {a.drift_class.value for a in alerts.values()}:
+            break
+        time.sleep(1)
+    out.print("[bold]12.[/] drift report (from drift.v1), one line per alert:")
+    for alert in sorted(
+        alerts.values(), key=lambda a: (a.drift_class.value, a.metadata.occurred_at)
+    ):
+        done = closed.get(alert.alert_id)
+        status = f"resolved: {done.resolution}" if done is not None else "open"
+        out.print(
+            f"   [bold]{alert.drift_class.value}[/] ({alert.severity.value}) {alert.resource.key},"
+            f" {status}\n      {alert.explanation}"
+        )
+    counts = {
+        cls: sum(a.drift_class.value == cls for a in alerts.values()) for cls in sorted(wanted)
+    }
+    missing = [cls for cls, count in counts.items() if count == 0]
+    if missing:
+        out.print(f"[red]no alert of class {', '.join(missing)} within {TIMEOUT_S:.0f} s[/]")
+    else:
+        out.print("[green]drift scenario done: every class raised[/]")
+    return counts
+
+
+def _read(
+    settings: Settings, keys: set[str], started: float
+) -> tuple[dict[str, DriftDetected], dict[str, DriftResolved]]:
+    """The alerts of this run on drift.v1: its contacts, and the feeds since it started."""
+    from confluent_kafka import Consumer  # noqa: PLC0415  # only the demo reads like this
+
+    serde = topic_serdes(settings, "drift.v1")["drift.v1"]
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"demo-{uuid.uuid4()}",
+        "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+        "enable.auto.commit": False, "enable.partition.eof": True,
+    })  # fmt: skip
+    consumer.subscribe([serde.topic])
+    alerts: dict[str, DriftDetected] = {}
+    closed: dict[str, DriftResolved] = {}
+    at_end: set[int] = set()
+    deadline = time.monotonic() + 10
+    try:
+        while len(at_end) < settings.partitions and time.monotonic() < deadline:
+            for message in consumer.consume(500, 0.5):
+                if message.error() is not None:
+                    at_end.add(message.partition() or 0)
+                    continue
+                try:
+                    record = serde.deserialize(message.value())
+                except BadRecord:
+                    continue
+                if not isinstance(record, DriftDetected | DriftResolved):
+                    continue
+                ours = record.resource.key in keys or (
+                    record.resource.type == "observer"
+                    and record.metadata.occurred_at.timestamp() >= started
+                )
+                if ours and isinstance(record, DriftDetected):
+                    alerts[record.alert_id] = record
+                elif ours and isinstance(record, DriftResolved):
+                    closed[record.alert_id] = record
+    finally:
+        consumer.close()
+    return alerts, closed

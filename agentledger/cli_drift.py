@@ -12,6 +12,7 @@ import psycopg
 import typer
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentledger.bootstrap import projection_store, reconciler, topic_serdes
@@ -71,7 +72,7 @@ def drift(
         ]  # fmt: skip
         if status != "open":
             cells.append(row.resolution or "open")
-        table.add_row(*cells)
+        table.add_row(*(escape(cell) for cell in cells))
     out.print(table)
 
 
@@ -117,7 +118,7 @@ def watch(
                 except BadRecord as exc:
                     err.print(f"[yellow]unreadable record at {message.offset()}[/]: {exc}")
                     continue
-                out.print(_line(record))
+                out.print(_line(record), markup=False)
                 seen += 1
                 if max_events is not None and seen >= max_events:
                     return

@@ -46,7 +46,10 @@ def drop_isolated(settings: Settings) -> None:
         for (table,) in tables:
             conn.execute(f'DROP TABLE IF EXISTS "{table}"')
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    names = [settings.topic(spec.name) for spec in TOPICS]
+    # the topic table's topics and any a service made for itself (faust's changelogs)
+    names = [name for name in admin.list_topics(timeout=10).topics
+             if name.startswith(settings.topic_prefix)]  # fmt: skip
+    names = sorted(set(names) | {settings.topic(spec.name) for spec in TOPICS})
     for future in admin.delete_topics(names, operation_timeout=30).values():
         future.exception(30)
 

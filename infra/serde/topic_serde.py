@@ -24,6 +24,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import ValidationError
 
 from domain.values import Record
+from infra.serde import expansion_cache
 from infra.serde.catalog import Contract
 from infra.serde.errors import (
     InvalidRecord,
@@ -51,6 +52,7 @@ class TopicSerde:
         max_bytes: int,
     ) -> None:  # fmt: skip
         """Build one serializer and one deserializer per record type of ``topic``."""
+        expansion_cache.install()
         self.topic = topic
         self._client = client
         self._max_bytes = max_bytes

@@ -24,9 +24,10 @@ from consumers.expirer.expirer import Expirer
 from consumers.observer.observer import Observer, ObserverConfig
 from consumers.observer.positions import ObserverPositions
 from consumers.projector.service import Projector, ProjectorConfig
-from consumers.reconciler.app import Counters, ReconcilerConfig, build_app
+from consumers.reconciler.app import ReconcilerConfig, build_app
 from consumers.reconciler.app import Serdes as ReconcilerSerdes
 from consumers.reconciler.rules import Windows
+from consumers.reconciler.step import Counters
 from consumers.reconciler.verdicts import DriftRules
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore

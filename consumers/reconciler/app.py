@@ -16,19 +16,15 @@ import sys
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, cast
-from uuid import NAMESPACE_URL, uuid5
 
 import faust
 
-from consumers.reconciler.rules import Reconciler, Source, Windows
+from consumers.reconciler.rules import Reconciler, Windows
+from consumers.reconciler.step import Counters, Outputs, Step
 from consumers.reconciler.verdicts import DriftRules
-from domain.events.proposals import KafkaPosition
 from infra.partitioner import partition_for
-from infra.serde.deadletter import dead_letter_for
-from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.reconciler")
@@ -44,6 +40,7 @@ class ReconcilerConfig:
     ticks_topic: str
     data_dir: Path
     tick_s: float = 1.0
+    commit_interval_s: float = 0.5
     windows: Windows = field(default_factory=Windows)
 
 
@@ -57,16 +54,6 @@ class Serdes:
     deadletter: TopicSerde
 
 
-class Counters:
-    """What the reconciler did since it started (for logs and the benchmark)."""
-
-    def __init__(self) -> None:
-        """All zero."""
-        self.records = 0
-        self.alerts = 0
-        self.dead_letters = 0
-
-
 def build_app(
     config: ReconcilerConfig,
     serdes: Serdes,
@@ -75,7 +62,6 @@ def build_app(
     counters: Counters | None = None,
 ) -> faust.App:
     """The faust app; run it with :func:`run`."""
-    counters = counters or Counters()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         config.app_id, broker=f"kafka://{config.bootstrap}", store="memory://",
@@ -84,56 +70,40 @@ def build_app(
         key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
         producer_max_request_size=8 * 1024 * 1024,
         broker_session_timeout=10.0, broker_heartbeat_interval=2.0,
+        producer_linger=0.01, producer_max_batch_size=262_144,
+        broker_commit_interval=config.commit_interval_s,
     )  # fmt: skip
-    names = {serdes.actions.topic: serdes.actions, serdes.observations.topic: serdes.observations}
-    short = {serdes.actions.topic: "actions.v1", serdes.observations.topic: "observations.v1"}
     sources = app.topic(
         serdes.actions.topic, serdes.observations.topic, config.ticks_topic,
         key_type=bytes, value_type=bytes, partitions=config.partitions,
     )  # fmt: skip
     ticks = app.topic(config.ticks_topic, key_type=bytes, value_type=bytes)
-    drift = app.topic(serdes.drift.topic, key_type=bytes, value_type=bytes)
-    letters = app.topic(serdes.deadletter.topic, key_type=bytes, value_type=bytes)
     table = app.Table("reconciler-state", partitions=config.partitions)
     reconciler = Reconciler(
         cast("MutableMapping[bytes, bytes]", table), rules, config.windows,
         lambda key: partition_for(key, config.partitions),
     )  # fmt: skip
+    outputs = Outputs(
+        app.topic(serdes.drift.topic, key_type=bytes, value_type=bytes), serdes.drift,
+        app.topic(serdes.deadletter.topic, key_type=bytes, value_type=bytes), serdes.deadletter,
+    )  # fmt: skip
+    inputs = {
+        serdes.actions.topic: ("actions.v1", serdes.actions),
+        serdes.observations.topic: ("observations.v1", serdes.observations),
+    }
+    process = Step(
+        reconciler, inputs, outputs, ticks_topic=config.ticks_topic,
+        partitions=config.partitions, consumer=config.app_id, clock=clock,
+        counters=counters or Counters(),
+    )  # fmt: skip
 
     @app.agent(sources)
     async def reconcile(stream: faust.StreamT[Any]) -> None:
         async for event in cast("Any", stream).events():
-            message = event.message
-            topic, partition, offset = message.topic, message.partition, message.offset
-            if topic == config.ticks_topic:
-                source = Source("ticks", partition, offset)
-                out = reconciler.tick(source, int(event.value))
-            else:
-                try:
-                    record = names[topic].deserialize(event.value)
-                except BadRecord as error:
-                    origin = KafkaPosition(topic=topic, partition=partition, offset=offset)
-                    letter = dead_letter_for(
-                        error, origin=origin, key=message.key, payload=event.value, headers={},
-                        consumer=config.app_id, clock=clock,
-                        new_id=partial(uuid5, NAMESPACE_URL, f"dead:{topic}:{partition}:{offset}"),
-                    )  # fmt: skip
-                    log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, error)
-                    await letters.send(
-                        key=message.key, value=serdes.deadletter.serialize(letter),
-                        partition=partition,
-                    )  # fmt: skip
-                    counters.dead_letters += 1
-                    continue
-                counters.records += 1
-                out = reconciler.handle(Source(short[topic], partition, offset), record)
-            for key, alert in out:
-                await drift.send(
-                    key=key, value=serdes.drift.serialize(alert),
-                    partition=partition_for(key, config.partitions),
-                )  # fmt: skip
-                counters.alerts += 1
-                log.info("%s %s", type(alert).__name__, alert.model_dump_json())
+            await process(event)
+            # The event is acked (its offset committable) when the loop asks for the next
+            # one: by then its table writes must be in the open transaction.
+            await _flush_table_writes(app)
 
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:
@@ -144,6 +114,17 @@ def build_app(
 
     del reconcile, tick  # registered on the app by their decorators
     return app
+
+
+async def _flush_table_writes(app: faust.App) -> None:
+    """Hand every buffered table (changelog) write to the producer's open transaction.
+
+    faust's transactional commit does not wait for this buffer, so without it an input's
+    offset could commit in a transaction that lacks the state change it caused.
+    """
+    buffer = app.producer.buffer
+    while buffer.size:
+        await buffer.flush()
 
 
 def run(app: faust.App, loglevel: str = "info") -> None:

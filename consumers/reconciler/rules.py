@@ -138,6 +138,7 @@ class Reconciler:
             return _again(state.sent, source)
         out: list[DomainEvent] = []
         self._apply(state, record, out)
+        state.unjudged = True
         self._save(key, state, source, out)
         return [(key, event) for event in out]
 
@@ -382,6 +383,7 @@ class Reconciler:
                     _contradicted(state, names), explanation, now_ms, out,
                 )  # fmt: skip
         if settled:
+            state.unjudged = False
             self._resolve_if_in_sync(state, now_ms, actual.event_id if actual else None, out,
                                      settled=True)  # fmt: skip
 
@@ -541,7 +543,7 @@ class Reconciler:
             first = min(p.at_ms for p in state.unreflected.values())
             return first + self.windows.settle_ms
         if state.actual is not None and (state.open or self._diverged(state)):
-            return state.last_change_ms + self.windows.settle_ms
+            return state.last_change_ms + self.windows.settle_ms if state.unjudged else None
         return None
 
     def _schedule(self, key: bytes, due: int | None) -> None:

@@ -108,6 +108,8 @@ class ResourceState(BaseModel):
     """Compensating action id → the ``revoked_but_applied`` alert it will resolve."""
     open: dict[str, Alert] = Field(default_factory=dict)
     last_change_ms: int = 0
+    unjudged: bool = True
+    """An input came since the last settled verdict (else there is nothing new to judge)."""
     seen: dict[str, int] = Field(default_factory=dict)
     """``topic:partition`` → the last offset applied to this state."""
     sent: list[Sent] = Field(default_factory=list)

@@ -281,3 +281,20 @@ def test_a_restarted_reconciler_finds_waiting_resources_again() -> None:
     out = restarted.tick(Source("ticks", partition, 1), int(_s(10).timestamp() * 1000))
     assert [e.drift_class for _, e in out if isinstance(e, DriftDetected)] == ["out_of_band_change"]
     assert feed_key("crm", 0) not in world.store
+
+
+def test_an_open_alert_is_not_judged_again_until_an_input_changes_its_resource() -> None:
+    """After its verdict a resource leaves the due index; the next observation brings it back."""
+    world = World()
+    world.observe(_s(0), tier="gold")
+    world.observe(_s(1), tier="bronze")
+    [alert] = _detected(world.tick(_s(7)))
+    assert alert.drift_class.value == "out_of_band_change"
+    partition = partition_for(b"crm/contact/7", PARTITIONS)
+    due = world.reconciler._due[partition]  # noqa: SLF001  # the index is what the test is about
+    assert b"crm/contact/7" not in due
+    assert world.tick(_s(8)) == []
+    world.observe(_s(9), tier="gold")
+    assert b"crm/contact/7" in due
+    [resolved] = _resolved(world.tick(_s(15)))
+    assert resolved.alert_id == alert.alert_id

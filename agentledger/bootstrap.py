@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -46,6 +47,7 @@ from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.proposal_sink import ProposalSink
 from infra.serde.catalog import Catalog
+from infra.serde.deadletter import DeadLetter
 from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
 from infra.stack.config import StackConfig
@@ -53,10 +55,12 @@ from infra.stack.downloads import Report
 from infra.stack.stack import Stack
 from infra.topics import topic_spec
 from projections.actual import ActualReader, ActualState
+from projections.approvals import ApprovalQueue
 from projections.believed import BelievedState
 from projections.drift import DriftView
 from projections.replay import Rebuilt, rebuild
 from projections.store import ProjectionStore
+from projections.timeline import ActionTimeline
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 log = logging.getLogger("agentledger")
@@ -372,11 +376,13 @@ def reconciler(settings: Settings, counters: Counters | None = None) -> faust.Ap
     )  # fmt: skip
 
 
-AnyProjection = ActualState | BelievedState | DriftView
+AnyProjection = ActualState | BelievedState | DriftView | ApprovalQueue | ActionTimeline
 PROJECTIONS: dict[str, type[AnyProjection]] = {
     "actual": ActualState,
     "believed": BelievedState,
     "drift": DriftView,
+    "approvals": ApprovalQueue,
+    "timeline": ActionTimeline,
 }
 
 
@@ -394,14 +400,29 @@ def projections(names: list[str] | None = None) -> list[AnyProjection]:
     return [PROJECTIONS[name]() for name in wanted]
 
 
+def policy_inputs_table(settings: Settings) -> str:
+    """The ledger's table of recorded policy inputs (``<ledger>_policy_inputs``, by digest)."""
+    return f"{settings.ledger_name.lower()}_policy_inputs"  # the recorder's prefix: name.lower()
+
+
 def projectors(settings: Settings) -> list[Projector]:
-    """One live projector per projection."""
-    serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1")
+    """One live projector per projection; unreadable records go to ``deadletter.v1``."""
+    serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
     config = ProjectorConfig(
         bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}projector"
     )
     store = projection_store(settings)
-    return [Projector(p, store, serdes, config) for p in projections()]
+    sink = DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"])
+    lock = threading.Lock()
+
+    def dead_letter(letters: list[DeadLetter]) -> None:  # one producer, one flush at a time
+        with lock:
+            sink(letters)
+
+    return [
+        Projector(p, store, serdes, config, dead_letter=dead_letter, clock=wall_clock)
+        for p in projections()
+    ]
 
 
 def replay(

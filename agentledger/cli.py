@@ -25,6 +25,7 @@ from agentledger.cli_approvals import (
 from agentledger.cli_drift import drift_app, run_reconciler
 from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
+from agentledger.cli_queries import show_queue, show_timeline
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
 from agentledger.settings import Settings
@@ -56,6 +57,8 @@ app.command("revoke")(revoke)
 app.command("action")(show_action)
 app.command("projector")(run_projector)
 app.command("replay")(replay)
+app.command("queue")(show_queue)
+app.command("timeline")(show_timeline)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 

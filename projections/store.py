@@ -102,7 +102,7 @@ class ProjectionStore:
             ).fetchall()
         return {(topic, partition): offset for topic, partition, offset in rows}
 
-    def apply(
+    def apply(  # noqa: PLR0913  # a batch, where it goes, and what it only moves past
         self,
         conn: psycopg.Connection[Any],
         projection: Projection,
@@ -110,19 +110,25 @@ class ProjectionStore:
         t: Tables | None = None,
         *,
         tracked: bool = True,
+        passed: Sequence[Position] = (),
     ) -> int:
-        """Apply ``batch`` and advance the tracking rows, in one transaction; records applied."""
+        """Apply ``batch`` and advance the tracking rows, in one transaction; records applied.
+
+        The tracking rows also move past ``passed``: records read but not applied (the
+        unreadable ones, dead-lettered).
+        """
         t = t or Tables(self.prefix)
         applied = 0
         with conn.transaction(), conn.cursor() as cur:
             done = self._locked_positions(cur, projection.name) if tracked else {}
             last: dict[tuple[str, int], int] = {}
             fresh = []
-            for position, record in batch:
+            for position, record in [*batch, *((p, None) for p in passed)]:
                 key = (position.topic, position.partition)
                 if position.offset < done.get(key, 0):
                     continue
-                fresh.append(record)
+                if record is not None:
+                    fresh.append(record)
                 last[key] = max(last.get(key, -1), position.offset)
             if fresh:
                 projection.apply(cur, t, fresh)

@@ -2,6 +2,8 @@
 
 On every assignment the consumer seeks to the tracked positions, so a batch is applied
 once however often Kafka redelivers it (the tracking rows commit with the view).
+Unreadable records go to the dead-letter topic, flushed before the tracking rows move
+past them; a letter's id derives from the record's position, so a redelivery repeats it.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from uuid import NAMESPACE_URL, uuid5
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from domain.events.proposals import KafkaPosition
 from domain.values import Record
+from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from projections.store import Position, Projection, ProjectionStore
@@ -36,26 +43,34 @@ class ProjectorConfig:
 class Projector:
     """One projection kept live."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # a projector joins its view, store, topics and dead letters
         self,
         projection: Projection,
         store: ProjectionStore,
         serdes: Mapping[str, TopicSerde],
         config: ProjectorConfig,
+        *,
+        dead_letter: Callable[[list[DeadLetter]], None],
+        clock: Callable[[], datetime],
     ) -> None:
-        """Read ``projection.topics`` through ``serdes`` (by unprefixed name)."""
+        """Read ``projection.topics`` through ``serdes`` (by unprefixed name).
+
+        ``dead_letter`` must durably publish the letters before returning.
+        """
         self.projection, self.store, self.config = projection, store, config
         self._serdes = {name: serdes[name] for name in projection.topics}
         self._names = {serde.topic: name for name, serde in self._serdes.items()}
+        self._letters, self._clock = dead_letter, clock
+        self.consumer = f"{config.group_id}.{projection.name}"
         self.ready = threading.Event()
-        self.applied = 0
+        self.applied = self.dead_letters = 0
 
     def run(self, stop: threading.Event) -> None:
         """Project until ``stop`` is set; database outages are retried."""
         self.store.ensure([self.projection])
         consumer = Consumer({
             "bootstrap.servers": self.config.bootstrap,
-            "group.id": f"{self.config.group_id}.{self.projection.name}",
+            "group.id": self.consumer,
             "client.id": f"projector-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
         })  # fmt: skip
@@ -64,10 +79,15 @@ class Projector:
             with psycopg.connect(self.store.url) as conn:
                 while not stop.is_set():
                     messages = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
-                    batch = [item for m in messages if (item := self._decode(m)) is not None]
-                    while batch and not stop.is_set():
+                    batch, letters = self._decode(messages)
+                    if letters and not self._dead_letter(letters, stop):
+                        break
+                    passed = [self._position(letter) for letter in letters]
+                    while (batch or passed) and not stop.is_set():
                         try:
-                            self.applied += self.store.apply(conn, self.projection, batch)
+                            self.applied += self.store.apply(
+                                conn, self.projection, batch, passed=passed
+                            )
                             break
                         except psycopg.OperationalError:
                             log.warning("database unavailable; retrying the batch", exc_info=True)
@@ -76,19 +96,59 @@ class Projector:
         finally:
             consumer.close()
 
-    def _decode(self, message: Message) -> tuple[Position, Record] | None:
-        error = message.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
-                log.warning("consumer error: %s", error)
-            return None
-        name = self._names[message.topic() or ""]
-        try:
-            record = self._serdes[name].deserialize(message.value())
-        except BadRecord as exc:
-            log.warning("skipping an unreadable record on %s: %s", name, exc)
-            return None
-        return Position(name, message.partition() or 0, message.offset() or 0), record
+    def _decode(
+        self, messages: list[Message]
+    ) -> tuple[list[tuple[Position, Record]], list[DeadLetter]]:
+        """The records of ``messages``, and dead letters for those that cannot be read."""
+        batch: list[tuple[Position, Record]] = []
+        letters: list[DeadLetter] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
+                    log.warning("consumer error: %s", error)
+                continue
+            name = self._names[message.topic() or ""]
+            try:
+                record = self._serdes[name].deserialize(message.value())
+            except BadRecord as exc:
+                letters.append(self._letter(message, exc))
+                continue
+            batch.append((Position(name, message.partition() or 0, message.offset() or 0), record))
+        return batch, letters
+
+    def _letter(self, message: Message, error: BadRecord) -> DeadLetter:
+        """The dead letter of an unreadable record; its id derives from where it was."""
+        topic, partition, offset = (
+            message.topic() or "",
+            message.partition() or 0,
+            message.offset() or 0,
+        )
+        log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, error)
+        where = f"dead:{self.consumer}:{topic}:{partition}:{offset}"
+        return dead_letter_for(
+            error, origin=KafkaPosition(topic=topic, partition=partition, offset=offset),
+            key=message.key(), payload=message.value(), headers={}, consumer=self.consumer,
+            clock=self._clock, new_id=partial(uuid5, NAMESPACE_URL, where),
+        )  # fmt: skip
+
+    def _dead_letter(self, letters: list[DeadLetter], stop: threading.Event) -> bool:
+        """Publish ``letters``, retrying while Kafka refuses them; False if stopped first."""
+        while not stop.is_set():
+            try:
+                self._letters(letters)
+            except (KafkaException, RuntimeError):
+                log.warning("dead letters not delivered; retrying", exc_info=True)
+                stop.wait(1.0)
+            else:
+                self.dead_letters += len(letters)
+                return True
+        return False
+
+    def _position(self, letter: DeadLetter) -> Position:
+        """Where a dead-lettered record was, by the topic's unprefixed name."""
+        origin = letter.origin
+        return Position(self._names[origin.topic], origin.partition, origin.offset)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         stored = self.store.positions(self.projection.name)

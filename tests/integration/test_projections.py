@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from agentledger.bootstrap import (
     observer,
@@ -21,7 +21,6 @@ from agentledger.bootstrap import (
 )
 from agentledger.settings import Settings
 from consumers.observer.observer import observation_of
-from consumers.projector.service import Projector
 from domain.events.decisions import DecisionOutcome
 from domain.values import ResourceRef
 from infra.connectors.base import Change
@@ -31,30 +30,9 @@ from infra.partitioner import partition_for
 from projections.actual import actual_state
 from projections.believed import believed_state
 from tests.execution_helpers import agent, decide, executor, resource
+from tests.projection_helpers import caught_up
 
 pytestmark = pytest.mark.integration
-
-
-def _caught_up(settings: Settings, live: list[Projector], timeout_s: float = 120.0) -> None:
-    """Wait until every projector's tracking rows reach the end of its topics.
-
-    Both topics are written in Kafka transactions: the last offset of a partition is a
-    commit marker, never a record, so the last record is at ``high - 2``.
-    """
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watermarks"})
-    deadline = time.monotonic() + timeout_s
-    try:
-        for projector in live:
-            name = projector.projection.name
-            for topic in projector.projection.topics:
-                for partition in range(settings.partitions):
-                    where = TopicPartition(settings.topic(topic), partition)
-                    _, high = consumer.get_watermark_offsets(where, timeout=10)
-                    while projector.store.positions(name).get((topic, partition), 0) < high - 1:
-                        assert time.monotonic() < deadline, f"{name} behind on {topic}[{partition}]"
-                        time.sleep(0.1)
-    finally:
-        consumer.close()
 
 
 def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
@@ -87,7 +65,7 @@ def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
         thread.start()
     try:
         time.sleep(3)
-        _caught_up(isolated, live)
+        caught_up(isolated, live)
     finally:
         stop.set()
         for thread in threads:
@@ -144,7 +122,7 @@ def test_after_fifty_thousand_events_the_replay_digest_equals_the_live_digest(
     thread.start()
     try:
         assert live.ready.wait(60)
-        _caught_up(isolated, [live], timeout_s=300)
+        caught_up(isolated, [live], timeout_s=300)
     finally:
         stop.set()
         thread.join(60)

@@ -1,0 +1,131 @@
+"""Action timelines: every event of every action on ``actions.v1``, once each.
+
+A row per (action, event) with the event's data and its place in the action's history
+(``seq``: all of an action's events share one partition, so the topic's order is the
+true order, the same live and in a replay); decisions keep the digest of their policy
+input, which :func:`action_timeline` can join to the ledger's recorded inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.sql import SQL, Composed, Identifier
+
+from domain.events import ActionProposed, DomainEvent, PolicyDecided, ShadowDecisionDiffered
+from domain.ids import action_id
+from domain.values import Record
+from projections.store import Tables, canonical
+
+
+class ActionTimeline:
+    """The ``timeline_events`` table."""
+
+    name: str = "timeline"
+    topics: tuple[str, ...] = ("actions.v1",)
+    tables: tuple[str, ...] = ("timeline_events",)
+
+    def create(self, t: Tables) -> list[Composed]:
+        """One row per event of an action (lease events included: they name their action)."""
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (action_id uuid NOT NULL, event_id uuid NOT NULL,"
+                " seq integer NOT NULL, event text NOT NULL, occurred_at timestamptz NOT NULL,"
+                " version bigint,"
+                " data jsonb NOT NULL, input_digest text, PRIMARY KEY (action_id, event_id))"
+            ).format(t("timeline_events")),
+        ]
+
+    def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
+        """Add each event that belongs to an action, once."""
+        rows: dict[tuple[UUID, UUID], DomainEvent] = {}
+        for record in records:
+            owner = _action_of(record)
+            if owner is not None and isinstance(record, DomainEvent):
+                rows.setdefault((owner, record.metadata.event_id), record)
+        if not rows:
+            return
+        events = list(rows.values())
+        cur.execute(
+            SQL(
+                "SELECT action_id, count(*) FROM {0} WHERE action_id = ANY(%s) GROUP BY action_id"
+            ).format(t("timeline_events")),
+            (sorted({owner for owner, _ in rows}),),
+        )
+        counts: dict[UUID, int] = dict(cur.fetchall())
+        seqs = []
+        for owner, _ in rows:
+            counts[owner] = counts.get(owner, 0) + 1
+            seqs.append(counts[owner])
+        cur.execute(
+            SQL(
+                "INSERT INTO {0} (action_id, event_id, seq, event, occurred_at, version, data,"
+                " input_digest) SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::integer[],"
+                " %s::text[], %s::timestamptz[], %s::bigint[], %s::jsonb[], %s::text[])"
+                " ON CONFLICT (action_id, event_id) DO NOTHING"
+            ).format(t("timeline_events")),
+            (
+                [owner for owner, _ in rows], [event for _, event in rows], seqs,
+                [type(e).__name__ for e in events], [e.metadata.occurred_at for e in events],
+                [e.metadata.aggregate_version for e in events],
+                [canonical(e.model_dump(mode="json", exclude={"metadata"})) for e in events],
+                [e.input_digest if isinstance(e, PolicyDecided | ShadowDecisionDiffered)
+                 else None for e in events],
+            ),
+        )  # fmt: skip
+
+
+def _action_of(record: Record) -> UUID | None:
+    """The action ``record`` belongs to (a proposal's id is derived), if any."""
+    if isinstance(record, ActionProposed):
+        return action_id(record.agent_id, record.idempotency_key)
+    owner = getattr(record, "action_id", None)
+    return owner if isinstance(owner, UUID) else None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of an action; ``input`` is the full policy input of a decision, if asked."""
+
+    event_id: UUID
+    event: str
+    occurred_at: datetime
+    version: int | None
+    data: dict[str, Any]
+    input_digest: str | None
+    input: dict[str, Any] | None
+
+
+def action_timeline(
+    conn: psycopg.Connection[Any],
+    prefix: str,
+    action: UUID,
+    *,
+    inputs_table: str | None = None,
+) -> list[TimelineEntry]:
+    """The events of ``action`` in the topic's order; decision inputs from ``inputs_table``."""
+    joined = (
+        SQL("LEFT JOIN {0} AS i ON i.digest = e.input_digest").format(Identifier(inputs_table))
+        if inputs_table is not None
+        else SQL("LEFT JOIN (SELECT NULL::text AS digest, NULL::text AS input) AS i ON FALSE")
+    )
+    rows = conn.execute(
+        SQL(
+            "SELECT e.event_id, e.event, e.occurred_at, e.version, e.data, e.input_digest,"
+            " i.input FROM {0} AS e {1} WHERE e.action_id = %s"
+            " ORDER BY e.seq"
+        ).format(Tables(prefix)("timeline_events"), joined),
+        (action,),
+    ).fetchall()
+    return [
+        TimelineEntry(
+            event_id, event, at, version, data, digest, json.loads(text) if text else None
+        )
+        for event_id, event, at, version, data, digest, text in rows
+    ]

@@ -361,7 +361,8 @@ def reconciler(settings: Settings, counters: Counters | None = None) -> faust.Ap
         bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
         ticks_topic=settings.topic("reconciler-ticks.v1"),
         data_dir=settings.state_dir / "reconciler" / settings.ledger_name,
-        tick_s=settings.reconciler_tick_s, windows=windows,
+        tick_s=settings.reconciler_tick_s, commit_interval_s=settings.reconciler_commit_s,
+        windows=windows,
     )  # fmt: skip
     engine = policy_engine(load_bundle(settings.policy_bundle))
     return build_app(

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     reconciler_tick_s: float = Field(
         default=1.0, gt=0, description="How often the reconciler checks settle windows."
     )
+    reconciler_commit_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often the reconciler commits its transaction (alerts become visible).",
+    )
     failpoints: str = Field(
         default="",
         description="Testing only: comma-separated crash points (e.g. executor.after_apply).",

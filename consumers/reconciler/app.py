@@ -78,7 +78,11 @@ def build_app(
         key_type=bytes, value_type=bytes, partitions=config.partitions,
     )  # fmt: skip
     ticks = app.topic(config.ticks_topic, key_type=bytes, value_type=bytes)
-    table = app.Table("reconciler-state", partitions=config.partitions)
+    # Keys and states are bytes: raw on the changelog, so a restart restores them as written
+    # (faust's default JSON codec would bring bytes back as their repr strings).
+    table = app.Table(
+        "reconciler-states", partitions=config.partitions, key_type=bytes, value_type=bytes
+    )
     reconciler = Reconciler(
         cast("MutableMapping[bytes, bytes]", table), rules, config.windows,
         lambda key: partition_for(key, config.partitions),

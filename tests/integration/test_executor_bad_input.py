@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from confluent_kafka import Producer
 
+from agentledger.bootstrap import PROJECTIONS
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
@@ -22,7 +25,9 @@ pytestmark = pytest.mark.integration
 def test_garbage_is_dead_lettered_and_the_next_action_still_runs(
     isolated: Settings, own_ledger: Ledger, systems: Connectors
 ) -> None:
-    """Random bytes before an Authorized: a dead letter naming the executor, then the action is applied."""
+    """Random bytes before an Authorized: a dead letter from each reader of actions.v1, then the action runs."""
+    projecting = [name for name, view in PROJECTIONS.items() if "actions.v1" in view.topics]
+    readers = ["executor", *(f"{isolated.topic_prefix}projector.{name}" for name in projecting)]
     producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
     for partition in range(isolated.partitions):
         producer.produce(
@@ -36,9 +41,9 @@ def test_garbage_is_dead_lettered_and_the_next_action_still_runs(
         wait_status(own_ledger, aid, Status.APPLIED)
         letters = [
             r
-            for r in read_topic(isolated, "deadletter.v1", until=isolated.partitions)
+            for r in read_topic(isolated, "deadletter.v1", until=isolated.partitions * len(readers))
             if isinstance(r, DeadLetter)
         ]
-    assert len(letters) == isolated.partitions
-    assert all(letter.consumer.startswith("executor:") for letter in letters)
+    by_reader = Counter(letter.consumer.split(":")[0] for letter in letters)
+    assert by_reader == dict.fromkeys(readers, isolated.partitions)
     assert {letter.payload for letter in letters} == {b"\x00not avro at all"}

@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
+
 from agentledger.bootstrap import observer
 from agentledger.settings import Settings
 from infra.connectors.registry import Connectors
@@ -30,8 +32,29 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AGENTLEDGER_RECONCILER_SETTLE_S": str(settings.reconciler_settle_s),
         "AGENTLEDGER_RECONCILER_STALE_AFTER_S": str(settings.reconciler_stale_after_s),
         "AGENTLEDGER_RECONCILER_TICK_S": str(settings.reconciler_tick_s),
+        "AGENTLEDGER_RECONCILER_COMMIT_S": str(settings.reconciler_commit_s),
         "AGENTLEDGER_POLICY_BUNDLE": str(settings.policy_bundle),
     }
+
+
+def reconciler_progress(settings: Settings) -> list[tuple[int, int]]:
+    """Per partition of ``observations.v1``: (offset the reconciler committed, high watermark).
+
+    A partition written in transactions ends with a commit marker, so a reconciler that
+    has read everything there stands at ``high - 1``; it is ``-1`` before any commit.
+    """
+    topic = settings.topic("observations.v1")
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
+    })  # fmt: skip
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        committed = consumer.committed(partitions, timeout=10)
+        highs = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions]
+    finally:
+        consumer.close()
+    return [(tp.offset, high) for tp, high in zip(committed, highs, strict=True)]
 
 
 class ReconcilerProcess:

@@ -21,7 +21,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from agentledger.bootstrap import topic_serdes
-from agentledger.processes import ReconcilerProcess
+from agentledger.processes import ReconcilerProcess, reconciler_progress
 from agentledger.settings import Settings
 from bench.isolation import isolated
 from bench.result import Result
@@ -159,15 +159,4 @@ def _observe(  # noqa: PLR0913, PLR0917  # one observation, fully described
 
 def _committed(settings: Settings) -> int:
     """Observations the reconciler's group has committed past."""
-    topic = settings.topic("observations.v1")
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
-    })  # fmt: skip
-    try:
-        offsets = consumer.committed(
-            [TopicPartition(topic, p) for p in range(settings.partitions)], timeout=10
-        )
-    finally:
-        consumer.close()
-    return sum(max(tp.offset, 0) for tp in offsets)
+    return sum(max(committed, 0) for committed, _high in reconciler_progress(settings))

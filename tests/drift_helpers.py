@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
-from agentledger.processes import ReconcilerProcess
+from agentledger.processes import ReconcilerProcess, reconciler_progress
 from agentledger.settings import Settings
 from domain.events import DriftDetected, DriftResolved
 from tests.decider_helpers import read_topic
@@ -36,24 +34,14 @@ def running_reconciler(settings: Settings, log: Path) -> Iterator[ReconcilerProc
 
 def reconciled_up_to_now(settings: Settings, timeout_s: float = 60) -> None:
     """Wait until the reconciler has committed every observation on the topic right now."""
-    topic = settings.topic("observations.v1")
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
-    })  # fmt: skip
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        # the last offset of a transactional partition is a commit marker, never a record
-        marks = [consumer.get_watermark_offsets(tp, timeout=10)[1] - 1 for tp in partitions]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            done = consumer.committed(partitions, timeout=10)
-            if all(tp.offset >= mark for tp, mark in zip(done, marks, strict=True)):
-                return
-            assert time.monotonic() < deadline, f"reconciler committed {done}, not {marks}"
-            time.sleep(0.2)
-    finally:
-        consumer.close()
+    marks = [high - 1 for _committed, high in reconciler_progress(settings)]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = [committed for committed, _high in reconciler_progress(settings)]
+        if all(c >= mark for c, mark in zip(done, marks, strict=True)):
+            return
+        assert time.monotonic() < deadline, f"reconciler committed {done}, not {marks}"
+        time.sleep(0.2)
 
 
 def drift_records(settings: Settings) -> list[DriftDetected | DriftResolved]:

@@ -65,6 +65,14 @@ class World:
         wait_status(self.ledger, ref.action_id, Status.APPLIED)
         return ref.action_id
 
+    def edit(self, key: str, **fields: Any) -> None:
+        """A human changes ``fields`` of the resource in the CRM's admin UI (no action)."""
+        admin = CrmAdmin(self.settings.crm)
+        try:
+            admin.edit(ResourceRef.parse(key), fields)
+        finally:
+            admin.close()
+
     def seed(self, key: str, **fields: Any) -> None:
         """Create the resource in its system (nobody governs this first write)."""
         ref = ResourceRef.parse(key)
@@ -102,11 +110,7 @@ def test_a_human_edit_in_the_saas_is_an_out_of_band_change(world: World) -> None
     key = resource("crm", "contact")
     world.seed(key, email="ann@x.io", tier="silver")
     world.execute(key, {"tier": "gold"})
-    admin = CrmAdmin(world.settings.crm)
-    try:
-        admin.edit(ResourceRef.parse(key), {"tier": "bronze"})
-    finally:
-        admin.close()
+    world.edit(key, tier="bronze")
     records = wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change")))
     [alert] = detected(records, key)
     assert [(f.field, f.believed, f.actual) for f in alert.fields] == [("tier", "gold", "bronze")]
@@ -202,19 +206,11 @@ def test_resources_in_sync_and_ignored_fields_raise_no_alert(world: World) -> No
     key = resource("crm", "contact")
     world.seed(key, tier="silver")
     world.execute(key, {"tier": "gold"})
-    admin = CrmAdmin(world.settings.crm)
-    try:
-        admin.edit(ResourceRef.parse(key), {"last_seen_at": "2026-11-21T10:00:00Z"})
-    finally:
-        admin.close()
+    world.edit(key, last_seen_at="2026-11-21T10:00:00Z")
     marker = resource("crm", "contact")
     world.seed(marker, tier="silver")
     world.execute(marker, {"tier": "gold"})
-    admin = CrmAdmin(world.settings.crm)
-    try:
-        admin.edit(ResourceRef.parse(marker), {"tier": "bronze"})
-    finally:
-        admin.close()
+    world.edit(marker, tier="bronze")
     records = wait_for(world.settings, lambda r: bool(detected(r, marker)))
     assert detected(records, key) == [], "later drift was judged, this resource stayed silent"
 
@@ -242,11 +238,7 @@ def test_the_drift_view_and_cli_list_open_alerts_by_class(world: World) -> None:
     key = resource("crm", "contact")
     world.seed(key, tier="silver")
     world.execute(key, {"tier": "gold"})
-    admin = CrmAdmin(world.settings.crm)
-    try:
-        admin.edit(ResourceRef.parse(key), {"tier": "bronze"})
-    finally:
-        admin.close()
+    world.edit(key, tier="bronze")
     [alert] = detected(
         wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change"))), key
     )
@@ -275,14 +267,10 @@ def test_alerts_are_not_lost_when_the_reconciler_is_killed(world: World, tmp_pat
         assert time.monotonic() < deadline, "the seeds were not observed"
         time.sleep(0.2)
     reconciled_up_to_now(world.settings)  # the baselines now live only in the changelog
-    admin = CrmAdmin(world.settings.crm)
-    try:
-        for index, key in enumerate(keys):
-            if index == len(keys) // 2:
-                world.reconciler.kill()
-            admin.edit(ResourceRef.parse(key), {"tier": "bronze"})
-    finally:
-        admin.close()
+    for index, key in enumerate(keys):
+        if index == len(keys) // 2:
+            world.reconciler.kill()
+        world.edit(key, tier="bronze")
     restarted = ReconcilerProcess(world.settings, tmp_path / "restarted.log")
     try:
         restarted.wait_ready()

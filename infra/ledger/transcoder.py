@@ -20,7 +20,6 @@ from eventsourcing.persistence import (
     Transcoder,
     UUIDAsHex,
 )
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from infra.routing import route
 from infra.serde.catalog import Catalog, Contract
@@ -37,27 +36,24 @@ class RecordTranscoder(Transcoder):
         self._json = JSONTranscoder()
         for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
             self._json.register(transcoding)
-        self._by_name: dict[str, tuple[Contract, Any, str]] = {}
-        self._by_fingerprint: dict[str, tuple[Contract, Any]] = {}
+        self._by_name: dict[str, tuple[Contract, str]] = {}
+        self._by_fingerprint: dict[str, Contract] = {}
         for contract in catalog:
-            parsed = parse_schema(contract.schema)
             print_ = fingerprint(contract)
-            self._by_name[contract.name] = (contract, parsed, print_)
-            self._by_fingerprint[print_] = (contract, parsed)
+            self._by_name[contract.name] = (contract, print_)
+            self._by_fingerprint[print_] = contract
 
     def encode(self, obj: Any) -> bytes:  # noqa: ANN401  # eventsourcing's event state dict
         """Header + Avro body when the state carries a record, plain JSON otherwise."""
         record = obj.get("record") if isinstance(obj, dict) else None
         if record is None:
             return JSON + self._json.encode(obj)
-        contract, parsed, print_ = self._by_name[type(record).__name__]
+        contract, print_ = self._by_name[type(record).__name__]
         header = {key: value for key, value in obj.items() if key != "record"}
         header["_schema"] = print_
         header["_route"] = list(route(record))
         head = json.dumps(header, default=_instant, separators=(",", ":")).encode()
-        body = io.BytesIO()
-        schemaless_writer(body, parsed, contract.to_avro(record))
-        return AVRO + len(head).to_bytes(4, "big") + head + body.getvalue()
+        return AVRO + len(head).to_bytes(4, "big") + head + contract.write(record)
 
     def decode(self, data: bytes) -> Any:  # noqa: ANN401  # eventsourcing's event state dict
         """The event state, its record rebuilt and validated."""
@@ -66,9 +62,9 @@ class RecordTranscoder(Transcoder):
         length = int.from_bytes(data[1:HEAD], "big")
         header = json.loads(data[HEAD : HEAD + length].decode(), object_hook=_from_instant)
         print_, body = header.pop("_schema"), data[HEAD + length :]
-        contract, parsed = self._writer(print_)
+        contract = self._writer(print_)
         header.pop("_route", None)
-        header["record"] = contract.from_avro(schemaless_reader(io.BytesIO(body), parsed, None))  # type: ignore[arg-type]  # a record datum
+        header["record"] = contract.read(io.BytesIO(body))
         return header
 
     def split(self, data: bytes) -> tuple[dict[str, Any], str, bytes]:
@@ -87,9 +83,9 @@ class RecordTranscoder(Transcoder):
 
     def contract_for(self, print_: str) -> Contract:
         """The contract whose schema has fingerprint ``print_``."""
-        return self._writer(print_)[0]
+        return self._writer(print_)
 
-    def _writer(self, print_: str) -> tuple[Contract, Any]:
+    def _writer(self, print_: str) -> Contract:
         try:
             return self._by_fingerprint[print_]
         except KeyError:

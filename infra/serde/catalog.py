@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import load_schema
 
 from domain.events import ALL_EVENTS
@@ -16,7 +18,7 @@ from domain.events.decisions import Obligations
 from domain.events.drift import FieldDrift
 from domain.events.proposals import KafkaPosition, Reason
 from domain.values import Record, ResourceRef
-from infra.serde.codec import compile_decoder, compile_encoder, named_types
+from infra.serde.codec import compile_decoder, compile_encoder, light_schema, named_types
 from infra.serde.deadletter import DeadLetter
 
 NAMESPACE = "agentledger.v1"
@@ -30,7 +32,11 @@ SHARED: tuple[type[Record], ...] = (
 
 @dataclass(frozen=True)
 class Contract:
-    """One top-level record: its schema (expanded, self-contained) and its mappers."""
+    """One top-level record: its schema (expanded, self-contained) and its mappers.
+
+    ``write`` and ``read`` give and take the record's Avro body (no framing) in its own
+    schema, through the light parse of it (see ``infra.serde.codec``).
+    """
 
     name: str
     fullname: str
@@ -39,6 +45,7 @@ class Contract:
     cls: type[Record]
     _encode: Any
     _decode: Any
+    _light: Any
 
     def to_avro(self, record: Record) -> dict[str, Any]:
         """The Avro datum for ``record``."""
@@ -47,6 +54,20 @@ class Contract:
     def from_avro(self, datum: dict[str, Any]) -> Record:
         """The validated record for an Avro datum (raises pydantic's ValidationError)."""
         return self.cls.model_validate(datum if self._decode is None else self._decode(datum))
+
+    def write(self, record: Record) -> bytes:
+        """The Avro body of ``record`` under this contract's schema."""
+        body = io.BytesIO()
+        schemaless_writer(body, self._light, self.to_avro(record))
+        return body.getvalue()
+
+    def datum(self, body: io.BytesIO) -> dict[str, Any]:
+        """The Avro datum in ``body``, written under this contract's exact schema."""
+        return schemaless_reader(body, self._light, None)  # type: ignore[return-value]  # a record datum
+
+    def read(self, body: io.BytesIO) -> Record:
+        """The validated record in ``body``, written under this contract's exact schema."""
+        return self.from_avro(self.datum(body))
 
 
 class Catalog:
@@ -64,7 +85,14 @@ class Catalog:
             named = named_types(schema)
             encode, decode = compile_encoder(schema, named), compile_decoder(schema, named)
             self._by_name[cls.__name__] = Contract(
-                cls.__name__, fullname, schema, canonical_json(schema), cls, encode, decode
+                cls.__name__,
+                fullname,
+                schema,
+                canonical_json(schema),
+                cls,
+                encode,
+                decode,
+                parse_schema(light_schema(schema)),
             )
 
     def __getitem__(self, name: str) -> Contract:

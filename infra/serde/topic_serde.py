@@ -4,10 +4,16 @@ Several record types share a topic, each under its own subject (record-name stra
 Deserializing reads the schema id from the Confluent framing, finds which record it is,
 and decodes with our reader schema, so old data reads under new schemas. Every way a
 payload can be bad raises a :class:`BadRecord` with a stable code.
+
+Records under our own registered schemas (nearly all traffic) skip confluent-kafka's
+serde: the contract writes and reads their Avro body directly, behind the framing.
+Other schema ids (older or foreign writers) go through its deserializer, which
+resolves them against ours.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -62,7 +68,8 @@ class TopicSerde:
         # re-expands the schema for data-contract rules on every message (we define none),
         # which costs more than decoding. Our mapper then builds the record.
         self._deserializers: dict[str, tuple[AvroDeserializer, Contract]] = {}
-        self._exact: dict[int, tuple[AvroDeserializer, Contract]] = {}
+        self._exact: dict[int, Contract] = {}
+        self._writers: dict[type[Record], tuple[bytes, Contract]] = {}
         self._names: dict[int, str] = {}
         for contract in contracts:
             self._serializers[contract.cls] = AvroSerializer(
@@ -73,15 +80,21 @@ class TopicSerde:
             own_id = _registered_id(client, contract)
             if own_id is not None:  # data written with our own schema needs no resolution
                 self._names[own_id] = contract.fullname
-                self._exact[own_id] = (AvroDeserializer(client), contract)
+                self._exact[own_id] = contract
+                self._writers[contract.cls] = (b"\x00" + own_id.to_bytes(4, "big"), contract)
 
     def serialize(self, record: Record) -> bytes:
         """Confluent-framed Avro for ``record``."""
         serializer = self._serializers.get(type(record))
         if serializer is None:
             raise UnexpectedRecordType(f"{type(record).__name__} is not carried by {self.topic}")
+        writer = self._writers.get(type(record))
+        payload: bytes | None
         try:
-            payload = serializer(record, self._context)
+            if writer is not None:
+                payload = writer[0] + writer[1].write(record)
+            else:  # not registered when we started: confluent's serializer looks it up
+                payload = serializer(record, self._context)
         except SchemaRegistryError as exc:
             raise _registry_error(exc, f"{type(record).__name__} is not registered") from exc
         except (httpx.HTTPError, OSError) as exc:
@@ -100,8 +113,11 @@ class TopicSerde:
         if len(payload) > self._max_bytes:
             raise PayloadTooLarge(f"{len(payload)} bytes > limit {self._max_bytes}")
         schema_id = int.from_bytes(payload[1:FRAME], "big")
+        exact = self._exact.get(schema_id)
+        if exact is not None:
+            return self._read_exact(exact, payload)
         name = self._record_name(schema_id)
-        found = self._exact.get(schema_id) or self._deserializers.get(name)
+        found = self._deserializers.get(name)
         if found is None:
             raise UnexpectedRecordType(f"{name} is not carried by {self.topic}")
         deserializer, contract = found
@@ -113,12 +129,17 @@ class TopicSerde:
             raise RegistryUnavailable(f"schema lookup failed: {exc}") from exc
         except Exception as exc:  # any other decoding failure means: bad bytes
             raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
+        return _validated(contract, datum)
+
+    def _read_exact(self, contract: Contract, payload: bytes) -> Record:
+        body = io.BytesIO(payload)
+        body.seek(FRAME)
         try:
-            return contract.from_avro(datum)
-        except ValidationError as exc:
-            raise RecordFailsValidation(f"{name} fails validation: {_summary(exc)}", datum) from exc
-        except Exception as exc:  # a datum our mappers cannot take: bad bytes as well
+            datum = contract.datum(body)
+        except Exception as exc:  # any decoding failure of our own schema means: bad bytes
+            name = contract.fullname
             raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
+        return _validated(contract, datum)
 
     def _record_name(self, schema_id: int) -> str:
         name = self._names.get(schema_id)
@@ -134,6 +155,16 @@ class TopicSerde:
             name = local if "." in local or not space else f"{space}.{local}"
             self._names[schema_id] = name
         return name
+
+
+def _validated(contract: Contract, datum: dict[str, Any]) -> Record:
+    name = contract.fullname
+    try:
+        return contract.from_avro(datum)
+    except ValidationError as exc:
+        raise RecordFailsValidation(f"{name} fails validation: {_summary(exc)}", datum) from exc
+    except Exception as exc:  # a datum our mappers cannot take: bad bytes as well
+        raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _registered_id(client: SchemaRegistryClient, contract: Contract) -> int | None:

@@ -49,6 +49,8 @@ def _check_values(values: dict[str, Value]) -> dict[str, Value]:
 
 
 def _to_millis(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC and not moment.microsecond % 1000 and not moment.fold:
+        return moment  # already a UTC instant at millisecond precision (every decoded one)
     millis = moment.microsecond // 1000 * 1000
     return moment.astimezone(UTC).replace(microsecond=millis, fold=0)
 

@@ -59,8 +59,8 @@ class ActualState:
         cur.execute(
             SQL(
                 "INSERT INTO {0} AS r (resource_key, source, external_version, change_sequence,"
-                " deleted, observed_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
-                " %s::bigint[], %s::boolean[], %s::timestamptz[])"
+                " deleted, observed_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
+                " %b::bigint[], %b::boolean[], %b::timestamptz[])"
                 " ON CONFLICT (resource_key) DO UPDATE SET source = EXCLUDED.source,"
                 " external_version = EXCLUDED.external_version,"
                 " change_sequence = EXCLUDED.change_sequence, deleted = EXCLUDED.deleted,"
@@ -90,8 +90,8 @@ class ActualState:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (resource_key, field, value, external_version, observed_at)"
-                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::jsonb[], %s::text[],"
-                    " %s::timestamptz[])"
+                    " SELECT * FROM unnest(%b::text[], %b::text[], %b::jsonb[], %b::text[],"
+                    " %b::timestamptz[])"
                 ).format(t("actual_fields")),
                 tuple(list(column) for column in zip(*fields, strict=True)),
             )

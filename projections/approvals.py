@@ -62,8 +62,8 @@ class ApprovalQueue:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (action_id, agent_id, resource_key, action_type, parameters,"
-                    " proposed_at) SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[],"
-                    " %s::text[], %s::jsonb[], %s::timestamptz[])"
+                    " proposed_at) SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[],"
+                    " %b::text[], %b::jsonb[], %b::timestamptz[])"
                     " ON CONFLICT (action_id) DO NOTHING"
                 ).format(t("approval_actions")),
                 (list(proposed), [r.agent_id for r in rows], [r.resource.key for r in rows],
@@ -78,9 +78,9 @@ class ApprovalQueue:
             final = [astuple(requests[aid]) for aid in sorted(requests)]
             cur.execute(
                 SQL(
-                    "INSERT INTO {0} ({1}) SELECT * FROM unnest(%s::uuid[], %s::text[],"
-                    " %s::integer[], %s::jsonb[], %s::jsonb[], %s::text[], %s::text[],"
-                    " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])"
+                    "INSERT INTO {0} ({1}) SELECT * FROM unnest(%b::uuid[], %b::text[],"
+                    " %b::integer[], %b::jsonb[], %b::jsonb[], %b::text[], %b::text[],"
+                    " %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])"
                     " ON CONFLICT (action_id) DO UPDATE SET {2}"
                 ).format(t("approval_requests"), COLUMN_LIST, UPDATES),
                 [[canonical(v) if isinstance(v, list) else v for v in column]

@@ -80,8 +80,8 @@ class BelievedState:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (action_id, resource_key, fields, authorized_at)"
-                    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[],"
-                    " %s::timestamptz[]) ON CONFLICT (action_id) DO NOTHING"
+                    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::jsonb[],"
+                    " %b::timestamptz[]) ON CONFLICT (action_id) DO NOTHING"
                 ).format(t("believed_pending")),
                 ([r.action_id for r in still_open], [r.resource.key for r in still_open],
                  [canonical(r.parameters) for r in still_open],
@@ -92,8 +92,8 @@ class BelievedState:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (resource_key, field, value, action_id, external_version,"
-                    " applied_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::jsonb[],"
-                    " %s::uuid[], %s::text[], %s::timestamptz[])"
+                    " applied_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::jsonb[],"
+                    " %b::uuid[], %b::text[], %b::timestamptz[])"
                     " ON CONFLICT (resource_key, field) DO UPDATE SET value = EXCLUDED.value,"
                     " action_id = EXCLUDED.action_id,"
                     " external_version = EXCLUDED.external_version,"

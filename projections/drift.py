@@ -53,8 +53,8 @@ class DriftView:
                 SQL(
                     "INSERT INTO {0} (alert_id, resource_key, system, drift_class, severity,"
                     " fields, contradicts, explanation, detected_at)"
-                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-                    " %s::text[], %s::jsonb[], %s::jsonb[], %s::text[], %s::timestamptz[])"
+                    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+                    " %b::text[], %b::jsonb[], %b::jsonb[], %b::text[], %b::timestamptz[])"
                     " ON CONFLICT (alert_id) DO NOTHING"
                 ).format(t("drift_alerts")),
                 (
@@ -71,8 +71,8 @@ class DriftView:
             cur.execute(
                 SQL(
                     "UPDATE {0} AS a SET resolved_at = r.at, resolution = r.resolution,"
-                    " resolved_by = r.by FROM unnest(%s::text[], %s::timestamptz[], %s::text[],"
-                    " %s::text[]) AS r(alert_id, at, resolution, by)"
+                    " resolved_by = r.by FROM unnest(%b::text[], %b::timestamptz[], %b::text[],"
+                    " %b::text[]) AS r(alert_id, at, resolution, by)"
                     " WHERE a.alert_id = r.alert_id AND a.resolved_at IS NULL"
                 ).format(t("drift_alerts")),
                 (
@@ -85,8 +85,8 @@ class DriftView:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (event_id, alert_id, kind, at, detail)"
-                    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[],"
-                    " %s::timestamptz[], %s::text[]) ON CONFLICT (event_id) DO NOTHING"
+                    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[],"
+                    " %b::timestamptz[], %b::text[]) ON CONFLICT (event_id) DO NOTHING"
                 ).format(t("drift_history")),
                 (
                     [e.metadata.event_id for e in events], [e.alert_id for e in events],

@@ -66,8 +66,8 @@ class ActionTimeline:
         cur.execute(
             SQL(
                 "INSERT INTO {0} (action_id, event_id, seq, event, occurred_at, version, data,"
-                " input_digest) SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::integer[],"
-                " %s::text[], %s::timestamptz[], %s::bigint[], %s::jsonb[], %s::text[])"
+                " input_digest) SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::integer[],"
+                " %b::text[], %b::timestamptz[], %b::bigint[], %b::jsonb[], %b::text[])"
                 " ON CONFLICT (action_id, event_id) DO NOTHING"
             ).format(t("timeline_events")),
             (

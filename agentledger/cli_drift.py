@@ -19,6 +19,7 @@ from agentledger.bootstrap import projection_store, reconciler, topic_serdes
 from agentledger.settings import Settings
 from consumers.reconciler.app import run
 from domain.events import DriftDetected, DriftResolved
+from infra.batches import ready_batch
 from infra.serde.errors import BadRecord
 from projections.drift import drift_alerts
 
@@ -110,7 +111,7 @@ def watch(
     err.print(f"watching {serde.topic} (Ctrl-C to stop)")
     try:
         while not stopping and (deadline is None or time.monotonic() < deadline):
-            for message in consumer.consume(100, 0.5):
+            for message in ready_batch(consumer, 100, 0.5):
                 if message.error() is not None:
                     continue
                 try:

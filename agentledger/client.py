@@ -27,6 +27,7 @@ from domain.events.decisions import Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id
 from domain.values import ResourceRef, Value
+from infra.batches import ready_batch
 from infra.proposal_sink import ProposalSink
 from infra.serde.errors import BadRecord
 
@@ -126,7 +127,7 @@ class Client:
             consumer.assign(consumer.offsets_for_times(starts, 10))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                for message in consumer.consume(500, 0.1):
+                for message in ready_batch(consumer, 500, 0.1):
                     if message.error() is None:
                         found = self._decision_in(message.value(), aid)
                         if found is not None:

@@ -28,6 +28,7 @@ from domain.action_state import Status
 from domain.events import DriftDetected, DriftResolved
 from domain.events.drift import DriftClass
 from domain.values import ResourceRef
+from infra.batches import ready_batch
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.registry import Connectors
@@ -202,7 +203,7 @@ def _read(
     deadline = time.monotonic() + 10
     try:
         while len(at_end) < settings.partitions and time.monotonic() < deadline:
-            for message in consumer.consume(500, 0.5):
+            for message in ready_batch(consumer, 500, 0.5):
                 if message.error() is not None:
                     at_end.add(message.partition() or 0)
                     continue

@@ -30,6 +30,7 @@ from domain.action import Action
 from domain.action_state import Status
 from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
+from infra.batches import ready_batch
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 
@@ -116,7 +117,7 @@ def observations_since(
         at_end: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while len(at_end) < settings.partitions and time.monotonic() < deadline:
-            for message in consumer.consume(500, 0.5):
+            for message in ready_batch(consumer, 500, 0.5):
                 if message.error() is not None:
                     at_end.add(message.partition() or 0)
                     continue

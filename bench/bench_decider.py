@@ -29,6 +29,7 @@ from bench.bench_ledger import _register, proposal
 from bench.isolation import isolated
 from bench.result import Result
 from domain.events import ActionProposed, PolicyDecided
+from infra.batches import ready_batch
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -165,7 +166,7 @@ class _Watch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for message in self._consumer.consume(1000, 0.05):
+            for message in ready_batch(self._consumer, 1000, 0.05):
                 if message.error() is not None:
                     continue
                 at = time.perf_counter()

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from domain.events.base import DomainEvent
 from domain.values import Record
+from infra.batches import ready_batch
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from projections.store import Position, Projection, ProjectionStore, Tables
@@ -68,7 +69,7 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
         batch: list[tuple[Position, Record]] = []
         with psycopg.connect(store.url) as conn:
             while open_partitions:
-                for message in consumer.consume(5000, 1.0):
+                for message in ready_batch(consumer, 5000, 1.0):
                     error = message.error()
                     where = (message.topic() or "", message.partition() or 0)
                     if error is not None:

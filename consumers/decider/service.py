@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
+from infra.batches import ready_batch
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
@@ -86,7 +87,7 @@ class DeciderService:
         next_reload = time.monotonic() + self.config.reload_s
         try:
             while not stop.is_set():
-                messages = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
+                messages = ready_batch(consumer, self.config.batch_size, self.config.poll_timeout_s)
                 batch = [_consumed(m) for m in messages if _usable(m)]
                 if batch:
                     self._handle(batch, stop)

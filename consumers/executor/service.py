@@ -27,6 +27,7 @@ from consumers.executor.executor import Executor, Outcome
 from consumers.relay.lock import RelayLock
 from domain.events import Authorized, CompensationProposed
 from domain.events.proposals import KafkaPosition
+from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
 from infra.ledger.execution_index import ExecutionIndex
 from infra.serde.deadletter import DeadLetter, dead_letter_for
@@ -94,7 +95,8 @@ class ExecutorService:
             consumer.subscribe([self.config.topic], on_assign=lambda *_: self.ready.set())
             next_retry = 0.0
             while not stop.is_set() and self._lock.held():
-                messages = [m for m in consumer.consume(200, self.config.poll_timeout_s) if _ok(m)]
+                ready = ready_batch(consumer, 200, self.config.poll_timeout_s)
+                messages = [m for m in ready if _ok(m)]
                 self._handle_all(messages, stop)
                 if messages:
                     consumer.commit(offsets=_next_offsets(messages), asynchronous=False)

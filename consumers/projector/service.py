@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from domain.events.proposals import KafkaPosition
 from domain.values import Record
+from infra.batches import ready_batch
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
@@ -78,7 +79,9 @@ class Projector:
         try:
             with psycopg.connect(self.store.url) as conn:
                 while not stop.is_set():
-                    messages = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
+                    messages = ready_batch(
+                        consumer, self.config.batch_size, self.config.poll_timeout_s
+                    )
                     batch, letters = self._decode(messages)
                     if letters and not self._dead_letter(letters, stop):
                         break

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
 from agentledger.processes import ReconcilerProcess, reconciler_progress
 from agentledger.settings import Settings
 from domain.events import DriftDetected, DriftResolved
@@ -50,6 +52,56 @@ def drift_records(settings: Settings) -> list[DriftDetected | DriftResolved]:
         r for r in read_topic(settings, "drift.v1", until=10**7, timeout_s=2)
         if isinstance(r, DriftDetected | DriftResolved)
     ]  # fmt: skip
+
+
+def unmarked_partitions(settings: Settings, partitions: int) -> dict[int, int]:
+    """drift.v1's partitions whose last committed record has no transaction marker after it.
+
+    A transactional producer's commit writes a control record right after the
+    transaction's records (one producer writes each partition here); a plain producer
+    writes none. Control records are never delivered but take an offset, which the
+    consumer's position passes. Partition → that last committed record's offset.
+    """
+    topic = settings.topic("drift.v1")
+    unmarked: dict[int, int] = {}
+    for partition in range(partitions):
+        tp = TopicPartition(topic, partition)
+        committed, _position = _read(settings, tp, "read_committed", until=None)
+        if not committed:
+            continue
+        after = committed[-1] + 1
+        records, position = _read(settings, tp, "read_uncommitted", until=after + 1)
+        if after in records or position <= after:
+            unmarked[partition] = committed[-1]
+    return unmarked
+
+
+def _read(
+    settings: Settings, tp: TopicPartition, isolation: str, until: int | None
+) -> tuple[list[int], int]:
+    """Offsets of ``tp``'s records read at ``isolation``, and the position reached.
+
+    Reads until the position reaches ``until`` (default: the high watermark) or for 15 s.
+    """
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap, "group.id": "unused",
+        "isolation.level": isolation, "enable.auto.commit": False,
+    })  # fmt: skip
+    offsets: list[int] = []
+    position = 0
+    try:
+        if until is None:
+            _low, until = consumer.get_watermark_offsets(tp, 10)
+        consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + 15
+        while position < until and time.monotonic() < deadline:
+            messages = consumer.consume(1000, timeout=0.2)
+            offsets += [o for m in messages if m.error() is None and (o := m.offset()) is not None]
+            [mark] = consumer.position([tp])
+            position = max(position, mark.offset)
+    finally:
+        consumer.close()
+    return offsets, position
 
 
 def wait_for(

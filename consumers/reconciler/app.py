@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import faust
+from faust.transport.consumer import TopicPartitionGroup, TransactionManager
+from faust.types import TP
 
 from consumers.reconciler.rules import Reconciler, Windows
-from consumers.reconciler.step import Counters, Outputs, Step
+from consumers.reconciler.step import Counters, Outputs, Send, Step
 from consumers.reconciler.verdicts import DriftRules
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
@@ -87,10 +89,7 @@ def build_app(
         cast("MutableMapping[bytes, bytes]", table), rules, config.windows,
         lambda key: partition_for(key, config.partitions),
     )  # fmt: skip
-    outputs = Outputs(
-        app.topic(serdes.drift.topic, key_type=bytes, value_type=bytes), serdes.drift,
-        app.topic(serdes.deadletter.topic, key_type=bytes, value_type=bytes), serdes.deadletter,
-    )  # fmt: skip
+    outputs = Outputs(serdes.drift, serdes.deadletter, transactional_send(app))
     inputs = {
         serdes.actions.topic: ("actions.v1", serdes.actions),
         serdes.observations.topic: ("observations.v1", serdes.observations),
@@ -109,6 +108,11 @@ def build_app(
             # one: by then its table writes must be in the open transaction.
             await _flush_table_writes(app)
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type matches no def
+    async def forget_revoked(_app: object, *args: set[TP], **_: object) -> None:
+        (revoked,) = args  # faust sends the revoked partitions as the one argument
+        reconciler.forget({tp.partition for tp in revoked})
+
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:
         now_ms = str(int(clock().timestamp() * 1000)).encode()
@@ -116,8 +120,36 @@ def build_app(
             if tp.topic == serdes.actions.topic:
                 await ticks.send(key=b"tick", value=now_ms, partition=tp.partition)
 
-    del reconcile, tick  # registered on the app by their decorators
+    del reconcile, tick, forget_revoked  # registered on the app by their decorators
     return app
+
+
+def transactional_send(app: faust.App) -> Send:
+    """Send through the transactional producer of the input partition being processed.
+
+    faust's transaction manager picks the producer from the *destination* topic's
+    partition, looked up in the consumer's metadata and topic groups: a topic the app
+    does not read (drift.v1, the dead letters) is in neither, so faust hands its records
+    to the plain producer, outside the transaction that commits the input's offset and
+    the table write. A kill -9 between that commit and the plain producer's send lost
+    the alert for good. The transactional id here is the one faust commits the input
+    partition's offsets under.
+    """
+    producer = app.producer
+
+    async def send(
+        topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
+    ) -> object:
+        source_topic, source_partition = source
+        group = app.assignor.group_for_topic(source_topic)
+        transactional_id = TransactionManager.transactional_id_format.format(
+            group_id=app.conf.id, tpg=TopicPartitionGroup(source_topic, source_partition, group)
+        )
+        return await producer.send(
+            topic, key, value, partition, None, None, transactional_id=transactional_id
+        )
+
+    return send
 
 
 async def _flush_table_writes(app: faust.App) -> None:

@@ -13,7 +13,7 @@ committed before a crash) changes nothing and sends the same alerts again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -122,6 +122,11 @@ class Reconciler:
         self.store, self.rules, self.windows = store, rules, windows
         self._partition_of = partition_of
         self._due: dict[int, dict[bytes, int]] = {}
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Drop the due index of ``partitions`` (revoked: whoever holds them next changes them)."""
+        for partition in partitions:
+            self._due.pop(partition, None)
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -548,7 +553,9 @@ class Reconciler:
 
     def _schedule(self, key: bytes, due: int | None) -> None:
         partition = self._partition_of(key) if not key.startswith(b"\x00") else _feed_partition(key)
-        due_here = self._due.setdefault(partition, {})
+        if partition not in self._due:  # first use since a start: restored states wait too
+            self._rebuild_due(partition)
+        due_here = self._due[partition]
         if due is None:
             due_here.pop(key, None)
         else:

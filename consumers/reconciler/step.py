@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from uuid import NAMESPACE_URL, uuid5
 
 from consumers.reconciler.rules import Reconciler, Source
@@ -30,14 +30,23 @@ class Counters:
         self.dead_letters = 0
 
 
+class Send(Protocol):
+    """Sends a record inside the open transaction of the input partition that caused it."""
+
+    def __call__(
+        self, topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
+    ) -> Awaitable[object]:
+        """Hand the record to the producer of ``source``'s (topic, partition) transaction."""
+        ...
+
+
 @dataclass(frozen=True)
 class Outputs:
-    """Where the step sends: faust topics for alerts and dead letters, with their serdes."""
+    """Where the step sends: the serdes (and topics) of alerts and dead letters, and how."""
 
-    drift: Any
     drift_serde: TopicSerde
-    letters: Any
     letters_serde: TopicSerde
+    send: Send
 
 
 class Step:
@@ -75,10 +84,11 @@ class Step:
                 return
             self.counters.records += 1
             out = self.reconciler.handle(Source(name, partition, offset), record)
+        serde = self.outputs.drift_serde
         for key, alert in out:
-            await self.outputs.drift.send(
-                key=key, value=self.outputs.drift_serde.serialize(alert),
-                partition=partition_for(key, self.partitions),
+            await self.outputs.send(
+                serde.topic, key, serde.serialize(alert), partition_for(key, self.partitions),
+                (topic, partition),
             )  # fmt: skip
             self.counters.alerts += 1
             log.info("%s %s", type(alert).__name__, alert.model_dump_json())
@@ -92,8 +102,8 @@ class Step:
             new_id=partial(uuid5, NAMESPACE_URL, f"dead:{topic}:{partition}:{offset}"),
         )  # fmt: skip
         log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, error)
-        await self.outputs.letters.send(
-            key=message.key, value=self.outputs.letters_serde.serialize(letter),
-            partition=partition,
-        )  # fmt: skip
+        serde = self.outputs.letters_serde
+        await self.outputs.send(
+            serde.topic, message.key, serde.serialize(letter), partition, (topic, partition)
+        )
         self.counters.dead_letters += 1

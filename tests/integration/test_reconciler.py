@@ -33,6 +33,7 @@ from tests.drift_helpers import (
     reconciled_up_to_now,
     resolved,
     running_reconciler,
+    unmarked_partitions,
     wait_for,
 )
 from tests.execution_helpers import ALICE, desk, resource
@@ -255,6 +256,20 @@ def test_the_drift_view_and_cli_list_open_alerts_by_class(world: World) -> None:
     watched = run_cli("drift", "watch", "--from-beginning", "--timeout", "10", env=env)
     assert watched.returncode == 0, watched.stderr
     assert f"DETECTED out_of_band_change [warning] {key} {alert.alert_id}" in watched.stdout
+
+
+def test_alerts_commit_in_the_transaction_of_the_input_that_raised_them(world: World) -> None:
+    """Alerts are written by the reconciler's transactional producers, never by a plain one.
+
+    An alert sent outside the transaction that commits its input offset and state change
+    is lost if the process dies between that commit and the alert's own send.
+    """
+    key = resource("crm", "contact")
+    world.seed(key, tier="silver")
+    world.execute(key, {"tier": "gold"})
+    world.edit(key, tier="bronze")
+    wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change")))
+    assert unmarked_partitions(world.settings, world.settings.partitions) == {}
 
 
 def test_alerts_are_not_lost_when_the_reconciler_is_killed(world: World, tmp_path: Path) -> None:

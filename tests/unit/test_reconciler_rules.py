@@ -283,6 +283,52 @@ def test_a_restarted_reconciler_finds_waiting_resources_again() -> None:
     assert feed_key("crm", 0) not in world.store
 
 
+def test_a_restarted_reconciler_whose_first_input_is_another_resource_still_finds_them() -> None:
+    """An input on the partition before its first tick must not hide the restored waiting states."""
+    world = World()
+    world.observe(_s(0), email="a@x.io")
+    world.observe(_s(1), email="b@x.io")
+    restarted = Reconciler(
+        world.store, DriftRules(ENGINE.query), Windows(5000, 30_000),
+        lambda key: partition_for(key, PARTITIONS),
+    )  # fmt: skip
+    partition = partition_for(b"crm/contact/7", PARTITIONS)
+    neighbour = next(
+        f"n{i}"
+        for i in itertools.count()
+        if partition_for(f"crm/contact/n{i}".encode(), PARTITIONS) == partition
+    )
+    restarted.handle(Source("observations.v1", partition, 50), ExternalStateObserved.model_validate({
+        "metadata": _meta(_s(2)), "resource": {**CONTACT, "id": neighbour},
+        "external_version": "1", "fields": {"email": "n@x.io"}, "observed_at": _s(2),
+        "source": "crm", "change_sequence": 9, "deleted": False,
+    }))  # fmt: skip
+    out = restarted.tick(Source("ticks", partition, 1), int(_s(10).timestamp() * 1000))
+    assert [(e.resource.id, e.drift_class) for _, e in out if isinstance(e, DriftDetected)] == [
+        ("7", "out_of_band_change")
+    ]
+
+
+def test_a_partition_given_back_after_a_rebalance_is_indexed_again() -> None:
+    """States another instance changed while it held the partition are found once it is back."""
+    world = World()
+    world.observe(_s(0), email="a@x.io")
+    partition = partition_for(b"crm/contact/7", PARTITIONS)
+    assert world.tick(_s(1)) == []
+    world.reconciler.forget([partition])
+    other = Reconciler(
+        world.store, DriftRules(ENGINE.query), Windows(5000, 30_000),
+        lambda key: partition_for(key, PARTITIONS),
+    )  # fmt: skip
+    other.handle(Source("observations.v1", partition, 99), ExternalStateObserved.model_validate({
+        "metadata": _meta(_s(2)), "resource": CONTACT, "external_version": "2",
+        "fields": {"email": "b@x.io"}, "observed_at": _s(2), "source": "crm",
+        "change_sequence": 2, "deleted": False,
+    }))  # fmt: skip
+    [alert] = _detected(world.tick(_s(10)))
+    assert alert.drift_class == "out_of_band_change"
+
+
 def test_an_open_alert_is_not_judged_again_until_an_input_changes_its_resource() -> None:
     """After its verdict a resource leaves the due index; the next observation brings it back."""
     world = World()

@@ -79,7 +79,6 @@ def build_app(
         serdes.actions.topic, serdes.observations.topic, config.ticks_topic,
         key_type=bytes, value_type=bytes, partitions=config.partitions,
     )  # fmt: skip
-    ticks = app.topic(config.ticks_topic, key_type=bytes, value_type=bytes)
     # Keys and states are bytes: raw on the changelog, so a restart restores them as written
     # (faust's default JSON codec would bring bytes back as their repr strings).
     table = app.Table(
@@ -115,10 +114,14 @@ def build_app(
 
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:
-        now_ms = str(int(clock().timestamp() * 1000)).encode()
+        # Through the plain producer: a tick is a clock reading, not an effect. In the
+        # partition's transaction it stayed invisible until an input on that partition
+        # was committed; on a quiet partition nothing was, the broker aborted the open
+        # transaction after its timeout and fenced the producer, silencing the partition.
+        now_ms, topic = str(int(clock().timestamp() * 1000)).encode(), config.ticks_topic
         for tp in app.consumer.assignment():
             if tp.topic == serdes.actions.topic:
-                await ticks.send(key=b"tick", value=now_ms, partition=tp.partition)
+                await app.producer.send(topic, b"tick", now_ms, tp.partition, None, None)
 
     del reconcile, tick, forget_revoked  # registered on the app by their decorators
     return app

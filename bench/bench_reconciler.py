@@ -2,10 +2,13 @@
 
 ``reconciler.ops``: observations already on ``observations.v1`` when an
 `agentledger reconciler` process starts, divided by the time until its consumer group
-has committed past all of them (faust commits every ~3 s, so short runs read low).
+has committed past all of them (it commits every `AGENTLEDGER_RECONCILER_COMMIT_S`).
 ``drift.latency_p99_ms``: out-of-band edits produced at 1,000 observations/s (each on a
 resource with a known baseline) with the settle window at 0; the time from producing an
 edit to its ``DriftDetected`` being readable on ``drift.v1``.
+
+Environment: ``BENCH_RECONCILER_EVENTS`` (30,000), ``BENCH_DRIFT_EDITS`` (5,000) and
+``BENCH_DRIFT_RATE`` (1,000 edits/s) size the two runs.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from infra.serde.topic_serde import TopicSerde
 
 EVENTS = int(os.environ.get("BENCH_RECONCILER_EVENTS", "30000"))
 RESOURCES = 3000
-RATE = 1000
+RATE = int(os.environ.get("BENCH_DRIFT_RATE", "1000"))
+"""Edits per second in the latency run (the goal is stated at 1,000)."""
 LATENCY_EDITS = int(os.environ.get("BENCH_DRIFT_EDITS", "5000"))
 
 

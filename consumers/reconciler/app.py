@@ -23,8 +23,9 @@ import faust
 from faust.transport.consumer import TopicPartitionGroup, TransactionManager
 from faust.types import TP
 
+from consumers.reconciler.heads import HeadGuard, KafkaHeads
 from consumers.reconciler.rules import Reconciler, Windows
-from consumers.reconciler.step import Counters, Outputs, Send, Step
+from consumers.reconciler.step import Counters, Input, Outputs, Send, Step
 from consumers.reconciler.verdicts import DriftRules
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
@@ -99,10 +100,15 @@ def build_app(
         counters=counters or Counters(),
     )  # fmt: skip
 
+    heads = HeadGuard(KafkaHeads(config.bootstrap, config.app_id), [config.ticks_topic])
+
     @app.agent(sources)
     async def reconcile(stream: faust.StreamT[Any]) -> None:
         async for event in cast("Any", stream).events():
-            await process(event)
+            item = Input.of(event)
+            for missed in heads.before(item):  # same partition: same table partition, producer
+                await process(missed)
+            await process(item)
             # The event is acked (its offset committable) when the loop asks for the next
             # one: by then its table writes must be in the open transaction.
             await _flush_table_writes(app)
@@ -111,6 +117,7 @@ def build_app(
     async def forget_revoked(_app: object, *args: set[TP], **_: object) -> None:
         (revoked,) = args  # faust sends the revoked partitions as the one argument
         reconciler.forget({tp.partition for tp in revoked})
+        heads.forget({(tp.topic, tp.partition) for tp in revoked})
 
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:

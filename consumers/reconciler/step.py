@@ -20,6 +20,23 @@ from infra.serde.topic_serde import TopicSerde
 log = logging.getLogger("agentledger.reconciler")
 
 
+@dataclass(frozen=True)
+class Input:
+    """One record the reconciler reads: where it is, and its raw key and value."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, event: Any) -> Input:  # noqa: ANN401  # a faust event
+        """The record of a faust event."""
+        message = event.message
+        return cls(message.topic, message.partition, message.offset, message.key, event.value)
+
+
 class Counters:
     """What the reconciler did since it started (for logs and the benchmark)."""
 
@@ -69,18 +86,17 @@ class Step:
         self.ticks_topic, self.partitions, self.consumer = ticks_topic, partitions, consumer
         self.clock, self.counters = clock, counters
 
-    async def __call__(self, event: Any) -> None:  # noqa: ANN401  # a faust event
-        """Judge the event; send its alerts (or its dead letter)."""
-        message = event.message
-        topic, partition, offset = message.topic, message.partition, message.offset
+    async def __call__(self, item: Input) -> None:
+        """Judge the input; send its alerts (or its dead letter)."""
+        topic, partition, offset = item.topic, item.partition, item.offset
         if topic == self.ticks_topic:
-            out = self.reconciler.tick(Source("ticks", partition, offset), int(event.value))
+            out = self.reconciler.tick(Source("ticks", partition, offset), int(item.value))
         else:
             name, serde = self.inputs[topic]
             try:
-                record = serde.deserialize(event.value)
+                record = serde.deserialize(item.value)
             except BadRecord as error:
-                await self._dead_letter(error, message, event.value)
+                await self._dead_letter(error, item)
                 return
             self.counters.records += 1
             out = self.reconciler.handle(Source(name, partition, offset), record)
@@ -93,17 +109,17 @@ class Step:
             self.counters.alerts += 1
             log.info("%s %s", type(alert).__name__, alert.model_dump_json())
 
-    async def _dead_letter(self, error: BadRecord, message: Any, payload: bytes) -> None:  # noqa: ANN401  # a faust message
-        topic, partition, offset = message.topic, message.partition, message.offset
+    async def _dead_letter(self, error: BadRecord, item: Input) -> None:
+        topic, partition, offset = item.topic, item.partition, item.offset
         letter = dead_letter_for(
             error, origin=KafkaPosition(topic=topic, partition=partition, offset=offset),
-            key=message.key, payload=payload, headers={}, consumer=self.consumer,
+            key=item.key, payload=item.value, headers={}, consumer=self.consumer,
             clock=self.clock,
             new_id=partial(uuid5, NAMESPACE_URL, f"dead:{topic}:{partition}:{offset}"),
         )  # fmt: skip
         log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, error)
         serde = self.outputs.letters_serde
         await self.outputs.send(
-            serde.topic, message.key, serde.serialize(letter), partition, (topic, partition)
+            serde.topic, item.key, serde.serialize(letter), partition, (topic, partition)
         )
         self.counters.dead_letters += 1

@@ -47,10 +47,7 @@ class World:
 
     def __post_init__(self) -> None:
         """One reconciler with a 5 s settle window and a 30 s staleness limit."""
-        self.reconciler = Reconciler(
-            self.store, DriftRules(ENGINE.query), Windows(5000, 30_000),
-            lambda key: partition_for(key, PARTITIONS),
-        )  # fmt: skip
+        self.reconciler = _over(self.store)
 
     def feed(
         self, record: Any, topic: str = "actions.v1", offset: int | None = None
@@ -99,6 +96,14 @@ class World:
             "metadata": _meta(at), "action_id": aid, "resource": CONTACT, "attempt": 1,
             "external_version": "v-ours", "applied_fields": fields,
         }))  # fmt: skip
+
+
+def _over(store: dict[bytes, bytes]) -> Reconciler:
+    """A reconciler over ``store`` with a 5 s settle window and a 30 s staleness limit."""
+    return Reconciler(
+        store, DriftRules(ENGINE.query), Windows(5000, 30_000),
+        lambda key: partition_for(key, PARTITIONS),
+    )  # fmt: skip
 
 
 def _meta(at: datetime) -> dict[str, Any]:
@@ -273,10 +278,7 @@ def test_a_restarted_reconciler_finds_waiting_resources_again() -> None:
     world = World()
     world.observe(_s(0), email="a@x.io")
     world.observe(_s(1), email="b@x.io")
-    restarted = Reconciler(
-        world.store, DriftRules(ENGINE.query), Windows(5000, 30_000),
-        lambda key: partition_for(key, PARTITIONS),
-    )  # fmt: skip
+    restarted = _over(world.store)
     partition = partition_for(b"crm/contact/7", PARTITIONS)
     out = restarted.tick(Source("ticks", partition, 1), int(_s(10).timestamp() * 1000))
     assert [e.drift_class for _, e in out if isinstance(e, DriftDetected)] == ["out_of_band_change"]
@@ -288,10 +290,7 @@ def test_a_restarted_reconciler_whose_first_input_is_another_resource_still_find
     world = World()
     world.observe(_s(0), email="a@x.io")
     world.observe(_s(1), email="b@x.io")
-    restarted = Reconciler(
-        world.store, DriftRules(ENGINE.query), Windows(5000, 30_000),
-        lambda key: partition_for(key, PARTITIONS),
-    )  # fmt: skip
+    restarted = _over(world.store)
     partition = partition_for(b"crm/contact/7", PARTITIONS)
     neighbour = next(
         f"n{i}"
@@ -316,10 +315,7 @@ def test_a_partition_given_back_after_a_rebalance_is_indexed_again() -> None:
     partition = partition_for(b"crm/contact/7", PARTITIONS)
     assert world.tick(_s(1)) == []
     world.reconciler.forget([partition])
-    other = Reconciler(
-        world.store, DriftRules(ENGINE.query), Windows(5000, 30_000),
-        lambda key: partition_for(key, PARTITIONS),
-    )  # fmt: skip
+    other = _over(world.store)
     other.handle(Source("observations.v1", partition, 99), ExternalStateObserved.model_validate({
         "metadata": _meta(_s(2)), "resource": CONTACT, "external_version": "2",
         "fields": {"email": "b@x.io"}, "observed_at": _s(2), "source": "crm",

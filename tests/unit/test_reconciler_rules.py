@@ -273,13 +273,17 @@ def test_a_redelivered_record_changes_nothing_and_sends_the_same_alerts() -> Non
     assert world.store[b"crm/contact/7"] == state
 
 
-def test_a_restarted_reconciler_finds_waiting_resources_again() -> None:
-    """The due index is memory only; a new reconciler over the same store rebuilds it."""
+def _restarted_while_an_edit_waits() -> tuple[World, Reconciler, int]:
+    """An out-of-band edit in its settle window, then a new reconciler over the same store."""
     world = World()
     world.observe(_s(0), email="a@x.io")
     world.observe(_s(1), email="b@x.io")
-    restarted = _over(world.store)
-    partition = partition_for(b"crm/contact/7", PARTITIONS)
+    return world, _over(world.store), partition_for(b"crm/contact/7", PARTITIONS)
+
+
+def test_a_restarted_reconciler_finds_waiting_resources_again() -> None:
+    """The due index is memory only; a new reconciler over the same store rebuilds it."""
+    world, restarted, partition = _restarted_while_an_edit_waits()
     out = restarted.tick(Source("ticks", partition, 1), int(_s(10).timestamp() * 1000))
     assert [e.drift_class for _, e in out if isinstance(e, DriftDetected)] == ["out_of_band_change"]
     assert feed_key("crm", 0) not in world.store
@@ -287,11 +291,7 @@ def test_a_restarted_reconciler_finds_waiting_resources_again() -> None:
 
 def test_a_restarted_reconciler_whose_first_input_is_another_resource_still_finds_them() -> None:
     """An input on the partition before its first tick must not hide the restored waiting states."""
-    world = World()
-    world.observe(_s(0), email="a@x.io")
-    world.observe(_s(1), email="b@x.io")
-    restarted = _over(world.store)
-    partition = partition_for(b"crm/contact/7", PARTITIONS)
+    _world, restarted, partition = _restarted_while_an_edit_waits()
     neighbour = next(
         f"n{i}"
         for i in itertools.count()

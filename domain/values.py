@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
 from typing_extensions import TypeAliasType
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -23,29 +31,47 @@ Value = TypeAliasType(
 """A field value of an external record: anything JSON can hold, plus exact decimals."""
 
 
-def check_value(value: Value) -> Value:
-    """Refuse what cannot round-trip: integers beyond 64 bits, NaN and infinities."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
-        raise ValueError(f"integer {value} does not fit in 64 bits; send it as a Decimal")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"float {value} is not finite")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError(f"decimal {value} is not finite")
-    if isinstance(value, list):
-        for item in value:
-            check_value(item)
-    if isinstance(value, dict):
-        for item in value.values():
-            check_value(item)
-    return value
+def checked_value(value: object) -> Value:
+    """``value`` as a field value, rebuilt so that no caller keeps a handle on its containers.
+
+    Refuses what is not a field value (a set, an object...) and what cannot round-trip:
+    integers beyond 64 bits, NaN and infinities. Exact types only: ``True`` stays a
+    boolean, ``Decimal('1.50')`` keeps its exponent. One walk does it: pydantic's
+    validation of the recursive union tried each branch per value (half the cost of
+    validating a proposal).
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value  # type: ignore[return-value]  # str, bool or None: a field value
+    if kind is int:
+        if not INT64[0] <= value <= INT64[1]:  # type: ignore[operator]  # an int
+            raise ValueError(f"integer {value} does not fit in 64 bits; send it as a Decimal")
+        return value  # type: ignore[return-value]  # an int
+    if kind is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]  # a float
+            raise ValueError(f"float {value} is not finite")
+        return value  # type: ignore[return-value]  # a float
+    if kind is dict:
+        return checked_values(value)
+    if kind is list:
+        return [checked_value(item) for item in value]  # type: ignore[attr-defined]  # a list
+    if kind is Decimal:
+        if not value.is_finite():  # type: ignore[attr-defined]  # a Decimal
+            raise ValueError(f"decimal {value} is not finite")
+        return value  # type: ignore[return-value]  # a Decimal
+    raise ValueError(f"{kind.__name__} is not a field value (JSON-like values or Decimal)")
 
 
-def _check_values(values: dict[str, Value]) -> dict[str, Value]:
-    for value in values.values():
-        check_value(value)
-    return values
+def checked_values(values: object) -> dict[str, Value]:
+    """``values`` as named field values (see :func:`checked_value`)."""
+    if type(values) is not dict:
+        raise ValueError(f"field values must be an object, not {type(values).__name__}")
+    out: dict[str, Value] = {}
+    for key, value in values.items():
+        if type(key) is not str:
+            raise ValueError(f"field names must be strings, not {type(key).__name__}")
+        out[key] = checked_value(value)
+    return out
 
 
 def _to_millis(moment: datetime) -> datetime:
@@ -55,7 +81,16 @@ def _to_millis(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=millis, fold=0)
 
 
-Values = Annotated[dict[str, Value], AfterValidator(_check_values)]
+_ANY_JSON: dict[str, object] = {"description": "Anything JSON can hold; decimals exactly."}
+
+FieldValue = Annotated[Value, PlainValidator(checked_value), WithJsonSchema(_ANY_JSON)]
+"""One field value in a record: see :func:`checked_value`."""
+
+Values = Annotated[
+    dict[str, Value],
+    PlainValidator(checked_values),
+    WithJsonSchema({"type": "object", "additionalProperties": _ANY_JSON}),
+]
 """Named field values, e.g. an action's parameters or an observed record."""
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_to_millis)]

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.values import Value
+from domain.values import Values
 
 ApprovalState = Literal["pending", "approved", "rejected", "expired", "revoked"]
 
@@ -22,8 +22,8 @@ class ProposalIn(BaseModel):
     resource: str = Field(description="system/type/id", examples=["crm/contact/42"])
     action_type: str = Field(examples=["contact.update"])
     idempotency_key: str = Field(min_length=1, max_length=200)
-    parameters: dict[str, Value] = Field(default_factory=dict)
-    preconditions: dict[str, Value] = Field(default_factory=dict)
+    parameters: Values = Field(default_factory=dict)
+    preconditions: Values = Field(default_factory=dict)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     estimated_cost: Decimal | None = None
     plan_id: str | None = None

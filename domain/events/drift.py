@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from domain.events.base import DomainEvent
-from domain.values import Record, ResourceRef, Value
+from domain.values import FieldValue, Record, ResourceRef
 
 
 class DriftClass(StrEnum):
@@ -30,9 +30,9 @@ class FieldDrift(Record):
     """One diverging field."""
 
     field: str
-    before: Value
-    believed: Value
-    actual: Value
+    before: FieldValue
+    believed: FieldValue
+    actual: FieldValue
 
 
 class DriftDetected(DomainEvent):

@@ -13,6 +13,7 @@ from hypothesis import given
 from pydantic import ValidationError
 
 from agentledger.bootstrap import SCHEMAS_DIR
+from domain.events.observations import ExternalStateObserved
 from domain.values import ResourceRef, Value
 from infra.serde.value_codec import value_from_avro, value_to_avro
 from tests.strategies import values
@@ -60,17 +61,8 @@ def test_malformed_value_datum_is_a_value_error() -> None:
 @pytest.mark.parametrize("bad", [2**63, float("nan"), float("inf"), Decimal("NaN")])
 def test_domain_refuses_values_that_cannot_round_trip(bad: Value) -> None:
     """Integers beyond 64 bits, NaN and infinities are validation errors at the edge."""
-    from domain.events.observations import ExternalStateObserved  # noqa: PLC0415
-
     with pytest.raises(ValidationError):
-        ExternalStateObserved.model_validate({
-            "metadata": {"event_id": "00000000-0000-0000-0000-000000000001",
-                         "correlation_id": "00000000-0000-0000-0000-000000000002",
-                         "occurred_at": "2026-01-01T00:00:00Z"},
-            "resource": {"system": "crm", "type": "contact", "id": "1"},
-            "external_version": "1", "fields": {"x": bad}, "observed_at": "2026-01-01T00:00:00Z",
-            "source": "test", "change_sequence": 0, "deleted": False,
-        })  # fmt: skip
+        _observed({"x": bad})
 
 
 def test_resource_key_round_trips() -> None:
@@ -78,3 +70,40 @@ def test_resource_key_round_trips() -> None:
     ref = ResourceRef.parse("crm/contact/42")
     assert ref.key == "crm/contact/42"
     assert ref == ResourceRef(system="crm", type="contact", id="42")
+
+
+def _observed(fields: object) -> ExternalStateObserved:
+    return ExternalStateObserved.model_validate({
+        "metadata": {"event_id": "00000000-0000-0000-0000-000000000001",
+                     "correlation_id": "00000000-0000-0000-0000-000000000002",
+                     "occurred_at": "2026-01-01T00:00:00Z"},
+        "resource": {"system": "crm", "type": "contact", "id": "1"},
+        "external_version": "1", "fields": fields, "observed_at": "2026-01-01T00:00:00Z",
+        "source": "test", "change_sequence": 0, "deleted": False,
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"x": {1, 2}}, "set is not a field value"),
+        ({"x": [object()]}, "object is not a field value"),
+        ({"x": {"deep": [(1, 2)]}}, "tuple is not a field value"),
+        ({1: "x"}, "field names must be strings, not int"),
+        (["x"], "field values must be an object, not list"),
+    ],
+)
+def test_domain_refuses_what_is_not_a_field_value(fields: object, message: str) -> None:
+    """A set, a tuple, an arbitrary object or a non-string name is a validation error that says which."""
+    with pytest.raises(ValidationError, match=message):
+        _observed(fields)
+
+
+def test_an_event_keeps_its_own_copy_of_its_values() -> None:
+    """Mutating the dict or list a caller passed in does not change the (frozen) event."""
+    nested: list[Value] = [1, 2]
+    fields: dict[str, Value] = {"tags": nested}
+    event = _observed(fields)
+    nested.append(3)
+    fields["added"] = True
+    assert event.fields == {"tags": [1, 2]}

@@ -8,7 +8,6 @@ eventsourcing's own fields, the record's name and its writer schema's fingerprin
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -61,10 +60,9 @@ class RecordTranscoder(Transcoder):
             return self._json.decode(data[1:])
         length = int.from_bytes(data[1:HEAD], "big")
         header = json.loads(data[HEAD : HEAD + length].decode(), object_hook=_from_instant)
-        print_, body = header.pop("_schema"), data[HEAD + length :]
-        contract = self._writer(print_)
+        contract = self._writer(header.pop("_schema"))
         header.pop("_route", None)
-        header["record"] = contract.read(io.BytesIO(body))
+        header["record"] = contract.read(data, HEAD + length)
         return header
 
     def split(self, data: bytes) -> tuple[dict[str, Any], str, bytes]:

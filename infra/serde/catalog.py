@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import load_schema
 
 from domain.events import ALL_EVENTS
@@ -18,7 +16,9 @@ from domain.events.decisions import Obligations
 from domain.events.drift import FieldDrift
 from domain.events.proposals import KafkaPosition, Reason
 from domain.values import Record, ResourceRef
-from infra.serde.codec import compile_decoder, compile_encoder, light_schema, named_types
+from infra.serde.avro_reader import compile_reader
+from infra.serde.avro_writer import compile_writer
+from infra.serde.codec import compile_decoder, compile_encoder, named_types
 from infra.serde.deadletter import DeadLetter
 
 NAMESPACE = "agentledger.v1"
@@ -35,7 +35,9 @@ class Contract:
     """One top-level record: its schema (expanded, self-contained) and its mappers.
 
     ``write`` and ``read`` give and take the record's Avro body (no framing) in its own
-    schema, through the light parse of it (see ``infra.serde.codec``).
+    schema, through the writer and reader compiled from it (``infra.serde.avro_writer``,
+    ``infra.serde.avro_reader``). ``to_avro`` and ``from_avro`` map to and from the
+    datum fastavro and confluent-kafka's serde take and give (other schemas' data).
     """
 
     name: str
@@ -45,29 +47,32 @@ class Contract:
     cls: type[Record]
     _encode: Any
     _decode: Any
-    _light: Any
+    _write: Any
+    _read: Any
 
     def to_avro(self, record: Record) -> dict[str, Any]:
-        """The Avro datum for ``record``."""
+        """The Avro datum for ``record`` (fastavro's form)."""
         return self._encode(record)  # type: ignore[no-any-return]  # the compiled record mapper
 
     def from_avro(self, datum: dict[str, Any]) -> Record:
-        """The validated record for an Avro datum (raises pydantic's ValidationError)."""
-        return self.cls.model_validate(datum if self._decode is None else self._decode(datum))
+        """The validated record for a datum fastavro read (raises pydantic's ValidationError)."""
+        return self.validate(datum if self._decode is None else self._decode(datum))
 
     def write(self, record: Record) -> bytes:
         """The Avro body of ``record`` under this contract's schema."""
-        body = io.BytesIO()
-        schemaless_writer(body, self._light, self.to_avro(record))
-        return body.getvalue()
+        return self._write(record)  # type: ignore[no-any-return]  # the compiled writer
 
-    def datum(self, body: io.BytesIO) -> dict[str, Any]:
-        """The Avro datum in ``body``, written under this contract's exact schema."""
-        return schemaless_reader(body, self._light, None)  # type: ignore[return-value]  # a record datum
+    def datum(self, data: bytes, start: int = 0) -> dict[str, Any]:
+        """What the body in ``data[start:]`` holds, ready to validate (its exact schema)."""
+        return self._read(data, start)  # type: ignore[no-any-return]  # the compiled reader
 
-    def read(self, body: io.BytesIO) -> Record:
-        """The validated record in ``body``, written under this contract's exact schema."""
-        return self.from_avro(self.datum(body))
+    def validate(self, datum: dict[str, Any]) -> Record:
+        """The record for what :meth:`datum` gave (raises pydantic's ValidationError)."""
+        return self.cls.model_validate(datum)
+
+    def read(self, data: bytes, start: int = 0) -> Record:
+        """The validated record whose body fills ``data[start:]`` (its exact schema)."""
+        return self.validate(self.datum(data, start))
 
 
 class Catalog:
@@ -92,7 +97,8 @@ class Catalog:
                 cls,
                 encode,
                 decode,
-                parse_schema(light_schema(schema)),
+                compile_writer(schema, named),
+                compile_reader(schema, named),
             )
 
     def __getitem__(self, name: str) -> Contract:

@@ -5,19 +5,17 @@ record to the dict fastavro writes; ``compile_decoder`` turns what fastavro read
 the dict the record class validates. Parts of a schema that need no conversion compile
 to ``None`` (identity), so only records, ``Value`` slots and instants cost anything.
 
-Instants and ids are converted here, not by fastavro: :func:`light_schema` drops their
-``uuid`` and ``timestamp-millis`` annotations (the bytes are the same), because
-fastavro's logical-type readers cost about twice the rest of a decode. Ids travel as
-strings (the record classes parse them); instants as epoch milliseconds. Both mappers
-also take the annotated form (``UUID``, ``datetime``), so data read or written through
-the full schema still maps. The encoder names the branch of every union it fills
-(fastavro's ``(name, datum)`` notation): left to guess, fastavro validates the datum
-against each branch, which cost about half of a write.
+These serve the paths through fastavro and confluent-kafka's serde (a record not yet
+registered, data written under another schema); our own schema's bodies go through
+:mod:`infra.serde.avro_writer` and :mod:`infra.serde.avro_reader`. Ids are mapped to
+strings and instants to epoch milliseconds, and both mappers also take the annotated
+form (``UUID``, ``datetime``) that fastavro gives under the full schema. The encoder
+names the branch of every union it fills (fastavro's ``(name, datum)`` notation): left
+to guess, fastavro validates the datum against each branch, about half of a write.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,26 +46,6 @@ def named_types(schema: Schema, found: dict[str, Schema] | None = None) -> dict[
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LIGHT = frozenset({"uuid", "timestamp-millis"})
-"""The logical types :func:`light_schema` leaves to the mappers."""
-
-
-def light_schema(schema: Schema) -> Schema:
-    """``schema`` without its ``uuid`` and ``timestamp-millis`` annotations (same encoding)."""
-    light = copy.deepcopy(schema)
-    _strip(light)
-    return light
-
-
-def _strip(node: Schema) -> None:
-    if isinstance(node, list):
-        for branch in node:
-            _strip(branch)
-    elif isinstance(node, dict):
-        if node.get("logicalType") in LIGHT:
-            del node["logicalType"]
-        for item in node.values():
-            _strip(item)
 
 
 def millis_of(moment: datetime | int) -> int:

@@ -13,9 +13,8 @@ resolves them against ours.
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -129,17 +128,15 @@ class TopicSerde:
             raise RegistryUnavailable(f"schema lookup failed: {exc}") from exc
         except Exception as exc:  # any other decoding failure means: bad bytes
             raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
-        return _validated(contract, datum)
+        return _validated(contract, datum, contract.from_avro)
 
     def _read_exact(self, contract: Contract, payload: bytes) -> Record:
-        body = io.BytesIO(payload)
-        body.seek(FRAME)
         try:
-            datum = contract.datum(body)
+            datum = contract.datum(payload, FRAME)
         except Exception as exc:  # any decoding failure of our own schema means: bad bytes
             name = contract.fullname
             raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
-        return _validated(contract, datum)
+        return _validated(contract, datum, contract.validate)
 
     def _record_name(self, schema_id: int) -> str:
         name = self._names.get(schema_id)
@@ -157,10 +154,12 @@ class TopicSerde:
         return name
 
 
-def _validated(contract: Contract, datum: dict[str, Any]) -> Record:
+def _validated(
+    contract: Contract, datum: dict[str, Any], validate: Callable[[dict[str, Any]], Record]
+) -> Record:
     name = contract.fullname
     try:
-        return contract.from_avro(datum)
+        return validate(datum)
     except ValidationError as exc:
         raise RecordFailsValidation(f"{name} fails validation: {_summary(exc)}", datum) from exc
     except Exception as exc:  # a datum our mappers cannot take: bad bytes as well

@@ -55,6 +55,15 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(
             side_table_statements(datastore.schema or "public", self.prefix)
         )
+        self._insert_columns = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(
+            Identifier(datastore.schema or "public"),
+            Identifier(events_table_name),
+            Identifier(datastore.originator_id_type),
+        )
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """Create the tables under a lock: PostgreSQL fails concurrent ``IF NOT EXISTS`` DDL.
@@ -108,3 +117,26 @@ class LedgerRecorder(PostgresApplicationRecorder):
             if write.must_change is not None and curs.fetchone() is None:
                 raise AlreadyProcessed(write.must_change)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **_: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
+    ) -> None:
+        """Insert as eventsourcing does (table locked, channel notified, ids returned in order).
+
+        The rows go as four arrays in binary, not as one array of composites: psycopg
+        dumps composites as text, field by field in Python (about a tenth of a batch).
+        """
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_columns,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )

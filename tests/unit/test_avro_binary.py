@@ -99,7 +99,7 @@ def test_bad_bytes_are_a_value_error_that_says_what_is_wrong(data: bytes, messag
         ("agentledger.v1.Value", bytes([30]), "Value branch tag 30"),
     ],
 )
-def test_impossible_values_are_refused(schema: Any, data: bytes, message: str) -> None:  # a schema node
+def test_impossible_values_are_refused(schema: object, data: bytes, message: str) -> None:
     """Unknown union branches and enum symbols, a boolean byte above 1, a huge count: ValueError."""
     named = named_types(catalog()["ActionProposed"].schema)
     with pytest.raises(ValueError, match=message):

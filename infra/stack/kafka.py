@@ -137,9 +137,8 @@ class LocalKafka:
         ]  # fmt: skip
 
     def _format(self, classpath: list[str]) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         argv = [*self._jvm(), *classpath, "kafka.tools.StorageTool", "format", "--standalone"]
-        argv += ["-t", cluster_id, "-c", str(self._properties)]
+        argv += [f"--cluster-id={new_cluster_id()}", "-c", str(self._properties)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             self._log.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +146,18 @@ class LocalKafka:
             raise StackError(
                 NAME, f"formatting the log dir failed (exit {done.returncode})", self._log
             )
+
+
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka makes them: 22 URL-safe base64 characters, no leading '-'.
+
+    An id starting with '-' reads as an option to the storage tool ("argument --cluster-id:
+    expected one argument"); Kafka's own ``Uuid.randomUuid`` redraws those too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def admin(bootstrap: str) -> AdminClient:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from agentledger.bootstrap import stack_config
 from agentledger.settings import Settings
 from infra.stack.errors import StackError
-from infra.stack.kafka import LocalKafka
+from infra.stack.kafka import LocalKafka, new_cluster_id
 from infra.topics import TOPICS
 
 pytestmark = pytest.mark.unit
@@ -64,3 +66,14 @@ def test_stack_error_names_component_problem_and_log(tmp_path: Path) -> None:
     """A stack error reads as one line: which component, what failed, where its log is."""
     error = StackError("kafka", "not healthy after 60s", tmp_path / "kafka.log")
     assert str(error) == f"kafka: not healthy after 60s (log: {tmp_path / 'kafka.log'})"
+
+
+def test_a_cluster_id_never_starts_with_a_dash() -> None:
+    """An id like '-x...' reads as an option to kafka-storage, and formatting fails: such draws are redrawn."""
+    leading_dash = b"\xf8" + bytes(15)  # base64 of 0xf8... starts with '-'
+    draws = [mock.Mock(bytes=leading_dash), mock.Mock(bytes=bytes(16))]
+    with mock.patch("infra.stack.kafka.uuid.uuid4", side_effect=draws):
+        assert new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"
+    assert all(
+        re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", new_cluster_id()) for _ in range(2000)
+    )

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from agentledger.bootstrap import observer
 from agentledger.settings import Settings
 from infra.connectors.registry import Connectors
+from infra.watermarks import watermarks
 
 CLI = Path(sys.executable).parent / "agentledger"
 
@@ -51,7 +52,7 @@ def reconciler_progress(settings: Settings) -> list[tuple[int, int]]:
     try:
         partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
         committed = consumer.committed(partitions, timeout=10)
-        highs = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions]
+        highs = [watermarks(consumer, tp)[1] for tp in partitions]
     finally:
         consumer.close()
     return [(tp.offset, high) for tp, high in zip(committed, highs, strict=True)]

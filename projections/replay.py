@@ -21,6 +21,7 @@ from domain.values import Record
 from infra.batches import ready_batch
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
+from infra.watermarks import watermarks
 from projections.store import Position, Projection, ProjectionStore, Tables
 
 BATCH = 2000
@@ -111,7 +112,7 @@ def _assign(
         topic = serdes[name].topic
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         for partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            low, high = watermarks(consumer, TopicPartition(topic, partition))
             ends[(name, partition)] = high
             total += high - low
             assignment.append(TopicPartition(topic, partition, low))

@@ -12,6 +12,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from agentledger.processes import ReconcilerProcess, reconciler_progress
 from agentledger.settings import Settings
 from domain.events import DriftDetected, DriftResolved
+from infra.watermarks import watermarks
 from tests.decider_helpers import read_topic
 
 
@@ -91,7 +92,7 @@ def _read(
     position = 0
     try:
         if until is None:
-            _low, until = consumer.get_watermark_offsets(tp, 10)
+            _low, until = watermarks(consumer, tp)
         consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)])
         deadline = time.monotonic() + 15
         while position < until and time.monotonic() < deadline:

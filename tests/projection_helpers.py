@@ -13,6 +13,7 @@ from agentledger.bootstrap import projectors, relay, relay_lag
 from agentledger.settings import Settings
 from consumers.projector.service import Projector
 from infra.ledger.ledger import Ledger
+from infra.watermarks import watermarks
 
 
 def caught_up(settings: Settings, live: list[Projector], timeout_s: float = 120.0) -> None:
@@ -29,7 +30,7 @@ def caught_up(settings: Settings, live: list[Projector], timeout_s: float = 120.
             for topic in projector.projection.topics:
                 for partition in range(settings.partitions):
                     where = TopicPartition(settings.topic(topic), partition)
-                    _, high = consumer.get_watermark_offsets(where, timeout=10)
+                    _, high = watermarks(consumer, where)
                     while projector.store.positions(name).get((topic, partition), 0) < high - 1:
                         assert time.monotonic() < deadline, f"{name} behind on {topic}[{partition}]"
                         time.sleep(0.1)

@@ -12,6 +12,8 @@ import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from infra.watermarks import watermarks
+
 
 class ObserverPositions:
     """The last change sequence observed per source system."""
@@ -30,7 +32,7 @@ class ObserverPositions:
         prefix = f"{self._observer}:".encode()
         positions: dict[str, int] = {}
         try:
-            low, _ = consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=10)
+            low, _ = watermarks(consumer, TopicPartition(self._topic, 0))
             consumer.assign([TopicPartition(self._topic, 0, low)])
             while True:
                 message = consumer.poll(timeout_s)

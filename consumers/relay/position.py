@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from infra.watermarks import watermarks
+
 LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
 
 
@@ -68,7 +70,7 @@ class PositionStore:
             "enable.partition.eof": True,
         })  # fmt: skip
         try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=10)
+            low, high = watermarks(consumer, TopicPartition(self._topic, 0))
             consumer.assign([TopicPartition(self._topic, 0, max(low, high - LOOKBACK))])
             latest = Position()
             while True:

@@ -1,0 +1,39 @@
+"""A partition's watermarks, asked again while the broker's answer is a transient error.
+
+Right after a start or under heavy load a single broker can answer "not leader for
+partition" or time out for a moment; one such answer must not fail a replay, a relay
+start or a status check.
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+TRANSIENT = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,  # noqa: SLF001  # librdkafka's public local codes
+})  # fmt: skip
+PAUSE_S = 0.2
+
+
+def watermarks(
+    consumer: Consumer, partition: TopicPartition, timeout_s: float = 30.0
+) -> tuple[int, int]:
+    """(low, high) of ``partition``; transient errors are retried until ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = max(deadline - time.monotonic(), 0.1)
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=min(left, 10.0))
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            transient = isinstance(error, KafkaError) and (
+                error.code() in TRANSIENT or error.retriable()
+            )
+            if not transient or time.monotonic() + PAUSE_S >= deadline:
+                raise
+            time.sleep(PAUSE_S)
+            continue
+        return int(low), int(high)

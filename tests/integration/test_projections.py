@@ -21,6 +21,7 @@ from agentledger.bootstrap import (
 )
 from agentledger.settings import Settings
 from consumers.observer.observer import observation_of
+from consumers.projector.service import Projector
 from domain.events.decisions import DecisionOutcome
 from domain.values import ResourceRef
 from infra.connectors.base import Change
@@ -30,7 +31,7 @@ from infra.partitioner import partition_for
 from projections.actual import actual_state
 from projections.believed import believed_state
 from tests.execution_helpers import agent, decide, executor, resource
-from tests.projection_helpers import caught_up
+from tests.projection_helpers import caught_up, settled
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +65,7 @@ def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
     for thread in threads:
         thread.start()
     try:
-        time.sleep(3)
-        caught_up(isolated, live)
+        _until_every_resource_shows(isolated, own_ledger, live, keys)
     finally:
         stop.set()
         for thread in threads:
@@ -94,6 +94,30 @@ def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
         assert store.digest(projection) == live_digest, (
             "an --as-of rebuild never replaces the live view"
         )
+
+
+def _until_every_resource_shows(
+    settings: Settings, the_ledger: Ledger, live: list[Projector], keys: list[str]
+) -> None:
+    """Wait until the relay and projectors are caught up and both views hold every key.
+
+    Catching up is judged against the topics' ends at that moment: the observer may still
+    be polling the systems, so the check repeats until its observations arrived too.
+    """
+    deadline = time.monotonic() + 120
+    while True:
+        settled(settings, the_ledger, live)
+        with psycopg.connect(settings.database) as conn:
+            prefix = projection_store(settings).prefix
+            shown = [
+                "status" in believed_state(conn, prefix, key)
+                and actual_state(conn, prefix, key) is not None
+                for key in keys
+            ]
+        if all(shown):
+            return
+        assert time.monotonic() < deadline, f"views still miss {shown.count(False)} resource(s)"
+        time.sleep(0.5)
 
 
 def test_after_fifty_thousand_events_the_replay_digest_equals_the_live_digest(

@@ -19,7 +19,7 @@ from struct import Struct
 from typing import Any
 
 from infra.serde.codec import EPOCH, Schema
-from infra.serde.value_codec import DECIMAL, LIST, OBJECT, VALUE_RECORD
+from infra.serde.schema_walk import Kit, SchemaWalk, ValueTags
 
 Read = Callable[[bytes, int], tuple[Any, int]]
 """Decode one datum at a position; the datum and the position after it."""
@@ -31,7 +31,7 @@ _unpack_float = Struct("<f").unpack_from
 
 def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
     """(data, start) -> the record datum that fills ``data`` from ``start`` to its end."""
-    read = _Compiler(named).node(schema)
+    read = SchemaWalk(named, _KIT).node(schema)
 
     def decode(data: bytes, start: int) -> Any:  # noqa: ANN401  # a record datum
         try:
@@ -126,77 +126,28 @@ def _decimal_reader(precision: int, scale: int) -> Read:
     return read
 
 
-class _Compiler:
-    """Compiles schema nodes; named records compile once (and may refer to themselves)."""
+def _union_reader(null_index: int, inner: Read) -> Read:
+    null_tag, value_tag = null_index << 1, (1 - null_index) << 1
 
-    def __init__(self, named: dict[str, Schema]) -> None:
-        self._named = named
-        self._records: dict[str, Read] = {}
+    def read(data: bytes, pos: int) -> tuple[Any, int]:
+        tag = data[pos]
+        if tag == null_tag:
+            return None, pos + 1
+        if tag == value_tag:
+            return inner(data, pos + 1)
+        raise ValueError(f"union branch tag {tag} at byte {pos}")
 
-    def node(self, schema: Schema) -> Read:
-        if isinstance(schema, str):
-            if schema in _PRIMITIVES:
-                return _PRIMITIVES[schema]
-            return self.node(self._named[schema])
-        if isinstance(schema, list):
-            return self._union(schema)
-        return self._complex(schema)
+    return read
 
-    def _complex(self, schema: dict[str, Any]) -> Read:  # noqa: PLR0911  # one per kind
-        kind, logical = schema["type"], schema.get("logicalType")
-        if logical == "timestamp-millis" and kind == "long":
-            return _read_instant
-        if logical == "decimal" and kind == "bytes":
-            return _decimal_reader(schema["precision"], schema.get("scale", 0))
-        if kind == "record":
-            return self._record(schema)
-        if kind == "enum":
-            return _enum_reader(schema["symbols"])
-        if kind == "array":
-            if schema["items"] == "null":
-                raise ValueError("arrays of null are not supported")
-            return _array_reader(self.node(schema["items"]))
-        if kind == "map":
-            return _map_reader(self.node(schema["values"]))
-        if kind == "fixed":
-            return _fixed_reader(schema["size"])
-        return self.node(kind)  # a primitive spelled as {"type": "string"}; uuid is text
 
-    def _union(self, branches: list[Schema]) -> Read:
-        if len(branches) != 2 or "null" not in branches:  # noqa: PLR2004  # [null, T]
-            raise ValueError(f"only [null, T] unions are supported, got {branches!r}")
-        null_tag = branches.index("null") << 1
-        value_tag = 2 - null_tag
-        inner = self.node(branches[1 - branches.index("null")])
+def _record_reader(fields: list[tuple[str, Read]]) -> Read:
+    def read(data: bytes, pos: int) -> tuple[dict[str, Any], int]:
+        record: dict[str, Any] = {}
+        for field, read_field in fields:
+            record[field], pos = read_field(data, pos)
+        return record, pos
 
-        def read(data: bytes, pos: int) -> tuple[Any, int]:
-            tag = data[pos]
-            if tag == null_tag:
-                return None, pos + 1
-            if tag == value_tag:
-                return inner(data, pos + 1)
-            raise ValueError(f"union branch tag {tag} at byte {pos}")
-
-        return read
-
-    def _record(self, schema: dict[str, Any]) -> Read:
-        name = schema["name"]
-        if name in self._records:
-            return self._records[name]
-        if name == VALUE_RECORD:
-            self._records[name] = _value_reader(schema)
-            return self._records[name]
-        fields: list[tuple[str, Read]] = []
-
-        def read(data: bytes, pos: int) -> tuple[dict[str, Any], int]:
-            record: dict[str, Any] = {}
-            for field, read_field in fields:
-                record[field], pos = read_field(data, pos)
-            return record, pos
-
-        self._records[name] = read  # before its fields: a record may contain itself
-        fields.extend((f["name"], self.node(f["type"])) for f in schema["fields"])
-        return read
+    return read
 
 
 def _count(data: bytes, pos: int) -> tuple[int, int]:
@@ -258,14 +209,11 @@ def _fixed_reader(size: int) -> Read:
     return read
 
 
-def _value_reader(schema: dict[str, Any]) -> Read:  # noqa: C901  # one branch per kind of value
+def _value_reader(tags: ValueTags) -> Read:
     """The ``Value`` record, straight to the value it holds (as value_from_avro)."""
-    branches = [b if isinstance(b, str) else b["name"] for b in schema["fields"][0]["type"]]
-    tag = {name: index << 1 for index, name in enumerate(branches)}
-    null, boolean, long, double = tag["null"], tag["boolean"], tag["long"], tag["double"]
-    string, decimal, listed, mapped = tag["string"], tag[DECIMAL], tag[LIST], tag[OBJECT]
+    null, boolean, long, double, string, decimal, listed, mapped = tags
 
-    def read(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: C901, PLR0911  # a Value
+    def read(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: PLR0911  # one return per kind
         kind = data[pos]
         pos += 1
         if kind == string:
@@ -282,23 +230,18 @@ def _value_reader(schema: dict[str, Any]) -> Read:  # noqa: C901  # one branch p
             digits, pos = read_string(data, pos)
             return Decimal(digits), pos
         if kind == listed:
-            items: list[Any] = []
-            count, pos = _count(data, pos)
-            while count:
-                for _ in range(count):
-                    item, pos = read(data, pos)
-                    items.append(item)
-                count, pos = _count(data, pos)
-            return items, pos
+            return items(data, pos)
         if kind == mapped:
-            members: dict[str, Any] = {}
-            count, pos = _count(data, pos)
-            while count:
-                for _ in range(count):
-                    key, pos = read_string(data, pos)
-                    members[key], pos = read(data, pos)
-                count, pos = _count(data, pos)
-            return members, pos
+            return members(data, pos)  # an array of {key, value}: encoded as a map is
         raise ValueError(f"Value branch tag {kind} at byte {pos - 1}")
 
+    items, members = _array_reader(read), _map_reader(read)
     return read
+
+
+_KIT: Kit[Read] = Kit(
+    primitives={**_PRIMITIVES, "uuid": read_string},  # ids stay text: the record parses them
+    union=_union_reader, instant=_read_instant, decimal=_decimal_reader,
+    record=_record_reader, enum=_enum_reader, array=_array_reader, map=_map_reader,
+    fixed=_fixed_reader, value=_value_reader,
+)  # fmt: skip

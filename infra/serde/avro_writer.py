@@ -20,7 +20,7 @@ from decimal import Context, Decimal
 from typing import Any
 
 from infra.serde.codec import Schema, millis_of
-from infra.serde.value_codec import DECIMAL, LIST, OBJECT, VALUE_RECORD
+from infra.serde.schema_walk import Kit, SchemaWalk, ValueTags
 
 Write = Callable[[bytearray, Any], None]
 """Append the encoding of a datum to the buffer."""
@@ -37,7 +37,7 @@ def compile_writer(schema: Schema, named: dict[str, Schema]) -> Callable[[Any], 
 
     Raises ``ValueError``/``TypeError``/``OverflowError`` for a datum that does not fit.
     """
-    write = _Compiler(named).node(schema)
+    write = SchemaWalk(named, _KIT).node(schema)
 
     def encode(record: Any) -> bytes:  # noqa: ANN401  # a record of the schema
         out = bytearray()
@@ -131,75 +131,26 @@ def _decimal_writer(precision: int, scale: int) -> Write:
     return write
 
 
-class _Compiler:
-    """Compiles schema nodes; named records compile once (and may refer to themselves)."""
+def _union_writer(null_index: int, inner: Write) -> Write:
+    null_tag, value_tag = null_index << 1, (1 - null_index) << 1
 
-    def __init__(self, named: dict[str, Schema]) -> None:
-        self._named = named
-        self._records: dict[str, Write] = {}
+    def write(out: bytearray, datum: Any) -> None:  # noqa: ANN401  # None or a T
+        if datum is None:
+            out.append(null_tag)
+        else:
+            out.append(value_tag)
+            inner(out, datum)
 
-    def node(self, schema: Schema) -> Write:
-        if isinstance(schema, str):
-            if schema in _PRIMITIVES:
-                return _PRIMITIVES[schema]
-            return self.node(self._named[schema])
-        if isinstance(schema, list):
-            return self._union(schema)
-        return self._complex(schema)
+    return write
 
-    def _complex(self, schema: dict[str, Any]) -> Write:  # noqa: PLR0911  # one per kind
-        kind, logical = schema["type"], schema.get("logicalType")
-        if logical == "timestamp-millis" and kind == "long":
-            return _write_instant
-        if logical == "uuid" and kind == "string":
-            return _write_uuid
-        if logical == "decimal" and kind == "bytes":
-            return _decimal_writer(schema["precision"], schema.get("scale", 0))
-        if kind == "record":
-            return self._record(schema)
-        if kind == "enum":
-            return _enum_writer(schema["symbols"])
-        if kind == "array":
-            return _array_writer(self.node(schema["items"]))
-        if kind == "map":
-            return _map_writer(self.node(schema["values"]))
-        if kind == "fixed":
-            return _fixed_writer(schema["size"])
-        return self.node(kind)  # a primitive spelled as {"type": "string"}
 
-    def _union(self, branches: list[Schema]) -> Write:
-        if len(branches) != 2 or "null" not in branches:  # noqa: PLR2004  # [null, T]
-            raise ValueError(f"only [null, T] unions are supported, got {branches!r}")
-        null_index = branches.index("null")
-        null_tag, value_tag = null_index << 1, (1 - null_index) << 1
-        inner = self.node(branches[1 - null_index])
+def _record_writer(fields: list[tuple[str, Write]]) -> Write:
+    def write(out: bytearray, record: Any) -> None:  # noqa: ANN401  # a record or a dict
+        data = record if type(record) is dict else record.__dict__
+        for field, write_field in fields:
+            write_field(out, data[field])
 
-        def write(out: bytearray, datum: Any) -> None:  # noqa: ANN401  # None or a T
-            if datum is None:
-                out.append(null_tag)
-            else:
-                out.append(value_tag)
-                inner(out, datum)
-
-        return write
-
-    def _record(self, schema: dict[str, Any]) -> Write:
-        name = schema["name"]
-        if name in self._records:
-            return self._records[name]
-        if name == VALUE_RECORD:
-            self._records[name] = _value_writer(schema)
-            return self._records[name]
-        fields: list[tuple[str, Write]] = []
-
-        def write(out: bytearray, record: Any) -> None:  # noqa: ANN401  # a record or a dict
-            data = record if type(record) is dict else record.__dict__
-            for field, write_field in fields:
-                write_field(out, data[field])
-
-        self._records[name] = write  # before its fields: a record may contain itself
-        fields.extend((f["name"], self.node(f["type"])) for f in schema["fields"])
-        return write
+    return write
 
 
 def _enum_writer(symbols: list[str]) -> Write:
@@ -246,14 +197,11 @@ def _fixed_writer(size: int) -> Write:
     return write
 
 
-def _value_writer(schema: dict[str, Any]) -> Write:  # noqa: C901  # one branch per kind of value
+def _value_writer(tags: ValueTags) -> Write:
     """The ``Value`` record: its union's branch from the value's exact type (as value_to_avro)."""
-    branches = [b if isinstance(b, str) else b["name"] for b in schema["fields"][0]["type"]]
-    tag = {name: index << 1 for index, name in enumerate(branches)}
-    null, boolean, long, double = tag["null"], tag["boolean"], tag["long"], tag["double"]
-    string, decimal, listed, mapped = tag["string"], tag[DECIMAL], tag[LIST], tag[OBJECT]
+    null, boolean, long, double, string, decimal, listed, mapped = tags
 
-    def write(out: bytearray, value: Any) -> None:  # noqa: ANN401, C901, PLR0912  # a Value
+    def write(out: bytearray, value: Any) -> None:  # noqa: ANN401  # a Value
         kind = type(value)
         if kind is str:
             out.append(string)
@@ -274,20 +222,20 @@ def _value_writer(schema: dict[str, Any]) -> Write:  # noqa: C901  # one branch 
             write_string(out, str(value))
         elif kind is list:
             out.append(listed)
-            if value:
-                write_long(out, len(value))
-                for item in value:
-                    write(out, item)
-            out.append(0)
+            items(out, value)
         elif kind is dict:
             out.append(mapped)
-            if value:
-                write_long(out, len(value))
-                for key, item in value.items():
-                    write_string(out, key)
-                    write(out, item)
-            out.append(0)
+            members(out, value)  # an array of {key, value}: encoded as a map is
         else:
             raise TypeError(f"{kind.__name__} is not a field value")
 
+    items, members = _array_writer(write), _map_writer(write)
     return write
+
+
+_KIT: Kit[Write] = Kit(
+    primitives={**_PRIMITIVES, "uuid": _write_uuid}, union=_union_writer,
+    instant=_write_instant, decimal=_decimal_writer, record=_record_writer,
+    enum=_enum_writer, array=_array_writer, map=_map_writer, fixed=_fixed_writer,
+    value=_value_writer,
+)  # fmt: skip

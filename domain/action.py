@@ -82,8 +82,7 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
     @classmethod
     def propose(cls, ctx: CommandContext, action_id: UUID, proposal: ActionProposed) -> Action:
         """Open the action for ``proposal`` (the ledger guarantees one per idempotency key)."""
-        fields = proposal.model_dump(exclude={"metadata"})
-        return cls.start(ctx, action_id, ActionProposed, **fields)
+        return cls.start_from(ctx, action_id, proposal)
 
     # ---- commands -----------------------------------------------------------------------
 

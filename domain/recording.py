@@ -46,10 +46,24 @@ class RecordingAggregate(Aggregate):
         **fields: Any,  # noqa: ANN401  # the record's own fields, validated by pydantic
     ) -> Self:
         """Create the aggregate; its first event carries ``record_type(**fields)``."""
-        record = seal(record_type(metadata=ctx.metadata(1, None), **fields))
+        return cls._begin(aggregate_id, record_type(metadata=ctx.metadata(1, None), **fields))
+
+    @classmethod
+    def start_from(cls, ctx: CommandContext, aggregate_id: UUID, record: DomainEvent) -> Self:
+        """Create the aggregate; its first event carries ``record`` under this command's metadata.
+
+        ``record`` was validated already (e.g. a proposal read from Kafka): only its
+        metadata changes, so it is not validated a second time.
+        """
+        restamped = record.model_copy(update={"metadata": ctx.metadata(1, None)})
+        return cls._begin(aggregate_id, restamped)
+
+    @classmethod
+    def _begin(cls, aggregate_id: UUID, record: DomainEvent) -> Self:
+        sealed = seal(record)
         created = cls.Created
         return cls._create(
-            created, id=aggregate_id, record=record, timestamp=record.metadata.occurred_at
+            created, id=aggregate_id, record=sealed, timestamp=sealed.metadata.occurred_at
         )
 
     def chain(self, record: DomainEvent) -> None:

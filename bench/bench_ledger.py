@@ -15,6 +15,7 @@ from bench.isolation import isolated
 from bench.result import Result
 from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome, Obligations
+from domain.ids import agent_aggregate_id
 from infra.ledger.commands import Commands
 from infra.ledger.ledger import Ledger
 
@@ -67,6 +68,8 @@ def _write(the_ledger: Ledger, proposals: int, batch: int, tag: str) -> float:
 
 
 def _propose_and_allow(tx: Commands, *, items: list[ActionProposed]) -> None:
+    # as the decider does: the batch's agents in one query, not one query each
+    tx.uow.preload({agent_aggregate_id(item.agent_id) for item in items})
     for item in items:
         aid, created = tx.propose(item)
         if created:

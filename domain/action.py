@@ -79,6 +79,11 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         self.revoked_after_execution = False
         self.last_hash = record.metadata.hash
 
+    @property
+    def asked_for_approval(self) -> bool:
+        """True once an approval was requested (its deadline is set then and never cleared)."""
+        return self.expires_at is not None
+
     @classmethod
     def propose(cls, ctx: CommandContext, action_id: UUID, proposal: ActionProposed) -> Action:
         """Open the action for ``proposal`` (the ledger guarantees one per idempotency key)."""

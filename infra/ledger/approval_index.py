@@ -93,8 +93,8 @@ class ApprovalIndex:
         if isinstance(record, Approved):
             return [SideWrite(self._approved, (record.approver, record.action_id))]
         state = CLOSING.get(type(record))
-        if state is None:
-            return []
+        if state is None or not action.asked_for_approval:
+            return []  # an action allowed outright has no request to close
         when = record.metadata.occurred_at
         return [SideWrite(self._close, (state, when, record.action_id))]  # type: ignore[attr-defined]  # every CLOSING record has action_id
 

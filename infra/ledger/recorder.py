@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -23,6 +23,7 @@ from psycopg.sql import SQL, Composable, Identifier
 from infra.ledger.side_tables import side_table_statements
 
 DDL_LOCK = 0x61676C64  # "agld": serializes schema creation across processes
+RENDERED_LIMIT = 256  # statements kept rendered; more would mean statements built per call
 
 
 class AlreadyProcessed(Exception):
@@ -64,6 +65,8 @@ class LedgerRecorder(PostgresApplicationRecorder):
             Identifier(events_table_name),
             Identifier(datastore.originator_id_type),
         )
+        self._notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        self._rendered: dict[int, tuple[Composable, bytes]] = {}
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """Create the tables under a lock: PostgreSQL fails concurrent ``IF NOT EXISTS`` DDL.
@@ -113,7 +116,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
                 if write.many:
                     curs.executemany(write.query, write.many)
                 continue
-            curs.execute(write.query, write.params)
+            curs.execute(self._render(curs, write.query), write.params)
             if write.must_change is not None and curs.fetchone() is None:
                 raise AlreadyProcessed(write.must_change)
         super()._insert_events(curs, stored_events, **kwargs)
@@ -130,9 +133,9 @@ class LedgerRecorder(PostgresApplicationRecorder):
         dumps composites as text, field by field in Python (about a tenth of a batch).
         """
         self._lock_table(curs)
-        self._notify_channel(curs)
+        curs.execute(self._render(curs, self._notify))
         curs.execute(
-            self._insert_columns,
+            self._render(curs, self._insert_columns),
             (
                 [e.originator_id for e in stored_events],
                 [e.originator_version for e in stored_events],
@@ -140,3 +143,40 @@ class LedgerRecorder(PostgresApplicationRecorder):
                 [e.state for e in stored_events],
             ),
         )
+
+    def _lock_table(self, curs: Cursor[DictRow]) -> None:
+        for statement in self.lock_table_statements:
+            if isinstance(statement, Composable):
+                curs.execute(self._render(curs, statement), prepare=True)
+            else:
+                curs.execute(statement, prepare=True)
+
+    def _fetch_ids_after_insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **_: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
+    ) -> Sequence[int] | None:
+        """The new notification ids, read straight off the result (no dict per row)."""
+        result = curs.pgresult
+        if result is None or result.ntuples != len(stored_events):
+            got = 0 if result is None else result.ntuples
+            wanted = len(stored_events)
+            message = f"Couldn't get all notification IDs (got {got}, expected {wanted})"
+            raise ProgrammingError(message)
+        return [int(result.get_value(row, 0) or b"") for row in range(result.ntuples)]
+
+    def _render(self, curs: Cursor[DictRow], statement: Composable) -> bytes:
+        """``statement`` as bytes, rendered once: psycopg renders a Composed on every execute.
+
+        Statements are the recorder's and the indexes' own, built once; the cache keeps
+        each one alive beside its bytes, so an id is never mistaken for another's.
+        """
+        cached = self._rendered.get(id(statement))
+        if cached is not None and cached[0] is statement:
+            return cached[1]
+        if len(self._rendered) >= RENDERED_LIMIT:
+            self._rendered.clear()
+        rendered = statement.as_bytes(curs)
+        self._rendered[id(statement)] = (statement, rendered)
+        return rendered

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +52,7 @@ class RecordTranscoder(Transcoder):
         header = {key: value for key, value in obj.items() if key != "record"}
         header["_schema"] = print_
         header["_route"] = list(route(record))
-        head = json.dumps(header, default=_instant, separators=(",", ":")).encode()
+        head = _header_text(header).encode()
         return AVRO + len(head).to_bytes(4, "big") + head + contract.write(record)
 
     def decode(self, data: bytes) -> Any:  # noqa: ANN401  # eventsourcing's event state dict
@@ -95,6 +96,32 @@ def _instant(value: Any) -> Any:  # noqa: ANN401  # json's default hook
     if isinstance(value, datetime):
         return {"$instant": value.isoformat()}
     raise TypeError(f"cannot store {type(value).__name__} in an event header")
+
+
+_HEADER = json.JSONEncoder(separators=(",", ":"), default=_instant)
+
+
+def _c_header_encoder() -> Callable[[dict[str, Any], int], list[str]] | None:
+    make = getattr(json.encoder, "c_make_encoder", None)  # json's C accelerator, if built
+    if make is None:
+        return None
+    markers, indent, sort_keys, skip_keys, allow_nan = None, None, False, False, True
+    encoder: Callable[[dict[str, Any], int], list[str]] = make(
+        markers, _instant, json.encoder.encode_basestring_ascii, indent, ":", ",",
+        sort_keys, skip_keys, allow_nan,
+    )  # fmt: skip
+    return encoder
+
+
+_C_HEADER = _c_header_encoder()
+"""json.dumps(header, default=_instant, separators=(",", ":")) without building an encoder per
+event (that took 10 µs of an event's 200); a header is flat, so no cycle check."""
+
+
+def _header_text(header: dict[str, Any]) -> str:
+    if _C_HEADER is None:
+        return _HEADER.encode(header)
+    return "".join(_C_HEADER(header, 0))
 
 
 def _from_instant(obj: dict[str, Any]) -> Any:  # noqa: ANN401  # json's object hook

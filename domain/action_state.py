@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from functools import singledispatchmethod
 
+from domain.dispatching import recordmethod
 from domain.events import (
     ApprovalExpired,
     ApprovalRejected,
@@ -49,7 +49,7 @@ class ActionEvolution:
     attempt: int
     revoked_after_execution: bool
 
-    @singledispatchmethod
+    @recordmethod
     def when(self, record: DomainEvent) -> None:
         """Records without effect on the action's state."""
 

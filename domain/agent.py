@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.context import CommandContext
+from domain.dispatching import recordmethod
 from domain.events import (
     AgentBudgetChanged,
     AgentRegistered,
@@ -168,7 +168,7 @@ class Agent(RecordingAggregate):
             detail = f"reserving {amount} on top of {self.reserved} exceeds {self.budget_limit}"
             raise errors.BudgetExceeded(f"agent {self.agent_id}: {detail}")
 
-    @singledispatchmethod
+    @recordmethod
     def when(self, record: DomainEvent) -> None:
         """Records without effect on the agent's state."""
 

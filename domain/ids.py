@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 LEDGER = UUID("5b1c3a8e-2f4d-4c1e-9a7b-6d0e8f1a2b3c")
@@ -12,8 +13,9 @@ def action_id(agent_id: str, idempotency_key: str) -> UUID:
     return uuid5(LEDGER, f"action\x00{agent_id}\x00{idempotency_key}")
 
 
+@lru_cache(maxsize=4096)
 def agent_aggregate_id(agent_id: str) -> UUID:
-    """The Agent aggregate's id for an agent."""
+    """The Agent aggregate's id for an agent (agents are few and asked for on every command)."""
     return uuid5(LEDGER, f"agent\x00{agent_id}")
 
 

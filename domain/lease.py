@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +9,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.context import CommandContext
+from domain.dispatching import recordmethod
 from domain.events import DomainEvent, LeaseAcquired, LeaseReleased
 from domain.ids import lease_id
 from domain.recording import RecordingAggregate
@@ -66,7 +66,7 @@ class ResourceLease(RecordingAggregate):
         if self.holder is not None and self.holder != action_id:
             raise errors.LeaseHeld(f"{self.resource.key} is being changed by action {self.holder}")
 
-    @singledispatchmethod
+    @recordmethod
     def when(self, record: DomainEvent) -> None:
         """Records without effect on the lease."""
 

@@ -29,6 +29,7 @@ from agentledger.cli_queries import show_queue, show_timeline
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
 from agentledger.settings import Settings
+from infra.runtime import tune_garbage_collector
 from infra.stack.component import ComponentStatus
 from infra.stack.errors import StackError
 
@@ -141,6 +142,7 @@ def demo() -> None:
 
 def main() -> None:
     """Entry point: stack errors are reported in one clear line, not a traceback."""
+    tune_garbage_collector()
     try:
         app()
     except StackError as exc:

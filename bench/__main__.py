@@ -12,6 +12,7 @@ from rich.table import Table
 
 from agentledger.settings import Settings
 from bench.result import Result
+from infra.runtime import tune_garbage_collector
 
 HERE = Path(__file__).parent
 
@@ -19,6 +20,7 @@ HERE = Path(__file__).parent
 def main() -> int:
     """Run the benchmarks named on the command line (default: all) and record the results."""
     wanted = sys.argv[1:]
+    tune_garbage_collector()  # as every agentledger process does (agentledger.cli.main)
     modules = sorted(path.stem for path in HERE.glob("bench_*.py"))
     settings = Settings()
     results: list[Result] = []

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, project_aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
+from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 from psycopg.conninfo import conninfo_to_dict
 
 from domain.context import CommandContext
@@ -45,6 +46,27 @@ class Ledger(Application[UUID]):
     def indexes(self) -> list[ApprovalIndex | ExecutionIndex]:
         """Tables kept in step with the events, written in the events' transaction."""
         return [index for index in (self.approvals, self.executions) if index is not None]
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:  # noqa: ANN401  # eventsourcing's signature
+        """``Application.save``, collecting the aggregates' events without Protocol checks.
+
+        eventsourcing tests each saved object against two runtime-checkable Protocols,
+        which Python 3.11 evaluates attribute by attribute: about 20 µs an aggregate, 3%
+        of a batched ledger write. Aggregates (all the unit of work saves) are collected
+        directly; anything else goes the library's way.
+        """
+        if not all(isinstance(obj, BaseAggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing = ProcessingEvent[UUID]()
+        for aggregate in objs:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # as Application.save does (deprecated there)
+        return recordings
 
     def construct_transcoder(self) -> Transcoder:
         """Records as Avro bodies (see :mod:`infra.ledger.transcoder`)."""

@@ -70,7 +70,11 @@ def checked_values(values: object) -> dict[str, Value]:
     for key, value in values.items():
         if type(key) is not str:
             raise ValueError(f"field names must be strings, not {type(key).__name__}")
-        out[key] = checked_value(value)
+        kind = type(value)
+        if kind is str or kind is bool or value is None:  # as checked_value, without the call
+            out[key] = value
+        else:
+            out[key] = checked_value(value)
     return out
 
 

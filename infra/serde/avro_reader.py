@@ -25,13 +25,13 @@ Read = Callable[[bytes, int], tuple[Any, int]]
 """Decode one datum at a position; the datum and the position after it."""
 
 _MAX_SHIFT = 63
-_unpack_double = Struct("<d").unpack_from
-_unpack_float = Struct("<f").unpack_from
+unpack_double = Struct("<d").unpack_from
+unpack_float = Struct("<f").unpack_from
 
 
-def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
+def compile_closure_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
     """(data, start) -> the record datum that fills ``data`` from ``start`` to its end."""
-    read = SchemaWalk(named, _KIT).node(schema)
+    read = SchemaWalk(named, KIT).node(schema)
 
     def decode(data: bytes, start: int) -> Any:  # noqa: ANN401  # a record datum
         try:
@@ -55,6 +55,8 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
     while True:
         byte = data[pos]
         pos += 1
+        if shift == _MAX_SHIFT and byte > 1:  # the 64th bit is the last there is
+            raise ValueError("a varint longer than 64 bits")
         number |= (byte & 0x7F) << shift
         if byte < 0x80:  # noqa: PLR2004  # the last byte
             return (number >> 1) ^ -(number & 1), pos
@@ -97,11 +99,11 @@ def _read_boolean(data: bytes, pos: int) -> tuple[bool, int]:
 
 
 def _read_double(data: bytes, pos: int) -> tuple[float, int]:
-    return _unpack_double(data, pos)[0], pos + 8
+    return unpack_double(data, pos)[0], pos + 8
 
 
 def _read_float(data: bytes, pos: int) -> tuple[float, int]:
-    return _unpack_float(data, pos)[0], pos + 4
+    return unpack_float(data, pos)[0], pos + 4
 
 
 def _read_instant(data: bytes, pos: int) -> tuple[Any, int]:
@@ -150,7 +152,7 @@ def _record_reader(fields: list[tuple[str, Read]]) -> Read:
     return read
 
 
-def _count(data: bytes, pos: int) -> tuple[int, int]:
+def block_count(data: bytes, pos: int) -> tuple[int, int]:
     """The item count of the next block (its byte size skipped), bounded by the data left."""
     count, pos = read_long(data, pos)
     if count < 0:  # a block that also gives its size in bytes
@@ -174,12 +176,12 @@ def _enum_reader(symbols: list[str]) -> Read:
 def _array_reader(item: Read) -> Read:
     def read(data: bytes, pos: int) -> tuple[list[Any], int]:
         items: list[Any] = []
-        count, pos = _count(data, pos)
+        count, pos = block_count(data, pos)
         while count:
             for _ in range(count):
                 each, pos = item(data, pos)
                 items.append(each)
-            count, pos = _count(data, pos)
+            count, pos = block_count(data, pos)
         return items, pos
 
     return read
@@ -188,12 +190,12 @@ def _array_reader(item: Read) -> Read:
 def _map_reader(value: Read) -> Read:
     def read(data: bytes, pos: int) -> tuple[dict[str, Any], int]:
         entries: dict[str, Any] = {}
-        count, pos = _count(data, pos)
+        count, pos = block_count(data, pos)
         while count:
             for _ in range(count):
                 key, pos = read_string(data, pos)
                 entries[key], pos = value(data, pos)
-            count, pos = _count(data, pos)
+            count, pos = block_count(data, pos)
         return entries, pos
 
     return read
@@ -239,7 +241,7 @@ def _value_reader(tags: ValueTags) -> Read:
     return read
 
 
-_KIT: Kit[Read] = Kit(
+KIT: Kit[Read] = Kit(
     primitives={**_PRIMITIVES, "uuid": read_string},  # ids stay text: the record parses them
     union=_union_reader, instant=_read_instant, decimal=_decimal_reader,
     record=_record_reader, enum=_enum_reader, array=_array_reader, map=_map_reader,

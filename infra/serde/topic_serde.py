@@ -32,6 +32,7 @@ from domain.values import Record
 from infra.serde import expansion_cache
 from infra.serde.catalog import Contract
 from infra.serde.errors import (
+    BadRecord,
     InvalidRecord,
     NotConfluentAvro,
     PayloadTooLarge,
@@ -113,8 +114,18 @@ class TopicSerde:
             raise PayloadTooLarge(f"{len(payload)} bytes > limit {self._max_bytes}")
         schema_id = int.from_bytes(payload[1:FRAME], "big")
         exact = self._exact.get(schema_id)
-        if exact is not None:
-            return self._read_exact(exact, payload)
+        if exact is not None:  # our own schema: read and validated in place (the hot path)
+            try:
+                fields = exact.datum(payload, FRAME)
+            except Exception as exc:  # any decoding failure of our own schema means: bad bytes
+                name = exact.fullname
+                raise InvalidRecord(
+                    f"{name} does not decode: {exc.__class__.__name__}: {exc}"
+                ) from exc
+            try:
+                return exact.cls.model_validate(fields)
+            except Exception as exc:
+                raise _refusal(exact, fields, exc) from exc
         name = self._record_name(schema_id)
         found = self._deserializers.get(name)
         if found is None:
@@ -129,14 +140,6 @@ class TopicSerde:
         except Exception as exc:  # any other decoding failure means: bad bytes
             raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
         return _validated(contract, datum, contract.from_avro)
-
-    def _read_exact(self, contract: Contract, payload: bytes) -> Record:
-        try:
-            datum = contract.datum(payload, FRAME)
-        except Exception as exc:  # any decoding failure of our own schema means: bad bytes
-            name = contract.fullname
-            raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
-        return _validated(contract, datum, contract.validate)
 
     def _record_name(self, schema_id: int) -> str:
         name = self._names.get(schema_id)
@@ -157,13 +160,18 @@ class TopicSerde:
 def _validated(
     contract: Contract, datum: dict[str, Any], validate: Callable[[dict[str, Any]], Record]
 ) -> Record:
-    name = contract.fullname
     try:
         return validate(datum)
-    except ValidationError as exc:
-        raise RecordFailsValidation(f"{name} fails validation: {_summary(exc)}", datum) from exc
-    except Exception as exc:  # a datum our mappers cannot take: bad bytes as well
-        raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
+    except Exception as exc:
+        raise _refusal(contract, datum, exc) from exc
+
+
+def _refusal(contract: Contract, datum: dict[str, Any], exc: Exception) -> BadRecord:
+    """Why ``datum`` is no record: it fails validation, or our mappers cannot take it."""
+    name = contract.fullname
+    if isinstance(exc, ValidationError):
+        return RecordFailsValidation(f"{name} fails validation: {_summary(exc)}", datum)
+    return InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}")  # bad bytes
 
 
 def _registered_id(client: SchemaRegistryClient, contract: Contract) -> int | None:

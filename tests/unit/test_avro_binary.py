@@ -1,8 +1,12 @@
-"""The compiled Avro writer and reader: fastavro's bytes, and a clear error for bad data."""
+"""The compiled Avro writer and readers: fastavro's bytes, and a clear error for bad data.
+
+Every reader test runs against both readers: the pure Python one and the C decoder.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -11,9 +15,10 @@ from fastavro import parse_schema, schemaless_writer
 
 from agentledger.bootstrap import catalog
 from domain.events import ActionProposed
-from infra.serde.avro_reader import compile_reader
+from infra.serde import avro_inline
+from infra.serde.avro_native import compile_native_reader, native_module
 from infra.serde.avro_writer import compile_writer
-from infra.serde.codec import named_types
+from infra.serde.codec import Schema, named_types
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +40,19 @@ SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 NAMED = named_types(SCHEMA)
 WRITE = compile_writer(SCHEMA, NAMED)
-READ = compile_reader(SCHEMA, NAMED)
+Compile = Callable[[Schema, dict[str, Schema]], Callable[[bytes, int], Any]]
+
+
+def _native(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
+    module = native_module()
+    assert module is not None, "the C decoder is not built: `make install` builds it"
+    return compile_native_reader(module, schema, named)
+
+
+@pytest.fixture(params=[avro_inline.compile_reader, _native], ids=["python", "c"])
+def compile_reader(request: pytest.FixtureRequest) -> Compile:
+    """Each reader in turn."""
+    return request.param  # type: ignore[no-any-return]  # one of the two compilers
 
 
 def _sample(**changes: Any) -> dict[str, Any]:  # field values of any type
@@ -56,15 +73,19 @@ def _fastavro(datum: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def test_every_kind_of_node_is_written_as_fastavro_writes_it_and_read_back() -> None:
+def test_every_kind_of_node_is_written_as_fastavro_writes_it_and_read_back(
+    compile_reader: Compile,
+) -> None:
     """int, long, float, boolean, bytes, fixed, enum, map of arrays, decimal and a recursive union."""
     datum = _sample()
     written = WRITE(datum)
     assert written == _fastavro(datum)
-    assert READ(written, 0) == datum
+    assert compile_reader(SCHEMA, NAMED)(written, 0) == datum
 
 
-def test_a_block_with_a_negative_count_is_read_with_its_size_skipped() -> None:
+def test_a_block_with_a_negative_count_is_read_with_its_size_skipped(
+    compile_reader: Compile,
+) -> None:
     """Other Avro writers may give a block's byte size after a negative item count."""
     schema = {"type": "array", "items": "long"}
     read = compile_reader(schema, {})
@@ -80,7 +101,9 @@ def test_a_block_with_a_negative_count_is_read_with_its_size_skipped() -> None:
         (bytes([0xFF] * 11), "longer than 64 bits"),
     ],
 )
-def test_bad_bytes_are_a_value_error_that_says_what_is_wrong(data: bytes, message: str) -> None:
+def test_bad_bytes_are_a_value_error_that_says_what_is_wrong(
+    compile_reader: Compile, data: bytes, message: str
+) -> None:
     """Truncated data, trailing bytes, lengths past the end and endless varints are refused."""
     read = compile_reader({"type": "record", "name": "t.Two", "fields": [
         {"name": "a", "type": "string"}, {"name": "b", "type": ["null", "long"]},
@@ -99,7 +122,9 @@ def test_bad_bytes_are_a_value_error_that_says_what_is_wrong(data: bytes, messag
         ("agentledger.v1.Value", bytes([30]), "Value branch tag 30"),
     ],
 )
-def test_impossible_values_are_refused(schema: object, data: bytes, message: str) -> None:
+def test_impossible_values_are_refused(
+    compile_reader: Compile, schema: Schema, data: bytes, message: str
+) -> None:
     """Unknown union branches and enum symbols, a boolean byte above 1, a huge count: ValueError."""
     named = named_types(catalog()["ActionProposed"].schema)
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,131 @@
+"""The C Avro decoder reads what the pure Python reader reads, and refuses what it refuses."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agentledger.bootstrap import catalog
+from infra.serde import avro_inline, avro_native, build_native
+from infra.serde.avro_native import compile_native_reader
+from infra.serde.catalog import TOP_LEVEL
+from infra.serde.codec import named_types
+from infra.serde.schema_walk import ValueTags
+from infra.serde.value_codec import VALUE_RECORD
+from tests.strategies import records
+
+pytestmark = pytest.mark.unit
+
+
+def _module() -> Any:  # the C module
+    module = avro_native.native_module()
+    assert module is not None, "the C decoder is not built: `make install` builds it"
+    return module
+
+
+def _readers(name: str) -> tuple[Any, Any]:
+    schema = catalog()[name].schema
+    named = named_types(schema)
+    return avro_inline.compile_reader(schema, named), compile_native_reader(
+        _module(), schema, named
+    )
+
+
+def _outcome(read: Any, data: bytes) -> tuple[str, str]:  # a reader
+    try:
+        return "read", repr(read(data, 0))
+    except Exception as exc:  # noqa: BLE001  # the kind of refusal is what is compared
+        return "refused", type(exc).__name__
+
+
+def test_the_decoder_in_use_is_built_from_the_c_source_as_it_is() -> None:
+    """`make install` built the module from this very source, and the catalog reads with it."""
+    assert build_native.is_current()
+    assert build_native.source_digest() == _module().SOURCE_SHA256
+    reader = catalog()["ActionProposed"]._read  # noqa: SLF001  # which reader the contract holds
+    assert getattr(reader, "func", None) is _module().decode
+
+
+def test_a_module_built_from_another_source_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stale build falls back to the pure Python reader and says how to rebuild."""
+    monkeypatch.setattr(avro_native, "source_digest", lambda: "0" * 64)
+    with caplog.at_level(logging.WARNING, logger=avro_native.__name__):
+        assert avro_native.native_module.__wrapped__() is None
+    assert "the C decoder is stale; run `make install`" in caplog.text
+
+
+def test_a_build_compiles_the_source_digest_in(tmp_path: Path) -> None:
+    """A fresh build carries the source's sha256, which is how a stale one is recognised."""
+    target = tmp_path / build_native.TARGET.name
+    assert not build_native.is_current(target)
+    build_native.build(target)
+    assert build_native.is_current(target)
+
+
+@pytest.mark.parametrize("cls", TOP_LEVEL, ids=lambda cls: cls.__name__)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data())
+def test_both_readers_read_every_record_to_the_same_datum(cls: Any, data: st.DataObject) -> None:
+    """Every contract: same values, same types (ids as text, instants as UTC datetimes)."""
+    record = data.draw(records(cls))
+    written = catalog()[cls.__name__].write(record)
+    python, native = _readers(cls.__name__)
+    assert repr(native(written, 0)) == repr(python(written, 0))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data())
+def test_both_readers_agree_on_damaged_data(data: st.DataObject) -> None:
+    """Truncated, extended, overwritten or random bytes: the same datum or the same refusal."""
+    cls = data.draw(st.sampled_from(TOP_LEVEL), label="record type")
+    written = bytearray(catalog()[cls.__name__].write(data.draw(records(cls))))
+    damage = data.draw(st.sampled_from(["truncate", "extend", "overwrite", "random"]))
+    if damage == "truncate":
+        del written[data.draw(st.integers(0, max(len(written) - 1, 0))) :]
+    elif damage == "extend":
+        written += data.draw(st.binary(min_size=1, max_size=8))
+    elif damage == "overwrite" and written:
+        at = data.draw(st.integers(0, len(written) - 1))
+        written[at] = data.draw(st.integers(0, 255))
+    else:
+        written = bytearray(data.draw(st.binary(max_size=200)))
+    python, native = _readers(cls.__name__)
+    assert _outcome(native, bytes(written)) == _outcome(python, bytes(written))
+
+
+@pytest.mark.parametrize("number", [0, -1, 1, 63, -64, 64, 2**31, 2**63 - 1, -(2**63)])
+def test_longs_read_back_at_every_width(number: int) -> None:
+    """One to ten bytes of varint, both ends of the 64-bit range."""
+    from infra.serde.avro_writer import compile_writer  # noqa: PLC0415
+
+    written = compile_writer("long", {})(number)
+    assert compile_native_reader(_module(), "long", {})(written, 0) == number
+    assert avro_inline.compile_reader("long", {})(written, 0) == number
+
+
+def test_a_varint_past_64_bits_is_refused_by_both_readers() -> None:
+    """Ten bytes whose last one carries more than the 64th bit."""
+    data = bytes([0xFF] * 9 + [0x02])
+    for read in (
+        compile_native_reader(_module(), "long", {}),
+        avro_inline.compile_reader("long", {}),
+    ):
+        with pytest.raises(ValueError, match="longer than 64 bits"):
+            read(data, 0)
+
+
+def test_deeply_nested_values_are_a_recursion_error_not_a_crash() -> None:
+    """A list inside a list, 100,000 deep: the C decoder stops as Python would."""
+    named = named_types(catalog()["ActionProposed"].schema)
+    read = compile_native_reader(_module(), VALUE_RECORD, named)
+    listed = ValueTags.of(named[VALUE_RECORD]).listed
+    nested = bytes([listed, 2] * 100_000)  # the list branch, one item, again and again
+    with pytest.raises(RecursionError):
+        read(nested, 0)

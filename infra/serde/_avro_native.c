@@ -1,10 +1,13 @@
-/* Avro binary decoding driven by a program compiled from a schema (infra/serde/avro_native.py).
+/* Avro binary coding driven by programs compiled from a schema (infra/serde/avro_native.py).
  *
- * The program is a tree of Python lists, one per schema node: [opcode, arguments...].
+ * A program is a tree of Python lists, one per schema node: [opcode, arguments...].
  * decode(program, data, start) walks it over the bytes and returns the datum the pure
  * Python readers of infra/serde/avro_inline.py return (same values, same ValueError
- * messages), about ten times faster. Every read is bounds-checked; nesting goes through
- * Py_EnterRecursiveCall, so a deep Value is a RecursionError, never a crashed stack.
+ * messages), about four times faster. encode(program, record) walks it over a pydantic
+ * record (its __dict__) or a dict and returns the bytes the closure writers of
+ * infra/serde/avro_writer.py return, refusing what they refuse. Every read is
+ * bounds-checked; nesting goes through Py_EnterRecursiveCall, so a deep value is a
+ * RecursionError, never a crashed stack.
  *
  * Built by infra/serde/build_native.py with the C compiler Python was built with; the
  * SOURCE_SHA256 macro ties the built module to this exact file.
@@ -13,6 +16,7 @@
 #include <Python.h>
 #include <datetime.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifndef SOURCE_SHA256
 #define SOURCE_SHA256 "unknown"
@@ -22,6 +26,8 @@ enum {
     OP_NULL = 0, OP_BOOLEAN = 1, OP_LONG = 2, OP_FLOAT = 3, OP_DOUBLE = 4, OP_BYTES = 5,
     OP_STRING = 6, OP_INSTANT = 7, OP_DECIMAL = 8, OP_UNION = 9, OP_RECORD = 10,
     OP_ENUM = 11, OP_ARRAY = 12, OP_MAP = 13, OP_FIXED = 14, OP_VALUE = 15,
+    OP_INT = 16,  /* written with the int range checked; read as OP_LONG */
+    OP_UUID = 17, /* written from a UUID (or its text); read as OP_STRING */
 };
 
 /* The Value node: [OP_VALUE, null, boolean, long, double, string, decimal, list, object, Decimal] */
@@ -263,8 +269,10 @@ static PyObject *read_record(PyObject *fields, Reader *r) {
 static PyObject *read_node(PyObject *node, Reader *r) {
     switch (arg_long(node, 0)) {
     case OP_STRING:
+    case OP_UUID:
         return read_string(r);
-    case OP_LONG: {
+    case OP_LONG:
+    case OP_INT: {
         int64_t number;
         return read_long(r, &number) < 0 ? NULL : PyLong_FromLongLong(number);
     }
@@ -402,9 +410,430 @@ static PyObject *decode(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return datum;
 }
 
+/* ---- encoding ---------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    char inline_[512];
+} Writer;
+
+static PyObject *UUID_TYPE; /* uuid.UUID, set by configure() */
+static PyObject *INT_NAME;  /* "int" */
+
+static int write_node(PyObject *node, PyObject *datum, Writer *w);
+
+static int reserve(Writer *w, Py_ssize_t more) {
+    if (w->len + more <= w->cap) {
+        return 0;
+    }
+    Py_ssize_t cap = w->cap * 2 > w->len + more ? w->cap * 2 : w->len + more;
+    char *grown = w->data == w->inline_ ? PyMem_Malloc(cap) : PyMem_Realloc(w->data, cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (w->data == w->inline_) {
+        memcpy(grown, w->inline_, w->len);
+    }
+    w->data = grown;
+    w->cap = cap;
+    return 0;
+}
+
+static int put_byte(Writer *w, unsigned char byte) {
+    if (reserve(w, 1) < 0) {
+        return -1;
+    }
+    w->data[w->len++] = (char)byte;
+    return 0;
+}
+
+static int put_raw(Writer *w, const char *data, Py_ssize_t size) {
+    if (reserve(w, size) < 0) {
+        return -1;
+    }
+    memcpy(w->data + w->len, data, size);
+    w->len += size;
+    return 0;
+}
+
+static int put_long(Writer *w, int64_t number) {
+    uint64_t zigzag = ((uint64_t)number << 1) ^ (uint64_t)(number >> 63);
+    if (reserve(w, 10) < 0) {
+        return -1;
+    }
+    while (zigzag > 0x7F) {
+        w->data[w->len++] = (char)((zigzag & 0x7F) | 0x80);
+        zigzag >>= 7;
+    }
+    w->data[w->len++] = (char)zigzag;
+    return 0;
+}
+
+/* A Python int as a long (OverflowError past 64 bits, TypeError for what is no int). */
+static int as_long(PyObject *datum, int64_t *out, int64_t low, int64_t high, const char *kind) {
+    if (!PyLong_Check(datum)) { /* as the writer's `low <= number <= high`, then `number << 1` */
+        PyObject *lowest = PyLong_FromLongLong(low), *highest = PyLong_FromLongLong(high);
+        int inside = lowest == NULL || highest == NULL ? -1 : PyObject_RichCompareBool(lowest, datum, Py_LE);
+        if (inside == 1) {
+            inside = PyObject_RichCompareBool(datum, highest, Py_LE);
+        }
+        Py_XDECREF(lowest);
+        Py_XDECREF(highest);
+        if (inside == 1) {
+            PyErr_Format(PyExc_TypeError, "unsupported operand type(s) for <<: '%.100s' and 'int'",
+                         Py_TYPE(datum)->tp_name);
+        } else if (inside == 0) {
+            PyErr_Format(PyExc_OverflowError, "%S does not fit in %s", datum, kind);
+        }
+        return -1;
+    }
+    int overflow;
+    long long number = PyLong_AsLongLongAndOverflow(datum, &overflow);
+    if (number == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || number < low || number > high) {
+        PyErr_Format(PyExc_OverflowError, "%S does not fit in %s", datum, kind);
+        return -1;
+    }
+    *out = number;
+    return 0;
+}
+
+static int put_string(Writer *w, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "AttributeError: '%.100s' object has no attribute 'encode'",
+                     Py_TYPE(text)->tp_name);
+        return -1;
+    }
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 == NULL) {
+        return -1;
+    }
+    return put_long(w, size) < 0 ? -1 : put_raw(w, utf8, size);
+}
+
+static int put_bytes(Writer *w, PyObject *datum) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(datum, &view, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    int failed = put_long(w, view.len) < 0 || put_raw(w, view.buf, view.len) < 0;
+    PyBuffer_Release(&view);
+    return failed ? -1 : 0;
+}
+
+static int put_double(Writer *w, PyObject *datum, int width) {
+    double number = PyFloat_AsDouble(datum); /* what struct.pack takes, as the writer does */
+    if (number == -1.0 && PyErr_Occurred()) {
+        PyErr_SetString(PyExc_TypeError, "required argument is not a float");
+        return -1;
+    }
+    if (reserve(w, width) < 0) {
+        return -1;
+    }
+    int failed = width == 8 ? PyFloat_Pack8(number, w->data + w->len, 1)
+                            : PyFloat_Pack4(number, w->data + w->len, 1);
+    w->len += width;
+    return failed;
+}
+
+static int put_uuid(Writer *w, PyObject *ident) {
+    if (UUID_TYPE == NULL || Py_TYPE(ident) != (PyTypeObject *)UUID_TYPE) {
+        if (PyUnicode_Check(ident)) {
+            return put_string(w, ident);
+        }
+        PyObject *text = PyObject_Str(ident);
+        if (text == NULL) {
+            return -1;
+        }
+        int failed = put_string(w, text);
+        Py_DECREF(text);
+        return failed;
+    }
+    unsigned char raw[16];
+    PyObject *number = PyObject_GetAttr(ident, INT_NAME);
+    if (number == NULL) {
+        return -1;
+    }
+    int failed = _PyLong_AsByteArray((PyLongObject *)number, raw, 16, 0, 0);
+    Py_DECREF(number);
+    if (failed < 0) {
+        return -1;
+    }
+    static const char hex[] = "0123456789abcdef";
+    char text[36];
+    for (int i = 0, at = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            text[at++] = '-';
+        }
+        text[at++] = hex[raw[i] >> 4];
+        text[at++] = hex[raw[i] & 0xF];
+    }
+    return put_long(w, 36) < 0 ? -1 : put_raw(w, text, 36);
+}
+
+static int put_instant(Writer *w, PyObject *moment) {
+    if (PyLong_Check(moment)) {
+        int64_t millis;
+        return as_long(moment, &millis, INT64_MIN, INT64_MAX, "a long") < 0 ? -1
+                                                                             : put_long(w, millis);
+    }
+    PyObject *delta = PyNumber_Subtract(moment, EPOCH);
+    if (delta == NULL) {
+        return -1;
+    }
+    if (!PyDelta_Check(delta)) {
+        Py_DECREF(delta);
+        PyErr_SetString(PyExc_TypeError, "an instant must be a datetime or epoch milliseconds");
+        return -1;
+    }
+    int64_t days = PyDateTime_DELTA_GET_DAYS(delta);
+    int64_t seconds = PyDateTime_DELTA_GET_SECONDS(delta);
+    int64_t micros = PyDateTime_DELTA_GET_MICROSECONDS(delta);
+    Py_DECREF(delta);
+    return put_long(w, (days * 86400 + seconds) * 1000 + micros / 1000);
+}
+
+static int put_items(PyObject *item, PyObject *items, Writer *w) {
+    PyObject *fast = PySequence_Fast(items, "an array must be a sequence");
+    if (fast == NULL) {
+        return -1;
+    }
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
+    int failed = 0;
+    if (size > 0) {
+        failed = put_long(w, size);
+        for (Py_ssize_t i = 0; !failed && i < size; i++) {
+            failed = write_node(item, PySequence_Fast_GET_ITEM(fast, i), w);
+        }
+    }
+    Py_DECREF(fast);
+    return failed ? -1 : put_byte(w, 0);
+}
+
+static int put_entries(PyObject *value, PyObject *entries, Writer *w) {
+    if (!PyDict_Check(entries)) {
+        PyErr_Format(PyExc_TypeError, "AttributeError: '%.100s' object has no attribute 'items'",
+                     Py_TYPE(entries)->tp_name);
+        return -1;
+    }
+    Py_ssize_t size = PyDict_GET_SIZE(entries), at = 0;
+    PyObject *key, *each;
+    if (size > 0) {
+        if (put_long(w, size) < 0) {
+            return -1;
+        }
+        while (PyDict_Next(entries, &at, &key, &each)) {
+            if (put_string(w, key) < 0 || write_node(value, each, w) < 0) {
+                return -1;
+            }
+        }
+    }
+    return put_byte(w, 0);
+}
+
+static int put_value(PyObject *node, PyObject *value, Writer *w) {
+    PyTypeObject *kind = Py_TYPE(value);
+    if (kind == &PyUnicode_Type) {
+        return put_byte(w, (unsigned char)arg_long(node, V_STRING)) < 0 ? -1 : put_string(w, value);
+    }
+    if (value == Py_None) {
+        return put_byte(w, (unsigned char)arg_long(node, V_NULL));
+    }
+    if (kind == &PyBool_Type) {
+        return put_byte(w, (unsigned char)arg_long(node, V_BOOLEAN)) < 0 ? -1
+                                                                          : put_byte(w, value == Py_True);
+    }
+    if (kind == &PyLong_Type) {
+        int64_t number;
+        if (as_long(value, &number, INT64_MIN, INT64_MAX, "a long") < 0) {
+            return -1;
+        }
+        return put_byte(w, (unsigned char)arg_long(node, V_LONG)) < 0 ? -1 : put_long(w, number);
+    }
+    if (kind == &PyFloat_Type) {
+        return put_byte(w, (unsigned char)arg_long(node, V_DOUBLE)) < 0 ? -1
+                                                                         : put_double(w, value, 8);
+    }
+    if ((PyObject *)kind == PyList_GET_ITEM(node, V_TYPE)) { /* Decimal: its text */
+        PyObject *text = PyObject_Str(value);
+        if (text == NULL) {
+            return -1;
+        }
+        int failed = put_byte(w, (unsigned char)arg_long(node, V_DECIMAL)) < 0 || put_string(w, text) < 0;
+        Py_DECREF(text);
+        return failed ? -1 : 0;
+    }
+    if (kind == &PyList_Type || kind == &PyDict_Type) {
+        int keyed = kind == &PyDict_Type;
+        if (put_byte(w, (unsigned char)arg_long(node, keyed ? V_OBJECT : V_LIST)) < 0) {
+            return -1;
+        }
+        if (Py_EnterRecursiveCall(" while encoding a nested Avro value")) {
+            return -1;
+        }
+        int failed = keyed ? put_entries(node, value, w) : put_items(node, value, w);
+        Py_LeaveRecursiveCall();
+        return failed;
+    }
+    PyErr_Format(PyExc_TypeError, "%.100s is not a field value", kind->tp_name);
+    return -1;
+}
+
+static int put_record(PyObject *fields, PyObject *record, Writer *w) {
+    PyObject *data = record;
+    if (PyDict_CheckExact(record)) {
+        Py_INCREF(data);
+    } else if ((data = PyObject_GenericGetDict(record, NULL)) == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "AttributeError: '%.100s' object has no attribute '__dict__'",
+                     Py_TYPE(record)->tp_name);
+        return -1;
+    }
+    if (Py_EnterRecursiveCall(" while encoding a nested Avro record")) {
+        Py_DECREF(data);
+        return -1;
+    }
+    int failed = 0;
+    Py_ssize_t size = PyList_GET_SIZE(fields);
+    for (Py_ssize_t i = 0; !failed && i < size; i++) {
+        PyObject *field = PyList_GET_ITEM(fields, i); /* (name, node) */
+        PyObject *value = PyDict_GetItemWithError(data, PyTuple_GET_ITEM(field, 0));
+        if (value == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(field, 0));
+            }
+            failed = -1;
+        } else {
+            failed = write_node(PyTuple_GET_ITEM(field, 1), value, w);
+        }
+    }
+    Py_LeaveRecursiveCall();
+    Py_DECREF(data);
+    return failed ? -1 : 0;
+}
+
+static int write_node(PyObject *node, PyObject *datum, Writer *w) {
+    int64_t number;
+    switch (arg_long(node, 0)) {
+    case OP_STRING:
+        return put_string(w, datum);
+    case OP_UUID:
+        return put_uuid(w, datum);
+    case OP_LONG:
+        return as_long(datum, &number, INT64_MIN, INT64_MAX, "a long") < 0 ? -1 : put_long(w, number);
+    case OP_INT:
+        return as_long(datum, &number, INT32_MIN, INT32_MAX, "an int") < 0 ? -1 : put_long(w, number);
+    case OP_UNION: {
+        long null_index = arg_long(node, 1);
+        if (datum == Py_None) {
+            return put_byte(w, (unsigned char)(null_index << 1));
+        }
+        if (put_byte(w, (unsigned char)((1 - null_index) << 1)) < 0) {
+            return -1;
+        }
+        return write_node(PyList_GET_ITEM(node, 2), datum, w);
+    }
+    case OP_RECORD:
+        return put_record(PyList_GET_ITEM(node, 1), datum, w);
+    case OP_VALUE:
+        return put_value(node, datum, w);
+    case OP_INSTANT:
+        return put_instant(w, datum);
+    case OP_ARRAY:
+        return put_items(PyList_GET_ITEM(node, 1), datum, w);
+    case OP_MAP:
+        return put_entries(PyList_GET_ITEM(node, 1), datum, w);
+    case OP_NULL:
+        return 0;
+    case OP_BOOLEAN: {
+        int flag = PyObject_IsTrue(datum);
+        return flag < 0 ? -1 : put_byte(w, (unsigned char)flag);
+    }
+    case OP_FLOAT:
+        return put_double(w, datum, 4);
+    case OP_DOUBLE:
+        return put_double(w, datum, 8);
+    case OP_BYTES:
+        return put_bytes(w, datum);
+    case OP_DECIMAL: { /* [OP_DECIMAL, reader's convert, writer's Decimal -> unscaled bytes] */
+        PyObject *raw = PyObject_CallOneArg(PyList_GET_ITEM(node, 2), datum);
+        if (raw == NULL) {
+            return -1;
+        }
+        int failed = put_bytes(w, raw);
+        Py_DECREF(raw);
+        return failed;
+    }
+    case OP_ENUM: { /* [OP_ENUM, symbols, {symbol: index}] */
+        PyObject *index = PyDict_GetItemWithError(PyList_GET_ITEM(node, 2), datum);
+        if (index == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_ValueError, "%R is not one of %R", datum, PyList_GET_ITEM(node, 1));
+            }
+            return -1;
+        }
+        return put_long(w, PyLong_AsLongLong(index));
+    }
+    case OP_FIXED: {
+        Py_buffer view;
+        if (PyObject_GetBuffer(datum, &view, PyBUF_SIMPLE) < 0) {
+            return -1;
+        }
+        long size = arg_long(node, 1);
+        int failed = 0;
+        if (view.len != size) {
+            PyErr_Format(PyExc_ValueError, "fixed(%ld) given %zd bytes", size, view.len);
+            failed = -1;
+        } else {
+            failed = put_raw(w, view.buf, view.len);
+        }
+        PyBuffer_Release(&view);
+        return failed;
+    }
+    default:
+        PyErr_Format(PyExc_SystemError, "unknown Avro program opcode %ld", arg_long(node, 0));
+        return -1;
+    }
+}
+
+static PyObject *encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "encode(program: list, record)");
+        return NULL;
+    }
+    Writer w;
+    w.data = w.inline_;
+    w.len = 0;
+    w.cap = sizeof(w.inline_);
+    PyObject *out = NULL;
+    if (write_node(args[0], args[1], &w) == 0) {
+        out = PyBytes_FromStringAndSize(w.data, w.len);
+    }
+    if (w.data != w.inline_) {
+        PyMem_Free(w.data);
+    }
+    return out;
+}
+
+static PyObject *configure(PyObject *module, PyObject *uuid_type) {
+    (void)module;
+    Py_XSETREF(UUID_TYPE, Py_NewRef(uuid_type));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"decode", (PyCFunction)(void (*)(void))decode, METH_FASTCALL,
      "decode(program, data, start): the datum the program reads from data[start:], to its end."},
+    {"encode", (PyCFunction)(void (*)(void))encode, METH_FASTCALL,
+     "encode(program, record): the Avro bytes of record (a pydantic record or a dict)."},
+    {"configure", configure, METH_O, "configure(uuid.UUID): the UUID class written from its int."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -422,6 +851,10 @@ PyMODINIT_FUNC PyInit__avro_native(void) {
                                                      PyDateTime_TimeZone_UTC,
                                                      PyDateTimeAPI->DateTimeType);
     if (EPOCH == NULL) {
+        return NULL;
+    }
+    INT_NAME = PyUnicode_InternFromString("int");
+    if (INT_NAME == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&module);

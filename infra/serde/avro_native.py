@@ -1,14 +1,15 @@
-"""Avro readers run by the C decoder in ``_avro_native.c``, from a program compiled here.
+"""Avro writers and readers run by the C module ``_avro_native.c``, from programs compiled here.
 
 The schema walk compiles each node to a list ``[opcode, arguments...]`` (records hold
 their ``(name, node)`` fields, so a record that contains itself is a cycle, not an
-endless tree); the C module walks that program over the bytes. It returns exactly what
-the pure Python reader of :mod:`infra.serde.avro_inline` returns and refuses bad data
-with the same ``ValueError`` messages; the tests compare the two on every contract.
+endless tree); the C module walks that program over a record to write its bytes, or
+over bytes to read their datum. It writes what :mod:`infra.serde.avro_writer` writes
+and reads what :mod:`infra.serde.avro_inline` reads, refusing what they refuse; the
+tests hold each pair to the same results on every contract.
 
 The C module is built by :mod:`infra.serde.build_native` (``make install`` runs it).
-A module built from another version of the C source is not used: :func:`compile_reader`
-then falls back to the pure Python reader and says so once in the log.
+A module built from another version of the C source is not used: the compile functions
+then fall back to the pure Python ones and the log says so once.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from decimal import Context, Decimal
 from types import ModuleType
 from typing import Any
+from uuid import UUID
 
-from infra.serde import avro_inline
+from infra.serde import avro_inline, avro_writer
 from infra.serde.build_native import SOURCE, source_digest
 from infra.serde.codec import Schema
 from infra.serde.schema_walk import Kit, SchemaWalk, ValueTags
@@ -32,6 +34,7 @@ Node = list[Any]
 
 OP_NULL, OP_BOOLEAN, OP_LONG, OP_FLOAT, OP_DOUBLE, OP_BYTES, OP_STRING, OP_INSTANT = range(8)
 OP_DECIMAL, OP_UNION, OP_RECORD, OP_ENUM, OP_ARRAY, OP_MAP, OP_FIXED, OP_VALUE = range(8, 16)
+OP_INT, OP_UUID = 16, 17
 
 
 @functools.cache
@@ -40,12 +43,13 @@ def native_module() -> ModuleType | None:
     try:
         from infra.serde import _avro_native  # noqa: PLC0415  # optional: built by make install
     except ImportError as exc:
-        log.warning("Avro decoding in pure Python (3x slower): no C decoder (%s)", exc)
+        log.warning("Avro coding in pure Python (3x slower): no C module (%s)", exc)
         return None
     if SOURCE.exists() and source_digest() != _avro_native.SOURCE_SHA256:
-        log.warning("Avro decoding in pure Python (3x slower): the C decoder is stale; "
+        log.warning("Avro coding in pure Python (3x slower): the C module is stale; "
                     "run `make install` to rebuild it")  # fmt: skip
         return None
+    _avro_native.configure(UUID)  # ids of this class are written from their 128-bit int
     return _avro_native
 
 
@@ -61,8 +65,27 @@ def compile_native_reader(
     module: ModuleType, schema: Schema, named: dict[str, Schema]
 ) -> Callable[[bytes, int], Any]:
     """The reader of ``schema`` that ``module`` (the C decoder) runs."""
-    program = SchemaWalk(named, _KIT).node(schema)
-    return functools.partial(module.decode, program)
+    return functools.partial(module.decode, program(schema, named))
+
+
+def compile_writer(schema: Schema, named: dict[str, Schema]) -> Callable[[Any], bytes]:
+    """Record -> its Avro body under ``schema``: C if built, else Python."""
+    module = native_module()
+    if module is None:
+        return avro_writer.compile_writer(schema, named)
+    return compile_native_writer(module, schema, named)
+
+
+def compile_native_writer(
+    module: ModuleType, schema: Schema, named: dict[str, Schema]
+) -> Callable[[Any], bytes]:
+    """The writer of ``schema`` that ``module`` (the C module) runs."""
+    return functools.partial(module.encode, program(schema, named))
+
+
+def program(schema: Schema, named: dict[str, Schema]) -> Node:
+    """The program both directions of the C module run for ``schema``."""
+    return SchemaWalk(named, _KIT).node(schema)
 
 
 def _decimal(precision: int, scale: int) -> Node:
@@ -72,7 +95,7 @@ def _decimal(precision: int, scale: int) -> Node:
         unscaled = int.from_bytes(raw, "big", signed=True)
         return context.create_decimal(unscaled).scaleb(-scale, context)
 
-    return [OP_DECIMAL, convert]
+    return [OP_DECIMAL, convert, avro_writer.unscaled_bytes(precision, scale)]
 
 
 def _record(fields: list[tuple[str, Node]]) -> Node:
@@ -84,9 +107,9 @@ def _value(tags: ValueTags) -> Node:
 
 
 _PRIMITIVES: dict[str, Node] = {
-    "null": [OP_NULL], "boolean": [OP_BOOLEAN], "int": [OP_LONG], "long": [OP_LONG],
+    "null": [OP_NULL], "boolean": [OP_BOOLEAN], "int": [OP_INT], "long": [OP_LONG],
     "float": [OP_FLOAT], "double": [OP_DOUBLE], "bytes": [OP_BYTES], "string": [OP_STRING],
-    "uuid": [OP_STRING],  # ids stay text: the record parses them
+    "uuid": [OP_UUID],  # written from a UUID or its text; read as text for the record to parse
 }  # fmt: skip
 
 _KIT: Kit[Node] = Kit(
@@ -95,7 +118,7 @@ _KIT: Kit[Node] = Kit(
     instant=[OP_INSTANT],
     decimal=_decimal,
     record=_record,
-    enum=lambda symbols: [OP_ENUM, list(symbols)],
+    enum=lambda symbols: [OP_ENUM, list(symbols), {s: i for i, s in enumerate(symbols)}],
     array=lambda item: [OP_ARRAY, item],
     map=lambda value: [OP_MAP, value],
     fixed=lambda size: [OP_FIXED, size],

@@ -115,18 +115,28 @@ _PRIMITIVES: dict[str, Write] = {
 }  # fmt: skip
 
 
-def _decimal_writer(precision: int, scale: int) -> Write:
-    def write(out: bytearray, amount: Decimal | bytes) -> None:
+def unscaled_bytes(precision: int, scale: int) -> Callable[[Decimal | bytes], bytes]:
+    """A decimal's unscaled integer, big-endian two's complement, as Avro's decimal holds it."""
+
+    def unscaled(amount: Decimal | bytes) -> bytes:
         if type(amount) is not Decimal:  # already the unscaled bytes, as fastavro allows
-            write_bytes(out, amount)  # type: ignore[arg-type]  # bytes
-            return
+            return amount  # type: ignore[return-value]  # bytes
         _sign, digits, exponent = amount.as_tuple()
         if len(digits) > precision:
             raise ValueError(f"{amount} has more than {precision} digits")
         if exponent + scale < 0:  # type: ignore[operator]  # an int for finite decimals
             raise ValueError(f"{amount} has more than {scale} decimal places")
-        unscaled = int(amount.scaleb(scale, _EXACT))
-        write_bytes(out, unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True))
+        number = int(amount.scaleb(scale, _EXACT))
+        return number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
+
+    return unscaled
+
+
+def _decimal_writer(precision: int, scale: int) -> Write:
+    unscaled = unscaled_bytes(precision, scale)
+
+    def write(out: bytearray, amount: Decimal | bytes) -> None:
+        write_bytes(out, unscaled(amount))
 
     return write
 
@@ -167,7 +177,7 @@ def _enum_writer(symbols: list[str]) -> Write:
 
 def _array_writer(item: Write) -> Write:
     def write(out: bytearray, items: list[Any]) -> None:
-        if items:
+        if len(items):  # not `if items`: None is refused, not written as an empty array
             write_long(out, len(items))
             for each in items:
                 item(out, each)
@@ -178,9 +188,10 @@ def _array_writer(item: Write) -> Write:
 
 def _map_writer(value: Write) -> Write:
     def write(out: bytearray, entries: dict[str, Any]) -> None:
-        if entries:
-            write_long(out, len(entries))
-            for key, each in entries.items():
+        pairs = entries.items()  # None is refused, not written as an empty map
+        if pairs:
+            write_long(out, len(pairs))
+            for key, each in pairs:
                 write_string(out, key)
                 value(out, each)
         out.append(0)

@@ -16,8 +16,7 @@ from domain.events.decisions import Obligations
 from domain.events.drift import FieldDrift
 from domain.events.proposals import KafkaPosition, Reason
 from domain.values import Record, ResourceRef
-from infra.serde.avro_native import compile_reader
-from infra.serde.avro_writer import compile_writer
+from infra.serde.avro_native import compile_reader, compile_writer
 from infra.serde.codec import compile_decoder, compile_encoder, named_types
 from infra.serde.deadletter import DeadLetter
 

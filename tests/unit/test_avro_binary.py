@@ -1,6 +1,6 @@
 """The compiled Avro writer and readers: fastavro's bytes, and a clear error for bad data.
 
-Every reader test runs against both readers: the pure Python one and the C decoder.
+Every test runs against both implementations: the pure Python one and the C module.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from fastavro import parse_schema, schemaless_writer
 
 from agentledger.bootstrap import catalog
 from domain.events import ActionProposed
-from infra.serde import avro_inline
-from infra.serde.avro_native import compile_native_reader, native_module
-from infra.serde.avro_writer import compile_writer
+from infra.serde import avro_inline, avro_writer
+from infra.serde.avro_native import compile_native_reader, compile_native_writer, native_module
 from infra.serde.codec import Schema, named_types
 
 pytestmark = pytest.mark.unit
@@ -39,20 +38,32 @@ SCHEMA: dict[str, Any] = {
     ],
 }  # fmt: skip
 NAMED = named_types(SCHEMA)
-WRITE = compile_writer(SCHEMA, NAMED)
 Compile = Callable[[Schema, dict[str, Schema]], Callable[[bytes, int], Any]]
+Write = Callable[[Any], bytes]
 
 
-def _native(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
+def _module() -> Any:  # the C module
     module = native_module()
-    assert module is not None, "the C decoder is not built: `make install` builds it"
-    return compile_native_reader(module, schema, named)
+    assert module is not None, "the C module is not built: `make install` builds it"
+    return module
 
 
-@pytest.fixture(params=[avro_inline.compile_reader, _native], ids=["python", "c"])
+def _native_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
+    return compile_native_reader(_module(), schema, named)
+
+
+@pytest.fixture(params=[avro_inline.compile_reader, _native_reader], ids=["python", "c"])
 def compile_reader(request: pytest.FixtureRequest) -> Compile:
     """Each reader in turn."""
     return request.param  # type: ignore[no-any-return]  # one of the two compilers
+
+
+@pytest.fixture(params=["python", "c"])
+def write(request: pytest.FixtureRequest) -> Write:
+    """Each writer of SCHEMA in turn."""
+    if request.param == "python":
+        return avro_writer.compile_writer(SCHEMA, NAMED)
+    return compile_native_writer(_module(), SCHEMA, NAMED)
 
 
 def _sample(**changes: Any) -> dict[str, Any]:  # field values of any type
@@ -74,11 +85,11 @@ def _fastavro(datum: dict[str, Any]) -> bytes:
 
 
 def test_every_kind_of_node_is_written_as_fastavro_writes_it_and_read_back(
-    compile_reader: Compile,
+    write: Write, compile_reader: Compile
 ) -> None:
     """int, long, float, boolean, bytes, fixed, enum, map of arrays, decimal and a recursive union."""
     datum = _sample()
-    written = WRITE(datum)
+    written = write(datum)
     assert written == _fastavro(datum)
     assert compile_reader(SCHEMA, NAMED)(written, 0) == datum
 
@@ -143,14 +154,19 @@ def test_impossible_values_are_refused(
         ({"big": "7"}, TypeError, "not supported between"),
         ({"tags": {"a": [7]}}, TypeError, "AttributeError"),
         ({"ratio": "half"}, TypeError, "required argument is not a float"),
+        ({"raw": "text"}, TypeError, "bytes-like|can't concat str"),
+        ({"tags": [("a", [])]}, TypeError, "'items'"),
+        ({"tags": None}, TypeError, "'items'"),  # not an empty map
+        ({"tags": {"a": None}}, TypeError, "NoneType|a sequence"),  # not an empty array
+        ({"child": {"small": 1}}, KeyError, "big"),
     ],
 )
 def test_a_datum_that_does_not_fit_its_schema_is_refused(
-    changes: dict[str, Any], error: type[Exception], message: str
+    write: Write, changes: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     """Out-of-range numbers, unknown symbols, decimals beyond the schema, wrong types."""
     with pytest.raises(error, match=message):
-        WRITE(_sample(**changes))
+        write(_sample(**changes))
 
 
 def test_a_value_slot_refuses_what_is_not_a_field_value() -> None:

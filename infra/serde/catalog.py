@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,9 @@ class Contract:
     """One top-level record: its schema (expanded, self-contained) and its mappers.
 
     ``write`` and ``read`` give and take the record's Avro body (no framing) in its own
-    schema, through the writer and reader compiled from it (``infra.serde.avro_writer``,
-    ``infra.serde.avro_reader``). ``to_avro`` and ``from_avro`` map to and from the
-    datum fastavro and confluent-kafka's serde take and give (other schemas' data).
+    schema, through the writer and reader compiled from it (``infra.serde.avro_native``).
+    ``to_avro`` and ``from_avro`` map to and from the datum fastavro and confluent-kafka's
+    serde take and give (other schemas' data).
     """
 
     name: str
@@ -64,6 +64,14 @@ class Contract:
     def datum(self, data: bytes, start: int = 0) -> dict[str, Any]:
         """What the body in ``data[start:]`` holds, ready to validate (its exact schema)."""
         return self._read(data, start)  # type: ignore[no-any-return]  # the compiled reader
+
+    def hot_path(self) -> tuple[Callable[[bytes, int], dict[str, Any]], Callable[[Any], Record]]:
+        """The compiled reader and the class's validator themselves, for per-record loops.
+
+        ``read(data, start)`` is ``validator(reader(data, start))`` without two Python frames
+        in between (about 1 µs of 17 for a proposal).
+        """
+        return self._read, self.cls.__pydantic_validator__.validate_python
 
     def validate(self, datum: dict[str, Any]) -> Record:
         """The record for what :meth:`datum` gave (raises pydantic's ValidationError)."""

@@ -68,7 +68,9 @@ class TopicSerde:
         # re-expands the schema for data-contract rules on every message (we define none),
         # which costs more than decoding. Our mapper then builds the record.
         self._deserializers: dict[str, tuple[AvroDeserializer, Contract]] = {}
-        self._exact: dict[int, Contract] = {}
+        self._exact: dict[
+            int, tuple[Contract, Callable[[bytes, int], Any], Callable[[Any], Record]]
+        ] = {}
         self._writers: dict[type[Record], tuple[bytes, Contract]] = {}
         self._names: dict[int, str] = {}
         for contract in contracts:
@@ -80,7 +82,7 @@ class TopicSerde:
             own_id = _registered_id(client, contract)
             if own_id is not None:  # data written with our own schema needs no resolution
                 self._names[own_id] = contract.fullname
-                self._exact[own_id] = contract
+                self._exact[own_id] = (contract, *contract.hot_path())
                 self._writers[contract.cls] = (b"\x00" + own_id.to_bytes(4, "big"), contract)
 
     def serialize(self, record: Record) -> bytes:
@@ -115,17 +117,18 @@ class TopicSerde:
         schema_id = int.from_bytes(payload[1:FRAME], "big")
         exact = self._exact.get(schema_id)
         if exact is not None:  # our own schema: read and validated in place (the hot path)
+            contract, read, validate = exact
             try:
-                fields = exact.datum(payload, FRAME)
+                fields = read(payload, FRAME)
             except Exception as exc:  # any decoding failure of our own schema means: bad bytes
-                name = exact.fullname
+                name = contract.fullname
                 raise InvalidRecord(
                     f"{name} does not decode: {exc.__class__.__name__}: {exc}"
                 ) from exc
             try:
-                return exact.cls.model_validate(fields)
+                return validate(fields)
             except Exception as exc:
-                raise _refusal(exact, fields, exc) from exc
+                raise _refusal(contract, fields, exc) from exc
         name = self._record_name(schema_id)
         found = self._deserializers.get(name)
         if found is None:

@@ -609,7 +609,15 @@ static int put_items(PyObject *item, PyObject *items, Writer *w) {
     if (size > 0) {
         failed = put_long(w, size);
         for (Py_ssize_t i = 0; !failed && i < size; i++) {
-            failed = write_node(item, PySequence_Fast_GET_ITEM(fast, i), w);
+            if (i >= PySequence_Fast_GET_SIZE(fast)) {
+                PyErr_SetString(PyExc_RuntimeError, "the array changed size while it was written");
+                failed = -1;
+                break;
+            }
+            PyObject *each = PySequence_Fast_GET_ITEM(fast, i);
+            Py_INCREF(each); /* writing it may run Python code that changes the list */
+            failed = write_node(item, each, w);
+            Py_DECREF(each);
         }
     }
     Py_DECREF(fast);
@@ -622,16 +630,26 @@ static int put_entries(PyObject *value, PyObject *entries, Writer *w) {
                      Py_TYPE(entries)->tp_name);
         return -1;
     }
-    Py_ssize_t size = PyDict_GET_SIZE(entries), at = 0;
+    Py_ssize_t size = PyDict_GET_SIZE(entries), at = 0, written = 0;
     PyObject *key, *each;
     if (size > 0) {
         if (put_long(w, size) < 0) {
             return -1;
         }
-        while (PyDict_Next(entries, &at, &key, &each)) {
-            if (put_string(w, key) < 0 || write_node(value, each, w) < 0) {
+        while (written < size && PyDict_Next(entries, &at, &key, &each)) {
+            written++;
+            Py_INCREF(key); /* writing may run Python code that changes the dict */
+            Py_INCREF(each);
+            int failed = put_string(w, key) < 0 || write_node(value, each, w) < 0;
+            Py_DECREF(key);
+            Py_DECREF(each);
+            if (failed) {
                 return -1;
             }
+        }
+        if (written != size || PyDict_GET_SIZE(entries) != size) {
+            PyErr_SetString(PyExc_RuntimeError, "the map changed size while it was written");
+            return -1;
         }
     }
     return put_byte(w, 0);
@@ -710,7 +728,9 @@ static int put_record(PyObject *fields, PyObject *record, Writer *w) {
             }
             failed = -1;
         } else {
+            Py_INCREF(value); /* writing it may run Python code that changes the record */
             failed = write_node(PyTuple_GET_ITEM(field, 1), value, w);
+            Py_DECREF(value);
         }
     }
     Py_LeaveRecursiveCall();

@@ -172,3 +172,82 @@ def test_deeply_nested_values_are_a_recursion_error_not_a_crash() -> None:
     nested = bytes([listed, 2] * 100_000)  # the list branch, one item, again and again
     with pytest.raises(RecursionError):
         read(nested, 0)
+
+
+def test_writing_and_reading_leak_nothing_refusals_included() -> None:
+    """20,000 rounds of good and bad records and bytes: memory traced by Python stays flat."""
+    import gc  # noqa: PLC0415
+    import tracemalloc  # noqa: PLC0415
+
+    from bench.bench_serde import _proposal  # noqa: PLC0415  # a realistic proposal
+
+    contract = catalog()["ActionProposed"]
+    python_reader, read = _readers("ActionProposed")
+    _python_writer, write = _writers("ActionProposed")
+    record = _proposal()
+    good = write(record)
+    bad_record = record.model_dump() | {"confidence": "high"}
+    inside = good.index(b"currency") + len(b"currency")  # refusals inside the parameters map
+    truncated, bad_value = good[:inside], good[:inside] + bytes([0x7E]) + good[inside + 1 :]
+
+    def rounds(count: int) -> None:
+        for _ in range(count):
+            read(good, 0)
+            write(record)
+            write(record.model_dump())
+            for run, argument in ((write, bad_record), (read, truncated), (read, bad_value)):
+                with pytest.raises((TypeError, ValueError)):
+                    run(*((argument,) if run is write else (argument, 0)))
+
+    assert repr(read(good, 0)) == repr(python_reader(good, 0))
+    assert contract.read(good) == record
+    rounds(2_000)  # warm every cache first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        rounds(20_000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64_000, f"{grown} bytes kept after 20,000 rounds"
+
+
+class _Meddler:
+    """An id whose text, once asked for, changes the container it sits in."""
+
+    def __init__(self, container: dict[str, Any], change: dict[str, Any]) -> None:
+        self.container, self.change = container, change
+
+    def __str__(self) -> str:
+        self.container.clear()
+        self.container.update(self.change)
+        return "00000000-0000-0000-0000-000000000000"
+
+
+def _both_writers(schema: Any) -> list[Any]:
+    return [avro_writer.compile_writer(schema, {}), compile_native_writer(_module(), schema, {})]
+
+
+def test_a_record_changed_while_it_is_written_is_refused_not_a_crash() -> None:
+    """Fields that vanish under the writer: a KeyError from both writers."""
+    uuid_type = {"type": "string", "logicalType": "uuid"}
+    schema = {"type": "record", "name": "t.U", "fields": [
+        {"name": "id", "type": uuid_type}, {"name": "n", "type": "long"},
+    ]}  # fmt: skip
+    for write in _both_writers(schema):
+        datum: dict[str, Any] = {"n": 1}
+        datum["id"] = _Meddler(datum, {})
+        with pytest.raises(KeyError, match="'n'"):
+            write(datum)
+
+
+def test_a_map_that_grows_while_it_is_written_is_refused_not_a_crash() -> None:
+    """Entries added under the writer: a RuntimeError from both writers, no short count."""
+    schema = {"type": "map", "values": {"type": "string", "logicalType": "uuid"}}
+    for write in _both_writers(schema):
+        entries: dict[str, Any] = {}
+        entries["a"] = _Meddler(entries, {f"k{index}": "x" for index in range(50)})
+        with pytest.raises(RuntimeError, match="changed size"):
+            write(entries)

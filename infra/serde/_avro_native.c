@@ -340,11 +340,31 @@ static PyObject *read_node(PyObject *node, Reader *r) {
         }
         return PyBytes_FromStringAndSize((const char *)start, size);
     }
-    case OP_DECIMAL: { /* [OP_DECIMAL, unscaled bytes -> Decimal] */
+    case OP_DECIMAL: { /* [OP_DECIMAL, bytes -> Decimal, Decimal -> bytes, precision, scale, Decimal] */
         const unsigned char *start;
         Py_ssize_t size;
         if (read_span(r, &start, &size) < 0) {
             return NULL;
+        }
+        if (size >= 1 && size <= 8) { /* fits 64 bits: "<unscaled>E-<scale>" is the same Decimal */
+            int64_t unscaled = (start[0] & 0x80) ? -1 : 0;
+            for (Py_ssize_t i = 0; i < size; i++) {
+                unscaled = (int64_t)(((uint64_t)unscaled << 8) | start[i]);
+            }
+            unsigned long long magnitude = unscaled < 0 ? (unsigned long long)(-(unscaled + 1)) + 1ULL
+                                                        : (unsigned long long)unscaled;
+            char text[48];
+            int digits = snprintf(text, sizeof text, "%llu", magnitude);
+            if (digits > 0 && digits <= arg_long(node, 3)) { /* else the context rounds: Python does it */
+                snprintf(text, sizeof text, "%lldE-%ld", (long long)unscaled, arg_long(node, 4));
+                PyObject *digits_text = PyUnicode_FromString(text);
+                if (digits_text == NULL) {
+                    return NULL;
+                }
+                PyObject *amount = PyObject_CallOneArg(PyList_GET_ITEM(node, 5), digits_text);
+                Py_DECREF(digits_text);
+                return amount;
+            }
         }
         PyObject *raw = PyBytes_FromStringAndSize((const char *)start, size);
         if (raw == NULL) {
@@ -781,7 +801,7 @@ static int write_node(PyObject *node, PyObject *datum, Writer *w) {
         return put_double(w, datum, 8);
     case OP_BYTES:
         return put_bytes(w, datum);
-    case OP_DECIMAL: { /* [OP_DECIMAL, reader's convert, writer's Decimal -> unscaled bytes] */
+    case OP_DECIMAL: {
         PyObject *raw = PyObject_CallOneArg(PyList_GET_ITEM(node, 2), datum);
         if (raw == NULL) {
             return -1;

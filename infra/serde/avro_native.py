@@ -95,7 +95,14 @@ def _decimal(precision: int, scale: int) -> Node:
         unscaled = int.from_bytes(raw, "big", signed=True)
         return context.create_decimal(unscaled).scaleb(-scale, context)
 
-    return [OP_DECIMAL, convert, avro_writer.unscaled_bytes(precision, scale)]
+    return [
+        OP_DECIMAL,
+        convert,
+        avro_writer.unscaled_bytes(precision, scale),
+        precision,
+        scale,
+        Decimal,
+    ]
 
 
 def _record(fields: list[tuple[str, Node]]) -> Node:

@@ -251,3 +251,22 @@ def test_a_map_that_grows_while_it_is_written_is_refused_not_a_crash() -> None:
         entries["a"] = _Meddler(entries, {f"k{index}": "x" for index in range(50)})
         with pytest.raises(RuntimeError, match="changed size"):
             write(entries)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    precision=st.integers(1, 40),
+    scale=st.integers(0, 12),
+    raw=st.one_of(
+        st.binary(max_size=10),
+        st.sampled_from([b"\x80" + b"\0" * 7, b"\x7f" + b"\xff" * 7, b"\xff" * 8, b"\xff", b"\0"]),
+    ),
+)
+def test_decimals_of_every_width_read_the_same_through_both_readers(
+    precision: int, scale: int, raw: bytes
+) -> None:
+    """Unscaled values up to 64 bits take the C path, wider or over-precise ones Python's."""
+    schema = {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+    data = bytes([len(raw) << 1]) + raw
+    native = compile_native_reader(_module(), schema, {})(data, 0)
+    assert repr(native) == repr(avro_inline.compile_reader(schema, {})(data, 0))

@@ -2,7 +2,7 @@
  *
  * A program is a tree of Python lists, one per schema node: [opcode, arguments...].
  * decode(program, data, start) walks it over the bytes and returns the datum the pure
- * Python readers of infra/serde/avro_inline.py return (same values, same ValueError
+ * Python readers of infra/serde/avro_reader.py return (same values, same ValueError
  * messages), about four times faster. encode(program, record) walks it over a pydantic
  * record (its __dict__) or a dict and returns the bytes the closure writers of
  * infra/serde/avro_writer.py return, refusing what they refuse. Every read is

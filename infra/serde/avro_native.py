@@ -4,7 +4,7 @@ The schema walk compiles each node to a list ``[opcode, arguments...]`` (records
 their ``(name, node)`` fields, so a record that contains itself is a cycle, not an
 endless tree); the C module walks that program over a record to write its bytes, or
 over bytes to read their datum. It writes what :mod:`infra.serde.avro_writer` writes
-and reads what :mod:`infra.serde.avro_inline` reads, refusing what they refuse; the
+and reads what :mod:`infra.serde.avro_reader` reads, refusing what they refuse; the
 tests hold each pair to the same results on every contract.
 
 The C module is built by :mod:`infra.serde.build_native` (``make install`` runs it).
@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 from uuid import UUID
 
-from infra.serde import avro_inline, avro_writer
+from infra.serde import avro_reader, avro_writer
 from infra.serde.build_native import SOURCE, source_digest
 from infra.serde.codec import Schema
 from infra.serde.schema_walk import Kit, SchemaWalk, ValueTags
@@ -43,10 +43,10 @@ def native_module() -> ModuleType | None:
     try:
         from infra.serde import _avro_native  # noqa: PLC0415  # optional: built by make install
     except ImportError as exc:
-        log.warning("Avro coding in pure Python (3x slower): no C module (%s)", exc)
+        log.warning("Avro coding in pure Python (3-5x slower): no C module (%s)", exc)
         return None
     if SOURCE.exists() and source_digest() != _avro_native.SOURCE_SHA256:
-        log.warning("Avro coding in pure Python (3x slower): the C module is stale; "
+        log.warning("Avro coding in pure Python (3-5x slower): the C module is stale; "
                     "run `make install` to rebuild it")  # fmt: skip
         return None
     _avro_native.configure(UUID)  # ids of this class are written from their 128-bit int
@@ -57,7 +57,7 @@ def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes,
     """(data, start) -> the datum that fills ``data`` from ``start``: C if built, else Python."""
     module = native_module()
     if module is None:
-        return avro_inline.compile_reader(schema, named)
+        return avro_reader.compile_reader(schema, named)
     return compile_native_reader(module, schema, named)
 
 

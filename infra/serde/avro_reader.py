@@ -8,6 +8,9 @@ mapping pass follows. It reads only data written under this exact schema (resolv
 an older writer's schema is fastavro's job), and refuses truncated data, trailing
 bytes, unknown union branches or enum symbols, and counts larger than the data left
 with a ``ValueError``.
+
+The C module (:mod:`infra.serde.avro_native`) reads the same datums with the same
+refusals, four to five times faster; these readers stand in when it is not built.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ unpack_double = Struct("<d").unpack_from
 unpack_float = Struct("<f").unpack_from
 
 
-def compile_closure_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
+def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:
     """(data, start) -> the record datum that fills ``data`` from ``start`` to its end."""
     read = SchemaWalk(named, KIT).node(schema)
 

@@ -15,7 +15,7 @@ from fastavro import parse_schema, schemaless_writer
 
 from agentledger.bootstrap import catalog
 from domain.events import ActionProposed
-from infra.serde import avro_inline, avro_writer
+from infra.serde import avro_reader, avro_writer
 from infra.serde.avro_native import compile_native_reader, compile_native_writer, native_module
 from infra.serde.codec import Schema, named_types
 
@@ -52,7 +52,7 @@ def _native_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes,
     return compile_native_reader(_module(), schema, named)
 
 
-@pytest.fixture(params=[avro_inline.compile_reader, _native_reader], ids=["python", "c"])
+@pytest.fixture(params=[avro_reader.compile_reader, _native_reader], ids=["python", "c"])
 def compile_reader(request: pytest.FixtureRequest) -> Compile:
     """Each reader in turn."""
     return request.param  # type: ignore[no-any-return]  # one of the two compilers

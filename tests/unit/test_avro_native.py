@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentledger.bootstrap import catalog
-from infra.serde import avro_inline, avro_native, avro_writer, build_native
+from infra.serde import avro_native, avro_reader, avro_writer, build_native
 from infra.serde.avro_native import compile_native_reader, compile_native_writer
 from infra.serde.catalog import TOP_LEVEL
 from infra.serde.codec import named_types
@@ -31,7 +31,7 @@ def _module() -> Any:  # the C module
 def _readers(name: str) -> tuple[Any, Any]:
     schema = catalog()[name].schema
     named = named_types(schema)
-    return avro_inline.compile_reader(schema, named), compile_native_reader(
+    return avro_reader.compile_reader(schema, named), compile_native_reader(
         _module(), schema, named
     )
 
@@ -150,7 +150,7 @@ def test_longs_read_back_at_every_width(number: int) -> None:
 
     written = compile_writer("long", {})(number)
     assert compile_native_reader(_module(), "long", {})(written, 0) == number
-    assert avro_inline.compile_reader("long", {})(written, 0) == number
+    assert avro_reader.compile_reader("long", {})(written, 0) == number
 
 
 def test_a_varint_past_64_bits_is_refused_by_both_readers() -> None:
@@ -158,7 +158,7 @@ def test_a_varint_past_64_bits_is_refused_by_both_readers() -> None:
     data = bytes([0xFF] * 9 + [0x02])
     for read in (
         compile_native_reader(_module(), "long", {}),
-        avro_inline.compile_reader("long", {}),
+        avro_reader.compile_reader("long", {}),
     ):
         with pytest.raises(ValueError, match="longer than 64 bits"):
             read(data, 0)
@@ -269,4 +269,4 @@ def test_decimals_of_every_width_read_the_same_through_both_readers(
     schema = {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
     data = bytes([len(raw) << 1]) + raw
     native = compile_native_reader(_module(), schema, {})(data, 0)
-    assert repr(native) == repr(avro_inline.compile_reader(schema, {})(data, 0))
+    assert repr(native) == repr(avro_reader.compile_reader(schema, {})(data, 0))

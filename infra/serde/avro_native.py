@@ -64,7 +64,7 @@ def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes,
 def compile_native_reader(
     module: ModuleType, schema: Schema, named: dict[str, Schema]
 ) -> Callable[[bytes, int], Any]:
-    """The reader of ``schema`` that ``module`` (the C decoder) runs."""
+    """The reader of ``schema`` that ``module`` (the C module) runs."""
     return functools.partial(module.decode, program(schema, named))
 
 

@@ -1,4 +1,4 @@
-"""Build the C Avro decoder beside its source: ``python -m infra.serde.build_native``.
+"""Build the C Avro module beside its source: ``python -m infra.serde.build_native``.
 
 Compiled with the C compiler and flags this Python was built with, into
 ``_avro_native<EXT_SUFFIX>``; the source's sha256 is compiled in, so a module built from
@@ -54,7 +54,7 @@ def main() -> int:
         build()
     except (subprocess.CalledProcessError, OSError) as exc:
         output = getattr(exc, "stderr", "") or str(exc)
-        print(f"install: the C Avro decoder did not build:\n{output}", file=sys.stderr)  # noqa: T201  # a command's report
+        print(f"install: the C Avro module did not build:\n{output}", file=sys.stderr)  # noqa: T201  # a command's report
         return 1
     print(f"install: built {TARGET.name}")  # noqa: T201  # a command's report
     return 0

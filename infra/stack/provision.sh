@@ -17,7 +17,7 @@ command -v mvn >/dev/null || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v "$PY" >/dev/null || missing+=(python3.11 python3.11-venv)
-command -v gcc >/dev/null || missing+=(gcc)  # builds the C Avro decoder (infra/serde/_avro_native.c)
+command -v gcc >/dev/null || missing+=(gcc)  # builds the C Avro module (infra/serde/_avro_native.c)
 if command -v "$PY" >/dev/null && ! "$PY" -c 'import os, sysconfig, sys
 sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
   missing+=(python3.11-dev)  # Python.h, for the same build
@@ -43,5 +43,5 @@ if [ ! -e "$stamp" ]; then
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
-# The C Avro decoder: rebuilt only when its source changed (its sha256 is compiled in).
+# The C Avro module: rebuilt only when its source changed (its sha256 is compiled in).
 "$VENV/bin/python" -m infra.serde.build_native

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 
 def _module() -> Any:  # the C module
     module = avro_native.native_module()
-    assert module is not None, "the C decoder is not built: `make install` builds it"
+    assert module is not None, "the C module is not built: `make install` builds it"
     return module
 
 

@@ -108,10 +108,15 @@ static int read_count(Reader *r, int64_t *count) {
     }
     if (*count < 0) {
         int64_t size;
-        *count = -*count;
         if (read_long(r, &size) < 0) {
             return -1;
         }
+        if (*count == INT64_MIN) { /* 2**63 items: no int64 holds the count, no data holds them */
+            PyErr_Format(PyExc_ValueError, "a block of 2**63 items at byte %zd runs past the data",
+                         r->pos);
+            return -1;
+        }
+        *count = -*count;
     }
     if (*count > (int64_t)(r->len - r->pos)) { /* every item takes a byte at least */
         PyErr_Format(PyExc_ValueError, "a block of %lld items at byte %zd runs past the data",

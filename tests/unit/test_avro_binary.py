@@ -130,6 +130,11 @@ def test_bad_bytes_are_a_value_error_that_says_what_is_wrong(
         ("boolean", bytes([7]), "boolean byte 7"),
         ({"type": "enum", "name": "t.E", "symbols": ["A"]}, bytes([2]), "enum index 1"),
         ({"type": "array", "items": "long"}, bytes([0x80, 0x80, 0x80, 0x80, 0x10]), "runs past"),
+        (
+            {"type": "array", "items": "long"},
+            bytes([0xFF] * 9 + [1, 0]),
+            "2\\*\\*63 items|of 9223372036854775808 items",
+        ),
         ("agentledger.v1.Value", bytes([30]), "Value branch tag 30"),
     ],
 )

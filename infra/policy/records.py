@@ -98,19 +98,28 @@ class DecisionRecords:
         keys = {"agent_id": sorted(agents), "resource_key": sorted({r for _, r in pairs})}
         targets = {"agent_id": history.by_agent, "resource_key": history.by_resource}
         hour, minute = now_ms - HOUR_MS, now_ms - MINUTE_MS
-        with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-            for column, (counts, newest) in self._activity.items():
-                found = targets[column]
-                cursor.execute(counts, (minute, keys[column], hour))
+        ordered = sorted(pairs)
+        with self._recorder.datastore.get_connection() as conn, conn.pipeline():
+            # One round trip: every query is sent before the first result is read.
+            counted = {
+                column: conn.execute(counts, (minute, keys[column], hour))
+                for column, (counts, _) in self._activity.items()
+            }
+            listed = {
+                column: conn.execute(newest, (keys[column], hour, limit))
+                for column, (_, newest) in self._activity.items()
+                if limit
+            }
+            touched = conn.execute(
+                self._touched, ([a for a, _ in ordered], [r for _, r in ordered])
+            )
+            for column, cursor in counted.items():
                 for row in cursor.fetchall():
-                    found[row["key"]] = Activity(row["last_minute"], row["last_hour"])
-                if limit:
-                    cursor.execute(newest, (keys[column], hour, limit))
-                    for row in cursor.fetchall():
-                        found.setdefault(row["key"], Activity()).recent.append(_entry(row))
-            ordered = sorted(pairs)
-            cursor.execute(self._touched, ([a for a, _ in ordered], [r for _, r in ordered]))
-            history.touched = {(row["agent_id"], row["resource_key"]) for row in cursor.fetchall()}
+                    targets[column][row["key"]] = Activity(row["last_minute"], row["last_hour"])
+            for column, cursor in listed.items():
+                for row in cursor.fetchall():
+                    targets[column].setdefault(row["key"], Activity()).recent.append(_entry(row))
+            history.touched = {(row["agent_id"], row["resource_key"]) for row in touched.fetchall()}
         return history
 
     def decision(self, action_id: UUID) -> tuple[DecisionRow, PolicyInput] | None:

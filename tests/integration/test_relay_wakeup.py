@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -62,12 +64,32 @@ def test_commits_before_the_wait_end_it_at_once_and_wake_it_no_more_than_once_ea
         wakeup.close()
 
 
-def test_without_a_database_the_wait_is_a_short_poll() -> None:
-    """A waiter that cannot connect sleeps the poll interval and says it was not woken."""
+def test_without_a_database_the_wait_is_a_short_poll_and_listening_is_retried_now_and_then(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A waiter that cannot connect sleeps the poll interval, tries again every retry_s, warns once."""
     unreachable = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
-    wakeup = StoreWakeup(unreachable, "ledger_events")
-    assert wakeup.listen() is False
-    assert wakeup.wait(threading.Event(), NEVER_S, 0.01) is False
+    now = [100.0]
+    wakeup = StoreWakeup(unreachable, "ledger_events", retry_s=30, monotonic=lambda: now[0])
+    attempts: list[str] = []
+    connect = psycopg.connect
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(str(args[0]))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", counted)
+    with caplog.at_level(logging.WARNING, logger="agentledger.relay"):
+        assert wakeup.listen() is False
+        for _ in range(5):
+            assert wakeup.wait(threading.Event(), NEVER_S, 0.01) is False
+        assert len(attempts) == 1  # within retry_s of the failure: not tried again
+        now[0] += 31
+        assert wakeup.wait(threading.Event(), NEVER_S, 0.01) is False
+        assert len(attempts) == 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "polling" in warnings[0].getMessage()
 
 
 def test_an_idle_relay_relays_new_events_without_waiting_out_its_timeout(

@@ -19,6 +19,9 @@ from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.reconciler")
 
+SUMMARY_MS = 60_000
+"""How often (in the ticks' time) the counters are logged at INFO."""
+
 
 @dataclass(frozen=True)
 class Input:
@@ -45,6 +48,14 @@ class Counters:
         self.records = 0
         self.alerts = 0
         self.dead_letters = 0
+        self.logged_at_ms = 0
+
+    def summary(self) -> str:
+        """One line for the log."""
+        return (
+            f"since start: {self.records} records, {self.alerts} alerts,"
+            f" {self.dead_letters} dead letters"
+        )
 
 
 class Send(Protocol):
@@ -90,7 +101,11 @@ class Step:
         """Judge the input; send its alerts (or its dead letter)."""
         topic, partition, offset = item.topic, item.partition, item.offset
         if topic == self.ticks_topic:
-            out = self.reconciler.tick(Source("ticks", partition, offset), int(item.value))
+            now_ms = int(item.value)
+            out = self.reconciler.tick(Source("ticks", partition, offset), now_ms)
+            if now_ms - self.counters.logged_at_ms >= SUMMARY_MS:
+                self.counters.logged_at_ms = now_ms
+                log.info("%s", self.counters.summary())
         else:
             name, serde = self.inputs[topic]
             try:
@@ -107,7 +122,8 @@ class Step:
                 (topic, partition),
             )  # fmt: skip
             self.counters.alerts += 1
-            log.info("%s %s", type(alert).__name__, alert.model_dump_json())
+            if log.isEnabledFor(logging.DEBUG):  # alerts are on drift.v1: the log counts them
+                log.debug("%s %s", type(alert).__name__, alert.model_dump_json())
 
     async def _dead_letter(self, error: BadRecord, item: Input) -> None:
         topic, partition, offset = item.topic, item.partition, item.offset

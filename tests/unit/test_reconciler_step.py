@@ -1,0 +1,51 @@
+"""The reconciler step logs its counters once a minute of tick time, not once per alert."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+
+from consumers.reconciler.rules import Reconciler, Source
+from consumers.reconciler.step import Counters, Input, Outputs, Step
+from infra.serde.topic_serde import TopicSerde
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_795_262_400_000  # a tick's clock reading (ms)
+
+
+class _Quiet:
+    """A reconciler with nothing due on any tick."""
+
+    def tick(self, _source: Source, _now_ms: int) -> list[Any]:
+        return []
+
+
+async def _never(  # the Send protocol's signature
+    topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
+) -> object:
+    sent = (topic, key, value, partition, source)
+    raise AssertionError(f"nothing is sent on a quiet tick, yet {sent} was")
+
+
+def test_the_counters_are_logged_at_most_once_a_minute_of_tick_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ticks at 0 s, 30 s, 60 s and 61 s log the summary twice: at 0 s and at 60 s."""
+    counters = Counters()
+    counters.records, counters.alerts = 12, 3
+    serde = cast("TopicSerde", object())
+    step = Step(
+        cast("Reconciler", _Quiet()), {}, Outputs(serde, serde, _never), ticks_topic="ticks",
+        partitions=6, consumer="reconciler", clock=lambda: datetime.now(UTC), counters=counters,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="agentledger.reconciler"):
+        for offset, seconds in enumerate((0, 30, 60, 61)):
+            tick = Input("ticks", 0, offset, None, str(T0 + seconds * 1000).encode())
+            asyncio.run(step(tick))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["since start: 12 records, 3 alerts, 0 dead letters"] * 2

@@ -1,8 +1,12 @@
-"""ActionProposed through confluent-kafka's Avro serde (warm schema cache), one core.
+"""ActionProposed through the topic serde services use (warm schema cache), one core.
 
-``serde.serialize_rps`` and ``serde.deserialize_rps`` measure the path services use:
-our mapper + confluent-kafka's AvroSerializer / AvroDeserializer + pydantic validation.
-``serde.fastavro_raw_rps`` is fastavro's schemaless writer alone on the same datum.
+``serde.serialize_rps`` and ``serde.deserialize_rps`` measure ``TopicSerde``: Confluent
+framing with the id confluent-kafka's registry client looked up, the body written and read
+by our compiled codec (the C module), and pydantic validation of the record. Data under
+any other schema id goes through confluent-kafka's AvroSerializer / AvroDeserializer,
+whose rates on the same record are beside them (``serde.confluent_serialize_rps``,
+``serde.confluent_deserialize_rps``, validation included), with fastavro's schemaless
+writer alone on the same datum (``serde.fastavro_raw_rps``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import parse_schema, schemaless_writer
 
-from agentledger.bootstrap import catalog, topic_serdes
+from agentledger.bootstrap import catalog, registry_client, topic_serdes
 from agentledger.settings import Settings
 from bench.result import Result
 from domain.events import ActionProposed
+from infra.serde.topic_serde import SERIALIZER_CONF
 
 COUNT = int(os.environ.get("BENCH_SERDE_COUNT", "50000"))
 GOAL_RPS = 50_000
@@ -39,11 +46,36 @@ def run(settings: Settings) -> list[Result]:
     def raw_write() -> None:
         schemaless_writer(io.BytesIO(), parsed, datum)
 
+    client = registry_client(settings)
+    confluent_writer = AvroSerializer(
+        client, contract.schema_str, to_dict=lambda record, _ctx: contract.to_avro(record),
+        conf=SERIALIZER_CONF,
+    )  # fmt: skip
+    confluent_reader = AvroDeserializer(client, contract.schema_str)
+    context = SerializationContext(serde.topic, MessageField.VALUE)
+    if confluent_writer(proposal, context) != payload:  # the same bytes, or no comparison
+        raise RuntimeError("confluent-kafka's serializer wrote other bytes than the topic serde")
+
+    def confluent_read() -> object:  # what TopicSerde does with data under a foreign id
+        return contract.from_avro(confluent_reader(payload, None))
+
+    if confluent_read() != serde.deserialize(payload):
+        raise RuntimeError(
+            "confluent-kafka's deserializer read another record than the topic serde"
+        )
+
     serialize_rps = _rate(lambda: serde.serialize(proposal))
     deserialize_rps = _rate(lambda: serde.deserialize(payload))
     return [
         Result("serde.serialize_rps", serialize_rps, "records/s", "higher", GOAL_RPS),
         Result("serde.deserialize_rps", deserialize_rps, "records/s", "higher", GOAL_RPS),
+        Result(
+            "serde.confluent_serialize_rps",
+            _rate(lambda: confluent_writer(proposal, context)),
+            "records/s",
+            "higher",
+        ),
+        Result("serde.confluent_deserialize_rps", _rate(confluent_read), "records/s", "higher"),
         Result("serde.fastavro_raw_rps", _rate(raw_write), "records/s", "higher"),
     ]
 

@@ -10,6 +10,10 @@ for the datum :mod:`infra.serde.codec` maps (the contract tests compare them).
 What the schemas use is supported: primitives, ``[null, T]`` unions, records, enums,
 arrays, maps, fixed, the ``decimal`` (bytes), ``uuid`` and ``timestamp-millis`` logical
 types, and the recursive ``agentledger.v1.Value`` record with its own writer.
+
+The C module (:mod:`infra.serde.avro_native`) writes the same bytes with the same
+refusals and is used when it is built; these closures are its fallback and the
+reference it is tested against.
 """
 
 from __future__ import annotations

@@ -45,14 +45,16 @@ class ActualState:
             ).format(t("actual_fields")),
         ]
 
+    def reducer(self) -> NewestObservations:
+        """Only each resource's newest observation counts."""
+        return NewestObservations()
+
     def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
         """Replace each resource's fields with what its newest observation in the batch shows."""
-        newest: dict[str, ExternalStateObserved] = {}
+        held = NewestObservations()
         for record in records:
-            if isinstance(record, ExternalStateObserved):
-                seen = newest.get(record.resource.key)
-                if seen is None or seen.change_sequence < record.change_sequence:
-                    newest[record.resource.key] = record
+            held.add(record)
+        newest = held.by_resource
         if not newest:
             return
         rows = list(newest.values())
@@ -95,6 +97,35 @@ class ActualState:
                 ).format(t("actual_fields")),
                 tuple(list(column) for column in zip(*fields, strict=True)),
             )
+
+
+class NewestObservations:
+    """Of the observations added, each resource's newest: all that :class:`ActualState` uses.
+
+    Newest means the highest change sequence, and of equal ones the first added. Other
+    records on the topic (change-feed checks) change nothing in this view: dropped.
+    """
+
+    def __init__(self) -> None:
+        """Empty."""
+        self.by_resource: dict[str, ExternalStateObserved] = {}
+
+    def add(self, record: Record) -> None:
+        """Keep ``record`` if it is its resource's newest observation so far."""
+        if isinstance(record, ExternalStateObserved):
+            key = record.resource.key
+            seen = self.by_resource.get(key)
+            if seen is None or seen.change_sequence < record.change_sequence:
+                self.by_resource[key] = record
+
+    def __len__(self) -> int:
+        """Observations held: one per resource."""
+        return len(self.by_resource)
+
+    def drain(self) -> list[ExternalStateObserved]:
+        """The observations held, by the order their resources were first seen; then empty."""
+        held, self.by_resource = list(self.by_resource.values()), {}
+        return held
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ from domain.events import ActionProposed
 from domain.ids import action_id
 from domain.values import Record, Value
 from projections.approval_requests import COLUMNS, Request, RequestEvent, fold
-from projections.store import Tables, canonical
+from projections.store import EveryRecordCounts, Tables, canonical
 
 COLUMN_LIST = SQL(", ".join(COLUMNS))
 UPDATES = SQL(", ".join(f"{name} = EXCLUDED.{name}" for name in COLUMNS[1:]))
 
 
-class ApprovalQueue:
+class ApprovalQueue(EveryRecordCounts):
     """The ``approval_actions`` (what was proposed) and ``approval_requests`` tables."""
 
     name: str = "approvals"

@@ -22,10 +22,10 @@ from domain.events import (
     Revoked,
 )
 from domain.values import Record
-from projections.store import Tables, canonical
+from projections.store import EveryRecordCounts, Tables, canonical
 
 
-class BelievedState:
+class BelievedState(EveryRecordCounts):
     """The ``believed_fields`` and ``believed_pending`` tables."""
 
     name: str = "believed"

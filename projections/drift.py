@@ -16,10 +16,10 @@ from psycopg.sql import SQL, Composed
 
 from domain.events import DriftDetected, DriftResolved
 from domain.values import Record
-from projections.store import Tables, canonical
+from projections.store import EveryRecordCounts, Tables, canonical
 
 
-class DriftView:
+class DriftView(EveryRecordCounts):
     """The ``drift_alerts`` and ``drift_history`` tables."""
 
     name: str = "drift"

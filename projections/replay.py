@@ -22,9 +22,12 @@ from infra.batches import ready_batch
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.watermarks import watermarks
-from projections.store import Position, Projection, ProjectionStore, Tables
+from projections.store import Projection, ProjectionStore, Tables
 
-BATCH = 2000
+BATCH = 20_000
+"""Records a rebuild holds before it writes them (after its projection's reducer)."""
+
+FETCH_WAIT_MS = 20
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,13 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
         "bootstrap.servers": bootstrap, "group.id": f"replay-{uuid.uuid4()}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
         "enable.partition.eof": True, "fetch.max.bytes": 52_428_800,
+        # a fetch at a partition's end returns (as its end) after this, not librdkafka's 500 ms
+        "fetch.wait.max.ms": FETCH_WAIT_MS,
     })  # fmt: skip
     started = time.perf_counter()
     records = skipped = 0
     ends: dict[tuple[str, int], int] = {}
+    held = projection.reducer()
     try:
         assignment, total = _assign(consumer, projection, serdes, ends)
         open_partitions = {
@@ -67,31 +73,29 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
             for tp in assignment
             if ends[(_name(serdes, tp.topic), tp.partition)] > tp.offset
         }
-        batch: list[tuple[Position, Record]] = []
+        by_topic = {serdes[name].topic: serdes[name] for name in projection.topics}
         with psycopg.connect(store.url) as conn:
             while open_partitions:
                 for message in ready_batch(consumer, 5000, 1.0):
                     error = message.error()
-                    where = (message.topic() or "", message.partition() or 0)
                     if error is not None:
+                        where = (message.topic() or "", message.partition() or 0)
                         if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
                             open_partitions.discard(where)
                             continue
                         raise RuntimeError(f"reading {where}: {error}")
-                    name = _name(serdes, where[0])
                     try:
-                        record = serdes[name].deserialize(message.value())
+                        record = by_topic[message.topic() or ""].deserialize(message.value())
                     except BadRecord:
                         skipped += 1
                         continue
-                    if as_of is None or _moment(record) <= as_of:
-                        batch.append((Position(name, where[1], message.offset() or 0), record))
                     records += 1
-                    if len(batch) >= BATCH:
-                        store.apply(conn, projection, batch, build, tracked=False)
-                        batch.clear()
-                    progress(records + skipped, total)
-            store.apply(conn, projection, batch, build, tracked=False)
+                    if as_of is None or _moment(record) <= as_of:
+                        held.add(record)
+                        if len(held) >= BATCH:
+                            store.load(conn, projection, held.drain(), build)
+                progress(records + skipped, total)
+            store.load(conn, projection, held.drain(), build)
     finally:
         consumer.close()
     digest = store.digest(projection, build)

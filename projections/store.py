@@ -44,8 +44,58 @@ class Tables:
         return Identifier(f"{self.prefix}_{name}{BUILD if self.build else ''}")
 
 
+class Reducer(Protocol):
+    """What a rebuild holds of the records it has read, until it writes them.
+
+    Applying what :meth:`drain` returns must change the tables exactly as applying every
+    record added would: a projection whose ``apply`` keeps only the newest state per key
+    drops older records as they come, so a rebuild holds (and frees) far less.
+    """
+
+    def add(self, record: Record) -> None:
+        """Hold ``record`` (the next one read), or what of it the projection needs."""
+        ...
+
+    def __len__(self) -> int:
+        """Records held."""
+        ...
+
+    def drain(self) -> Sequence[Record]:
+        """The records to apply, in order; the reducer is empty afterwards."""
+        ...
+
+
+class KeepAll:
+    """The reducer that holds every record (for projections whose every record counts)."""
+
+    def __init__(self) -> None:
+        """Empty."""
+        self._held: list[Record] = []
+
+    def add(self, record: Record) -> None:
+        """Hold ``record``."""
+        self._held.append(record)
+
+    def __len__(self) -> int:
+        """Records held."""
+        return len(self._held)
+
+    def drain(self) -> list[Record]:
+        """Every record held, in order."""
+        held, self._held = self._held, []
+        return held
+
+
+class EveryRecordCounts:
+    """For projections whose every record counts: a rebuild holds all it reads."""
+
+    def reducer(self) -> Reducer:
+        """A :class:`KeepAll`."""
+        return KeepAll()
+
+
 class Projection(Protocol):
-    """A read model: its tables, how one record changes them, and its rows for digests."""
+    """A read model: its tables, how records change them, and its rows for digests."""
 
     name: str
     topics: tuple[str, ...]
@@ -58,6 +108,10 @@ class Projection(Protocol):
 
     def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
         """Change the tables for ``records`` (in order), as few statements as it can."""
+        ...
+
+    def reducer(self) -> Reducer:
+        """What a rebuild holds of the records between two writes (see :class:`Reducer`)."""
         ...
 
 
@@ -102,14 +156,12 @@ class ProjectionStore:
             ).fetchall()
         return {(topic, partition): offset for topic, partition, offset in rows}
 
-    def apply(  # noqa: PLR0913  # a batch, where it goes, and what it only moves past
+    def apply(
         self,
         conn: psycopg.Connection[Any],
         projection: Projection,
         batch: Sequence[tuple[Position, Record]],
-        t: Tables | None = None,
         *,
-        tracked: bool = True,
         passed: Sequence[Position] = (),
     ) -> int:
         """Apply ``batch`` and advance the tracking rows, in one transaction; records applied.
@@ -117,10 +169,9 @@ class ProjectionStore:
         The tracking rows also move past ``passed``: records read but not applied (the
         unreadable ones, dead-lettered).
         """
-        t = t or Tables(self.prefix)
-        applied = 0
+        t = Tables(self.prefix)
         with conn.transaction(), conn.cursor() as cur:
-            done = self._locked_positions(cur, projection.name) if tracked else {}
+            done = self._locked_positions(cur, projection.name)
             last: dict[tuple[str, int], int] = {}
             fresh = []
             for position, record in [*batch, *((p, None) for p in passed)]:
@@ -132,8 +183,7 @@ class ProjectionStore:
                 last[key] = max(last.get(key, -1), position.offset)
             if fresh:
                 projection.apply(cur, t, fresh)
-            applied = len(fresh)
-            if tracked and last:
+            if last:
                 cur.executemany(
                     SQL(
                         "INSERT INTO {0} (projection, topic, partition, next_offset)"
@@ -142,7 +192,16 @@ class ProjectionStore:
                     ).format(self.tracking),
                     [(projection.name, tp, p, off + 1) for (tp, p), off in last.items()],
                 )
-        return applied
+        return len(fresh)
+
+    @staticmethod
+    def load(
+        conn: psycopg.Connection[Any], projection: Projection, records: Sequence[Record], t: Tables
+    ) -> None:
+        """Apply ``records`` to the tables ``t`` in one transaction, untracked (a rebuild)."""
+        if records:
+            with conn.transaction(), conn.cursor() as cur:
+                projection.apply(cur, t, records)
 
     def _locked_positions(self, cur: psycopg.Cursor[Any], name: str) -> dict[tuple[str, int], int]:
         cur.execute(

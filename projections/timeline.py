@@ -21,10 +21,10 @@ from psycopg.sql import SQL, Composed, Identifier
 from domain.events import ActionProposed, DomainEvent, PolicyDecided, ShadowDecisionDiffered
 from domain.ids import action_id
 from domain.values import Record
-from projections.store import Tables, canonical
+from projections.store import EveryRecordCounts, Tables, canonical
 
 
-class ActionTimeline:
+class ActionTimeline(EveryRecordCounts):
     """The ``timeline_events`` table."""
 
     name: str = "timeline"

@@ -21,6 +21,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from domain.values import Record
 
 BUILD = "__build"
+DIGEST_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -213,17 +214,21 @@ class ProjectionStore:
         return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
 
     def digest(self, projection: Projection, t: Tables | None = None) -> str:
-        """sha256 over every row of the projection's tables, in primary-key order."""
+        """sha256 over every row of the projection's tables, as PostgreSQL's jsonb text.
+
+        jsonb's text is canonical (keys in one order, no duplicates, one spelling per
+        value), so equal tables give equal digests; rows are hashed in their text order.
+        """
         t = t or Tables(self.prefix)
         sha = hashlib.sha256()
-        with psycopg.connect(self.url) as conn:
+        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
             for table in projection.tables:
                 sha.update(table.encode())
-                rows = conn.execute(
-                    SQL("SELECT to_jsonb(x) FROM {0} AS x ORDER BY 1").format(t(table))
-                ).fetchall()
-                for (row,) in rows:
-                    sha.update(canonical(row).encode())
+                cur.execute(
+                    SQL("SELECT to_jsonb(x)::text AS row FROM {0} AS x ORDER BY 1").format(t(table))
+                )
+                while rows := cur.fetchmany(DIGEST_ROWS):
+                    sha.update(b"".join(b"\n" + row.encode() for (row,) in rows))
         return sha.hexdigest()
 
     def switch(self, projection: Projection, positions: dict[tuple[str, int], int]) -> None:

@@ -42,7 +42,11 @@ class KafkaHeads:
             "bootstrap.servers": bootstrap, "group.id": group,
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,
+            # a fetch that finds nothing new returns after 10 ms, not librdkafka's 500:
+            # the reconciler waits on this read before it processes the partition
+            "fetch.wait.max.ms": 10,
         })  # fmt: skip
+        self._known: set[str] = set()
 
     def missed(self, topic: str, partition: int, before: int) -> list[Input]:
         """The data records in [committed offset, ``before``) (markers take offsets, no record)."""
@@ -52,6 +56,11 @@ class KafkaHeads:
         start = committed.offset if committed.offset >= 0 else OFFSET_BEGINNING
         if start != OFFSET_BEGINNING and start >= before:
             return []
+        if topic not in self._known:
+            # Without the topic's leaders in its metadata, librdkafka retries the first
+            # offset lookup after a second: measured 1.0 s against 2 ms with them.
+            self._consumer.list_topics(topic, timeout=self._timeout_s)
+            self._known.add(topic)
         self._consumer.assign([TopicPartition(topic, partition, start)])
         found: list[Input] = []
         deadline = time.monotonic() + self._timeout_s

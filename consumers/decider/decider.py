@@ -67,10 +67,12 @@ class Decider:
         self.config = config or DeciderConfig()
         self.records = DecisionRecords(recorder)
         self.positions = KafkaPositions(recorder)
+        self._known: dict[str, dict[int, int]] = {}
 
     def next_offsets(self, topic: str) -> dict[int, int]:
-        """Where this decider resumes in each partition of ``topic``."""
-        return self.positions.load(self.config.consumer, topic)
+        """Where this decider resumes in each partition of ``topic`` (read from the ledger)."""
+        stored = self._known[topic] = self.positions.load(self.config.consumer, topic)
+        return dict(stored)
 
     def publish_bundle(self) -> bool:
         """Record PolicyBundlePublished for the active bundle unless already recorded."""
@@ -97,12 +99,14 @@ class Decider:
                 poisoned[exc.index] = exc.reason
             except AlreadyProcessed as exc:
                 log.info("skipping records applied before: %s", exc)
+                self._known.clear()  # another instance moved on: read the positions again
                 items, poisoned = self._unprocessed(items), {}
                 if not items:
                     return Tally(skipped=len(batch))
             except IntegrityError as exc:  # a concurrent decider changed an agent: re-read
                 log.info("batch conflicted with a concurrent writer, retrying: %s", exc)
             else:
+                self._passed(items)
                 tally.dead_letters = len(letters)
                 tally.skipped = len(batch) - len(items)
                 return tally
@@ -114,6 +118,7 @@ class Decider:
         self.dead_letter([self._letter(Undecodable(consumed, failure))])
         with self.ledger.batch(self._context(self.clock())) as tx:
             tx.uow.side_writes.extend(self._advance([Undecodable(consumed, failure)]))
+        self._passed([Undecodable(consumed, failure)])
 
     def _apply(self, items: list[Intake], poisoned: dict[int, Reason]) -> Tally:
         now = self.clock()
@@ -159,11 +164,29 @@ class Decider:
         ]
 
     def _unprocessed(self, items: list[Intake]) -> list[Intake]:
-        offsets = {topic: self.next_offsets(topic) for topic in {i.consumed.topic for i in items}}
+        """The items past the positions this decider knows (read once, then kept up to date).
+
+        Known positions can only lag the ledger's (another instance moved on after a
+        rebalance): the advance in the batch's transaction then refuses the batch as
+        :class:`AlreadyProcessed`, and the positions are read again.
+        """
+        offsets = {topic: self._known_offsets(topic) for topic in {i.consumed.topic for i in items}}
         return [
             item for item in items
             if item.consumed.offset >= offsets[item.consumed.topic].get(item.consumed.partition, 0)
         ]  # fmt: skip
+
+    def _known_offsets(self, topic: str) -> dict[int, int]:
+        known = self._known.get(topic)
+        return known if known is not None else self.next_offsets(topic)
+
+    def _passed(self, items: Sequence[Intake]) -> None:
+        """Committed: the positions moved past ``items`` (topics not read yet stay unread)."""
+        for item in items:
+            c = item.consumed
+            known = self._known.get(c.topic)
+            if known is not None:
+                known[c.partition] = max(known.get(c.partition, 0), c.offset + 1)
 
     def _context(self, now: datetime) -> CommandContext:
         return CommandContext(now=now, new_id=self.new_id, correlation_id=self.new_id())

@@ -149,6 +149,27 @@ def test_a_redelivered_batch_has_no_second_effect(isolated: Settings, own_ledger
     assert the_decider.next_offsets(serde.topic) == {0: 21}
 
 
+def test_a_decider_whose_known_positions_lag_the_ledger_still_applies_nothing_twice(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """One instance moves on while another still knows older positions: the ledger refuses the overlap."""
+    register(own_ledger, "bot")
+    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
+    batch = [
+        Consumed(serde.topic, 0, offset, b"k", serde.serialize(proposal("bot", f"k{offset}")), {})
+        for offset in range(21)
+    ]
+    first, second = decider(isolated, own_ledger), decider(isolated, own_ledger)
+    assert sum(first.handle(batch[:10]).decided.values()) == 10
+    assert first.handle(batch[:10]).skipped == 10, "its own batch again: known as done"
+    assert sum(second.handle(batch[10:20]).decided.values()) == 10
+    stored = _events(own_ledger)
+    late = first.handle(batch[10:])  # first still knows offset 10 as next
+    assert (late.skipped, sum(late.decided.values())) == (10, 1)
+    assert _events(own_ledger) > stored
+    assert first.next_offsets(serde.topic) == second.next_offsets(serde.topic) == {0: 21}
+
+
 def test_a_new_consumer_group_resumes_from_the_positions_in_the_ledger(
     isolated: Settings, own_ledger: Ledger
 ) -> None:

@@ -96,8 +96,8 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
                     records += 1
                     if as_of is None or _moment(record) <= as_of:
                         held.add(record)
-                        if len(held) >= BATCH:
-                            store.load(conn, projection, held.drain(), build)
+                if len(held) >= BATCH:  # checked per read batch: holds BATCH + 5,000 at most
+                    store.load(conn, projection, held.drain(), build)
                 progress(records + skipped, total)
             store.load(conn, projection, held.drain(), build)
     finally:

@@ -114,11 +114,11 @@ class Decider:
 
     def give_up(self, consumed: Consumed, error: Exception) -> None:
         """Dead-letter a record that keeps failing for a reason of its own, and move past it."""
-        failure = ProcessingFailed(f"{type(error).__name__}: {error}"[:2000])
-        self.dead_letter([self._letter(Undecodable(consumed, failure))])
+        failed = Undecodable(consumed, ProcessingFailed(f"{type(error).__name__}: {error}"[:2000]))
+        self.dead_letter([self._letter(failed)])
         with self.ledger.batch(self._context(self.clock())) as tx:
-            tx.uow.side_writes.extend(self._advance([Undecodable(consumed, failure)]))
-        self._passed([Undecodable(consumed, failure)])
+            tx.uow.side_writes.extend(self._advance([failed]))
+        self._passed([failed])
 
     def _apply(self, items: list[Intake], poisoned: dict[int, Reason]) -> Tally:
         now = self.clock()

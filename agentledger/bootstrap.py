@@ -350,14 +350,13 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     return Observer(systems, serde, positions, wall_clock, config)
 
 
-def reconciler(settings: Settings, counters: Counters | None = None) -> faust.App:
-    """The reconciler's faust app (run it with ``consumers.reconciler.app.run``)."""
-    serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
+def reconciler_config(settings: Settings) -> ReconcilerConfig:
+    """Where the reconciler reads and writes, its windows and intervals."""
     windows = Windows(
         settle_ms=int(settings.reconciler_settle_s * 1000),
         stale_after_ms=int(settings.reconciler_stale_after_s * 1000),
     )
-    config = ReconcilerConfig(
+    return ReconcilerConfig(
         app_id=f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
         bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
         ticks_topic=settings.topic("reconciler-ticks.v1"),
@@ -365,6 +364,12 @@ def reconciler(settings: Settings, counters: Counters | None = None) -> faust.Ap
         tick_s=settings.reconciler_tick_s, commit_interval_s=settings.reconciler_commit_s,
         windows=windows,
     )  # fmt: skip
+
+
+def reconciler(settings: Settings, counters: Counters | None = None) -> faust.App:
+    """The reconciler's faust app (run it with ``consumers.reconciler.app.run``)."""
+    serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
+    config = reconciler_config(settings)
     engine = policy_engine(load_bundle(settings.policy_bundle))
     return build_app(
         config,

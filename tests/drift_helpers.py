@@ -55,15 +55,14 @@ def drift_records(settings: Settings) -> list[DriftDetected | DriftResolved]:
     ]  # fmt: skip
 
 
-def unmarked_partitions(settings: Settings, partitions: int) -> dict[int, int]:
-    """drift.v1's partitions whose last committed record has no transaction marker after it.
+def unmarked_partitions(settings: Settings, topic: str, partitions: int) -> dict[int, int]:
+    """``topic``'s partitions whose last committed record has no transaction marker after it.
 
     A transactional producer's commit writes a control record right after the
     transaction's records (one producer writes each partition here); a plain producer
     writes none. Control records are never delivered but take an offset, which the
     consumer's position passes. Partition → that last committed record's offset.
     """
-    topic = settings.topic("drift.v1")
     unmarked: dict[int, int] = {}
     for partition in range(partitions):
         tp = TopicPartition(topic, partition)

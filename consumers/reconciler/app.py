@@ -6,6 +6,8 @@ and per change feed; a timer puts a tick with the clock's time on each assigned
 partition, so settle windows run out inside the stream, in order with the records.
 With faust's exactly-once processing the table's changelog, the alerts on ``drift.v1``
 and the input offsets commit in one Kafka transaction, and inputs are read committed.
+The reconciler writes the changelog records itself (see ``changelog.py``); faust
+restores the table from them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from confluent_kafka import Producer
 from faust.transport.consumer import TopicPartitionGroup, TransactionManager
 from faust.types import TP
 
+from consumers.reconciler.changelog import ChangelogWrites
 from consumers.reconciler.heads import HeadGuard, KafkaHeads
 from consumers.reconciler.rules import Reconciler, Windows
 from consumers.reconciler.step import Counters, Input, Outputs, Send, Step
@@ -32,6 +35,8 @@ from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.reconciler")
+
+STATES_TABLE = "reconciler-states"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,11 @@ class ReconcilerConfig:
     tick_s: float = 1.0
     commit_interval_s: float = 0.5
     windows: Windows = field(default_factory=Windows)
+
+    @property
+    def changelog_topic(self) -> str:
+        """The states table's changelog, named as faust names it."""
+        return f"{self.app_id}-{STATES_TABLE}-changelog"
 
     @property
     def producer_linger_s(self) -> float:
@@ -94,14 +104,16 @@ def build_app(
     )  # fmt: skip
     # Keys and states are bytes: raw on the changelog, so a restart restores them as written
     # (faust's default JSON codec would bring bytes back as their repr strings).
-    table = app.Table(
-        "reconciler-states", partitions=config.partitions, key_type=bytes, value_type=bytes
-    )
+    table = app.Table(STATES_TABLE, partitions=config.partitions, key_type=bytes, value_type=bytes)
+    states = ChangelogWrites(cast("MutableMapping[bytes, bytes]", table.data))
+    changelog = table.changelog_topic.get_topic_name()
+    if changelog != config.changelog_topic:
+        raise RuntimeError(f"faust names the changelog {changelog}, not {config.changelog_topic}")
     reconciler = Reconciler(
-        cast("MutableMapping[bytes, bytes]", table), rules, config.windows,
-        lambda key: partition_for(key, config.partitions),
-    )  # fmt: skip
-    outputs = Outputs(serdes.drift, serdes.deadletter, transactional_send(app))
+        states, rules, config.windows, lambda key: partition_for(key, config.partitions)
+    )
+    send = transactional_send(app)
+    outputs = Outputs(serdes.drift, serdes.deadletter, send)
     inputs = {
         serdes.actions.topic: ("actions.v1", serdes.actions),
         serdes.observations.topic: ("observations.v1", serdes.observations),
@@ -122,8 +134,11 @@ def build_app(
                 await process(missed)
             await process(item)
             # The event is acked (its offset committable) when the loop asks for the next
-            # one: by then its table writes must be in the open transaction.
-            await _flush_table_writes(app)
+            # one: by then its state changes must be in the open transaction. faust puts a
+            # table's changelog records on the partition of the input that wrote them.
+            source = (item.topic, item.partition)
+            for key, state in states.drain():
+                await send(changelog, key, state, item.partition, source)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type matches no def
     async def forget_revoked(_app: object, *args: set[TP], **_: object) -> None:
@@ -177,17 +192,6 @@ def transactional_send(app: faust.App) -> Send:
         )
 
     return send
-
-
-async def _flush_table_writes(app: faust.App) -> None:
-    """Hand every buffered table (changelog) write to the producer's open transaction.
-
-    faust's transactional commit does not wait for this buffer, so without it an input's
-    offset could commit in a transaction that lacks the state change it caused.
-    """
-    buffer = app.producer.buffer
-    while buffer.size:
-        await buffer.flush()
 
 
 def run(app: faust.App, loglevel: str = "info") -> None:

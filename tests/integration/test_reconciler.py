@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from agentledger.bootstrap import actual_reader, connectors, ledger
+from agentledger.bootstrap import actual_reader, connectors, ledger, reconciler_config
 from agentledger.client import Client
 from agentledger.processes import ObserverThread, ReconcilerProcess, settings_env
 from agentledger.services import services
@@ -258,18 +258,23 @@ def test_the_drift_view_and_cli_list_open_alerts_by_class(world: World) -> None:
     assert f"DETECTED out_of_band_change [warning] {key} {alert.alert_id}" in watched.stdout
 
 
-def test_alerts_commit_in_the_transaction_of_the_input_that_raised_them(world: World) -> None:
-    """Alerts are written by the reconciler's transactional producers, never by a plain one.
+def test_alerts_and_states_commit_in_the_transaction_of_the_input_that_caused_them(
+    world: World,
+) -> None:
+    """Alerts and state changes are written by transactional producers, never by a plain one.
 
-    An alert sent outside the transaction that commits its input offset and state change
-    is lost if the process dies between that commit and the alert's own send.
+    An alert or a changelog record sent outside the transaction that commits its input
+    offset is lost if the process dies between that commit and its own send.
     """
     key = resource("crm", "contact")
     world.seed(key, tier="silver")
     world.execute(key, {"tier": "gold"})
     world.edit(key, tier="bronze")
     wait_for(world.settings, lambda r: bool(detected(r, key, "out_of_band_change")))
-    assert unmarked_partitions(world.settings, world.settings.partitions) == {}
+    partitions = world.settings.partitions
+    assert unmarked_partitions(world.settings, world.settings.topic("drift.v1"), partitions) == {}
+    changelog = reconciler_config(world.settings).changelog_topic
+    assert unmarked_partitions(world.settings, changelog, partitions) == {}
 
 
 def test_alerts_are_not_lost_when_the_reconciler_is_killed(world: World, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Context, Decimal
 from struct import Struct
+from struct import error as struct_error
 from typing import Any
 
 from infra.serde.codec import EPOCH, Schema
@@ -39,7 +40,7 @@ def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes,
     def decode(data: bytes, start: int) -> Any:  # noqa: ANN401  # a record datum
         try:
             datum, end = read(data, start)
-        except IndexError:
+        except (IndexError, struct_error):  # a byte, or a float's or double's bytes, missing
             raise ValueError("the data ends inside the record") from None
         if end != len(data):
             raise ValueError(f"{len(data) - end} byte(s) follow the record")

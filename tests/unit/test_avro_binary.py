@@ -123,6 +123,18 @@ def test_bad_bytes_are_a_value_error_that_says_what_is_wrong(
         read(data, 0)
 
 
+@pytest.mark.parametrize("kind", ["double", "float"])
+def test_a_record_cut_inside_a_floating_point_number_ends_inside_the_record(
+    compile_reader: Compile, kind: str
+) -> None:
+    """A float or double missing some of its bytes is the same refusal as any truncation."""
+    read = compile_reader(
+        {"type": "record", "name": "t.Real", "fields": [{"name": "x", "type": kind}]}, {}
+    )
+    with pytest.raises(ValueError, match="ends inside the record"):
+        read(bytes([0, 0]), 0)
+
+
 @pytest.mark.parametrize(
     ("schema", "data", "message"),
     [

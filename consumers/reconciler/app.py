@@ -173,20 +173,23 @@ def transactional_send(app: faust.App) -> Send:
     partition, looked up in the consumer's metadata and topic groups: a topic the app
     does not read (drift.v1, the dead letters) is in neither, so faust hands its records
     to the plain producer, outside the transaction that commits the input's offset and
-    the table write. A kill -9 between that commit and the plain producer's send lost
+    the state change. A kill -9 between that commit and the plain producer's send lost
     the alert for good. The transactional id here is the one faust commits the input
-    partition's offsets under.
+    partition's offsets under (formatted once per input partition and topic group).
     """
     producer = app.producer
+    ids: dict[tuple[str, int, int], str] = {}
 
     async def send(
         topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
     ) -> object:
         source_topic, source_partition = source
-        group = app.assignor.group_for_topic(source_topic)
-        transactional_id = TransactionManager.transactional_id_format.format(
-            group_id=app.conf.id, tpg=TopicPartitionGroup(source_topic, source_partition, group)
-        )
+        slot = (source_topic, source_partition, app.assignor.group_for_topic(source_topic))
+        transactional_id = ids.get(slot)
+        if transactional_id is None:
+            transactional_id = ids[slot] = TransactionManager.transactional_id_format.format(
+                group_id=app.conf.id, tpg=TopicPartitionGroup(*slot)
+            )
         return await producer.send(
             topic, key, value, partition, None, None, transactional_id=transactional_id
         )

@@ -1,15 +1,28 @@
-"""Hand a JSON document to regopy with one C call per node.
+"""Hand a JSON document to regopy: one rego-cpp input call per node.
 
 regopy's ``Input`` walks the document through a Python wrapper per value (an isinstance
-chain, a buffer copy per string, a return-code check per call). Converting half of a
-typical evaluation's time went there; this walk makes the same C calls directly.
+chain, a buffer copy per string, a return-code check per call). The C module
+``_rego_input.c`` makes the same calls from C, given their addresses in regopy's own
+library; the walk here makes them through ctypes (about a microsecond a call) and is
+the fallback when the C module is not built, and the reference it is tested against.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import logging
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from regopy import rego_shared
+
+from infra.native_build import REGO_INPUT
+
+log = logging.getLogger(__name__)
+
+INT64 = (-(2**63), 2**63 - 1)
 
 _rego = rego_shared.rego
 _STRING, _INT, _FLOAT = _rego.regoInputString, _rego.regoInputInt, _rego.regoInputFloat
@@ -25,7 +38,7 @@ def set_input(interpreter: Any, document: Any) -> None:  # noqa: ANN401  # regop
     """Make ``document`` (JSON types only) the input of ``interpreter``."""
     handle = rego_shared.rego_new_input()
     try:
-        failures = _add(handle, document)
+        failures = adder()(handle, document)
         if failures:
             raise InputError(f"regopy refused {failures} value(s) of the input")
         if _rego.regoSetInput(interpreter, handle) != 0:
@@ -34,13 +47,52 @@ def set_input(interpreter: Any, document: Any) -> None:  # noqa: ANN401  # regop
         rego_shared.rego_free_input(handle)
 
 
-def _add(handle: Any, value: Any) -> int:  # noqa: ANN401, PLR0911  # one branch per JSON type
+@functools.cache
+def adder() -> Callable[[Any, Any], int]:
+    """``(input handle, document) -> refused calls``: the C walk if built, else Python's."""
+    module = native_module()
+    if module is None:
+        return python_add
+    native = module.add
+
+    def add(handle: Any, document: Any) -> int:  # noqa: ANN401  # regopy's handle, JSON
+        try:
+            return int(native(handle, document))
+        except TypeError as exc:  # the C walk's word for what is not JSON
+            raise InputError(str(exc)) from exc
+        except OverflowError as exc:
+            raise InputError(f"an integer does not fit in 64 bits: {exc}") from exc
+
+    return add
+
+
+@functools.cache
+def native_module() -> ModuleType | None:
+    """The built C module, bound to regopy's input functions, if built from its source."""
+    try:
+        from infra.policy import _rego_input  # noqa: PLC0415  # optional: built by make install
+    except ImportError as exc:
+        log.warning("policy inputs passed through ctypes (slower): no C module (%s)", exc)
+        return None
+    if REGO_INPUT.source.exists() and REGO_INPUT.source_digest() != _rego_input.SOURCE_SHA256:
+        log.warning("policy inputs passed through ctypes (slower): the C module is stale; "
+                    "run `make install` to rebuild it")  # fmt: skip
+        return None
+    functions = (_STRING, _INT, _FLOAT, _BOOL, _NULL, _ITEM, _OBJECT, _ARRAY)
+    _rego_input.bind(*(ctypes.cast(function, ctypes.c_void_p).value or 0 for function in functions))
+    return _rego_input
+
+
+def python_add(handle: Any, value: Any) -> int:  # noqa: ANN401, PLR0911  # one branch per JSON type
+    """Add ``value`` to the input ``handle`` through ctypes; the number of refused calls."""
     kind = type(value)
     if kind is str:
         return int(_STRING(handle, value.encode()))
     if kind is bool:
         return int(_BOOL(handle, value))
     if kind is int:
+        if not INT64[0] <= value <= INT64[1]:  # ctypes would pass it wrapped round
+            raise InputError(f"integer {value} does not fit in 64 bits")
         return int(_INT(handle, value))
     if kind is float:
         return int(_FLOAT(handle, value))
@@ -49,9 +101,11 @@ def _add(handle: Any, value: Any) -> int:  # noqa: ANN401, PLR0911  # one branch
     if kind is dict:
         failures = 0
         for key, item in value.items():
-            failures += _STRING(handle, str(key).encode()) + _add(handle, item) + _ITEM(handle)
+            failures += (
+                _STRING(handle, str(key).encode()) + python_add(handle, item) + _ITEM(handle)
+            )
         return failures + int(_OBJECT(handle, len(value)))
     if kind is list or kind is tuple:
-        failures = sum(_add(handle, item) for item in value)
+        failures = sum(python_add(handle, item) for item in value)
         return failures + int(_ARRAY(handle, len(value)))
     raise InputError(f"cannot pass a {kind.__name__} to the policy: JSON types only")

@@ -9,7 +9,7 @@
  * bounds-checked; nesting goes through Py_EnterRecursiveCall, so a deep value is a
  * RecursionError, never a crashed stack.
  *
- * Built by infra/serde/build_native.py with the C compiler Python was built with; the
+ * Built by infra/native_build.py with the C compiler Python was built with; the
  * SOURCE_SHA256 macro ties the built module to this exact file.
  */
 #define PY_SSIZE_T_CLEAN

@@ -1,4 +1,4 @@
-# The C Avro module (_avro_native.c), built by infra.serde.build_native.
+# The C Avro module (_avro_native.c), built by infra.native_build.
 from typing import Any
 
 SOURCE_SHA256: str  # the sha256 of the C source this module was built from

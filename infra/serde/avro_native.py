@@ -7,7 +7,7 @@ over bytes to read their datum. It writes what :mod:`infra.serde.avro_writer` wr
 and reads what :mod:`infra.serde.avro_reader` reads, refusing what they refuse; the
 tests hold each pair to the same results on every contract.
 
-The C module is built by :mod:`infra.serde.build_native` (``make install`` runs it).
+The C module is built by :mod:`infra.native_build` (``make install`` runs it).
 A module built from another version of the C source is not used: the compile functions
 then fall back to the pure Python ones and the log says so once.
 """
@@ -22,8 +22,8 @@ from types import ModuleType
 from typing import Any
 from uuid import UUID
 
+from infra.native_build import AVRO
 from infra.serde import avro_reader, avro_writer
-from infra.serde.build_native import SOURCE, source_digest
 from infra.serde.codec import Schema
 from infra.serde.schema_walk import Kit, SchemaWalk, ValueTags
 
@@ -45,7 +45,7 @@ def native_module() -> ModuleType | None:
     except ImportError as exc:
         log.warning("Avro coding in pure Python (3-5x slower): no C module (%s)", exc)
         return None
-    if SOURCE.exists() and source_digest() != _avro_native.SOURCE_SHA256:
+    if AVRO.source.exists() and AVRO.source_digest() != _avro_native.SOURCE_SHA256:
         log.warning("Avro coding in pure Python (3-5x slower): the C module is stale; "
                     "run `make install` to rebuild it")  # fmt: skip
         return None

@@ -43,5 +43,5 @@ if [ ! -e "$stamp" ]; then
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
-# The C Avro module: rebuilt only when its source changed (its sha256 is compiled in).
-"$VENV/bin/python" -m infra.serde.build_native
+# The C modules (Avro, policy input): each rebuilt only when its source changed (its sha256 is compiled in).
+"$VENV/bin/python" -m infra.native_build

@@ -10,16 +10,21 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.sql import SQL, Composed
 
 from domain.events import ExternalStateObserved
 from domain.values import Record
-from projections.store import Tables, canonical
+from infra.serde.catalog import NAMESPACE
+from infra.serde.decoded import Decoded
+from infra.serde.errors import BadRecord
+from projections.store import Tables, UnusableRecord, canonical
 
 log = logging.getLogger("agentledger.projections")
+
+OBSERVED = f"{NAMESPACE}.{ExternalStateObserved.__name__}"
 
 
 class ActualState:
@@ -53,11 +58,11 @@ class ActualState:
         """Replace each resource's fields with what its newest observation in the batch shows."""
         held = NewestObservations()
         for record in records:
-            held.add(record)
-        newest = held.by_resource
-        if not newest:
+            held.add_record(record)
+        rows = held.drain()
+        if not rows:
             return
-        rows = list(newest.values())
+        newest = {row.resource.key: row for row in rows}
         cur.execute(
             SQL(
                 "INSERT INTO {0} AS r (resource_key, source, external_version, change_sequence,"
@@ -103,29 +108,52 @@ class NewestObservations:
     """Of the observations added, each resource's newest: all that :class:`ActualState` uses.
 
     Newest means the highest change sequence, and of equal ones the first added. Other
-    records on the topic (change-feed checks) change nothing in this view: dropped.
+    records on the topic (change-feed checks) change nothing in this view: dropped. A
+    decoded observation is held unvalidated (its key and sequence read from its datum)
+    and validated when drained: of 50,000 observations of 5,000 resources, 5,000 are.
     """
 
     def __init__(self) -> None:
         """Empty."""
-        self.by_resource: dict[str, ExternalStateObserved] = {}
+        self._held: dict[str, tuple[int, Decoded]] = {}
 
-    def add(self, record: Record) -> None:
-        """Keep ``record`` if it is its resource's newest observation so far."""
+    def add(self, item: Decoded) -> None:
+        """Keep ``item`` if it is its resource's newest observation so far."""
+        if item.name != OBSERVED:
+            return
+        datum = item.datum
+        if datum is None:  # validated already (read under another schema than ours)
+            record = cast("ExternalStateObserved", item.record())
+            key, sequence = record.resource.key, record.change_sequence
+        else:
+            ref = datum["resource"]
+            key, sequence = f"{ref['system']}/{ref['type']}/{ref['id']}", datum["change_sequence"]
+        seen = self._held.get(key)
+        if seen is None or seen[0] < sequence:
+            self._held[key] = (sequence, item)
+
+    def add_record(self, record: Record) -> None:
+        """Keep ``record`` if it is an observation newer than its resource's so far."""
         if isinstance(record, ExternalStateObserved):
-            key = record.resource.key
-            seen = self.by_resource.get(key)
-            if seen is None or seen.change_sequence < record.change_sequence:
-                self.by_resource[key] = record
+            self.add(Decoded.of(OBSERVED, record))
 
     def __len__(self) -> int:
         """Observations held: one per resource."""
-        return len(self.by_resource)
+        return len(self._held)
 
     def drain(self) -> list[ExternalStateObserved]:
-        """The observations held, by the order their resources were first seen; then empty."""
-        held, self.by_resource = list(self.by_resource.values()), {}
-        return held
+        """The observations held, by the order their resources were first seen; then empty.
+
+        Raises :class:`UnusableRecord` if one of them is invalid (see ``Reducer.drain``).
+        """
+        held, self._held = self._held, {}
+        newest: list[ExternalStateObserved] = []
+        for key, (_, item) in held.items():
+            try:
+                newest.append(cast("ExternalStateObserved", item.record()))
+            except BadRecord as exc:
+                raise UnusableRecord(f"the newest observation of {key} is invalid: {exc}") from exc
+        return newest
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ view, never switched in).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,7 +23,9 @@ from infra.batches import ready_batch
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.watermarks import watermarks
-from projections.store import Projection, ProjectionStore, Tables
+from projections.store import Projection, ProjectionStore, Tables, UnusableRecord
+
+log = logging.getLogger("agentledger.projections")
 
 BATCH = 20_000
 """Records a rebuild holds before it writes them (after its projection's reducer)."""
@@ -51,7 +54,33 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
     as_of: datetime | None = None,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> Rebuilt:
-    """Rebuild ``projection`` into build tables; switch them in unless ``as_of`` is given."""
+    """Rebuild ``projection`` into build tables; switch them in unless ``as_of`` is given.
+
+    Records are validated when the projection's reducer uses them (see ``Reducer``). If
+    one it kept unvalidated is invalid, the rebuild starts again and validates every
+    record as it reads it, so invalid records are skipped exactly as the live projector
+    dead-letters them; ``skipped`` then counts every one of them.
+    """
+    try:
+        return _rebuild(store, projection, bootstrap=bootstrap, serdes=serdes, as_of=as_of,
+                        progress=progress, lazy=as_of is None)  # fmt: skip
+    except UnusableRecord as exc:
+        log.warning("rebuild of %s: %s; reading again, validating every record", projection.name,
+                    exc)  # fmt: skip
+        return _rebuild(store, projection, bootstrap=bootstrap, serdes=serdes, as_of=as_of,
+                        progress=progress, lazy=False)  # fmt: skip
+
+
+def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate lazily
+    store: ProjectionStore,
+    projection: Projection,
+    *,
+    bootstrap: str,
+    serdes: Mapping[str, TopicSerde],
+    as_of: datetime | None,
+    progress: Callable[[int, int], None],
+    lazy: bool,
+) -> Rebuilt:
     store.drop_build(projection)
     build = Tables(store.prefix, build=True)
     store.ensure([projection], build)
@@ -89,13 +118,13 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
                             continue
                         raise RuntimeError(f"reading {where}: {error}")
                     try:
-                        record = by_topic[message.topic() or ""].deserialize(message.value())
+                        item = by_topic[message.topic() or ""].decode(message.value())
+                        if lazy or _within(item.record(), as_of):  # eager: validated here
+                            held.add(item)
                     except BadRecord:
                         skipped += 1
                         continue
                     records += 1
-                    if as_of is None or _moment(record) <= as_of:
-                        held.add(record)
                 if len(held) >= BATCH:  # checked per read batch: holds BATCH + 5,000 at most
                     store.load(conn, projection, held.drain(), build)
                 progress(records + skipped, total)
@@ -133,6 +162,10 @@ def _name(serdes: Mapping[str, TopicSerde], topic: str) -> str:
         if serde.topic == topic:
             return name
     raise KeyError(topic)
+
+
+def _within(record: Record, as_of: datetime | None) -> bool:
+    return as_of is None or _moment(record) <= as_of
 
 
 def _moment(record: Record) -> datetime:

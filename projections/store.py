@@ -19,6 +19,7 @@ import psycopg
 from psycopg.sql import SQL, Composed, Identifier
 
 from domain.values import Record
+from infra.serde.decoded import Decoded
 
 BUILD = "__build"
 DIGEST_ROWS = 10_000
@@ -49,12 +50,16 @@ class Reducer(Protocol):
     """What a rebuild holds of the records it has read, until it writes them.
 
     Applying what :meth:`drain` returns must change the tables exactly as applying every
-    record added would: a projection whose ``apply`` keeps only the newest state per key
-    drops older records as they come, so a rebuild holds (and frees) far less.
+    valid record added would: a projection whose ``apply`` keeps only the newest state
+    per key drops older records as they come, so a rebuild holds (and frees) far less,
+    and validates only the records it keeps.
     """
 
-    def add(self, record: Record) -> None:
-        """Hold ``record`` (the next one read), or what of it the projection needs."""
+    def add(self, item: Decoded) -> None:
+        """Hold ``item`` (the next one read), or what of it the projection needs.
+
+        Raises the item's :class:`BadRecord` if it needs the record and it is invalid.
+        """
         ...
 
     def __len__(self) -> int:
@@ -62,8 +67,17 @@ class Reducer(Protocol):
         ...
 
     def drain(self) -> Sequence[Record]:
-        """The records to apply, in order; the reducer is empty afterwards."""
+        """The records to apply, in order; the reducer is empty afterwards.
+
+        Raises :class:`UnusableRecord` if a record it held unvalidated turns out invalid:
+        the valid record it then needed instead was dropped (the rebuild starts again,
+        validating every record as it reads it).
+        """
         ...
+
+
+class UnusableRecord(Exception):
+    """A reducer held a record unvalidated in place of older ones, and it is invalid."""
 
 
 class KeepAll:
@@ -73,9 +87,9 @@ class KeepAll:
         """Empty."""
         self._held: list[Record] = []
 
-    def add(self, record: Record) -> None:
-        """Hold ``record``."""
-        self._held.append(record)
+    def add(self, item: Decoded) -> None:
+        """Hold ``item``'s record (validated now)."""
+        self._held.append(item.record())
 
     def __len__(self) -> int:
         """Records held."""

@@ -4,7 +4,14 @@ from typing import Any
 SOURCE_SHA256: str  # the sha256 of the C source this module was built from
 
 def bind(
-    string: int, integer: int, floating: int, boolean: int, null: int, item: int, obj: int,
-    array: int, /,
+    string: int,
+    integer: int,
+    floating: int,
+    boolean: int,
+    null: int,
+    item: int,
+    obj: int,
+    array: int,
+    /,
 ) -> None: ...
 def add(handle: Any, document: Any, /) -> int: ...  # noqa: ANN401  # regopy's handle, JSON

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from domain.values import Record
 from infra.serde import expansion_cache
 from infra.serde.catalog import Contract
+from infra.serde.decoded import Decoded
 from infra.serde.errors import (
     BadRecord,
     InvalidRecord,
@@ -71,6 +72,7 @@ class TopicSerde:
         self._exact: dict[
             int, tuple[Contract, Callable[[bytes, int], Any], Callable[[Any], Record]]
         ] = {}
+        self._checks: dict[int, Callable[[Any], Record]] = {}
         self._writers: dict[type[Record], tuple[bytes, Contract]] = {}
         self._names: dict[int, str] = {}
         for contract in contracts:
@@ -83,6 +85,7 @@ class TopicSerde:
             if own_id is not None:  # data written with our own schema needs no resolution
                 self._names[own_id] = contract.fullname
                 self._exact[own_id] = (contract, *contract.hot_path())
+                self._checks[own_id] = _check(contract, self._exact[own_id][2])
                 self._writers[contract.cls] = (b"\x00" + own_id.to_bytes(4, "big"), contract)
 
     def serialize(self, record: Record) -> bytes:
@@ -109,26 +112,41 @@ class TopicSerde:
 
     def deserialize(self, payload: bytes | None) -> Record:
         """The validated record in ``payload``, or a :class:`BadRecord` saying why not."""
+        payload, schema_id = self._framed(payload)
+        exact = self._exact.get(schema_id)
+        if exact is not None:  # our own schema: read and validated in place (the hot path)
+            contract, read, validate = exact
+            fields = _read(contract, read, payload)
+            try:
+                return validate(fields)
+            except Exception as exc:
+                raise _refusal(contract, fields, exc) from exc
+        return self._resolved(schema_id, payload)
+
+    def decode(self, payload: bytes | None) -> Decoded:
+        """``payload`` read, its validation left to :meth:`Decoded.record` (see ``decoded.py``).
+
+        Bytes that do not decode raise the :class:`BadRecord` that :meth:`deserialize`
+        raises; records under other schema ids than ours are validated at once.
+        """
+        payload, schema_id = self._framed(payload)
+        exact = self._exact.get(schema_id)
+        if exact is None:
+            return Decoded.of(self._record_name(schema_id), self._resolved(schema_id, payload))
+        contract, read, _ = exact
+        return Decoded(contract.fullname, _read(contract, read, payload), self._checks[schema_id])
+
+    def _framed(self, payload: bytes | None) -> tuple[bytes, int]:
+        """``payload`` if it is framed and not too large, and its schema id."""
         if payload is None or len(payload) < FRAME or payload[0] != 0:
             start = payload[:8] if payload else payload
             raise NotConfluentAvro(f"expected magic byte 0 and a schema id, got {start!r}")
         if len(payload) > self._max_bytes:
             raise PayloadTooLarge(f"{len(payload)} bytes > limit {self._max_bytes}")
-        schema_id = int.from_bytes(payload[1:FRAME], "big")
-        exact = self._exact.get(schema_id)
-        if exact is not None:  # our own schema: read and validated in place (the hot path)
-            contract, read, validate = exact
-            try:
-                fields = read(payload, FRAME)
-            except Exception as exc:  # any decoding failure of our own schema means: bad bytes
-                name = contract.fullname
-                raise InvalidRecord(
-                    f"{name} does not decode: {exc.__class__.__name__}: {exc}"
-                ) from exc
-            try:
-                return validate(fields)
-            except Exception as exc:
-                raise _refusal(contract, fields, exc) from exc
+        return payload, int.from_bytes(payload[1:FRAME], "big")
+
+    def _resolved(self, schema_id: int, payload: bytes) -> Record:
+        """The record under another schema id than ours, resolved against ours."""
         name = self._record_name(schema_id)
         found = self._deserializers.get(name)
         if found is None:
@@ -158,6 +176,19 @@ class TopicSerde:
             name = local if "." in local or not space else f"{space}.{local}"
             self._names[schema_id] = name
         return name
+
+
+def _read(contract: Contract, read: Callable[[bytes, int], Any], payload: bytes) -> Any:  # noqa: ANN401  # a datum
+    try:
+        return read(payload, FRAME)
+    except Exception as exc:  # any decoding failure of our own schema means: bad bytes
+        name = contract.fullname
+        raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _check(contract: Contract, validate: Callable[[Any], Record]) -> Callable[[Any], Record]:
+    """``validate`` raising :class:`BadRecord` as :meth:`TopicSerde.deserialize` does."""
+    return lambda datum: _validated(contract, datum, validate)
 
 
 def _validated(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 from confluent_kafka import Producer
 
 from agentledger.bootstrap import (
+    catalog,
     observer,
     projection_store,
     projections,
@@ -140,17 +142,77 @@ def test_after_fifty_thousand_events_the_replay_digest_equals_the_live_digest(
         if sequence % 10_000 == 0:
             producer.flush(60)
     assert producer.flush(60) == 0
-    (live,) = [p for p in projectors(isolated) if p.projection.name == "actual"]
+    live = _caught_up_actual(isolated)
+    store = projection_store(isolated)
+    rebuilt = replay(isolated, "actual", None, lambda _d, _t: None)
+    assert rebuilt.records == 50_000
+    assert rebuilt.digest == store.digest(live.projection)
+
+
+def test_a_replay_leaves_out_invalid_observations_as_the_live_view_does(
+    isolated: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Invalid observations, superseded or the newest of their resource, digest as live.
+
+    The live view dead-letters them. A rebuild validates only the observations it keeps:
+    an invalid one superseded by a newer one is never even validated; an invalid one that
+    is the newest of its resource makes it read again, validating every record.
+    """
+    serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
+    contract = catalog()["ExternalStateObserved"]
+    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    now = datetime.now(UTC)
+
+    def send(name: str, sequence: int, *, valid: bool = True) -> None:
+        ref = ResourceRef(system="billing", type="invoice", id=name)
+        change = Change(
+            sequence=max(sequence, 0), resource=ref, version=str(sequence), fields={"n": sequence},
+            deleted=False, changed_at=now,
+        )  # fmt: skip
+        payload = serde.serialize(observation_of("billing", change, now))
+        if not valid:  # decodes, but a change sequence is never negative
+            datum = contract.datum(payload, 5)
+            datum["change_sequence"] = -1
+            payload = payload[:5] + contract._write(datum)  # noqa: SLF001  # the writer, unchecked
+        key = ref.key.encode()
+        producer.produce(
+            serde.topic, payload, key, partition=partition_for(key, isolated.partitions)
+        )
+
+    send("steady", 1)
+    send("steady", 2)
+    send("superseded", -1, valid=False)
+    send("superseded", 3)
+    assert producer.flush(30) == 0
+    live = _caught_up_actual(isolated)
+    assert live.dead_letters == 1
+    store = projection_store(isolated)
+    with caplog.at_level(logging.WARNING, logger="agentledger.projections"):
+        lazy = replay(isolated, "actual", None, lambda _d, _t: None)
+    assert (lazy.records, lazy.skipped) == (4, 0), "the superseded one was never validated"
+    assert lazy.digest == store.digest(live.projection)
+    assert "reading again" not in caplog.text
+    send("only-invalid", -1, valid=False)
+    assert producer.flush(30) == 0
+    live = _caught_up_actual(isolated)
+    with caplog.at_level(logging.WARNING, logger="agentledger.projections"):
+        again = replay(isolated, "actual", None, lambda _d, _t: None)
+    assert "the newest observation of billing/invoice/only-invalid is invalid" in caplog.text
+    assert "reading again, validating every record" in caplog.text
+    assert (again.records, again.skipped) == (3, 2)
+    assert again.digest == store.digest(live.projection)
+
+
+def _caught_up_actual(settings: Settings) -> Projector:
+    """A live actual-state projector run until it has applied everything on its topic."""
+    (live,) = [p for p in projectors(settings) if p.projection.name == "actual"]
     stop = threading.Event()
     thread = threading.Thread(target=live.run, args=(stop,), daemon=True)
     thread.start()
     try:
         assert live.ready.wait(60)
-        caught_up(isolated, [live], timeout_s=300)
+        caught_up(settings, [live], timeout_s=300)
     finally:
         stop.set()
         thread.join(60)
-    store = projection_store(isolated)
-    rebuilt = replay(isolated, "actual", None, lambda _d, _t: None)
-    assert rebuilt.records == 50_000
-    assert rebuilt.digest == store.digest(live.projection)
+    return live

@@ -3,21 +3,49 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from agentledger.bootstrap import catalog
 from consumers.observer.observer import feed_read, observation_of
 from domain.events import ExternalStateObserved
 from domain.values import Record, ResourceRef
 from infra.connectors.base import Change
+from infra.serde.decoded import Decoded
+from infra.serde.errors import BadRecord, RecordFailsValidation
 from projections.actual import NewestObservations
-from projections.store import KeepAll
+from projections.store import KeepAll, UnusableRecord
 
 pytestmark = pytest.mark.unit
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class Counted:
+    """Decodes records as a rebuild reads them (through their Avro body); counts validations."""
+
+    def __init__(self) -> None:
+        """No record validated yet."""
+        self.validated = 0
+
+    def decoded(self, record: Record, **broken: Any) -> Decoded:
+        """``record`` written and read back; ``broken`` metadata fields replaced in its datum."""
+        contract = catalog()[type(record).__name__]
+        datum = contract.datum(contract.write(record))
+        datum["metadata"].update(broken)
+
+        def validate(datum: Any) -> Record:
+            self.validated += 1
+            try:
+                return contract.validate(datum)
+            except ValidationError as exc:
+                raise RecordFailsValidation(str(exc), datum) from exc
+
+        return Decoded(contract.fullname, datum, validate)
 
 
 def _observed(resource: int, sequence: int, version: str) -> ExternalStateObserved:
@@ -30,9 +58,9 @@ def _observed(resource: int, sequence: int, version: str) -> ExternalStateObserv
 
 
 def _held(records: list[Record]) -> list[tuple[str, int, str]]:
-    reducer = NewestObservations()
+    reducer, reads = NewestObservations(), Counted()
     for record in records:
-        reducer.add(record)
+        reducer.add(reads.decoded(record))
     return [(o.resource.key, o.change_sequence, o.external_version) for o in reducer.drain()]
 
 
@@ -45,14 +73,50 @@ def test_only_the_highest_change_sequence_of_each_resource_is_held() -> None:
     assert _held(records) == [("billing/invoice/r1", 5, "a"), ("billing/invoice/r2", 2, "e")]
 
 
+def test_only_the_observations_kept_are_validated_and_only_when_drained() -> None:
+    """Ten observations of two resources: nothing validated while adding, two when drained."""
+    reducer, reads = NewestObservations(), Counted()
+    for sequence in range(10):
+        reducer.add(reads.decoded(_observed(sequence % 2, sequence, "v")))
+    assert reads.validated == 0
+    assert [o.change_sequence for o in reducer.drain()] == [8, 9]
+    assert reads.validated == 2
+
+
+def test_an_invalid_observation_superseded_by_a_newer_one_changes_nothing() -> None:
+    """An invalid older observation is dropped unread; the newer valid one is drained."""
+    reducer, reads = NewestObservations(), Counted()
+    reducer.add(reads.decoded(_observed(1, 1, "old"), event_id="not-a-uuid"))
+    reducer.add(reads.decoded(_observed(1, 2, "new")))
+    assert [o.external_version for o in reducer.drain()] == ["new"]
+
+
+def test_an_invalid_newest_observation_makes_the_drain_refuse() -> None:
+    """The valid older observation it replaced is gone: the drain says the rebuild must reread."""
+    reducer, reads = NewestObservations(), Counted()
+    reducer.add(reads.decoded(_observed(1, 1, "old")))
+    reducer.add(reads.decoded(_observed(1, 2, "new"), event_id="not-a-uuid"))
+    with pytest.raises(UnusableRecord, match="billing/invoice/r1 is invalid"):
+        reducer.drain()
+
+
+def test_records_validated_already_are_reduced_by_their_fields() -> None:
+    """Observations read under another schema (validated at once) reduce the same way."""
+    reducer = NewestObservations()
+    for record in (_observed(1, 2, "a"), _observed(1, 1, "b")):
+        reducer.add_record(record)
+    reducer.add_record(feed_read("billing", 9, AT, 0))
+    assert [o.external_version for o in reducer.drain()] == ["a"]
+
+
 def test_draining_empties_the_reducer() -> None:
     """After a drain nothing is held, and the next drain returns only what came since."""
-    reducer = NewestObservations()
-    reducer.add(_observed(1, 1, "a"))
+    reducer, reads = NewestObservations(), Counted()
+    reducer.add(reads.decoded(_observed(1, 1, "a")))
     assert len(reducer) == 1
     assert len(reducer.drain()) == 1
     assert len(reducer) == 0
-    reducer.add(_observed(2, 1, "b"))
+    reducer.add(reads.decoded(_observed(2, 1, "b")))
     assert [o.resource.id for o in reducer.drain()] == ["r2"]
 
 
@@ -72,19 +136,22 @@ def test_reducing_in_two_writes_holds_what_reducing_at_once_holds(
     selects the same newest observation per resource from any batch.
     """
     records: list[Record] = [_observed(*item) for item in drawn]
-    first = NewestObservations()
+    first, reads = NewestObservations(), Counted()
     for record in records[:cut]:
-        first.add(record)
+        first.add(reads.decoded(record))
     survivors: list[Record] = list(first.drain())
     assert _held(survivors + records[cut:]) == _held(records)
 
 
-def test_keep_all_holds_every_record_in_order() -> None:
+def test_keep_all_validates_and_holds_every_record_in_order() -> None:
     """Projections whose every record counts hold all of them, in the order read."""
-    reducer = KeepAll()
+    reducer, reads = KeepAll(), Counted()
     records = [_observed(1, 2, "a"), _observed(1, 1, "b")]
     for record in records:
-        reducer.add(record)
+        reducer.add(reads.decoded(record))
+    assert reads.validated == 2
+    with pytest.raises(BadRecord):
+        reducer.add(reads.decoded(_observed(1, 3, "c"), event_id="not-a-uuid"))
     assert len(reducer) == 2
     assert list(reducer.drain()) == records
     assert len(reducer) == 0

@@ -11,6 +11,8 @@ compiler's message when a build fails.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import logging
 import shlex
 import subprocess
 import sys
@@ -18,8 +20,10 @@ import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,23 @@ class NativeModule:
         """Whether ``target`` exists and was built from the C source as it is now."""
         target = target or self.target
         return target.exists() and self.source_digest().encode() in target.read_bytes()
+
+    def load(self, package: str, fallback: str) -> ModuleType | None:
+        """The module built from this source, imported from ``package``; ``None`` if there is none.
+
+        A module built from another version of the source is not used either. Each case
+        is logged once per call as a warning that starts with ``fallback`` (what runs
+        instead, and at what cost).
+        """
+        try:
+            module = importlib.import_module(f"{package}.{self.source.stem}")
+        except ImportError as exc:
+            log.warning("%s: no C module (%s)", fallback, exc)
+            return None
+        if self.source.exists() and self.source_digest() != module.SOURCE_SHA256:
+            log.warning("%s: the C module is stale; run `make install` to rebuild it", fallback)
+            return None
+        return module
 
     def build(self, target: Path | None = None) -> None:
         """Compile the source into ``target`` (raises CalledProcessError with the output)."""

@@ -69,18 +69,11 @@ def adder() -> Callable[[Any, Any], int]:
 @functools.cache
 def native_module() -> ModuleType | None:
     """The built C module, bound to regopy's input functions, if built from its source."""
-    try:
-        from infra.policy import _rego_input  # noqa: PLC0415  # optional: built by make install
-    except ImportError as exc:
-        log.warning("policy inputs passed through ctypes (slower): no C module (%s)", exc)
-        return None
-    if REGO_INPUT.source.exists() and REGO_INPUT.source_digest() != _rego_input.SOURCE_SHA256:
-        log.warning("policy inputs passed through ctypes (slower): the C module is stale; "
-                    "run `make install` to rebuild it")  # fmt: skip
-        return None
-    functions = (_STRING, _INT, _FLOAT, _BOOL, _NULL, _ITEM, _OBJECT, _ARRAY)
-    _rego_input.bind(*(ctypes.cast(function, ctypes.c_void_p).value or 0 for function in functions))
-    return _rego_input
+    module = REGO_INPUT.load("infra.policy", "policy inputs passed through ctypes")
+    if module is not None:
+        functions = (_STRING, _INT, _FLOAT, _BOOL, _NULL, _ITEM, _OBJECT, _ARRAY)
+        module.bind(*(ctypes.cast(function, ctypes.c_void_p).value or 0 for function in functions))
+    return module
 
 
 def python_add(handle: Any, value: Any) -> int:  # noqa: ANN401, PLR0911  # one branch per JSON type

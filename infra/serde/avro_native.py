@@ -40,17 +40,10 @@ OP_INT, OP_UUID = 16, 17
 @functools.cache
 def native_module() -> ModuleType | None:
     """The built C module, if it is built from the C source beside this file."""
-    try:
-        from infra.serde import _avro_native  # noqa: PLC0415  # optional: built by make install
-    except ImportError as exc:
-        log.warning("Avro coding in pure Python (3-5x slower): no C module (%s)", exc)
-        return None
-    if AVRO.source.exists() and AVRO.source_digest() != _avro_native.SOURCE_SHA256:
-        log.warning("Avro coding in pure Python (3-5x slower): the C module is stale; "
-                    "run `make install` to rebuild it")  # fmt: skip
-        return None
-    _avro_native.configure(UUID)  # ids of this class are written from their 128-bit int
-    return _avro_native
+    module = AVRO.load("infra.serde", "Avro coding in pure Python (3-5x slower)")
+    if module is not None:
+        module.configure(UUID)  # ids of this class are written from their 128-bit int
+    return module
 
 
 def compile_reader(schema: Schema, named: dict[str, Schema]) -> Callable[[bytes, int], Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentledger.bootstrap import catalog
-from infra.native_build import AVRO, NativeModule
+from infra.native_build import AVRO
 from infra.serde import avro_native, avro_reader, avro_writer
 from infra.serde.avro_native import compile_native_reader, compile_native_writer
 from infra.serde.catalog import TOP_LEVEL
@@ -58,26 +56,6 @@ def test_the_decoder_in_use_is_built_from_the_c_source_as_it_is() -> None:
     assert AVRO.source_digest() == _module().SOURCE_SHA256
     reader = catalog()["ActionProposed"]._read  # noqa: SLF001  # which reader the contract holds
     assert getattr(reader, "func", None) is _module().decode
-
-
-def test_a_module_built_from_another_source_is_not_used(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
-) -> None:
-    """A stale build falls back to the pure Python reader and says how to rebuild."""
-    edited = tmp_path / AVRO.source.name
-    edited.write_text(AVRO.source.read_text() + "/* edited */\n")
-    monkeypatch.setattr(avro_native, "AVRO", NativeModule(edited))
-    with caplog.at_level(logging.WARNING, logger=avro_native.__name__):
-        assert avro_native.native_module.__wrapped__() is None
-    assert "the C module is stale; run `make install`" in caplog.text
-
-
-def test_a_build_compiles_the_source_digest_in(tmp_path: Path) -> None:
-    """A fresh build carries the source's sha256, which is how a stale one is recognised."""
-    target = tmp_path / AVRO.target.name
-    assert not AVRO.is_current(target)
-    AVRO.build(target)
-    assert AVRO.is_current(target)
 
 
 @pytest.mark.parametrize("cls", TOP_LEVEL, ids=lambda cls: cls.__name__)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from regopy import Interpreter, rego_shared
 
-from infra.native_build import REGO_INPUT, NativeModule
+from infra.native_build import REGO_INPUT
 from infra.policy import rego_input
 from infra.policy.rego_input import INT64
 
@@ -105,15 +103,3 @@ def test_a_document_nested_too_deep_is_an_error_not_a_crash() -> None:
     for _ in range(100_000):
         document = [document]
     assert _refusal(_native(), document) == "RecursionError"
-
-
-def test_a_module_built_from_another_source_is_not_used(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
-) -> None:
-    """A stale build falls back to the ctypes walk and says how to rebuild."""
-    edited = tmp_path / REGO_INPUT.source.name
-    edited.write_text(REGO_INPUT.source.read_text() + "/* edited */\n")
-    monkeypatch.setattr(rego_input, "REGO_INPUT", NativeModule(edited))
-    with caplog.at_level(logging.WARNING, logger=rego_input.__name__):
-        assert rego_input.native_module.__wrapped__() is None
-    assert "the C module is stale; run `make install`" in caplog.text

@@ -129,7 +129,12 @@ class ResourceRef(Record):
     @property
     def key(self) -> str:
         """The resource key, used as the Kafka key of every topic."""
-        return f"{self.system}/{self.type}/{self.id}"
+        return self.key_of(self.system, self.type, self.id)
+
+    @staticmethod
+    def key_of(system: str, kind: str, ident: str) -> str:
+        """The key of the resource ``system/kind/ident`` (parts as given, unchecked)."""
+        return f"{system}/{kind}/{ident}"
 
     @classmethod
     def parse(cls, key: str) -> ResourceRef:

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.sql import SQL, Composed
 
 from domain.events import ExternalStateObserved
-from domain.values import Record
+from domain.values import Record, ResourceRef
 from infra.serde.catalog import NAMESPACE
 from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
@@ -115,7 +115,7 @@ class NewestObservations:
 
     def __init__(self) -> None:
         """Empty."""
-        self._held: dict[str, tuple[int, Decoded]] = {}
+        self._held: dict[str, tuple[int, Decoded | ExternalStateObserved]] = {}
 
     def add(self, item: Decoded) -> None:
         """Keep ``item`` if it is its resource's newest observation so far."""
@@ -123,19 +123,21 @@ class NewestObservations:
             return
         datum = item.datum
         if datum is None:  # validated already (read under another schema than ours)
-            record = cast("ExternalStateObserved", item.record())
-            key, sequence = record.resource.key, record.change_sequence
-        else:
-            ref = datum["resource"]
-            key, sequence = f"{ref['system']}/{ref['type']}/{ref['id']}", datum["change_sequence"]
-        seen = self._held.get(key)
-        if seen is None or seen[0] < sequence:
-            self._held[key] = (sequence, item)
+            self.add_record(item.record())
+            return
+        ref = datum["resource"]
+        key = ResourceRef.key_of(ref["system"], ref["type"], ref["id"])
+        self._keep(key, datum["change_sequence"], item)
 
     def add_record(self, record: Record) -> None:
         """Keep ``record`` if it is an observation newer than its resource's so far."""
         if isinstance(record, ExternalStateObserved):
-            self.add(Decoded.of(OBSERVED, record))
+            self._keep(record.resource.key, record.change_sequence, record)
+
+    def _keep(self, key: str, sequence: int, held: Decoded | ExternalStateObserved) -> None:
+        seen = self._held.get(key)
+        if seen is None or seen[0] < sequence:
+            self._held[key] = (sequence, held)
 
     def __len__(self) -> int:
         """Observations held: one per resource."""
@@ -149,6 +151,9 @@ class NewestObservations:
         held, self._held = self._held, {}
         newest: list[ExternalStateObserved] = []
         for key, (_, item) in held.items():
+            if isinstance(item, ExternalStateObserved):
+                newest.append(item)
+                continue
             try:
                 newest.append(cast("ExternalStateObserved", item.record()))
             except BadRecord as exc:

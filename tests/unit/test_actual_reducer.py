@@ -17,7 +17,7 @@ from domain.values import Record, ResourceRef
 from infra.connectors.base import Change
 from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord, RecordFailsValidation
-from projections.actual import NewestObservations
+from projections.actual import OBSERVED, NewestObservations
 from projections.store import KeepAll, UnusableRecord
 
 pytestmark = pytest.mark.unit
@@ -101,12 +101,14 @@ def test_an_invalid_newest_observation_makes_the_drain_refuse() -> None:
 
 
 def test_records_validated_already_are_reduced_by_their_fields() -> None:
-    """Observations read under another schema (validated at once) reduce the same way."""
-    reducer = NewestObservations()
-    for record in (_observed(1, 2, "a"), _observed(1, 1, "b")):
-        reducer.add_record(record)
+    """Records the projector applies, and decoded ones read under another schema, reduce alike."""
+    reducer, reads = NewestObservations(), Counted()
+    reducer.add_record(_observed(1, 2, "a"))
+    reducer.add(Decoded.of(OBSERVED, _observed(1, 3, "b")))
+    reducer.add(reads.decoded(_observed(1, 1, "c")))
+    reducer.add_record(_observed(2, 1, "d"))
     reducer.add_record(feed_read("billing", 9, AT, 0))
-    assert [o.external_version for o in reducer.drain()] == ["a"]
+    assert [o.external_version for o in reducer.drain()] == ["b", "d"]
 
 
 def test_draining_empties_the_reducer() -> None:

@@ -27,7 +27,7 @@ typedef uint32_t (*with_int)(void *, int64_t);
 typedef uint32_t (*with_double)(void *, double);
 typedef uint32_t (*with_bool)(void *, bool);
 typedef uint32_t (*with_nothing)(void *);
-typedef uint32_t (*with_size)(void *, int64_t);
+typedef uint32_t (*with_size)(void *, uint32_t);
 
 static struct {
     with_string string;
@@ -83,7 +83,11 @@ static long long add_object(void *input, PyObject *object) {
         }
         failed += k + v + (api.item(input) != 0);
     }
-    return failed + (api.object(input, (int64_t)size) != 0);
+    if ((size_t)size > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "an object of more than 2**32 - 1 members");
+        return -1;
+    }
+    return failed + (api.object(input, (uint32_t)size) != 0);
 }
 
 static long long add_items(void *input, PyObject *sequence) {
@@ -99,7 +103,11 @@ static long long add_items(void *input, PyObject *sequence) {
         }
         failed += v;
     }
-    return failed + (api.array(input, (int64_t)size) != 0);
+    if ((size_t)size > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "an array of more than 2**32 - 1 items");
+        return -1;
+    }
+    return failed + (api.array(input, (uint32_t)size) != 0);
 }
 
 static long long add_value(void *input, PyObject *value) {

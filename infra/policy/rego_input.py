@@ -66,13 +66,32 @@ def adder() -> Callable[[Any, Any], int]:
     return add
 
 
+SIGNATURES = (
+    (_STRING, [ctypes.c_void_p, ctypes.c_char_p]), (_INT, [ctypes.c_void_p, ctypes.c_int64]),
+    (_FLOAT, [ctypes.c_void_p, ctypes.c_double]), (_BOOL, [ctypes.c_void_p, ctypes.c_bool]),
+    (_NULL, [ctypes.c_void_p]), (_ITEM, [ctypes.c_void_p]),
+    (_OBJECT, [ctypes.c_void_p, ctypes.c_uint32]), (_ARRAY, [ctypes.c_void_p, ctypes.c_uint32]),
+)  # fmt: skip
+"""The argument types the C module calls each input function with, in its order."""
+
+
 @functools.cache
 def native_module() -> ModuleType | None:
-    """The built C module, bound to regopy's input functions, if built from its source."""
+    """The built C module, bound to regopy's input functions, if built from its source.
+
+    Not used if regopy declares any of those functions with other argument or result
+    types than the C module calls them with (a regopy release that changed its C API).
+    """
     module = REGO_INPUT.load("infra.policy", "policy inputs passed through ctypes")
-    if module is not None:
-        functions = (_STRING, _INT, _FLOAT, _BOOL, _NULL, _ITEM, _OBJECT, _ARRAY)
-        module.bind(*(ctypes.cast(function, ctypes.c_void_p).value or 0 for function in functions))
+    if module is None:
+        return None
+    for function, arguments in SIGNATURES:
+        if function.argtypes != arguments or function.restype is not ctypes.c_uint32:
+            log.warning("policy inputs passed through ctypes: regopy declares %s(%s) -> %s, "
+                        "not what the C module calls", function.__name__,
+                        function.argtypes, function.restype)  # fmt: skip
+            return None
+    module.bind(*(ctypes.cast(function, ctypes.c_void_p).value or 0 for function, _ in SIGNATURES))
     return module
 
 

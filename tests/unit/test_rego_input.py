@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -103,3 +105,16 @@ def test_a_document_nested_too_deep_is_an_error_not_a_crash() -> None:
     for _ in range(100_000):
         document = [document]
     assert _refusal(_native(), document) == "RecursionError"
+
+
+def test_a_regopy_whose_input_functions_changed_gets_the_ctypes_walk(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If regopy declared a size as 64 bits, the C module (calling with 32) is not used."""
+    monkeypatch.setattr(
+        rego_shared.rego.regoInputArray, "argtypes", [ctypes.c_void_p, ctypes.c_int64]
+    )
+    with caplog.at_level(logging.WARNING):
+        assert rego_input.native_module.__wrapped__() is None
+    assert "regoInputArray" in caplog.text
+    assert "not what the C module calls" in caplog.text

@@ -18,8 +18,8 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from domain.events.base import DomainEvent
-from domain.values import Record
 from infra.batches import ready_batch
+from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.watermarks import watermarks
@@ -56,14 +56,15 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
 ) -> Rebuilt:
     """Rebuild ``projection`` into build tables; switch them in unless ``as_of`` is given.
 
-    Records are validated when the projection's reducer uses them (see ``Reducer``). If
-    one it kept unvalidated is invalid, the rebuild starts again and validates every
+    Records are validated when the projection's reducer uses them (see ``Reducer``); an
+    ``as_of`` cut-off reads each record's time from its decoded datum. If a record the
+    reducer kept unvalidated is invalid, the rebuild starts again and validates every
     record as it reads it, so invalid records are skipped exactly as the live projector
     dead-letters them; ``skipped`` then counts every one of them.
     """
     try:
         return _rebuild(store, projection, bootstrap=bootstrap, serdes=serdes, as_of=as_of,
-                        progress=progress, lazy=as_of is None)  # fmt: skip
+                        progress=progress, lazy=True)  # fmt: skip
     except UnusableRecord as exc:
         log.warning("rebuild of %s: %s; reading again, validating every record", projection.name,
                     exc)  # fmt: skip
@@ -119,7 +120,9 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
                         raise RuntimeError(f"reading {where}: {error}")
                     try:
                         item = by_topic[message.topic() or ""].decode(message.value())
-                        if lazy or _within(item.record(), as_of):  # eager: validated here
+                        if not lazy:
+                            item.record()  # validated as read: an invalid one is skipped here
+                        if as_of is None or _moment(item) <= as_of:
                             held.add(item)
                     except BadRecord:
                         skipped += 1
@@ -164,11 +167,12 @@ def _name(serdes: Mapping[str, TopicSerde], topic: str) -> str:
     raise KeyError(topic)
 
 
-def _within(record: Record, as_of: datetime | None) -> bool:
-    return as_of is None or _moment(record) <= as_of
-
-
-def _moment(record: Record) -> datetime:
+def _moment(item: Decoded) -> datetime:
+    """When the record in ``item`` happened: read from its datum, or from the record."""
+    metadata = item.datum.get("metadata") if isinstance(item.datum, dict) else None
+    if isinstance(metadata, dict) and isinstance(metadata.get("occurred_at"), datetime):
+        return metadata["occurred_at"]  # type: ignore[no-any-return]  # checked just above
+    record = item.record()
     if isinstance(record, DomainEvent):
         return record.metadata.occurred_at
     raise TypeError(f"{type(record).__name__} has no time")

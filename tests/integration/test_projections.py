@@ -192,6 +192,11 @@ def test_a_replay_leaves_out_invalid_observations_as_the_live_view_does(
     assert (lazy.records, lazy.skipped) == (4, 0), "the superseded one was never validated"
     assert lazy.digest == store.digest(live.projection)
     assert "reading again" not in caplog.text
+    cut = replay(isolated, "actual", now + timedelta(hours=1), lambda _d, _t: None)
+    assert (cut.digest, cut.skipped, cut.switched) == (lazy.digest, 0, False)
+    none = replay(isolated, "actual", now - timedelta(hours=1), lambda _d, _t: None)
+    assert none.records == 4
+    assert none.digest != lazy.digest, "nothing had happened an hour before"
     send("only-invalid", -1, valid=False)
     assert producer.flush(30) == 0
     live = _caught_up_actual(isolated)

@@ -91,6 +91,9 @@ def run_drift(settings: Settings, out: Console) -> dict[str, int]:
     reconciler = ReconcilerProcess(settings, log)
     observing = ObserverThread(settings, systems)
     try:
+        # Observe from the start: a gap between the last scenario's observer and this one
+        # longer than the stale window would raise an observer_stale of its own.
+        observing.start()
         reconciler.wait_ready()
         out.print(f"[bold]11.[/] reconciler running (settle 2 s; feeds stale after 5 s; log {log})")
         with the_ledger.batch(system_context()) as tx:
@@ -103,7 +106,6 @@ def run_drift(settings: Settings, out: Console) -> dict[str, int]:
             services(settings, the_ledger, systems, observe=False),
             Client(AGENT, settings) as client,
         ):
-            observing.start()
             scene = Scene(settings, the_ledger, systems, client)
             _act(scene, first, second, run, out)
             observing.stop()

@@ -18,11 +18,10 @@ from typing import Any
 
 from regopy import rego_shared
 
+from domain.values import INT64
 from infra.native_build import REGO_INPUT
 
 log = logging.getLogger(__name__)
-
-INT64 = (-(2**63), 2**63 - 1)
 
 _rego = rego_shared.rego
 _STRING, _INT, _FLOAT = _rego.regoInputString, _rego.regoInputInt, _rego.regoInputFloat

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from regopy import Interpreter, rego_shared
 
+from domain.values import INT64
 from infra.native_build import REGO_INPUT
 from infra.policy import rego_input
-from infra.policy.rego_input import INT64
 
 Walk = Callable[[Any, Any], int]
 

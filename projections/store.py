@@ -22,7 +22,6 @@ from domain.values import Record
 from infra.serde.decoded import Decoded
 
 BUILD = "__build"
-DIGEST_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -228,21 +227,24 @@ class ProjectionStore:
         return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
 
     def digest(self, projection: Projection, t: Tables | None = None) -> str:
-        """sha256 over every row of the projection's tables, as PostgreSQL's jsonb text.
+        """sha256 over every row of the projection's tables, as PostgreSQL's binary COPY.
 
-        jsonb's text is canonical (keys in one order, no duplicates, one spelling per
-        value), so equal tables give equal digests; rows are hashed in their text order.
+        Rows come in primary-key order, columns in name order, each value in its type's
+        binary send format: it depends on the value alone, not on session settings such
+        as ``TimeZone`` (jsonb's is its canonical text: keys in one order, no duplicates,
+        one spelling per value), so equal tables give equal digests. No row is turned
+        into text for it (``to_jsonb`` text took twice as long).
         """
         t = t or Tables(self.prefix)
         sha = hashlib.sha256()
         with psycopg.connect(self.url) as conn, conn.cursor() as cur:
             for table in projection.tables:
                 sha.update(table.encode())
-                cur.execute(
-                    SQL("SELECT to_jsonb(x)::text AS row FROM {0} AS x ORDER BY 1").format(t(table))
-                )
-                while rows := cur.fetchmany(DIGEST_ROWS):
-                    sha.update(b"".join(b"\n" + row.encode() for (row,) in rows))
+                columns, key = _columns(cur, t(table))
+                query = SQL("COPY (SELECT {0} FROM {1} ORDER BY {2}) TO STDOUT (FORMAT binary)")
+                with cur.copy(query.format(columns, t(table), key)) as copy:
+                    for block in copy:
+                        sha.update(block)
         return sha.hexdigest()
 
     def switch(self, projection: Projection, positions: dict[tuple[str, int], int]) -> None:
@@ -280,3 +282,21 @@ class ProjectionStore:
             for table in projection.tables:
                 name = Identifier(f"{self.prefix}_{table}{BUILD}")
                 conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))
+
+
+def _columns(cur: psycopg.Cursor[Any], table: Identifier) -> tuple[Composed, Composed]:
+    """``table``'s columns in name order, and its primary key's columns in key order."""
+    cur.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        " AND NOT attisdropped ORDER BY attname",
+        (table.as_string(cur),),
+    )
+    columns = [name for (name,) in cur.fetchall()]
+    cur.execute(
+        "SELECT a.attname FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, n),"
+        " pg_attribute a WHERE i.indrelid = %s::regclass AND i.indisprimary"
+        " AND a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n",
+        (table.as_string(cur),),
+    )
+    key = [name for (name,) in cur.fetchall()] or columns  # no key: every column orders
+    return SQL(", ").join(map(Identifier, columns)), SQL(", ").join(map(Identifier, key))

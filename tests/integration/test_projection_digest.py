@@ -1,0 +1,79 @@
+"""A projection's digest: equal for equal rows however they were written, different otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString
+
+import psycopg
+import pytest
+from psycopg.sql import SQL
+
+from agentledger.bootstrap import projection_store
+from agentledger.settings import Settings
+from projections.actual import ActualState
+from projections.store import Tables
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+ROWS = [
+    (f"billing/invoice/{n}", "amount", str(n * 10), str(n), AT + timedelta(seconds=n))
+    for n in range(50)
+] + [(f"billing/invoice/{n}", "note", '{"b": [1, 2.5], "a": "x"}', str(n), AT) for n in range(50)]
+
+
+def _write(conn: psycopg.Connection[Any], t: Tables, rows: Sequence[tuple[object, ...]]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            SQL(
+                "INSERT INTO {0} (resource_key, field, value, external_version, observed_at)"
+                " VALUES (%s, %s, %s::jsonb, %s, %s)"
+            ).format(t("actual_fields")),
+            rows,
+        )
+
+
+def test_equal_rows_give_equal_digests_whatever_the_order_or_the_reader_time_zone(
+    isolated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written in reverse order, digested by a session in another time zone, digest the same."""
+    store, projection = projection_store(isolated), ActualState()
+    live, build = Tables(store.prefix), Tables(store.prefix, build=True)
+    store.ensure([projection], live)
+    store.ensure([projection], build)
+    with psycopg.connect(isolated.database, autocommit=True) as conn:
+        _write(conn, live, ROWS)
+        _write(conn, build, list(reversed(ROWS)))
+    monkeypatch.setenv("PGTZ", "UTC")
+    expected = store.digest(projection, live)
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")  # libpq sets the session's TimeZone from it
+    assert store.digest(projection, build) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (("UPDATE {0} SET value = '11'::jsonb WHERE resource_key = 'billing/invoice/1'"
+          " AND field = 'amount'"), "one value"),
+        (("UPDATE {0} SET observed_at = observed_at + interval '1 millisecond'"
+          " WHERE resource_key = 'billing/invoice/7' AND field = 'note'"), "one instant by 1 ms"),
+        ("DELETE FROM {0} WHERE resource_key = 'billing/invoice/49' AND field = 'note'",
+         "one row fewer"),
+    ],
+)  # fmt: skip
+def test_a_single_difference_changes_the_digest(
+    isolated: Settings, change: LiteralString, why: str
+) -> None:
+    """Changing one value, one instant by a millisecond, or dropping one row changes the digest."""
+    store, projection = projection_store(isolated), ActualState()
+    live, build = Tables(store.prefix), Tables(store.prefix, build=True)
+    store.ensure([projection], live)
+    store.ensure([projection], build)
+    with psycopg.connect(isolated.database, autocommit=True) as conn:
+        _write(conn, live, ROWS)
+        _write(conn, build, ROWS)
+        assert store.digest(projection, build) == store.digest(projection, live)
+        conn.execute(SQL(change).format(build("actual_fields")))
+    assert store.digest(projection, build) != store.digest(projection, live), why

@@ -20,6 +20,7 @@ from agentledger.settings import Settings
 from consumers.reconciler.app import run
 from domain.events import DriftDetected, DriftResolved
 from infra.batches import ready_batch
+from infra.kafka_config import client_config
 from infra.serde.errors import BadRecord
 from projections.drift import drift_alerts
 
@@ -92,10 +93,10 @@ def watch(
     """Tail drift.v1: one line per alert detected or resolved (until Ctrl-C)."""
     settings = Settings()
     serde = topic_serdes(settings, "drift.v1")["drift.v1"]
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"drift-watch-{uuid.uuid4()}",
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        "group.id": f"drift-watch-{uuid.uuid4()}",
         "enable.auto.commit": False, "isolation.level": "read_committed",
-    })  # fmt: skip
+    }))  # fmt: skip
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     consumer.assign([TopicPartition(serde.topic, p, start) for p in range(settings.partitions)])
     stopping = False

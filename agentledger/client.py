@@ -28,6 +28,7 @@ from domain.events.proposals import Reason
 from domain.ids import action_id
 from domain.values import ResourceRef, Value
 from infra.batches import ready_batch
+from infra.kafka_config import client_config
 from infra.proposal_sink import ProposalSink
 from infra.serde.errors import BadRecord
 
@@ -118,11 +119,11 @@ class Client:
         else:
             since = int(time.time() * 1000) - LOOKBACK_MS
             starts = [TopicPartition(topic, p, since) for p in range(self.settings.partitions)]
-        consumer = Consumer({
-            "bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"client-{uuid4()}",
+        consumer = Consumer(client_config(self.settings.kafka_bootstrap, {
+            "group.id": f"client-{uuid4()}",
             "enable.auto.commit": False, "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
-        })  # fmt: skip
+        }))  # fmt: skip
         try:
             consumer.assign(consumer.offsets_for_times(starts, 10))
             deadline = time.monotonic() + timeout

@@ -32,6 +32,7 @@ from infra.batches import ready_batch
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.registry import Connectors
+from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 from infra.serde.errors import BadRecord
 
@@ -193,11 +194,11 @@ def _read(
     from confluent_kafka import Consumer  # noqa: PLC0415  # only the demo reads like this
 
     serde = topic_serdes(settings, "drift.v1")["drift.v1"]
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"demo-{uuid.uuid4()}",
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        "group.id": f"demo-{uuid.uuid4()}",
         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
         "enable.auto.commit": False, "enable.partition.eof": True,
-    })  # fmt: skip
+    }))  # fmt: skip
     consumer.subscribe([serde.topic])
     alerts: dict[str, DriftDetected] = {}
     closed: dict[str, DriftResolved] = {}

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from agentledger.bootstrap import observer
 from agentledger.settings import Settings
 from infra.connectors.registry import Connectors
+from infra.kafka_config import client_config
 from infra.watermarks import watermarks
 
 CLI = Path(sys.executable).parent / "agentledger"
@@ -45,10 +46,9 @@ def reconciler_progress(settings: Settings) -> list[tuple[int, int]]:
     has read everything there stands at ``high - 1``; it is ``-1`` before any commit.
     """
     topic = settings.topic("observations.v1")
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap,
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
         "group.id": f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
-    })  # fmt: skip
+    }))  # fmt: skip
     try:
         partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
         committed = consumer.committed(partitions, timeout=10)

@@ -32,6 +32,7 @@ from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
 from infra.batches import ready_batch
 from infra.connectors.registry import Connectors
+from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 
 START_TIMEOUT_S = 60.0
@@ -104,11 +105,11 @@ def observations_since(
 ) -> list[ExternalStateObserved]:
     """Observations of ``refs`` on ``observations.v1`` produced after ``since_s`` (epoch s)."""
     serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"look-{uuid.uuid4()}",
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        "group.id": f"look-{uuid.uuid4()}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
         "enable.partition.eof": True,
-    })  # fmt: skip
+    }))  # fmt: skip
     found: list[ExternalStateObserved] = []
     try:
         starts = [TopicPartition(serde.topic, p, int(since_s * 1000) - 5000)

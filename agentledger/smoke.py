@@ -22,6 +22,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from rich.console import Console
 
 from agentledger.settings import Settings
+from infra.kafka_config import client_config
 
 SMOKE_SCHEMA = {
     "type": "record",
@@ -56,7 +57,7 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
     serializer = AvroSerializer(registry, json.dumps(SMOKE_SCHEMA))
     context = SerializationContext(topic, MessageField.VALUE)
     record = {"run_id": run_id, "step": 2, "at": int(time.time() * 1000)}
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer(client_config(settings.kafka_bootstrap, {"enable.idempotence": True}))
     delivered: list[tuple[int, int]] = []
 
     def on_delivery(error: object, msg: Any) -> None:  # noqa: ANN401  # Message is untyped
@@ -71,10 +72,10 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
     partition, offset = delivered[0]
     out.print(f"[bold]2.[/] produced Avro record to [cyan]{topic}[/] [{partition}] @{offset}")
 
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"smoke-{run_id}",
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        "group.id": f"smoke-{run_id}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
-    })  # fmt: skip
+    }))  # fmt: skip
     consumer.assign([TopicPartition(topic, partition, offset)])
     message = consumer.poll(30)
     consumer.close()
@@ -103,7 +104,7 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
 
 
 def _ensure_topic(bootstrap: str, topic: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     if topic in admin.list_topics(timeout=10).topics:
         return
     for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():

@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from agentledger.settings import Settings
 from bench.result import Result
+from infra.kafka_config import client_config
 
 MESSAGES = int(os.environ.get("BENCH_KAFKA_MESSAGES", "300000"))
 PAYLOAD = b"x" * 200
@@ -19,7 +20,7 @@ PAYLOAD = b"x" * 200
 
 def run(settings: Settings) -> list[Result]:
     """Produce MESSAGES 200-byte records while one consumer reads them; messages per second."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(client_config(settings.kafka_bootstrap))
     topic = f"bench.kafka.{uuid.uuid4().hex[:8]}"
     for future in admin.create_topics([NewTopic(topic, settings.partitions, 1)]).values():
         future.result(timeout=30)
@@ -32,11 +33,11 @@ def run(settings: Settings) -> list[Result]:
 
 
 def _pipeline(bootstrap: str, topic: str) -> float:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"bench-{topic}",
+    consumer = Consumer(client_config(bootstrap, {
+        "group.id": f"bench-{topic}",
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
         "fetch.min.bytes": 65536, "fetch.wait.max.ms": 20,
-    })  # fmt: skip
+    }))  # fmt: skip
     consumer.subscribe([topic])
     ready, received = threading.Event(), [0]
 
@@ -51,10 +52,10 @@ def _pipeline(bootstrap: str, topic: str) -> float:
     reader.start()
     if not ready.wait(30):
         raise RuntimeError("benchmark consumer got no partition assignment within 30s")
-    producer = Producer({
-        "bootstrap.servers": bootstrap, "linger.ms": 5, "batch.size": 262144,
+    producer = Producer(client_config(bootstrap, {
+        "linger.ms": 5, "batch.size": 262144,
         "compression.type": "lz4", "queue.buffering.max.messages": 500_000,
-    })  # fmt: skip
+    }))  # fmt: skip
     started = time.perf_counter()
     for index in range(MESSAGES):
         while True:

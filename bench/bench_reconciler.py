@@ -32,6 +32,7 @@ from consumers.observer.observer import observation_of
 from domain.events import DriftDetected
 from domain.values import ResourceRef, Value
 from infra.connectors.base import Change
+from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -94,11 +95,11 @@ def _latency(settings: Settings, log: Path) -> tuple[float, float]:
         _observe(producer, serde, settings, ref, sequence, {"tier": "silver"})
     producer.flush(60)
     drift = topic_serdes(settings, "drift.v1")["drift.v1"]
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        "group.id": f"bench-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
-    })  # fmt: skip
+    }))  # fmt: skip
     consumer.assign([TopicPartition(drift.topic, p, 0) for p in range(settings.partitions)])
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -138,8 +139,8 @@ def _drain(consumer: Consumer, serde: TopicSerde, seen: dict[str, float], timeou
 
 def _producer(settings: Settings) -> tuple[Producer, TopicSerde]:
     serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 2,
-                         "enable.idempotence": True})  # fmt: skip
+    producer = Producer(client_config(settings.kafka_bootstrap, {"linger.ms": 2,
+                         "enable.idempotence": True}))  # fmt: skip
     return producer, serde
 
 

@@ -15,6 +15,7 @@ from agentledger.settings import Settings
 from bench.bench_ledger import _register, _write, proposal
 from bench.isolation import isolated
 from bench.result import Result
+from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 
 PROPOSALS = int(os.environ.get("BENCH_RELAY_PROPOSALS", "12000"))
@@ -52,10 +53,10 @@ def run(settings: Settings) -> list[Result]:
 
 
 def _latencies(settings: Settings, the_ledger: Ledger) -> list[float]:
-    consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        "group.id": f"bench-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "latest", "fetch.wait.max.ms": 5,
-    })  # fmt: skip
+    }))  # fmt: skip
     consumer.subscribe([settings.topic("actions.v1")])
     deadline = time.monotonic() + 30
     while not consumer.assignment() and time.monotonic() < deadline:

@@ -15,6 +15,7 @@ from bench.result import Result
 from consumers.observer.observer import observation_of
 from domain.values import ResourceRef
 from infra.connectors.base import Change
+from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "50000"))
@@ -35,8 +36,8 @@ def run(settings: Settings) -> list[Result]:
 
 def _produce(settings: Settings) -> None:
     serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20,
-                         "enable.idempotence": True})  # fmt: skip
+    producer = Producer(client_config(settings.kafka_bootstrap, {"linger.ms": 20,
+                         "enable.idempotence": True}))  # fmt: skip
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]
     for sequence in range(1, EVENTS + 1):

@@ -10,6 +10,7 @@ import psycopg
 from confluent_kafka.admin import AdminClient
 
 from agentledger.settings import Settings
+from infra.kafka_config import client_config
 from infra.stack.topics import ensure_topics
 from infra.topics import TOPICS
 
@@ -19,7 +20,7 @@ def isolated(settings: Settings) -> Iterator[Settings]:
     """Settings naming a fresh ledger table and topic prefix; both dropped on exit."""
     tag = uuid.uuid4().hex[:8]
     mine = settings.model_copy(update={"ledger_name": f"B{tag}", "topic_prefix": f"b{tag}."})
-    admin = AdminClient({"bootstrap.servers": mine.kafka_bootstrap})
+    admin = AdminClient(client_config(mine.kafka_bootstrap))
     ensure_topics(admin, mine.topic_prefix, mine.partitions)
     try:
         yield mine

@@ -5,6 +5,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Producer
 
 from domain.events import ActionProposed
+from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -21,7 +22,7 @@ class ProposalSink:
         self._serde = serde
         self._partitions = partitions
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 2}
+            client_config(bootstrap, {"enable.idempotence": True, "linger.ms": 2})
         )
 
     def send(self, proposal: ActionProposed, timeout_s: float = 30.0) -> int:

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from domain.events.base import DomainEvent
 from infra.batches import ready_batch
+from infra.kafka_config import client_config
 from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
@@ -85,13 +86,13 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
     store.drop_build(projection)
     build = Tables(store.prefix, build=True)
     store.ensure([projection], build)
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"replay-{uuid.uuid4()}",
+    consumer = Consumer(client_config(bootstrap, {
+        "group.id": f"replay-{uuid.uuid4()}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
         "enable.partition.eof": True, "fetch.max.bytes": 52_428_800,
         # a fetch at a partition's end returns (as its end) after this, not librdkafka's 500 ms
         "fetch.wait.max.ms": FETCH_WAIT_MS,
-    })  # fmt: skip
+    }))  # fmt: skip
     started = time.perf_counter()
     records = skipped = 0
     ends: dict[tuple[str, int], int] = {}

@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
 from infra.batches import ready_batch
+from infra.kafka_config import client_config
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
@@ -47,7 +48,7 @@ class DeadLetterSink:
     def __init__(self, bootstrap: str, serde: TopicSerde) -> None:
         """Dead letters go to ``serde``'s topic, keyed by the origin's key."""
         self._serde = serde
-        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+        self._producer = Producer(client_config(bootstrap, {"enable.idempotence": True}))
 
     def __call__(self, letters: list[DeadLetter]) -> None:
         """Produce and flush ``letters``; raises if the broker did not take them."""
@@ -78,11 +79,11 @@ class DeciderService:
 
     def run(self, stop: threading.Event) -> None:
         """Decide until ``stop`` is set; transient failures are retried, never skipped."""
-        consumer = Consumer({
-            "bootstrap.servers": self.config.bootstrap, "group.id": self.config.group_id,
+        consumer = Consumer(client_config(self.config.bootstrap, {
+            "group.id": self.config.group_id,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "fetch.wait.max.ms": 10,
-        })  # fmt: skip
+        }))  # fmt: skip
         consumer.subscribe([self.config.topic], on_assign=self._on_assign)
         next_reload = time.monotonic() + self.config.reload_s
         try:

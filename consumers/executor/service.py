@@ -29,6 +29,7 @@ from domain.events import Authorized, CompensationProposed
 from domain.events.proposals import KafkaPosition
 from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
+from infra.kafka_config import client_config
 from infra.ledger.execution_index import ExecutionIndex
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed, RegistryUnavailable
@@ -85,11 +86,11 @@ class ExecutorService:
         if not self._lock.acquire(stop):
             return
         log.info("executor %s active", self.executor.config.name)
-        consumer = Consumer({
-            "bootstrap.servers": self.config.bootstrap, "group.id": self.config.group_id,
+        consumer = Consumer(client_config(self.config.bootstrap, {
+            "group.id": self.config.group_id,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "fetch.wait.max.ms": 50,
-        })  # fmt: skip
+        }))  # fmt: skip
         try:
             self._redrive(stop)
             consumer.subscribe([self.config.topic], on_assign=lambda *_: self.ready.set())

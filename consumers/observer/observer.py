@@ -19,6 +19,7 @@ from confluent_kafka import Producer
 from consumers.observer.positions import ObserverPositions
 from domain.events import ChangeFeedChecked, ExternalStateObserved
 from infra.connectors.base import Change, Connector, ConnectorError
+from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -83,10 +84,10 @@ class Observer:
 
     def start(self) -> None:
         """Take over the transactional id (fencing any older instance) and load positions."""
-        self._producer = Producer({
-            "bootstrap.servers": self.config.bootstrap, "enable.idempotence": True,
+        self._producer = Producer(client_config(self.config.bootstrap, {
+            "enable.idempotence": True,
             "transactional.id": self.config.transactional_id, "linger.ms": 5,
-        })  # fmt: skip
+        }))  # fmt: skip
         self._producer.init_transactions(60)
         self._at = self._positions.load()
         log.info("observer resuming at %s", self._at or "the beginning of every feed")

@@ -12,6 +12,7 @@ import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from infra.kafka_config import client_config
 from infra.watermarks import watermarks
 
 
@@ -24,11 +25,11 @@ class ObserverPositions:
 
     def load(self, timeout_s: float = 30.0) -> dict[str, int]:
         """The committed sequence per source (absent: start from the beginning)."""
-        consumer = Consumer({
-            "bootstrap.servers": self._bootstrap, "group.id": f"observer-position-{uuid.uuid4()}",
+        consumer = Consumer(client_config(self._bootstrap, {
+            "group.id": f"observer-position-{uuid.uuid4()}",
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,
-        })  # fmt: skip
+        }))  # fmt: skip
         prefix = f"{self._observer}:".encode()
         positions: dict[str, int] = {}
         try:

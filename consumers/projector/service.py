@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from domain.events.proposals import KafkaPosition
 from domain.values import Record
 from infra.batches import ready_batch
+from infra.kafka_config import client_config
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
@@ -69,12 +70,11 @@ class Projector:
     def run(self, stop: threading.Event) -> None:
         """Project until ``stop`` is set; database outages are retried."""
         self.store.ensure([self.projection])
-        consumer = Consumer({
-            "bootstrap.servers": self.config.bootstrap,
+        consumer = Consumer(client_config(self.config.bootstrap, {
             "group.id": self.consumer,
             "client.id": f"projector-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-        })  # fmt: skip
+        }))  # fmt: skip
         consumer.subscribe(list(self._names), on_assign=self._on_assign)
         try:
             with psycopg.connect(self.store.url) as conn:

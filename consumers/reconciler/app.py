@@ -31,6 +31,7 @@ from consumers.reconciler.heads import HeadGuard, KafkaHeads
 from consumers.reconciler.rules import Reconciler, Windows
 from consumers.reconciler.step import Counters, Input, Outputs, Send, Step
 from consumers.reconciler.verdicts import DriftRules
+from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -152,7 +153,7 @@ def build_app(
     # transaction after its timeout and fenced the producer, silencing the partition. Not
     # faust's plain producer either: it gathers records for up to a fifth of the commit
     # interval, and a tick that waits delays every judgement it carries.
-    ticker = Producer({"bootstrap.servers": config.bootstrap, "linger.ms": 0})
+    ticker = Producer(client_config(config.bootstrap, {"linger.ms": 0}))
 
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:

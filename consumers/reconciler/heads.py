@@ -20,6 +20,7 @@ from typing import Protocol
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumers.reconciler.step import Input
+from infra.kafka_config import client_config
 
 log = logging.getLogger("agentledger.reconciler")
 
@@ -38,14 +39,14 @@ class KafkaHeads:
     def __init__(self, bootstrap: str, group: str, timeout_s: float = 10.0) -> None:
         """Read as ``group`` (offsets only: it never joins the group nor commits)."""
         self._timeout_s = timeout_s
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": group,
+        self._consumer = Consumer(client_config(bootstrap, {
+            "group.id": group,
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,
             # a fetch that finds nothing new returns after 10 ms, not librdkafka's 500:
             # the reconciler waits on this read before it processes the partition
             "fetch.wait.max.ms": 10,
-        })  # fmt: skip
+        }))  # fmt: skip
         self._known: set[str] = set()
 
     def missed(self, topic: str, partition: int, before: int) -> list[Input]:

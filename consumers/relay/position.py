@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from infra.kafka_config import client_config
 from infra.watermarks import watermarks
 
 LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
@@ -64,11 +65,11 @@ class PositionStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _load(self) -> Position:
-        consumer = Consumer({
-            "bootstrap.servers": self._bootstrap, "group.id": f"relay-position-{uuid.uuid4()}",
+        consumer = Consumer(client_config(self._bootstrap, {
+            "group.id": f"relay-position-{uuid.uuid4()}",
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,
-        })  # fmt: skip
+        }))  # fmt: skip
         try:
             low, high = watermarks(consumer, TopicPartition(self._topic, 0))
             consumer.assign([TopicPartition(self._topic, 0, max(low, high - LOOKBACK))])

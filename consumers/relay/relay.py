@@ -20,6 +20,7 @@ from consumers.relay.lock import RelayLock
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.wakeup import StoreWakeup
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
+from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
 from infra.routing import route
@@ -66,12 +67,11 @@ class Relay:
         if not self._lock.acquire(stop):
             return
         try:
-            producer = Producer({
-                "bootstrap.servers": self._config.bootstrap,
+            producer = Producer(client_config(self._config.bootstrap, {
                 "transactional.id": self._config.transactional_id,
                 "linger.ms": 5, "batch.size": 1_048_576, "compression.type": "lz4",
                 "message.max.bytes": 16 * 1024 * 1024, "transaction.timeout.ms": 60_000,
-            })  # fmt: skip
+            }))  # fmt: skip
             producer.init_transactions(60)  # fences a previous relay, aborts its open transaction
             self.position = self._positions.load()
             stored = self._ledger.recorder.max_notification_id() or 0

@@ -8,15 +8,16 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from infra.audit import AuditResult
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
+from infra.kafka_config import client_config
 
 
 def audit_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> AuditResult:
     """Check every committed record of ``topic`` against its partition's chain."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"audit-{uuid.uuid4()}",
+    consumer = Consumer(client_config(bootstrap, {
+        "group.id": f"audit-{uuid.uuid4()}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
         "enable.partition.eof": True,
-    })  # fmt: skip
+    }))  # fmt: skip
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:

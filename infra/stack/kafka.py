@@ -10,6 +10,7 @@ import uuid
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
+from infra.kafka_config import client_config
 from infra.stack.component import ComponentStatus
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report, kafka_libs
@@ -162,7 +163,7 @@ def new_cluster_id() -> str:
 
 def admin(bootstrap: str) -> AdminClient:
     """An admin client that stays quiet while the broker is unreachable."""
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 2000})
+    return AdminClient(client_config(bootstrap, {"log_level": 0, "socket.timeout.ms": 2000}))
 
 
 def transactions_ready(bootstrap: str, timeout_s: float) -> None:
@@ -171,10 +172,10 @@ def transactions_ready(bootstrap: str, timeout_s: float) -> None:
     Right after a start the broker answers metadata before its transaction state log is
     loaded; producers would then log "coordinator load in progress" and retry.
     """
-    producer = Producer({
-        "bootstrap.servers": bootstrap, "transactional.id": "agentledger-stack-readiness",
+    producer = Producer(client_config(bootstrap, {
+        "transactional.id": "agentledger-stack-readiness",
         "log_level": 0,
-    })  # fmt: skip
+    }))  # fmt: skip
     try:
         producer.init_transactions(timeout_s)
     except KafkaException as exc:

@@ -11,12 +11,14 @@ PACKAGES = ("agentledger", "consumers", "projections", "infra", "bench")
 
 
 def test_a_client_config_turns_nagle_off_and_lets_its_caller_override() -> None:
-    """The bootstrap and Nagle's switch come first; a caller's own settings win."""
+    """The bootstrap, Nagle's switch and the reconnect backoff come first; a caller's own win."""
     assert client_config("127.0.0.1:9092") == {
         "bootstrap.servers": "127.0.0.1:9092", "socket.nagle.disable": True,
+        "reconnect.backoff.ms": 10,
     }  # fmt: skip
     assert client_config("h:1", {"linger.ms": 5, "socket.nagle.disable": False}) == {
-        "bootstrap.servers": "h:1", "socket.nagle.disable": False, "linger.ms": 5,
+        "bootstrap.servers": "h:1", "socket.nagle.disable": False, "reconnect.backoff.ms": 10,
+        "linger.ms": 5,
     }  # fmt: skip
 
 

@@ -25,6 +25,8 @@ from projections.store import Tables, UnusableRecord, canonical
 log = logging.getLogger("agentledger.projections")
 
 OBSERVED = f"{NAMESPACE}.{ExternalStateObserved.__name__}"
+KEYED_BY = frozenset({"resource", "change_sequence"})
+"""What :class:`NewestObservations` reads of an observation it may drop: all it needs."""
 
 
 class ActualState:
@@ -109,9 +111,10 @@ class NewestObservations:
     """Of the observations added, each resource's newest: all that :class:`ActualState` uses.
 
     Newest means the highest change sequence, and of equal ones the first added. Other
-    records on the topic (change-feed checks) change nothing in this view: dropped. A
-    decoded observation is held unvalidated (its key and sequence read from its datum)
-    and validated when drained: of 50,000 observations of 5,000 resources, 5,000 are.
+    records on the topic (change-feed checks) change nothing in this view: dropped. Of a
+    decoded observation only its resource and change sequence are read (the rest of its
+    bytes walked over); it is held unread and unvalidated, and read whole and validated
+    when drained: of 50,000 observations of 5,000 resources, 5,000 are.
     """
 
     def __init__(self) -> None:
@@ -122,13 +125,13 @@ class NewestObservations:
         """Keep ``item`` if it is its resource's newest observation so far."""
         if item.name != OBSERVED:
             return
-        datum = item.datum
-        if datum is None:  # validated already (read under another schema than ours)
+        picked = item.fields(KEYED_BY)
+        if picked is None:  # validated already (read under another schema than ours)
             self.add_record(item.record())
             return
-        ref = datum["resource"]
+        ref = picked["resource"]
         key = ResourceRef.key_of(ref["system"], ref["type"], ref["id"])
-        self._keep(key, datum["change_sequence"], item)
+        self._keep(key, picked["change_sequence"], item)
 
     def add_record(self, record: Record) -> None:
         """Keep ``record`` if it is an observation newer than its resource's so far."""

@@ -189,11 +189,15 @@ def _name(serdes: Mapping[str, TopicSerde], topic: str) -> str:
 
 
 def _moment(item: Decoded) -> datetime:
-    """When the record in ``item`` happened: read from its datum, or from the record."""
-    metadata = item.datum.get("metadata") if isinstance(item.datum, dict) else None
+    """When the record in ``item`` happened: read from its metadata, or from the record."""
+    picked = item.fields(_WHEN)
+    metadata = picked.get("metadata") if picked is not None else None
     if isinstance(metadata, dict) and isinstance(metadata.get("occurred_at"), datetime):
         return metadata["occurred_at"]  # type: ignore[no-any-return]  # checked just above
     record = item.record()
     if isinstance(record, DomainEvent):
         return record.metadata.occurred_at
     raise TypeError(f"{type(record).__name__} has no time")
+
+
+_WHEN = frozenset({"metadata"})

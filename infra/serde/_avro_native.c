@@ -3,7 +3,10 @@
  * A program is a tree of Python lists, one per schema node: [opcode, arguments...].
  * decode(program, data, start) walks it over the bytes and returns the datum the pure
  * Python readers of infra/serde/avro_reader.py return (same values, same ValueError
- * messages), about four times faster. encode(program, record) walks it over a pydantic
+ * messages), about four times faster. A record field whose node is [OP_SKIP, node] is
+ * walked over (bounds-checked, nothing built, text not checked as UTF-8) and left out of
+ * the datum: a program that skips all but a few fields reads just those, the rest of the
+ * record checked only for its shape. encode(program, record) walks it over a pydantic
  * record (its __dict__) or a dict and returns the bytes the closure writers of
  * infra/serde/avro_writer.py return, refusing what they refuse. Every read is
  * bounds-checked; nesting goes through Py_EnterRecursiveCall, so a deep value is a
@@ -28,6 +31,7 @@ enum {
     OP_ENUM = 11, OP_ARRAY = 12, OP_MAP = 13, OP_FIXED = 14, OP_VALUE = 15,
     OP_INT = 16,  /* written with the int range checked; read as OP_LONG */
     OP_UUID = 17, /* written from a UUID (or its text); read as OP_STRING */
+    OP_SKIP = 18, /* [OP_SKIP, node]: a record field walked over, left out of the datum */
 };
 
 /* The Value node: [OP_VALUE, null, boolean, long, double, string, decimal, list, object, Decimal] */
@@ -252,6 +256,143 @@ static PyObject *read_value(PyObject *node, Reader *r) {
     return NULL;
 }
 
+/* ---- skipping: the same walk, nothing built ----------------------------------------- */
+
+static int skip_node(PyObject *node, Reader *r);
+
+static int skip_bytes(Reader *r, Py_ssize_t size) {
+    if (r->len - r->pos < size) {
+        truncated();
+        return -1;
+    }
+    r->pos += size;
+    return 0;
+}
+
+static int skip_span(Reader *r) {
+    const unsigned char *start;
+    Py_ssize_t size;
+    return read_span(r, &start, &size);
+}
+
+static int skip_long(Reader *r) {
+    int64_t number;
+    return read_long(r, &number);
+}
+
+static int skip_items(PyObject *item, Reader *r, int keyed, int (*skip)(PyObject *, Reader *)) {
+    int64_t count;
+    if (Py_EnterRecursiveCall(" while skipping a nested Avro container")) {
+        return -1;
+    }
+    int failed = read_count(r, &count) < 0;
+    while (!failed && count) {
+        for (int64_t i = 0; i < count && !failed; i++) {
+            failed = (keyed && skip_span(r) < 0) || skip(item, r) < 0;
+        }
+        failed = failed || read_count(r, &count) < 0;
+    }
+    Py_LeaveRecursiveCall();
+    return failed ? -1 : 0;
+}
+
+static int skip_value(PyObject *node, Reader *r) {
+    if (r->pos >= r->len) {
+        truncated();
+        return -1;
+    }
+    long kind = r->data[r->pos++];
+    if (kind == arg_long(node, V_STRING) || kind == arg_long(node, V_DECIMAL)) {
+        return skip_span(r);
+    }
+    if (kind == arg_long(node, V_LONG)) {
+        return skip_long(r);
+    }
+    if (kind == arg_long(node, V_NULL)) {
+        return 0;
+    }
+    if (kind == arg_long(node, V_BOOLEAN)) {
+        PyObject *flag = read_boolean(r);
+        Py_XDECREF(flag);
+        return flag == NULL ? -1 : 0;
+    }
+    if (kind == arg_long(node, V_DOUBLE)) {
+        return skip_bytes(r, 8);
+    }
+    if (kind == arg_long(node, V_LIST) || kind == arg_long(node, V_OBJECT)) {
+        return skip_items(node, r, kind == arg_long(node, V_OBJECT), skip_value);
+    }
+    PyErr_Format(PyExc_ValueError, "Value branch tag %ld at byte %zd", kind, r->pos - 1);
+    return -1;
+}
+
+static int skip_node(PyObject *node, Reader *r) {
+    switch (arg_long(node, 0)) {
+    case OP_STRING:
+    case OP_UUID:
+    case OP_BYTES:
+    case OP_DECIMAL:
+        return skip_span(r);
+    case OP_LONG:
+    case OP_INT:
+    case OP_INSTANT:
+    case OP_ENUM:
+        return skip_long(r);
+    case OP_UNION: {
+        if (r->pos >= r->len) {
+            truncated();
+            return -1;
+        }
+        long tag = r->data[r->pos], null_tag = arg_long(node, 1) << 1;
+        if (tag == null_tag) {
+            r->pos++;
+            return 0;
+        }
+        if (tag == ((1 - arg_long(node, 1)) << 1)) {
+            r->pos++;
+            return skip_node(PyList_GET_ITEM(node, 2), r);
+        }
+        PyErr_Format(PyExc_ValueError, "union branch tag %ld at byte %zd", tag, r->pos);
+        return -1;
+    }
+    case OP_RECORD: {
+        PyObject *fields = PyList_GET_ITEM(node, 1);
+        if (Py_EnterRecursiveCall(" while skipping a nested Avro record")) {
+            return -1;
+        }
+        int failed = 0;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(fields) && !failed; i++) {
+            failed = skip_node(PyTuple_GET_ITEM(PyList_GET_ITEM(fields, i), 1), r) < 0;
+        }
+        Py_LeaveRecursiveCall();
+        return failed ? -1 : 0;
+    }
+    case OP_VALUE:
+        return skip_value(node, r);
+    case OP_MAP:
+    case OP_ARRAY:
+        return skip_items(PyList_GET_ITEM(node, 1), r, arg_long(node, 0) == OP_MAP, skip_node);
+    case OP_NULL:
+        return 0;
+    case OP_BOOLEAN: {
+        PyObject *flag = read_boolean(r);
+        Py_XDECREF(flag);
+        return flag == NULL ? -1 : 0;
+    }
+    case OP_FLOAT:
+        return skip_bytes(r, 4);
+    case OP_DOUBLE:
+        return skip_bytes(r, 8);
+    case OP_FIXED:
+        return skip_bytes(r, arg_long(node, 1));
+    case OP_SKIP:
+        return skip_node(PyList_GET_ITEM(node, 1), r);
+    default:
+        PyErr_Format(PyExc_SystemError, "unknown Avro program opcode %ld", arg_long(node, 0));
+        return -1;
+    }
+}
+
 static PyObject *read_record(PyObject *fields, Reader *r) {
     Py_ssize_t size = PyList_GET_SIZE(fields);
     PyObject *record = _PyDict_NewPresized(size);
@@ -264,7 +405,16 @@ static PyObject *read_record(PyObject *fields, Reader *r) {
     }
     for (Py_ssize_t i = 0; i < size; i++) {
         PyObject *field = PyList_GET_ITEM(fields, i); /* (name, node) */
-        PyObject *value = read_node(PyTuple_GET_ITEM(field, 1), r);
+        PyObject *node = PyTuple_GET_ITEM(field, 1);
+        if (arg_long(node, 0) == OP_SKIP) {
+            if (skip_node(PyList_GET_ITEM(node, 1), r) < 0) {
+                Py_DECREF(record);
+                Py_LeaveRecursiveCall();
+                return NULL;
+            }
+            continue;
+        }
+        PyObject *value = read_node(node, r);
         if (value == NULL || PyDict_SetItem(record, PyTuple_GET_ITEM(field, 0), value) < 0) {
             Py_XDECREF(value);
             Py_DECREF(record);

@@ -34,7 +34,7 @@ Node = list[Any]
 
 OP_NULL, OP_BOOLEAN, OP_LONG, OP_FLOAT, OP_DOUBLE, OP_BYTES, OP_STRING, OP_INSTANT = range(8)
 OP_DECIMAL, OP_UNION, OP_RECORD, OP_ENUM, OP_ARRAY, OP_MAP, OP_FIXED, OP_VALUE = range(8, 16)
-OP_INT, OP_UUID = 16, 17
+OP_INT, OP_UUID, OP_SKIP = 16, 17, 18
 
 
 @functools.cache
@@ -59,6 +59,29 @@ def compile_native_reader(
 ) -> Callable[[bytes, int], Any]:
     """The reader of ``schema`` that ``module`` (the C module) runs."""
     return functools.partial(module.decode, program(schema, named))
+
+
+def compile_picker(
+    schema: Schema, named: dict[str, Schema], names: frozenset[str]
+) -> Callable[[bytes, int], dict[str, Any]]:
+    """(data, start) -> the top-level fields ``names`` of the record that fills ``data``.
+
+    With the C module the other fields are walked over, not read: their bytes are checked
+    for shape only (lengths, tags, the end of the data), not for what the full reader
+    checks of their values (UTF-8, enum indexes). Without it: the full read, filtered.
+    """
+    module = native_module()
+    if module is None:
+        read = avro_reader.compile_reader(schema, named)
+        return lambda data, start: {k: v for k, v in read(data, start).items() if k in names}
+    return functools.partial(module.decode, picking(program(schema, named), names))
+
+
+def picking(record: Node, names: frozenset[str]) -> Node:
+    """The program of ``record`` (a record's program) reading only its fields ``names``."""
+    if record[0] != OP_RECORD:
+        raise ValueError(f"only a record's fields can be picked, not opcode {record[0]}'s")
+    return [OP_RECORD, [(n, node if n in names else [OP_SKIP, node]) for n, node in record[1]]]
 
 
 def compile_writer(schema: Schema, named: dict[str, Schema]) -> Callable[[Any], bytes]:

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from domain.values import Record
 from infra.serde import expansion_cache
 from infra.serde.catalog import Contract
-from infra.serde.decoded import Decoded
+from infra.serde.decoded import Decoded, Pick, Reading
 from infra.serde.errors import (
     BadRecord,
     InvalidRecord,
@@ -72,7 +72,7 @@ class TopicSerde:
         self._exact: dict[
             int, tuple[Contract, Callable[[bytes, int], Any], Callable[[Any], Record]]
         ] = {}
-        self._checks: dict[int, Callable[[Any], Record]] = {}
+        self._readings: dict[int, Reading] = {}
         self._writers: dict[type[Record], tuple[bytes, Contract]] = {}
         self._names: dict[int, str] = {}
         for contract in contracts:
@@ -85,7 +85,7 @@ class TopicSerde:
             if own_id is not None:  # data written with our own schema needs no resolution
                 self._names[own_id] = contract.fullname
                 self._exact[own_id] = (contract, *contract.hot_path())
-                self._checks[own_id] = _check(contract, self._exact[own_id][2])
+                self._readings[own_id] = _reading(contract, *self._exact[own_id][1:])
                 self._writers[contract.cls] = (b"\x00" + own_id.to_bytes(4, "big"), contract)
 
     def serialize(self, record: Record) -> bytes:
@@ -124,17 +124,17 @@ class TopicSerde:
         return self._resolved(schema_id, payload)
 
     def decode(self, payload: bytes | None) -> Decoded:
-        """``payload`` read, its validation left to :meth:`Decoded.record` (see ``decoded.py``).
+        """``payload``, its reading and validation left to the :class:`Decoded` (see there).
 
-        Bytes that do not decode raise the :class:`BadRecord` that :meth:`deserialize`
-        raises; records under other schema ids than ours are validated at once.
+        Framing faults (no magic byte, too large) raise here what :meth:`deserialize`
+        raises; a body that does not decode raises it when the :class:`Decoded` reads it.
+        Records under other schema ids than ours are read and validated at once.
         """
         payload, schema_id = self._framed(payload)
-        exact = self._exact.get(schema_id)
-        if exact is None:
+        reading = self._readings.get(schema_id)
+        if reading is None:
             return Decoded.of(self._record_name(schema_id), self._resolved(schema_id, payload))
-        contract, read, _ = exact
-        return Decoded(contract.fullname, _read(contract, read, payload), self._checks[schema_id])
+        return Decoded(self._names[schema_id], payload, reading)
 
     def _framed(self, payload: bytes | None) -> tuple[bytes, int]:
         """``payload`` if it is framed and not too large, and its schema id."""
@@ -186,9 +186,23 @@ def _read(contract: Contract, read: Callable[[bytes, int], Any], payload: bytes)
         raise InvalidRecord(f"{name} does not decode: {exc.__class__.__name__}: {exc}") from exc
 
 
-def _check(contract: Contract, validate: Callable[[Any], Record]) -> Callable[[Any], Record]:
-    """``validate`` raising :class:`BadRecord` as :meth:`TopicSerde.deserialize` does."""
-    return lambda datum: _validated(contract, datum, validate)
+def _reading(
+    contract: Contract, read: Callable[[bytes, int], Any], validate: Callable[[Any], Record]
+) -> Reading:
+    """How :meth:`TopicSerde.decode`'s records of ``contract`` are read and validated.
+
+    Each step raises the :class:`BadRecord` that :meth:`TopicSerde.deserialize` raises.
+    """
+
+    def picker(names: frozenset[str]) -> Pick:
+        pick = contract.picker(names)
+        return lambda payload: _read(contract, pick, payload)
+
+    return Reading(
+        lambda payload: _read(contract, read, payload),
+        lambda datum: _validated(contract, datum, validate),
+        picker,
+    )
 
 
 def _validated(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from consumers.observer.observer import feed_read, observation_of
 from domain.events import ExternalStateObserved
 from domain.values import Record, ResourceRef
 from infra.connectors.base import Change
-from infra.serde.decoded import Decoded
+from infra.serde.decoded import Decoded, Reading
 from infra.serde.errors import BadRecord, RecordFailsValidation
 from projections.actual import OBSERVED, NewestObservations
 from projections.store import KeepAll, UnusableRecord
@@ -29,14 +30,19 @@ class Counted:
     """Decodes records as a rebuild reads them (through their Avro body); counts validations."""
 
     def __init__(self) -> None:
-        """No record validated yet."""
-        self.validated = 0
+        """No record read whole or validated yet."""
+        self.read = self.validated = 0
 
     def decoded(self, record: Record, **broken: Any) -> Decoded:
-        """``record`` written and read back; ``broken`` metadata fields replaced in its datum."""
+        """``record`` written; read back with ``broken`` metadata fields replaced in its datum."""
         contract = catalog()[type(record).__name__]
-        datum = contract.datum(contract.write(record))
+        body = contract.write(record)
+        datum = contract.datum(body)
         datum["metadata"].update(broken)
+
+        def read(_body: bytes) -> Any:
+            self.read += 1
+            return datum
 
         def validate(datum: Any) -> Record:
             self.validated += 1
@@ -45,7 +51,11 @@ class Counted:
             except ValidationError as exc:
                 raise RecordFailsValidation(str(exc), datum) from exc
 
-        return Decoded(contract.fullname, datum, validate)
+        def picker(names: frozenset[str]) -> Callable[[bytes], dict[str, Any]]:
+            pick = contract.picker(names)  # the real one: metadata is never among the names
+            return lambda body: pick(body, 0)
+
+        return Decoded(contract.fullname, body, Reading(read, validate, picker))
 
 
 def _observed(resource: int, sequence: int, version: str) -> ExternalStateObserved:
@@ -73,14 +83,14 @@ def test_only_the_highest_change_sequence_of_each_resource_is_held() -> None:
     assert _held(records) == [("billing/invoice/r1", 5, "a"), ("billing/invoice/r2", 2, "e")]
 
 
-def test_only_the_observations_kept_are_validated_and_only_when_drained() -> None:
-    """Ten observations of two resources: nothing validated while adding, two when drained."""
+def test_only_the_observations_kept_are_read_whole_and_validated_and_only_when_drained() -> None:
+    """Ten observations of two resources: none read whole or validated while adding; two drained."""
     reducer, reads = NewestObservations(), Counted()
     for sequence in range(10):
         reducer.add(reads.decoded(_observed(sequence % 2, sequence, "v")))
-    assert reads.validated == 0
+    assert (reads.read, reads.validated) == (0, 0)
     assert [o.change_sequence for o in reducer.drain()] == [8, 9]
-    assert reads.validated == 2
+    assert (reads.read, reads.validated) == (2, 2)
 
 
 def test_an_invalid_observation_superseded_by_a_newer_one_changes_nothing() -> None:

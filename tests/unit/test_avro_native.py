@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentledger.bootstrap import catalog
+from domain.values import ResourceRef
 from infra.native_build import AVRO
 from infra.serde import avro_native, avro_reader, avro_writer
 from infra.serde.avro_native import compile_native_reader, compile_native_writer
@@ -87,6 +89,75 @@ def test_both_readers_agree_on_damaged_data(data: st.DataObject) -> None:
         written = bytearray(data.draw(st.binary(max_size=200)))
     python, native = _readers(cls.__name__)
     assert _outcome(native, bytes(written), 0) == _outcome(python, bytes(written), 0)
+
+
+@pytest.mark.parametrize("cls", TOP_LEVEL, ids=lambda cls: cls.__name__)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data())
+def test_a_picker_reads_the_fields_it_names_as_the_full_reader_does(
+    cls: Any, data: st.DataObject
+) -> None:
+    """Every contract, any set of its fields: exactly those fields, with the full read's values."""
+    contract = catalog()[cls.__name__]
+    record = data.draw(records(cls))
+    written = contract.write(record)
+    fields = [
+        name for name, _ in avro_native.program(contract.schema, named_types(contract.schema))[1]
+    ]
+    names = frozenset(data.draw(st.sets(st.sampled_from(fields)), label="names"))
+    whole = contract.datum(written)
+    picked = contract.picker(names)(written, 0)
+    assert repr(picked) == repr({name: whole[name] for name in fields if name in names})
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data())
+def test_a_picker_refuses_what_breaks_the_record_shape_as_the_full_reader_does(
+    data: st.DataObject,
+) -> None:
+    """Truncated, extended or random bytes: a picker of any fields refuses them as the reader does."""
+    cls = data.draw(st.sampled_from(TOP_LEVEL), label="record type")
+    contract = catalog()[cls.__name__]
+    written = bytearray(contract.write(data.draw(records(cls))))
+    damage = data.draw(st.sampled_from(["truncate", "extend", "random"]))
+    if damage == "truncate":
+        del written[data.draw(st.integers(0, max(len(written) - 1, 0))) :]
+    elif damage == "extend":
+        written += data.draw(st.binary(min_size=1, max_size=8))
+    else:
+        written = bytearray(data.draw(st.binary(max_size=200)))
+    fields = [
+        name for name, _ in avro_native.program(contract.schema, named_types(contract.schema))[1]
+    ]
+    names = frozenset(data.draw(st.sets(st.sampled_from(fields)), label="names"))
+    full = _outcome(contract.datum, bytes(written), 0)
+    picked = _outcome(contract.picker(names), bytes(written), 0)
+    if full[0] == "done":
+        assert picked[0] == "done"
+    elif full[1] != "UnicodeDecodeError":  # a walk does not check text: it may go on, either way
+        assert picked == full or picked[0] == "done"  # done: an enum index, not checked either
+
+
+def test_a_picker_walks_over_bad_text_in_a_field_it_skips_and_refuses_it_in_one_it_reads() -> None:
+    """Invalid UTF-8 in a skipped field is not read; in a picked one it is the reader's refusal."""
+    contract = catalog()["ExternalStateObserved"]
+    from consumers.observer.observer import observation_of  # noqa: PLC0415
+    from infra.connectors.base import Change  # noqa: PLC0415
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    ref = ResourceRef(system="billing", type="invoice", id="i-1")
+    change = Change(
+        sequence=3, resource=ref, version="vvvv", fields={}, deleted=False, changed_at=at
+    )
+    written = contract.write(observation_of("billing", change, at))
+    broken = written.replace(b"vvvv", b"v\xffvv")  # the external version's text, no longer UTF-8
+    picked = contract.picker(frozenset({"resource", "change_sequence"}))(broken, 0)
+    assert picked == {"resource": {"system": "billing", "type": "invoice", "id": "i-1"},
+                      "change_sequence": 3}  # fmt: skip
+    with pytest.raises(UnicodeDecodeError):
+        contract.picker(frozenset({"external_version"}))(broken, 0)
+    with pytest.raises(UnicodeDecodeError):
+        contract.datum(broken)
 
 
 @pytest.mark.parametrize("cls", TOP_LEVEL, ids=lambda cls: cls.__name__)

@@ -13,7 +13,7 @@ from psycopg.sql import SQL
 from agentledger.bootstrap import projection_store
 from agentledger.settings import Settings
 from projections.actual import ActualState
-from projections.store import Tables
+from projections.store import ProjectionStore, Tables
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +35,26 @@ def _write(conn: psycopg.Connection[Any], t: Tables, rows: Sequence[tuple[object
         )
 
 
-def test_equal_rows_give_equal_digests_whatever_the_order_or_the_reader_time_zone(
-    isolated: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rows written in reverse order, digested by a session in another time zone, digest the same."""
+def _written(
+    isolated: Settings, live_rows: Sequence[tuple[object, ...]],
+    build_rows: Sequence[tuple[object, ...]],
+) -> tuple[ProjectionStore, ActualState, Tables, Tables]:  # fmt: skip
+    """The actual view's live and build tables, their fields rows written as given."""
     store, projection = projection_store(isolated), ActualState()
     live, build = Tables(store.prefix), Tables(store.prefix, build=True)
     store.ensure([projection], live)
     store.ensure([projection], build)
     with psycopg.connect(isolated.database, autocommit=True) as conn:
-        _write(conn, live, ROWS)
-        _write(conn, build, list(reversed(ROWS)))
+        _write(conn, live, live_rows)
+        _write(conn, build, build_rows)
+    return store, projection, live, build
+
+
+def test_equal_rows_give_equal_digests_whatever_the_order_or_the_reader_time_zone(
+    isolated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written in reverse order, digested by a session in another time zone, digest the same."""
+    store, projection, live, build = _written(isolated, ROWS, list(reversed(ROWS)))
     monkeypatch.setenv("PGTZ", "UTC")
     expected = store.digest(projection, live)
     monkeypatch.setenv("PGTZ", "Asia/Kolkata")  # libpq sets the session's TimeZone from it
@@ -67,13 +76,8 @@ def test_a_single_difference_changes_the_digest(
     isolated: Settings, change: LiteralString, why: str
 ) -> None:
     """Changing one value, one instant by a millisecond, or dropping one row changes the digest."""
-    store, projection = projection_store(isolated), ActualState()
-    live, build = Tables(store.prefix), Tables(store.prefix, build=True)
-    store.ensure([projection], live)
-    store.ensure([projection], build)
+    store, projection, live, build = _written(isolated, ROWS, ROWS)
+    assert store.digest(projection, build) == store.digest(projection, live)
     with psycopg.connect(isolated.database, autocommit=True) as conn:
-        _write(conn, live, ROWS)
-        _write(conn, build, ROWS)
-        assert store.digest(projection, build) == store.digest(projection, live)
         conn.execute(SQL(change).format(build("actual_fields")))
     assert store.digest(projection, build) != store.digest(projection, live), why

@@ -14,7 +14,7 @@ from domain.values import ResourceRef
 from infra.native_build import AVRO
 from infra.serde import avro_native, avro_reader, avro_writer
 from infra.serde.avro_native import compile_native_reader, compile_native_writer
-from infra.serde.catalog import TOP_LEVEL
+from infra.serde.catalog import TOP_LEVEL, Contract
 from infra.serde.codec import named_types
 from infra.serde.schema_walk import ValueTags
 from infra.serde.value_codec import VALUE_RECORD
@@ -52,6 +52,27 @@ def _outcome(run: Any, *args: Any) -> tuple[str, str]:  # a reader or a writer
         return "refused", type(exc).__name__
 
 
+def _damaged(data: st.DataObject, written: bytearray, kinds: list[str]) -> bytearray:
+    """``written`` truncated, extended, overwritten at one byte, or replaced by random bytes."""
+    damage = data.draw(st.sampled_from(kinds))
+    if damage == "truncate":
+        del written[data.draw(st.integers(0, max(len(written) - 1, 0))) :]
+    elif damage == "extend":
+        written += data.draw(st.binary(min_size=1, max_size=8))
+    elif damage == "overwrite" and written:
+        at = data.draw(st.integers(0, len(written) - 1))
+        written[at] = data.draw(st.integers(0, 255))
+    else:
+        written = bytearray(data.draw(st.binary(max_size=200)))
+    return written
+
+
+def _field_names(contract: Contract) -> list[str]:
+    """The record's top-level fields, in schema order."""
+    schema = contract.schema
+    return [name for name, _ in avro_native.program(schema, named_types(schema))[1]]
+
+
 def test_the_decoder_in_use_is_built_from_the_c_source_as_it_is() -> None:
     """`make install` built the module from this very source, and the catalog reads with it."""
     assert AVRO.is_current()
@@ -77,16 +98,7 @@ def test_both_readers_agree_on_damaged_data(data: st.DataObject) -> None:
     """Truncated, extended, overwritten or random bytes: the same datum or the same refusal."""
     cls = data.draw(st.sampled_from(TOP_LEVEL), label="record type")
     written = bytearray(catalog()[cls.__name__].write(data.draw(records(cls))))
-    damage = data.draw(st.sampled_from(["truncate", "extend", "overwrite", "random"]))
-    if damage == "truncate":
-        del written[data.draw(st.integers(0, max(len(written) - 1, 0))) :]
-    elif damage == "extend":
-        written += data.draw(st.binary(min_size=1, max_size=8))
-    elif damage == "overwrite" and written:
-        at = data.draw(st.integers(0, len(written) - 1))
-        written[at] = data.draw(st.integers(0, 255))
-    else:
-        written = bytearray(data.draw(st.binary(max_size=200)))
+    written = _damaged(data, written, ["truncate", "extend", "overwrite", "random"])
     python, native = _readers(cls.__name__)
     assert _outcome(native, bytes(written), 0) == _outcome(python, bytes(written), 0)
 
@@ -101,9 +113,7 @@ def test_a_picker_reads_the_fields_it_names_as_the_full_reader_does(
     contract = catalog()[cls.__name__]
     record = data.draw(records(cls))
     written = contract.write(record)
-    fields = [
-        name for name, _ in avro_native.program(contract.schema, named_types(contract.schema))[1]
-    ]
+    fields = _field_names(contract)
     names = frozenset(data.draw(st.sets(st.sampled_from(fields)), label="names"))
     whole = contract.datum(written)
     picked = contract.picker(names)(written, 0)
@@ -119,16 +129,8 @@ def test_a_picker_refuses_what_breaks_the_record_shape_as_the_full_reader_does(
     cls = data.draw(st.sampled_from(TOP_LEVEL), label="record type")
     contract = catalog()[cls.__name__]
     written = bytearray(contract.write(data.draw(records(cls))))
-    damage = data.draw(st.sampled_from(["truncate", "extend", "random"]))
-    if damage == "truncate":
-        del written[data.draw(st.integers(0, max(len(written) - 1, 0))) :]
-    elif damage == "extend":
-        written += data.draw(st.binary(min_size=1, max_size=8))
-    else:
-        written = bytearray(data.draw(st.binary(max_size=200)))
-    fields = [
-        name for name, _ in avro_native.program(contract.schema, named_types(contract.schema))[1]
-    ]
+    written = _damaged(data, written, ["truncate", "extend", "random"])
+    fields = _field_names(contract)
     names = frozenset(data.draw(st.sets(st.sampled_from(fields)), label="names"))
     full = _outcome(contract.datum, bytes(written), 0)
     picked = _outcome(contract.picker(names), bytes(written), 0)

@@ -1,4 +1,4 @@
-"""Every Kafka client of ours starts from one configuration, with Nagle's algorithm off."""
+"""Every Kafka client of ours starts from one configuration, with a short reconnect backoff."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("agentledger", "consumers", "projections", "infra", "bench")
 
 
-def test_a_client_config_turns_nagle_off_and_lets_its_caller_override() -> None:
-    """The bootstrap, Nagle's switch and the reconnect backoff come first; a caller's own win."""
+def test_a_client_config_shortens_the_reconnect_backoff_and_lets_its_caller_override() -> None:
+    """The bootstrap and the 10 ms reconnect backoff come first; a caller's own settings win."""
     assert client_config("127.0.0.1:9092") == {
-        "bootstrap.servers": "127.0.0.1:9092", "socket.nagle.disable": True,
-        "reconnect.backoff.ms": 10,
+        "bootstrap.servers": "127.0.0.1:9092", "reconnect.backoff.ms": 10,
     }  # fmt: skip
-    assert client_config("h:1", {"linger.ms": 5, "socket.nagle.disable": False}) == {
-        "bootstrap.servers": "h:1", "socket.nagle.disable": False, "reconnect.backoff.ms": 10,
-        "linger.ms": 5,
+    assert client_config("h:1", {"linger.ms": 5, "reconnect.backoff.ms": 100}) == {
+        "bootstrap.servers": "h:1", "reconnect.backoff.ms": 100, "linger.ms": 5,
     }  # fmt: skip
 
 
 def test_no_client_outside_the_tests_names_its_bootstrap_servers_itself() -> None:
-    """Clients are configured through ``client_config``, so none keeps librdkafka's Nagle default."""
+    """Clients are configured through ``client_config``, so none waits out the default backoff."""
     own = ROOT / "infra" / "kafka_config.py"
     offenders = [
         str(path.relative_to(ROOT))

@@ -51,7 +51,7 @@ class Decoded:
     __slots__ = ("_datum", "_payload", "_reading", "_record", "_refusal", "name")
 
     def __init__(self, name: str, payload: bytes, reading: Reading) -> None:
-        """The record of type ``name`` in ``payload`` (its Avro body), read by ``reading``."""
+        """The record of type ``name`` in ``payload`` (framed, as on its topic), via ``reading``."""
         self.name, self._payload, self._reading = name, payload, reading
         self._datum: Any = _UNREAD
         self._record: Record | None = None

@@ -95,6 +95,7 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
     }))  # fmt: skip
     started = time.perf_counter()
     records = skipped = 0
+    loaded = False  # the build tables are empty until the first load
     ends: dict[tuple[str, int], int] = {}
     held = projection.reducer()
     try:
@@ -130,9 +131,10 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
                         continue
                     records += 1
                 if len(held) >= BATCH:  # checked per read batch: holds BATCH + 5,000 at most
-                    store.load(conn, projection, held.drain(), build)
+                    store.load(conn, projection, held.drain(), build, empty=not loaded)
+                    loaded = True
                 progress(records + skipped, total)
-            store.load(conn, projection, held.drain(), build)
+            store.load(conn, projection, held.drain(), build, empty=not loaded)
     finally:
         consumer.close()
     digest = store.digest(projection, build)

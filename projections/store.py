@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 from psycopg.sql import SQL, Composed, Identifier
@@ -129,6 +129,19 @@ class Projection(Protocol):
         ...
 
 
+@runtime_checkable
+class Fills(Protocol):
+    """A projection that writes a rebuild's first batch into its empty tables its own way.
+
+    ``fill`` must leave the tables as :meth:`Projection.apply` would from empty: it may
+    only assume that nothing is there to conflict with (e.g. load with ``COPY``).
+    """
+
+    def fill(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
+        """Write ``records`` (in order) into the empty tables ``t``."""
+        ...
+
+
 def canonical(value: object) -> str:
     """JSON with sorted keys, exact decimals as strings: the stored form of field values."""
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
@@ -210,12 +223,19 @@ class ProjectionStore:
 
     @staticmethod
     def load(
-        conn: psycopg.Connection[Any], projection: Projection, records: Sequence[Record], t: Tables
-    ) -> None:
-        """Apply ``records`` to the tables ``t`` in one transaction, untracked (a rebuild)."""
+        conn: psycopg.Connection[Any], projection: Projection, records: Sequence[Record],
+        t: Tables, *, empty: bool,
+    ) -> None:  # fmt: skip
+        """Apply ``records`` to the tables ``t`` in one transaction, untracked (a rebuild).
+
+        Into ``empty`` tables a projection that :class:`Fills` them fills them instead.
+        """
         if records:
             with conn.transaction(), conn.cursor() as cur:
-                projection.apply(cur, t, records)
+                if empty and isinstance(projection, Fills):
+                    projection.fill(cur, t, records)
+                else:
+                    projection.apply(cur, t, records)
 
     def _locked_positions(self, cur: psycopg.Cursor[Any], name: str) -> dict[tuple[str, int], int]:
         cur.execute(

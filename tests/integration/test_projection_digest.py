@@ -8,12 +8,17 @@ from typing import Any, LiteralString
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg.sql import SQL
 
 from agentledger.bootstrap import projection_store
 from agentledger.settings import Settings
+from domain.events import ExternalStateObserved
+from domain.values import ResourceRef, Value
 from projections.actual import ActualState
-from projections.store import ProjectionStore, Tables
+from projections.store import ProjectionStore, Tables, canonical
+from tests.strategies import records
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +86,41 @@ def test_a_single_difference_changes_the_digest(
     with psycopg.connect(isolated.database, autocommit=True) as conn:
         conn.execute(SQL(change).format(build("actual_fields")))
     assert store.digest(projection, build) != store.digest(projection, live), why
+
+
+def _without_nul(value: Value) -> bool:
+    """PostgreSQL's jsonb holds no NUL character (apply and fill refuse it alike)."""
+    return "\\u0000" not in canonical(value)
+
+
+REFS = [ResourceRef(system="crm", type="contact", id=str(n)) for n in range(4)]
+OBSERVATIONS = st.lists(
+    st.tuples(records(ExternalStateObserved), st.sampled_from(REFS), st.integers(0, 3)),
+    max_size=12,
+).map(lambda drawn: [
+    record.model_copy(update={"resource": ref, "change_sequence": sequence})
+    for record, ref, sequence in drawn
+]).filter(lambda observed: all(_without_nul(o.fields) for o in observed))  # fmt: skip
+"""Observations of four resources, so several per resource, equal sequences among them."""
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(observed=OBSERVATIONS)
+def test_filling_empty_tables_leaves_the_rows_that_applying_leaves(
+    isolated: Settings, observed: list[ExternalStateObserved]
+) -> None:
+    """A rebuild's first write (binary COPY into empty tables) leaves exactly apply's rows."""
+    store, projection = projection_store(isolated), ActualState()
+    applied, filled = Tables(store.prefix), Tables(store.prefix, build=True)
+    store.drop_build(projection)
+    with psycopg.connect(isolated.database, autocommit=True) as conn:
+        for table in projection.tables:
+            conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(applied(table)))
+    store.ensure([projection], applied)
+    store.ensure([projection], filled)
+    with psycopg.connect(isolated.database) as conn:
+        store.load(conn, projection, observed, applied, empty=False)
+        store.load(conn, projection, observed, filled, empty=True)
+    assert store.digest(projection, filled) == store.digest(projection, applied)

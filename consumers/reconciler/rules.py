@@ -53,6 +53,10 @@ from domain.ids import action_id
 from domain.preconditions import differences, parse
 from domain.values import Record, ResourceRef, Value
 
+DECODED = 10_000
+"""States kept decoded after their save, the most recent: a tick judging a resource soon
+after its input reads it again, and parsing its JSON cost more than its judgement."""
+
 SKEW_MS = 1000
 """A feed read this long after an apply surely includes it (clocks of one deployment)."""
 
@@ -122,11 +126,17 @@ class Reconciler:
         self.store, self.rules, self.windows = store, rules, windows
         self._partition_of = partition_of
         self._due: dict[int, dict[bytes, int]] = {}
+        self._decoded: dict[bytes, tuple[bytes, ResourceState]] = {}
+        """Key → (the bytes last saved, the state they were dumped from), least recent first."""
+        self._refs: dict[str, ResourceRef] = {}
 
     def forget(self, partitions: Iterable[int]) -> None:
-        """Drop the due index of ``partitions`` (revoked: whoever holds them next changes them)."""
-        for partition in partitions:
+        """Drop what is known of ``partitions`` (revoked: whoever holds them next changes them)."""
+        gone = set(partitions)
+        for partition in gone:
             self._due.pop(partition, None)
+        for key in [k for k in self._decoded if self._partition_of(k) in gone]:
+            del self._decoded[key]
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -163,7 +173,7 @@ class Reconciler:
                 self._save_feed(key, feed, source, out)
                 sent += [(feed_resource(feed.system).key.encode(), e) for e in out]
                 continue
-            state = ResourceState.model_validate_json(raw)
+            state = self._decode(key, raw)
             if state.seen.get(source.stream, -1) >= source.offset:
                 sent += _again(state.sent, source)
                 continue
@@ -500,7 +510,7 @@ class Reconciler:
             detected_ms=at_ms, agent_id=agent,
         )  # fmt: skip
         state.open[the_id] = alert
-        resource = _ref(state)
+        resource = self._ref(state)
         severity = self.rules.severity(drift_class, resource, names)
         out.append(_detected(resource, alert, severity, drifts, contradicts, explanation, at_ms))
 
@@ -510,10 +520,19 @@ class Reconciler:
         return FieldDrift(field=name, before=before, believed=shown(believed), actual=shown(actual))
 
     def _owned(self, state: ResourceState, name: str) -> bool:
-        return self.rules.verdict(DriftClass.OUT_OF_BAND_CHANGE, _ref(state), name).owned
+        return self.rules.verdict(DriftClass.OUT_OF_BAND_CHANGE, self._ref(state), name).owned
 
     def _ignored(self, state: ResourceState, drift_class: DriftClass, name: str) -> bool:
-        return self.rules.verdict(drift_class, _ref(state), name).ignored
+        return self.rules.verdict(drift_class, self._ref(state), name).ignored
+
+    def _ref(self, state: ResourceState) -> ResourceRef:
+        """The resource ``state`` is about, validated once (verdicts ask for it per field)."""
+        ref = self._refs.get(state.key)
+        if ref is None:
+            ref = self._refs[state.key] = _ref(state)
+            if len(self._refs) > DECODED:
+                del self._refs[next(iter(self._refs))]
+        return ref
 
     def _load(self, key: bytes, resource: ResourceRef) -> ResourceState:
         raw = self.store.get(key)
@@ -521,6 +540,18 @@ class Reconciler:
             return ResourceState(
                 key=resource.key, system=resource.system, type=resource.type, id=resource.id
             )
+        return self._decode(key, raw)
+
+    def _decode(self, key: bytes, raw: bytes) -> ResourceState:
+        """The state stored as ``raw``: the object it was dumped from if still at hand.
+
+        Only if ``raw`` is the very bytes object saved from it: a store restored from the
+        changelog holds other objects, read afresh. The object is taken out while in use,
+        so a change that fails half-way is never served again.
+        """
+        held = self._decoded.pop(key, None)
+        if held is not None and held[0] is raw:
+            return held[1]
         return ResourceState.model_validate_json(raw)
 
     def _save(
@@ -528,7 +559,10 @@ class Reconciler:
     ) -> None:
         state.seen[source.stream] = source.offset
         _log(state.sent, source, out)
-        self.store[key] = state.model_dump_json().encode()
+        raw = self.store[key] = state.model_dump_json().encode()
+        self._decoded[key] = (raw, state)
+        if len(self._decoded) > DECODED:
+            del self._decoded[next(iter(self._decoded))]
         self._schedule(key, self._next_due(state))
 
     def _save_feed(

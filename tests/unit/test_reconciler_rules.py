@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from consumers.reconciler.rules import Reconciler, Source, Windows, feed_key
 from consumers.reconciler.verdicts import DriftRules
 from domain.events import (
@@ -150,6 +152,26 @@ def test_an_applied_change_the_system_never_shows_is_execution_not_reflected() -
     ]
     assert str(aid) in alert.explanation
     assert world.tick(_s(9)) == []
+
+
+@pytest.mark.parametrize("restored", [False, True])
+def test_a_state_restored_from_the_changelog_is_judged_as_restored(restored: bool) -> None:  # noqa: FBT001  # parametrized
+    """States are kept decoded between inputs, but never in place of what the store holds.
+
+    Restored (as from the changelog) to its bytes from before our apply, the contact is
+    judged from those bytes: no apply to be reflected, so no alert. Not restored, the
+    same inputs raise ``execution_not_reflected``.
+    """
+    world = World()
+    world.observe(_s(0), email="a@x.io")
+    key = b"crm/contact/7"
+    before = bytes(bytearray(world.store[key]))  # equal bytes, another object
+    world.apply(_s(1), uuid4(), email="b@x.io")
+    if restored:
+        world.store[key] = before
+    world.read_feed(_s(7))
+    alerts = _detected(world.tick(_s(7)))
+    assert [a.drift_class for a in alerts] == ([] if restored else ["execution_not_reflected"])
 
 
 def test_no_verdict_on_an_unreflected_change_while_the_feed_is_not_read() -> None:

@@ -21,6 +21,7 @@ from domain.values import Record, ResourceRef
 from infra.serde.catalog import NAMESPACE
 from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
+from infra.serde.topic_serde import TopicSerde
 from projections.store import Tables, UnusableRecord, canonical
 
 log = logging.getLogger("agentledger.projections")
@@ -28,6 +29,8 @@ log = logging.getLogger("agentledger.projections")
 OBSERVED = f"{NAMESPACE}.{ExternalStateObserved.__name__}"
 KEYED_BY = frozenset({"resource", "change_sequence"})
 """What :class:`NewestObservations` reads of an observation it may drop: all it needs."""
+KEY_PATHS = (("resource", "system"), ("resource", "type"), ("resource", "id"))
+"""Where the parts of ``ResourceRef.key`` are in an observation, in order."""
 
 
 class ActualState:
@@ -153,7 +156,8 @@ class NewestObservations:
 
     def __init__(self) -> None:
         """Empty."""
-        self._held: dict[str, tuple[int, Decoded | ExternalStateObserved]] = {}
+        self._held: dict[str, tuple[int, Decoded | ExternalStateObserved | bytes]] = {}
+        self._serde: TopicSerde | None = None  # of the payloads held as bytes
 
     def add(self, item: Decoded) -> None:
         """Keep ``item`` if it is its resource's newest observation so far."""
@@ -166,6 +170,18 @@ class NewestObservations:
         ref = picked["resource"]
         key = ResourceRef.key_of(ref["system"], ref["type"], ref["id"])
         self._keep(key, picked["change_sequence"], item)
+
+    def add_payloads(self, serde: TopicSerde, payloads: list[bytes | None], start: int) -> int:
+        """Take the observations in ``payloads[start:]`` up to the first that is not one.
+
+        Each is read as :meth:`add` reads it, in C (see ``TopicSerde.newest``), and held
+        as its bytes. It stops at anything else, e.g. a change-feed check, a bad payload,
+        an observation under another schema id: :meth:`add` takes that one. Returns its
+        index (``len(payloads)`` if there is none).
+        """
+        self._serde = serde  # one topic's: the held bytes are read by it when drained
+        newest = serde.newest(OBSERVED, KEY_PATHS, "/", "change_sequence")
+        return start if newest is None else newest(payloads, start, self._held)
 
     def add_record(self, record: Record) -> None:
         """Keep ``record`` if it is an observation newer than its resource's so far."""
@@ -193,7 +209,11 @@ class NewestObservations:
                 newest.append(item)
                 continue
             try:
-                newest.append(cast("ExternalStateObserved", item.record()))
+                if isinstance(item, bytes):
+                    record = cast("TopicSerde", self._serde).deserialize(item)
+                else:
+                    record = item.record()
+                newest.append(cast("ExternalStateObserved", record))
             except BadRecord as exc:
                 raise UnusableRecord(f"the newest observation of {key} is invalid: {exc}") from exc
         return newest

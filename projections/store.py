@@ -20,6 +20,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.values import Record
 from infra.serde.decoded import Decoded
+from infra.serde.topic_serde import TopicSerde
 
 BUILD = "__build"
 
@@ -71,6 +72,24 @@ class Reducer(Protocol):
         Raises :class:`UnusableRecord` if a record it held unvalidated turns out invalid:
         the valid record it then needed instead was dropped (the rebuild starts again,
         validating every record as it reads it).
+        """
+        ...
+
+
+@runtime_checkable
+class TakesPayloads(Protocol):
+    """A reducer that takes a run of its one topic's payloads in one call.
+
+    What it takes must change it exactly as :meth:`Reducer.add` of each payload's decoded
+    record would: it stops at the first payload it cannot take that way (a bad one, or a
+    record it does not know) and leaves that one to ``add``.
+    """
+
+    def add_payloads(self, serde: TopicSerde, payloads: list[bytes | None], start: int) -> int:
+        """Take ``payloads[start:]`` (``None``: not a record) up to the first it cannot.
+
+        Returns that one's index, ``len(payloads)`` if it took them all; every one it took
+        is a record read.
         """
         ...
 

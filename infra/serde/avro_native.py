@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Context, Decimal
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from infra.native_build import AVRO
@@ -82,6 +83,102 @@ def picking(record: Node, names: frozenset[str]) -> Node:
     if record[0] != OP_RECORD:
         raise ValueError(f"only a record's fields can be picked, not opcode {record[0]}'s")
     return [OP_RECORD, [(n, node if n in names else [OP_SKIP, node]) for n, node in record[1]]]
+
+
+Newest = Callable[[list[Any], int, dict[str, Any]], int]
+"""``(payloads, start, held) -> stop``: see :func:`compile_newest`."""
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """Which payloads a :data:`Newest` takes, and what it keys and orders them by."""
+
+    frame: bytes
+    """What every payload it takes starts with (its record's framing)."""
+    max_bytes: int
+    key: tuple[tuple[str, ...], ...]
+    """Where the key's parts are: paths of field names, outermost first."""
+    separator: str
+    """What joins the key's parts."""
+    sequence: str
+    """The top-level long field that orders the records of one key."""
+
+
+def compile_newest(schema: Schema, named: dict[str, Schema], keeping: Keeping) -> Newest:
+    """``newest(payloads, start, held)``: keep each key's newest payload of a run, in ``held``.
+
+    From ``payloads[start]`` on, it takes each payload that starts with ``keeping.frame``,
+    is at most ``keeping.max_bytes`` long and holds a record of ``schema`` after it, read
+    as far as its key and sequence fields go (the rest walked over, as by
+    :func:`compile_picker`). The texts at the key paths, joined by the separator, are its
+    key; ``held[key]`` becomes ``(its sequence, payload)`` unless what is held there has a
+    sequence at least as high (of equal ones, the first stays). It stops at the first
+    payload it cannot take (anything else, e.g. ``None``, another frame, bytes that do not
+    decode, a key part that is no text) and returns its index, ``len(payloads)`` if none:
+    the caller then deals with that one its own way. With the C module one call reads the
+    run; without it a Python loop does the same.
+    """
+    module = native_module()
+    if module is None:
+        return compile_python_newest(schema, named, keeping)
+    return compile_native_newest(module, schema, named, keeping)
+
+
+def compile_native_newest(
+    module: ModuleType, schema: Schema, named: dict[str, Schema], keeping: Keeping
+) -> Newest:
+    """The :data:`Newest` that ``module`` (the C module) runs."""
+    reads = picking(program(schema, named), _keyed_by(keeping))
+    k = keeping
+    return functools.partial(
+        module.newest, (reads, k.frame, k.max_bytes, k.key, k.separator, k.sequence)
+    )
+
+
+def compile_python_newest(schema: Schema, named: dict[str, Schema], keeping: Keeping) -> Newest:
+    """The :data:`Newest` that runs in Python (what the C module's does)."""
+    read = avro_reader.compile_reader(schema, named)
+    return functools.partial(_newest, read, keeping)
+
+
+def _keyed_by(keeping: Keeping) -> frozenset[str]:
+    return frozenset({path[0] for path in keeping.key} | {keeping.sequence})
+
+
+def _newest(
+    read: Callable[[bytes, int], dict[str, Any]],
+    keeping: Keeping,
+    payloads: list[Any],
+    start: int,
+    held: dict[str, Any],
+) -> int:
+    frame = keeping.frame
+    for index in range(start, len(payloads)):
+        payload = payloads[index]
+        if type(payload) is not bytes or not len(frame) <= len(payload) <= keeping.max_bytes:
+            return index
+        if not payload.startswith(frame):
+            return index
+        try:
+            datum = read(payload, len(frame))
+        except Exception:  # noqa: BLE001  # bad bytes: the caller's own reading says why
+            return index
+        parts = [_text_at(datum, path) for path in keeping.key]
+        number = datum.get(keeping.sequence)
+        if None in parts or type(number) is not int:
+            return index
+        seen = held.get(name := keeping.separator.join(cast("list[str]", parts)))
+        if seen is None or seen[0] < number:
+            held[name] = (number, payload)
+    return len(payloads)
+
+
+def _text_at(datum: Any, path: tuple[str, ...]) -> str | None:  # noqa: ANN401  # a datum
+    for name in path:
+        if type(datum) is not dict or name not in datum:
+            return None
+        datum = datum[name]
+    return datum if type(datum) is str else None
 
 
 def compile_writer(schema: Schema, named: dict[str, Schema]) -> Callable[[Any], bytes]:

@@ -16,7 +16,14 @@ from domain.events.decisions import Obligations
 from domain.events.drift import FieldDrift
 from domain.events.proposals import KafkaPosition, Reason
 from domain.values import Record, ResourceRef
-from infra.serde.avro_native import compile_picker, compile_reader, compile_writer
+from infra.serde.avro_native import (
+    Keeping,
+    Newest,
+    compile_newest,
+    compile_picker,
+    compile_reader,
+    compile_writer,
+)
 from infra.serde.codec import compile_decoder, compile_encoder, named_types
 from infra.serde.deadletter import DeadLetter
 
@@ -79,6 +86,10 @@ class Contract:
         The other fields are walked over, not read (see ``avro_native.compile_picker``).
         """
         return compile_picker(self.schema, named_types(self.schema), names)
+
+    def newest(self, keeping: Keeping) -> Newest:
+        """A keeper of each key's newest payload (see ``avro_native.compile_newest``)."""
+        return compile_newest(self.schema, named_types(self.schema), keeping)
 
     def validate(self, datum: dict[str, Any]) -> Record:
         """The record for what :meth:`datum` gave (raises pydantic's ValidationError)."""

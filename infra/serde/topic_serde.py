@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from domain.values import Record
 from infra.serde import expansion_cache
+from infra.serde.avro_native import Keeping, Newest
 from infra.serde.catalog import Contract
 from infra.serde.decoded import Decoded, Pick, Reading
 from infra.serde.errors import (
@@ -75,6 +76,7 @@ class TopicSerde:
         self._readings: dict[int, Reading] = {}
         self._writers: dict[type[Record], tuple[bytes, Contract]] = {}
         self._names: dict[int, str] = {}
+        self._newest: dict[tuple[str, tuple[tuple[str, ...], ...], str, str], Newest | None] = {}
         for contract in contracts:
             self._serializers[contract.cls] = AvroSerializer(
                 client, contract.schema_str, to_dict=_to_dict(contract), conf=SERIALIZER_CONF
@@ -135,6 +137,25 @@ class TopicSerde:
         if reading is None:
             return Decoded.of(self._record_name(schema_id), self._resolved(schema_id, payload))
         return Decoded(self._names[schema_id], payload, reading)
+
+    def newest(
+        self, name: str, key: tuple[tuple[str, ...], ...], separator: str, sequence: str
+    ) -> Newest | None:
+        """A :data:`Newest` of the records ``name`` (full name) under our own schema id.
+
+        It takes a run of payloads as :func:`~infra.serde.avro_native.compile_newest`
+        says, stopping at any it cannot take: those ``deserialize`` and ``decode`` read
+        (and refuse, if they are bad). ``None`` if ``name`` is not registered as ours.
+        """
+        wanted = (name, key, separator, sequence)
+        if wanted not in self._newest:
+            self._newest[wanted] = None
+            for schema_id, (contract, _, _) in self._exact.items():
+                if contract.fullname == name:
+                    frame = b"\x00" + schema_id.to_bytes(4, "big")
+                    keeping = Keeping(frame, self._max_bytes, key, separator, sequence)
+                    self._newest[wanted] = contract.newest(keeping)
+        return self._newest[wanted]
 
     def _framed(self, payload: bytes | None) -> tuple[bytes, int]:
         """``payload`` if it is framed and not too large, and its schema id."""

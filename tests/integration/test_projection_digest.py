@@ -15,7 +15,7 @@ from psycopg.sql import SQL
 from agentledger.bootstrap import projection_store
 from agentledger.settings import Settings
 from domain.events import ExternalStateObserved
-from domain.values import ResourceRef, Value
+from domain.values import ResourceRef
 from projections.actual import ActualState
 from projections.store import ProjectionStore, Tables, canonical
 from tests.strategies import records
@@ -88,9 +88,10 @@ def test_a_single_difference_changes_the_digest(
     assert store.digest(projection, build) != store.digest(projection, live), why
 
 
-def _without_nul(value: Value) -> bool:
-    """PostgreSQL's jsonb holds no NUL character (apply and fill refuse it alike)."""
-    return "\\u0000" not in canonical(value)
+def _without_nul(observed: ExternalStateObserved) -> bool:
+    """PostgreSQL's text and jsonb hold no NUL character (apply and fill refuse it alike)."""
+    texts = (observed.source, observed.external_version, canonical(observed.fields))
+    return not any("\x00" in text or "\\u0000" in text for text in texts)
 
 
 REFS = [ResourceRef(system="crm", type="contact", id=str(n)) for n in range(4)]
@@ -100,7 +101,7 @@ OBSERVATIONS = st.lists(
 ).map(lambda drawn: [
     record.model_copy(update={"resource": ref, "change_sequence": sequence})
     for record, ref, sequence in drawn
-]).filter(lambda observed: all(_without_nul(o.fields) for o in observed))  # fmt: skip
+]).filter(lambda observed: all(map(_without_nul, observed)))  # fmt: skip
 """Observations of four resources, so several per resource, equal sequences among them."""
 
 

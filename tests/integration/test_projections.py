@@ -22,7 +22,7 @@ from agentledger.bootstrap import (
     topic_serdes,
 )
 from agentledger.settings import Settings
-from consumers.observer.observer import observation_of
+from consumers.observer.observer import feed_read, observation_of
 from consumers.projector.service import Projector
 from domain.events.decisions import DecisionOutcome
 from domain.values import ResourceRef
@@ -229,3 +229,42 @@ def _caught_up_actual(settings: Settings) -> Projector:
         stop.set()
         thread.join(60)
     return live
+
+
+def test_a_replay_reads_past_what_it_cannot_take_in_runs_as_the_live_view_does(
+    isolated: Settings,
+) -> None:
+    """Junk bytes and change-feed checks among observations: each read on its own, in order.
+
+    A rebuild takes runs of observations in one call (C); it stops at anything else and
+    reads that one as the live projector does: the junk is skipped (the live view
+    dead-letters it), a change-feed check is a record that changes nothing here.
+    """
+    serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
+    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    now = datetime.now(UTC)
+    ref = ResourceRef(system="billing", type="invoice", id="mixed")
+    key = ref.key.encode()
+    partition = partition_for(key, isolated.partitions)
+    for sequence in range(1, 7):
+        change = Change(
+            sequence=sequence, resource=ref, version=str(sequence), fields={"n": sequence},
+            deleted=False, changed_at=now,
+        )  # fmt: skip
+        producer.produce(serde.topic, serde.serialize(observation_of("billing", change, now)),
+                         key, partition=partition)  # fmt: skip
+        if sequence == 2:
+            producer.produce(serde.topic, b"junk", key, partition=partition)
+        if sequence == 4:
+            check = feed_read("billing", sequence, now, partition)
+            producer.produce(serde.topic, serde.serialize(check), key, partition=partition)
+    assert producer.flush(30) == 0
+    live = _caught_up_actual(isolated)
+    assert live.dead_letters == 1
+    rebuilt = replay(isolated, "actual", None, lambda _d, _t: None)
+    assert (rebuilt.records, rebuilt.skipped) == (7, 1)
+    assert rebuilt.digest == projection_store(isolated).digest(live.projection)
+    with psycopg.connect(isolated.database) as conn:
+        found = actual_state(conn, projection_store(isolated).prefix, ref.key)
+    assert found is not None
+    assert (found.external_version, found.fields) == ("6", {"n": 6})

@@ -112,9 +112,9 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
             if ends[(_name(serdes, tp.topic), tp.partition)] > tp.offset
         }
         with psycopg.connect(store.url) as conn:
-            # The build tables are nobody's until the switch, whose commit is synchronous
-            # and so flushes every earlier write; a crash before it leaves a build that
-            # the next rebuild drops. Waiting for each batch's flush gains nothing.
+            # The build tables are nobody's until the switch, whose commit waits for the
+            # WAL flush and so flushes every earlier write; a crash before it leaves a
+            # build that the next rebuild drops. Waiting for each batch's flush gains nothing.
             conn.execute("SET synchronous_commit TO off")
             while reading.open_partitions:
                 reading.take(ready_batch(consumer, 5000, 1.0))
@@ -123,11 +123,13 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
                     loaded = True
                 progress(reading.records + reading.skipped, total)
             store.load(conn, projection, reading.held.drain(), build, empty=not loaded)
+            # in the rebuild's transaction: the digest sees its writes, and the switch
+            # commits with them
+            digest = store.digest(projection, build, conn)
+            if as_of is None:
+                store.switch(projection, ends, conn)
     finally:
         consumer.close()
-    digest = store.digest(projection, build)
-    if as_of is None:
-        store.switch(projection, ends)
     return Rebuilt(projection.name, reading.records, reading.skipped,
                    time.perf_counter() - started, digest, switched=as_of is None)  # fmt: skip
 

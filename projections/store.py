@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -163,7 +164,11 @@ class Fills(Protocol):
 
 def canonical(value: object) -> str:
     """JSON with sorted keys, exact decimals as strings: the stored form of field values."""
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return _CANONICAL.encode(value)
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+"""What ``json.dumps`` with these arguments builds on every call (reused: it holds no state)."""
 
 
 class ProjectionStore:
@@ -265,18 +270,22 @@ class ProjectionStore:
         )
         return {(topic, partition): offset for topic, partition, offset in cur.fetchall()}
 
-    def digest(self, projection: Projection, t: Tables | None = None) -> str:
+    def digest(
+        self, projection: Projection, t: Tables | None = None,
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> str:  # fmt: skip
         """sha256 over every row of the projection's tables, as PostgreSQL's binary COPY.
 
         Rows come in primary-key order, columns in name order, each value in its type's
         binary send format: it depends on the value alone, not on session settings such
         as ``TimeZone`` (jsonb's is its canonical text: keys in one order, no duplicates,
         one spelling per value), so equal tables give equal digests. No row is turned
-        into text for it (``to_jsonb`` text took twice as long).
+        into text for it (``to_jsonb`` text took twice as long). Read through ``conn``
+        (e.g. a rebuild's, which sees its own writes) if given, else a new connection.
         """
         t = t or Tables(self.prefix)
         sha = hashlib.sha256()
-        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
+        with self._connection(conn) as using, using.cursor() as cur:
             for table in projection.tables:
                 sha.update(table.encode())
                 columns, key = _columns(cur, t(table))
@@ -286,27 +295,35 @@ class ProjectionStore:
                         sha.update(block)
         return sha.hexdigest()
 
-    def switch(self, projection: Projection, positions: dict[tuple[str, int], int]) -> None:
-        """Swap the build tables in for the live ones and set the tracking rows, atomically."""
-        with psycopg.connect(self.url) as conn, conn.transaction():
+    def switch(
+        self, projection: Projection, positions: dict[tuple[str, int], int],
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Swap the build tables in for the live ones and set the tracking rows, atomically.
+
+        Through ``conn`` if given (a rebuild's: then it commits with the rebuild's
+        writes), else a new connection. Its commit waits for the WAL flush either way.
+        """
+        with self._connection(conn) as using, using.transaction():
+            using.execute("SET LOCAL synchronous_commit TO on")
             for table in projection.tables:
                 live = f"{self.prefix}_{table}"
-                conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(Identifier(live)))
-                conn.execute(
+                using.execute(SQL("DROP TABLE IF EXISTS {0}").format(Identifier(live)))
+                using.execute(
                     SQL("ALTER TABLE {0} RENAME TO {1}").format(
                         Identifier(live + BUILD), Identifier(live)
                     )
                 )
-                conn.execute(
+                using.execute(
                     SQL("ALTER INDEX {0} RENAME TO {1}").format(
                         Identifier(f"{live}{BUILD}_pkey"), Identifier(f"{live}_pkey")
                     )
                 )
-            conn.execute(
+            using.execute(
                 SQL("DELETE FROM {0} WHERE projection = %s").format(self.tracking),
                 (projection.name,),
             )
-            with conn.cursor() as cur:
+            with using.cursor() as cur:
                 cur.executemany(
                     SQL(
                         "INSERT INTO {0} (projection, topic, partition, next_offset)"
@@ -314,6 +331,12 @@ class ProjectionStore:
                     ).format(self.tracking),
                     [(projection.name, tp, p, off) for (tp, p), off in positions.items()],
                 )
+
+    def _connection(
+        self, conn: psycopg.Connection[Any] | None
+    ) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """``conn`` (left open), or a new connection closed after use."""
+        return nullcontext(conn) if conn is not None else psycopg.connect(self.url)
 
     def drop_build(self, projection: Projection) -> None:
         """Remove leftover build tables (an interrupted rebuild)."""

@@ -100,10 +100,16 @@ static int read_span(Reader *r, const unsigned char **start, Py_ssize_t *size) {
     return 0;
 }
 
+/* Text: UTF-8 without NUL (U+0000, which no PostgreSQL text or jsonb value can hold). */
 static PyObject *read_string(Reader *r) {
     const unsigned char *start;
     Py_ssize_t size;
     if (read_span(r, &start, &size) < 0) {
+        return NULL;
+    }
+    if (memchr(start, 0, (size_t)size) != NULL) { /* in UTF-8 a 0 byte is U+0000 only */
+        PyErr_Format(PyExc_ValueError, "the text ending at byte %zd holds a NUL character",
+                     r->pos);
         return NULL;
     }
     return PyUnicode_DecodeUTF8((const char *)start, size, "strict");

@@ -77,15 +77,18 @@ def read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
 
 
 def read_string(data: bytes, pos: int) -> tuple[str, int]:
-    """Length, then UTF-8."""
+    """Length, then UTF-8 without NUL (U+0000: no PostgreSQL text or jsonb value holds it)."""
     size = data[pos]
     if size < 0x80:  # noqa: PLR2004  # a one-byte length: the common case
         pos += 1
         end = pos + (size >> 1)
         if size & 1 or end > len(data):
             raise ValueError(f"a length of {size} at byte {pos} runs past the data")
-        return data[pos:end].decode(), end
-    raw, end = read_bytes(data, pos)
+        raw = data[pos:end]
+    else:
+        raw, end = read_bytes(data, pos)
+    if b"\x00" in raw:  # in UTF-8 a 0 byte is U+0000 only
+        raise ValueError(f"the text ending at byte {end} holds a NUL character")
     return raw.decode(), end
 
 

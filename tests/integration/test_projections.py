@@ -234,11 +234,14 @@ def _caught_up_actual(settings: Settings) -> Projector:
 def test_a_replay_reads_past_what_it_cannot_take_in_runs_as_the_live_view_does(
     isolated: Settings,
 ) -> None:
-    """Junk bytes and change-feed checks among observations: each read on its own, in order.
+    """Junk, a change-feed check and text with a NUL among observations: as live, in order.
 
     A rebuild takes runs of observations in one call (C); it stops at anything else and
     reads that one as the live projector does: the junk is skipped (the live view
-    dead-letters it), a change-feed check is a record that changes nothing here.
+    dead-letters it), a change-feed check is a record that changes nothing here. The
+    newest observation's source holds a NUL character, which PostgreSQL cannot store:
+    our readers refuse it, so the live projector dead-letters it and goes on, and the
+    rebuild, finding its newest observation invalid, reads again and skips it.
     """
     serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
     producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
@@ -258,11 +261,15 @@ def test_a_replay_reads_past_what_it_cannot_take_in_runs_as_the_live_view_does(
         if sequence == 4:
             check = feed_read("billing", sequence, now, partition)
             producer.produce(serde.topic, serde.serialize(check), key, partition=partition)
+    change = Change(sequence=7, resource=ref, version="7", fields={"n": 7}, deleted=False,
+                    changed_at=now)  # fmt: skip
+    nul = observation_of("billing", change, now).model_copy(update={"source": "bill\x00ing"})
+    producer.produce(serde.topic, serde.serialize(nul), key, partition=partition)
     assert producer.flush(30) == 0
     live = _caught_up_actual(isolated)
-    assert live.dead_letters == 1
+    assert live.dead_letters == 2
     rebuilt = replay(isolated, "actual", None, lambda _d, _t: None)
-    assert (rebuilt.records, rebuilt.skipped) == (7, 1)
+    assert (rebuilt.records, rebuilt.skipped) == (7, 2)
     assert rebuilt.digest == projection_store(isolated).digest(live.projection)
     with psycopg.connect(isolated.database) as conn:
         found = actual_state(conn, projection_store(isolated).prefix, ref.key)

@@ -162,6 +162,31 @@ def test_a_picker_walks_over_bad_text_in_a_field_it_skips_and_refuses_it_in_one_
         contract.datum(broken)
 
 
+@pytest.mark.parametrize("text", ["\x00", "bill\x00ing", "ends\x00"])
+def test_text_with_a_nul_character_is_refused_by_both_readers(text: str) -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000: both readers refuse it, anywhere.
+
+    So every consumer dead-letters such a record with the reason, instead of failing
+    when it writes it (the live projector stopped on it before).
+    """
+    from consumers.observer.observer import observation_of  # noqa: PLC0415
+    from infra.connectors.base import Change  # noqa: PLC0415
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    ref = ResourceRef(system="billing", type="invoice", id="i-1")
+    for change in (
+        Change(sequence=3, resource=ref, version=text, fields={}, deleted=False, changed_at=at),
+        Change(sequence=3, resource=ref, version="v", fields={"note": text}, deleted=False,
+               changed_at=at),  # a field value
+        Change(sequence=3, resource=ref, version="v", fields={text: 1}, deleted=False,
+               changed_at=at),  # a field name
+    ):  # fmt: skip
+        written = catalog()["ExternalStateObserved"].write(observation_of("billing", change, at))
+        for read in _readers("ExternalStateObserved"):
+            with pytest.raises(ValueError, match="holds a NUL character"):
+                read(written, 0)
+
+
 @pytest.mark.parametrize("cls", TOP_LEVEL, ids=lambda cls: cls.__name__)
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(data=st.data())

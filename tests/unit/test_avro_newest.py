@@ -24,6 +24,7 @@ from infra.serde.avro_native import (
 )
 from infra.serde.codec import named_types
 from projections.actual import KEY_PATHS
+from tests.strategies import TEXT
 
 pytestmark = pytest.mark.unit
 
@@ -59,7 +60,7 @@ def _payloads(draw: st.DrawFn) -> list[Any]:
     """Observations of three resources, equal sequences among them, and what is none."""
     drawn: list[Any] = []
     for _ in range(draw(st.integers(0, 12))):
-        good = _payload(draw(st.sampled_from("abc")), draw(st.integers(0, 3)), draw(st.text()))
+        good = _payload(draw(st.sampled_from("abc")), draw(st.integers(0, 3)), draw(TEXT))
         kind = draw(st.sampled_from(["good"] * 6 + ["none", "frame", "truncate", "extend"]))
         if kind == "none":
             drawn.append(None)

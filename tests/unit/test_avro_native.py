@@ -18,6 +18,7 @@ from infra.serde.catalog import TOP_LEVEL, Contract
 from infra.serde.codec import named_types
 from infra.serde.schema_walk import ValueTags
 from infra.serde.value_codec import VALUE_RECORD
+from tests.memory_helpers import bytes_kept
 from tests.strategies import records
 
 pytestmark = pytest.mark.unit
@@ -255,9 +256,6 @@ def test_deeply_nested_values_are_a_recursion_error_not_a_crash() -> None:
 
 def test_writing_and_reading_leak_nothing_refusals_included() -> None:
     """20,000 rounds of good and bad records and bytes, read, picked and written: memory stays flat."""
-    import gc  # noqa: PLC0415
-    import tracemalloc  # noqa: PLC0415
-
     from bench.bench_serde import _proposal  # noqa: PLC0415  # a realistic proposal
 
     contract = catalog()["ActionProposed"]
@@ -285,16 +283,7 @@ def test_writing_and_reading_leak_nothing_refusals_included() -> None:
 
     assert repr(read(good, 0)) == repr(python_reader(good, 0))
     assert contract.read(good) == record
-    rounds(2_000)  # warm every cache first
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        rounds(20_000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(rounds)  # every cache warmed first
     assert grown < 64_000, f"{grown} bytes kept after 20,000 rounds"
 
 

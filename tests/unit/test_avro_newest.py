@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +22,7 @@ from infra.serde.avro_native import (
 )
 from infra.serde.codec import named_types
 from projections.actual import KEY_PATHS
+from tests.memory_helpers import bytes_kept
 from tests.strategies import TEXT
 
 pytestmark = pytest.mark.unit
@@ -157,14 +156,5 @@ def test_keeping_the_newest_leaks_nothing() -> None:
             while index < len(run):
                 index = native(run, index, held) + 1
 
-    rounds(2_000)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        rounds(20_000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(rounds)
     assert grown < 64_000, f"{grown} bytes kept after 20,000 rounds"

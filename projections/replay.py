@@ -90,32 +90,34 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
     progress: Callable[[int, int], None],
     lazy: bool,
 ) -> Rebuilt:
-    store.drop_build(projection)
-    build = Tables(store.prefix, build=True)
-    store.ensure([projection], build)
-    consumer = Consumer(client_config(bootstrap, {
-        "group.id": f"replay-{uuid.uuid4()}",
-        "isolation.level": "read_committed", "enable.auto.commit": False,
-        "enable.partition.eof": True, "fetch.max.bytes": 52_428_800,
-        # a fetch at a partition's end returns (as its end) after this, not librdkafka's 500 ms
-        "fetch.wait.max.ms": FETCH_WAIT_MS,
-    }))  # fmt: skip
-    started = time.perf_counter()
-    loaded = False  # the build tables are empty until the first load
-    ends: dict[tuple[str, int], int] = {}
-    try:
-        assignment, total = _assign(consumer, projection, serdes, ends)
+    # One connection for the whole rebuild: its setup in autocommit mode, then one
+    # transaction for the writes, the digest and the switch. The build tables are
+    # nobody's until the switch, whose commit waits for the WAL flush and so flushes every
+    # earlier write; a crash before it leaves a build that the next rebuild drops.
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        store.drop_build(projection, conn)
+        build = Tables(store.prefix, build=True)
+        store.ensure([projection], build, conn)
+        conn.autocommit = False
+        conn.execute("SET synchronous_commit TO off")  # see above: nothing waits for it
+        consumer = Consumer(client_config(bootstrap, {
+            "group.id": f"replay-{uuid.uuid4()}",
+            "isolation.level": "read_committed", "enable.auto.commit": False,
+            "enable.partition.eof": True, "fetch.max.bytes": 52_428_800,
+            # a fetch at a partition's end returns (as its end) after this, not 500 ms
+            "fetch.wait.max.ms": FETCH_WAIT_MS,
+        }))  # fmt: skip
+        started = time.perf_counter()
         reading = _Reading(projection, serdes, lazy=lazy, as_of=as_of)
-        reading.open_partitions = {
-            (tp.topic, tp.partition)
-            for tp in assignment
-            if ends[(_name(serdes, tp.topic), tp.partition)] > tp.offset
-        }
-        with psycopg.connect(store.url) as conn:
-            # The build tables are nobody's until the switch, whose commit waits for the
-            # WAL flush and so flushes every earlier write; a crash before it leaves a
-            # build that the next rebuild drops. Waiting for each batch's flush gains nothing.
-            conn.execute("SET synchronous_commit TO off")
+        loaded = False  # the build tables are empty until the first load
+        ends: dict[tuple[str, int], int] = {}
+        try:
+            assignment, total = _assign(consumer, projection, serdes, ends)
+            reading.open_partitions = {
+                (tp.topic, tp.partition)
+                for tp in assignment
+                if ends[(_name(serdes, tp.topic), tp.partition)] > tp.offset
+            }
             while reading.open_partitions:
                 reading.take(ready_batch(consumer, 5000, 1.0))
                 if len(reading.held) >= BATCH:  # per read batch: holds BATCH + 5,000 at most
@@ -123,13 +125,11 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
                     loaded = True
                 progress(reading.records + reading.skipped, total)
             store.load(conn, projection, reading.held.drain(), build, empty=not loaded)
-            # in the rebuild's transaction: the digest sees its writes, and the switch
-            # commits with them
-            digest = store.digest(projection, build, conn)
-            if as_of is None:
-                store.switch(projection, ends, conn)
-    finally:
-        consumer.close()
+        finally:
+            consumer.close()
+        digest = store.digest(projection, build, conn)  # sees the writes
+        if as_of is None:
+            store.switch(projection, ends, conn)  # commits with them
     return Rebuilt(projection.name, reading.records, reading.skipped,
                    time.perf_counter() - started, digest, switched=as_of is None)  # fmt: skip
 

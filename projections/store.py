@@ -179,12 +179,19 @@ class ProjectionStore:
         self.url, self.prefix = database_url, prefix
         self.tracking = Identifier(f"{prefix}_tracking")
 
-    def ensure(self, projections: Iterable[Projection], t: Tables | None = None) -> None:
-        """Create the tracking table and each projection's tables if missing."""
+    def ensure(
+        self, projections: Iterable[Projection], t: Tables | None = None,
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Create the tracking table and each projection's tables if missing.
+
+        Through ``conn`` if given (in autocommit mode: each statement commits), else a new
+        connection.
+        """
         t = t or Tables(self.prefix)
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (0x61677072,))
-            conn.execute(
+        with self._connection(conn, autocommit=True) as using:
+            using.execute("SELECT pg_advisory_lock(%s)", (0x61677072,))
+            using.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0} (projection text NOT NULL, topic text NOT NULL,"
                     " partition integer NOT NULL, next_offset bigint NOT NULL,"
@@ -193,8 +200,8 @@ class ProjectionStore:
             )
             for projection in projections:
                 for statement in projection.create(t):
-                    conn.execute(statement)
-            conn.execute("SELECT pg_advisory_unlock(%s)", (0x61677072,))
+                    using.execute(statement)
+            using.execute("SELECT pg_advisory_unlock(%s)", (0x61677072,))
 
     def positions(self, projection: str) -> dict[tuple[str, int], int]:
         """Next offset per (topic, partition) the projection has applied up to."""
@@ -333,17 +340,21 @@ class ProjectionStore:
                 )
 
     def _connection(
-        self, conn: psycopg.Connection[Any] | None
+        self, conn: psycopg.Connection[Any] | None, *, autocommit: bool = False
     ) -> AbstractContextManager[psycopg.Connection[Any]]:
         """``conn`` (left open), or a new connection closed after use."""
-        return nullcontext(conn) if conn is not None else psycopg.connect(self.url)
+        if conn is not None:
+            return nullcontext(conn)
+        return psycopg.connect(self.url, autocommit=autocommit)
 
-    def drop_build(self, projection: Projection) -> None:
-        """Remove leftover build tables (an interrupted rebuild)."""
-        with psycopg.connect(self.url, autocommit=True) as conn:
+    def drop_build(
+        self, projection: Projection, conn: psycopg.Connection[Any] | None = None
+    ) -> None:
+        """Remove leftover build tables (an interrupted rebuild); through ``conn`` if given."""
+        with self._connection(conn, autocommit=True) as using:
             for table in projection.tables:
                 name = Identifier(f"{self.prefix}_{table}{BUILD}")
-                conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))
+                using.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))
 
 
 def _columns(cur: psycopg.Cursor[Any], table: Identifier) -> tuple[Composed, Composed]:

@@ -168,8 +168,9 @@ class NewestObservations:
     Newest means the highest change sequence, and of equal ones the first added. Other
     records on the topic (change-feed checks) change nothing in this view: dropped. Of a
     decoded observation only its resource and change sequence are read (the rest of its
-    bytes walked over); it is held unread and unvalidated, and read whole and validated
-    when drained: of 50,000 observations of 5,000 resources, 5,000 are.
+    bytes walked over); it is held unread and unvalidated (as a ``Decoded``, or as its
+    bytes when :meth:`add_payloads` took it), and read whole and validated when drained:
+    of 50,000 observations of 5,000 resources, 5,000 are.
     """
 
     def __init__(self) -> None:

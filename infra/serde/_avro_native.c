@@ -15,7 +15,8 @@
  * newest(spec, payloads, start, held) reads, with a program that picks a few fields, each
  * framed payload from payloads[start] on and keeps it in held[key] as (sequence, payload)
  * if its sequence is above the one held there: a rebuild that keeps each resource's newest
- * record reads 50,000 of them this way in one call instead of 50,000 trips through Python.
+ * record reads a fetched batch of up to 5,000 this way in one call, not 5,000 trips
+ * through Python.
  * It stops at the first payload it cannot take (another frame, too large, bytes that do
  * not decode, a key part that is no text) and returns its index, for the caller to deal
  * with that one its own way (and say why).

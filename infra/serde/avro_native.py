@@ -116,7 +116,8 @@ def compile_newest(schema: Schema, named: dict[str, Schema], keeping: Keeping) -
     payload it cannot take (anything else, e.g. ``None``, another frame, bytes that do not
     decode, a key part that is no text) and returns its index, ``len(payloads)`` if none:
     the caller then deals with that one its own way. With the C module one call reads the
-    run; without it a Python loop does the same.
+    run; without it a Python loop does the same, reading each record whole (as the
+    picker's fallback does), so it also stops at what only a whole read refuses.
     """
     module = native_module()
     if module is None:

@@ -29,10 +29,12 @@ from projections.store import Tables, UnusableRecord, canonical
 log = logging.getLogger("agentledger.projections")
 
 OBSERVED = f"{NAMESPACE}.{ExternalStateObserved.__name__}"
-KEYED_BY = frozenset({"resource", "change_sequence"})
-"""What :class:`NewestObservations` reads of an observation it may drop: all it needs."""
 KEY_PATHS = (("resource", "system"), ("resource", "type"), ("resource", "id"))
 """Where the parts of ``ResourceRef.key`` are in an observation, in order."""
+SEQUENCE = "change_sequence"
+"""The field that orders the observations of one resource."""
+KEYED_BY = frozenset({path[0] for path in KEY_PATHS} | {SEQUENCE})
+"""What :class:`NewestObservations` reads of an observation it may drop: all it needs."""
 
 
 class ActualState:
@@ -188,7 +190,7 @@ class NewestObservations:
             return
         ref = picked["resource"]
         key = ResourceRef.key_of(ref["system"], ref["type"], ref["id"])
-        self._keep(key, picked["change_sequence"], item)
+        self._keep(key, picked[SEQUENCE], item)
 
     def add_payloads(self, serde: TopicSerde, payloads: list[bytes | None], start: int) -> int:
         """Take the observations in ``payloads[start:]`` up to the first that is not one.
@@ -199,7 +201,7 @@ class NewestObservations:
         index (``len(payloads)`` if there is none).
         """
         self._serde = serde  # one topic's: the held bytes are read by it when drained
-        newest = serde.newest(OBSERVED, KEY_PATHS, "/", "change_sequence")
+        newest = serde.newest(OBSERVED, KEY_PATHS, "/", SEQUENCE)
         return start if newest is None else newest(payloads, start, self._held)
 
     def add_record(self, record: Record) -> None:

@@ -21,7 +21,7 @@ from infra.serde.avro_native import (
     compile_python_newest,
 )
 from infra.serde.codec import named_types
-from projections.actual import KEY_PATHS
+from projections.actual import KEY_PATHS, SEQUENCE
 from tests.memory_helpers import bytes_kept
 from tests.strategies import TEXT
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.unit
 
 AT = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 FRAME = b"\x00\x00\x00\x00\x07"
-KEEPING = Keeping(FRAME, 400, KEY_PATHS, "/", "change_sequence")
+KEEPING = Keeping(FRAME, 400, KEY_PATHS, "/", SEQUENCE)
 
 
 def _keepers(keeping: Keeping = KEEPING) -> tuple[Newest, Newest]:
@@ -119,7 +119,7 @@ def test_the_first_of_equal_sequences_stays_and_a_higher_one_replaces_it() -> No
 def test_it_stops_at_the_first_payload_it_cannot_take_and_goes_on_from_the_next() -> None:
     """None, another frame, too large, cut short: each stops it; the caller starts after it."""
     a, b = _payload("a", 1), _payload("b", 1)
-    small = Keeping(FRAME, len(a) - 1, KEY_PATHS, "/", "change_sequence")
+    small = Keeping(FRAME, len(a) - 1, KEY_PATHS, "/", SEQUENCE)
     for keeper in _keepers():
         held: dict[str, Any] = {}
         run = [a, None, b, b"\x00\x00\x00\x00\x08" + a[5:], a[:-3], b"", a]

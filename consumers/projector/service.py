@@ -4,6 +4,9 @@ On every assignment the consumer seeks to the tracked positions, so a batch is a
 once however often Kafka redelivers it (the tracking rows commit with the view).
 Unreadable records go to the dead-letter topic, flushed before the tracking rows move
 past them; a letter's id derives from the record's position, so a redelivery repeats it.
+A batch the view refuses for a reason other than a database outage (a value PostgreSQL
+cannot store, a projection that fails on one record) is applied again record by record:
+each record refused on its own is dead-lettered with the error, and the rest applied.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import psycopg
@@ -25,7 +29,7 @@ from domain.values import Record
 from infra.batches import ready_batch
 from infra.kafka_config import client_config
 from infra.serde.deadletter import DeadLetter, dead_letter_for
-from infra.serde.errors import BadRecord
+from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
 from projections.store import Position, Projection, ProjectionStore
 
@@ -86,11 +90,10 @@ class Projector:
                     if letters and not self._dead_letter(letters, stop):
                         break
                     passed = [self._position(letter) for letter in letters]
+                    sources = {_where(m): m for m in messages if m.error() is None}
                     while (batch or passed) and not stop.is_set():
                         try:
-                            self.applied += self.store.apply(
-                                conn, self.projection, batch, passed=passed
-                            )
+                            self._apply(conn, batch, passed, sources, stop)
                             break
                         except psycopg.OperationalError:
                             log.warning("database unavailable; retrying the batch", exc_info=True)
@@ -98,6 +101,52 @@ class Projector:
                             conn = psycopg.connect(self.store.url)  # noqa: PLW2901  # reconnect
         finally:
             consumer.close()
+
+    def _apply(
+        self,
+        conn: psycopg.Connection[Any],
+        batch: list[tuple[Position, Record]],
+        passed: list[Position],
+        sources: dict[tuple[str, int, int], Message],
+        stop: threading.Event,
+    ) -> None:
+        """Apply ``batch``; if the view refuses it, record by record (outages propagate)."""
+        try:
+            self.applied += self.store.apply(conn, self.projection, batch, passed=passed)
+        except psycopg.OperationalError:
+            raise
+        except Exception:  # a record the view cannot take: find it, never stop on it
+            log.exception("%s refused a batch of %d; applying it record by record",
+                          self.projection.name, len(batch))  # fmt: skip
+            self._one_by_one(conn, batch, passed, sources, stop)
+
+    def _one_by_one(
+        self,
+        conn: psycopg.Connection[Any],
+        batch: list[tuple[Position, Record]],
+        passed: list[Position],
+        sources: dict[tuple[str, int, int], Message],
+        stop: threading.Event,
+    ) -> None:
+        """Apply each record in its own transaction; dead-letter each one refused.
+
+        A refused record's position is passed only after its letter was published; if
+        the projector stops first, the record stays unapplied and is read again.
+        """
+        if passed:
+            self.applied += self.store.apply(conn, self.projection, [], passed=passed)
+        for position, record in batch:
+            try:
+                self.applied += self.store.apply(conn, self.projection, [(position, record)])
+            except psycopg.OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001  # whatever it is, it goes in the letter
+                topic = self._serdes[position.topic].topic
+                message = sources[topic, position.partition, position.offset]
+                failed = ProcessingFailed(f"{type(exc).__name__}: {exc}"[:2000])
+                if not self._dead_letter([self._letter(message, failed)], stop):
+                    return
+                self.store.apply(conn, self.projection, [], passed=[position])
 
     def _decode(
         self, messages: list[Message]
@@ -161,3 +210,8 @@ class Projector:
                 partition.offset = stored[key]
         consumer.assign(partitions)
         self.ready.set()
+
+
+def _where(message: Message) -> tuple[str, int, int]:
+    """A message's topic (as named on the broker), partition and offset."""
+    return message.topic() or "", message.partition() or 0, message.offset() or 0

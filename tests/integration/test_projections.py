@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,15 +26,19 @@ from agentledger.bootstrap import (
 from agentledger.settings import Settings
 from consumers.observer.observer import feed_read, observation_of
 from consumers.projector.service import Projector
+from domain.events import ExternalStateObserved
 from domain.events.decisions import DecisionOutcome
-from domain.values import ResourceRef
+from domain.values import Record, ResourceRef
 from infra.connectors.base import Change
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
+from infra.serde.deadletter import DeadLetter
 from projections import replay as replay_module
-from projections.actual import actual_state
+from projections.actual import ActualState, actual_state
 from projections.believed import believed_state
+from projections.store import Tables
+from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, executor, resource
 from tests.projection_helpers import caught_up, settled
 
@@ -214,6 +220,63 @@ def test_a_replay_leaves_out_invalid_observations_as_the_live_view_does(
     assert "reading again, validating every record" in caplog.text
     assert (again.records, again.skipped) == (3, 2)
     assert again.digest == store.digest(live.projection)
+
+
+class _Refusing(ActualState):
+    """The actual-state view, failing on any batch that holds resource ``refused``."""
+
+    def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
+        """Refuse, as a view does a value it cannot store; otherwise apply as the real one."""
+        if any(
+            isinstance(r, ExternalStateObserved) and r.resource.id == "refused" for r in records
+        ):
+            raise ValueError("this view cannot take billing/invoice/refused")
+        super().apply(cur, t, records)
+
+
+def test_a_record_the_view_refuses_is_dead_lettered_with_the_error_and_the_rest_applied(
+    isolated: Settings,
+) -> None:
+    """A batch the view refuses goes again record by record; only the refused one is lost.
+
+    It becomes a dead letter carrying the error; the records around it, in the same
+    partition and batch, are in the view, and the tracking rows moved past all of them.
+    """
+    serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
+    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    now = datetime.now(UTC)
+    refs = [ResourceRef(system="billing", type="invoice", id=n) for n in ("a", "refused", "b")]
+    partition = 0  # one partition, one batch: the refused record sits between the others
+    for sequence, ref in enumerate(refs, start=1):
+        change = Change(sequence=sequence, resource=ref, version="1", fields={"n": sequence},
+                        deleted=False, changed_at=now)  # fmt: skip
+        payload = serde.serialize(observation_of("billing", change, now))
+        producer.produce(serde.topic, payload, ref.key.encode(), partition=partition)
+    assert producer.flush(30) == 0
+    (live,) = [p for p in projectors(isolated) if p.projection.name == "actual"]
+    live.projection = _Refusing()
+    stop = threading.Event()
+    thread = threading.Thread(target=live.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert live.ready.wait(60)
+        caught_up(isolated, [live], timeout_s=120)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert (live.applied, live.dead_letters) == (2, 1)
+    with psycopg.connect(isolated.database) as conn:
+        prefix = projection_store(isolated).prefix
+        found = {ref.id: actual_state(conn, prefix, ref.key) for ref in refs}
+    assert {name: a.fields if a else None for name, a in found.items()} == {
+        "a": {"n": 1}, "refused": None, "b": {"n": 3},
+    }  # fmt: skip
+    (letter,) = read_topic(isolated, "deadletter.v1", until=1)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error_code == "processing_failed"
+    assert letter.error == "ValueError: this view cannot take billing/invoice/refused"
+    assert (letter.origin.topic, letter.origin.partition) == (serde.topic, partition)
 
 
 def _caught_up_actual(settings: Settings) -> Projector:

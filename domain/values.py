@@ -62,6 +62,27 @@ def checked_value(value: object) -> Value:
     raise ValueError(f"{kind.__name__} is not a field value (JSON-like values or Decimal)")
 
 
+def decoded_json(value: object) -> object:
+    """A value decoded from JSON, with integers beyond 64 bits as the floats they were.
+
+    PostgreSQL's jsonb keeps numbers as decimals and writes them without exponents: the
+    float ``1e20``, stored in a jsonb column, reads back as ``100000000000000000000``, an
+    integer no field value may hold. As a float it is exactly what was stored (every
+    integer a float can reach is one). An integer too large for a float is left as it
+    is, for :func:`checked_value` to refuse with its reason.
+    """
+    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:  # never a bool
+        try:
+            return float(value)
+        except OverflowError:
+            return value
+    if isinstance(value, dict):
+        return {key: decoded_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decoded_json(item) for item in value]
+    return value
+
+
 def checked_values(values: object) -> dict[str, Value]:
     """``values`` as named field values (see :func:`checked_value`)."""
     if type(values) is not dict:

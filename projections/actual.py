@@ -19,7 +19,7 @@ from psycopg.pq import Format
 from psycopg.sql import SQL, Composed
 
 from domain.events import ExternalStateObserved
-from domain.values import Record, ResourceRef
+from domain.values import Record, ResourceRef, decoded_json
 from infra.serde.catalog import NAMESPACE
 from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
@@ -266,7 +266,7 @@ def actual_state(conn: psycopg.Connection[Any], prefix: str, resource_key: str) 
         SQL("SELECT field, value FROM {0} WHERE resource_key = %s").format(t("actual_fields")),
         (resource_key,),
     ).fetchall()
-    return Actual(resource_key, row[0], row[1], row[2], dict(fields))
+    return Actual(resource_key, row[0], row[1], row[2], {f: decoded_json(v) for f, v in fields})
 
 
 class ActualReader:
@@ -311,7 +311,7 @@ class ActualReader:
             return {}
         by_key: dict[str, dict[str, Any]] = {}
         for key, field, value in fields:
-            by_key.setdefault(key, {})[field] = value
+            by_key.setdefault(key, {})[field] = decoded_json(value)
         return {
             key: Actual(key, version, deleted, observed_at, by_key.get(key, {}))
             for key, version, deleted, observed_at in resources

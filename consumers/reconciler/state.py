@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domain.values import Value
+from domain.values import INT64, Value
 
 RECENT = 32
 """How many own versions, applied actions and sent alerts a resource remembers."""
@@ -29,7 +29,9 @@ def _normal(value: Value) -> object:
     if isinstance(value, int | float | Decimal):
         number = Decimal(str(value)).normalize()
         exponent = number.as_tuple().exponent
-        return int(number) if isinstance(exponent, int) and exponent >= 0 else float(number)
+        if isinstance(exponent, int) and exponent >= 0 and INT64[0] <= number <= INT64[1]:
+            return int(number)
+        return float(number)  # 1e20 stays a float: no field value holds an integer that large
     if isinstance(value, list):
         return [_normal(item) for item in value]
     return {key: _normal(item) for key, item in value.items()}

@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 from typing import cast
 
-from domain.values import Value
+from domain.values import Value, decoded_json
 
 
 def dumps(value: object) -> str:
@@ -20,10 +20,14 @@ def dumps(value: object) -> str:
 
 
 def fields_of(document: object) -> dict[str, Value]:
-    """The fields of a decoded JSON object; anything else is a malformed answer."""
+    """The fields of a decoded JSON object; anything else is a malformed answer.
+
+    Integers beyond 64 bits become floats (:func:`~domain.values.decoded_json`): a
+    system that keeps its fields in jsonb gives a float like ``1e20`` back as one.
+    """
     if not isinstance(document, dict) or not all(isinstance(key, str) for key in document):
         raise TypeError(f"expected a JSON object of fields, got {type(document).__name__}")
-    return cast("dict[str, Value]", document)
+    return cast("dict[str, Value]", decoded_json(document))
 
 
 def _decimal(value: object) -> str:

@@ -112,6 +112,21 @@ def test_apply_creates_then_bumps_the_version(system: System) -> None:
     assert connector.current(ref) == Snapshot(ref, updated.external_version, updated.fields)
 
 
+def test_a_float_beyond_64_bit_integers_comes_back_as_that_float(system: System) -> None:
+    """1e20 is read back as the float it was, though jsonb writes it as a 21-digit integer.
+
+    An integer that large is no field value: recording the applied fields would fail.
+    """
+    ref, connector = system.new_ref(), system.connector
+    start = head(connector)
+    applied = connector.apply(upsert(ref, limit=1e20, floor=-3e19), unique("k"), None)
+    current = connector.current(ref)
+    (change,) = feed_of(connector, start, ref)
+    for fields in (applied.fields, current.fields, change.fields):
+        assert fields == {"limit": 1e20, "floor": -3e19}
+        assert {type(value) for value in fields.values()} == {float}
+
+
 def test_repeated_key_returns_the_stored_result_and_changes_nothing(system: System) -> None:
     """Applying again with the same key replays the first result without a second change."""
     ref, connector, key = system.new_ref(), system.connector, unique("k")

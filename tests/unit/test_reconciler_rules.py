@@ -362,3 +362,13 @@ def test_an_open_alert_is_not_judged_again_until_an_input_changes_its_resource()
     assert b"crm/contact/7" in due
     [resolved] = _resolved(world.tick(_s(15)))
     assert resolved.alert_id == alert.alert_id
+
+
+def test_an_out_of_band_float_beyond_64_bit_integers_is_reported_as_that_float() -> None:
+    """1e20 is a float field value: compared and shown as one, never as a 21-digit integer."""
+    world = World()
+    world.observe(_s(0), email="a@x.io", name="Ann")
+    world.observe(_s(1), email=1e20, name="Ann")
+    [alert] = _detected(world.tick(_s(6.5)))
+    assert [(f.field, f.before, f.actual) for f in alert.fields] == [("email", "a@x.io", 1e20)]
+    assert type(alert.fields[0].actual) is float

@@ -10,11 +10,12 @@ import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import load_schema
 from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agentledger.bootstrap import SCHEMAS_DIR
 from domain.events.observations import ExternalStateObserved
-from domain.values import ResourceRef, Value
+from domain.values import ResourceRef, Value, checked_value, decoded_json
 from infra.serde.value_codec import value_from_avro, value_to_avro
 from tests.strategies import values
 
@@ -107,3 +108,20 @@ def test_an_event_keeps_its_own_copy_of_its_values() -> None:
     nested.append(3)
     fields["added"] = True
     assert event.fields == {"tags": [1, 2]}
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: abs(f) > 2**63))
+def test_a_float_read_back_from_jsonb_as_a_huge_integer_is_that_float_again(number: float) -> None:
+    """A jsonb column gives 1e20 back as 100000000000000000000; decoded, it is 1e20 again."""
+    decoded = decoded_json({"n": [int(number), 7, True]})
+    assert decoded == {"n": [number, 7, True]}
+    assert type(decoded["n"][0]) is float
+    assert type(decoded["n"][2]) is bool
+    assert checked_value(decoded) == decoded
+
+
+def test_an_integer_too_large_for_a_float_is_left_for_the_check_to_refuse() -> None:
+    """No float holds 10**400: it stays an integer, and the field check names the problem."""
+    assert decoded_json(10**400) == 10**400
+    with pytest.raises(ValueError, match="does not fit in 64 bits"):
+        checked_value(decoded_json(10**400))

@@ -22,7 +22,7 @@ from agentledger.api.models import (
     ProposalIn,
     ReasonIn,
 )
-from agentledger.api.problems import install
+from agentledger.api.problems import InvalidRequest, install
 from agentledger.api.timeline import action_view
 from agentledger.approvals import ApprovalDesk
 from domain.events import ActionProposed
@@ -58,12 +58,15 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink) -> APIRouter:
     def propose(body: ProposalIn, token: Token) -> ProposalAccepted:
         """Propose an action as the agent the token names (decided asynchronously)."""
         agent_id = callers.agent(token)
-        proposal = ActionProposed.model_validate({
-            "metadata": {"event_id": uuid4(), "correlation_id": uuid4(),
-                         "occurred_at": datetime.now(UTC)},
-            "agent_id": agent_id, "resource": ResourceRef.parse(body.resource),
-            **body.model_dump(exclude={"resource"}),
-        })  # fmt: skip
+        try:  # the contract's checks: a resource key's shape, names, sizes, amounts
+            proposal = ActionProposed.model_validate({
+                "metadata": {"event_id": uuid4(), "correlation_id": uuid4(),
+                             "occurred_at": datetime.now(UTC)},
+                "agent_id": agent_id, "resource": ResourceRef.parse(body.resource),
+                **body.model_dump(exclude={"resource"}),
+            })  # fmt: skip
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise InvalidRequest(f"the proposal is not valid: {exc}") from exc
         sink.send(proposal)
         aid = action_id(agent_id, body.idempotency_key)
         return ProposalAccepted(action_id=aid, status_url=f"/actions/{aid}")

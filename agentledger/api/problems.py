@@ -10,7 +10,13 @@ from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavai
 from domain import errors
 from infra.proposal_sink import ProposalNotDelivered
 
+
+class InvalidRequest(ValueError):
+    """A request body the contracts refuse beyond what its model checks (a bad resource...)."""
+
+
 STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (InvalidRequest, 422, "invalid_request"),
     (Unauthenticated, 401, "unauthenticated"),
     (NoSuchApproval, 404, "not_found"),
     (LookupError, 404, "not_found"),

@@ -129,6 +129,33 @@ def test_an_agent_proposes_over_http_and_reads_only_its_own_actions(
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"resource": "crm"}, "resource key"),
+        ({"action_type": "contact update"}, "action_type"),
+        ({"estimated_cost": "1e30"}, "estimated_cost"),
+        ({"rationale": "x" * 5000}, "rationale"),
+    ],
+)
+def test_a_proposal_the_contract_refuses_is_a_422_naming_the_field(
+    api: TestClient, isolated: Settings, change: dict[str, str], named: str
+) -> None:
+    """Checks beyond the body's model (key shape, names, amounts, sizes) answer 422, not 500.
+
+    Nothing goes to proposals.v1: the agent learns at once what to fix.
+    """
+    body = {"resource": "crm/contact/7", "action_type": "contact.update",
+            "idempotency_key": "http-bad", **change}  # fmt: skip
+    response = api.post("/proposals", json=body, headers={"Authorization": "Bearer tok-agent"})
+    assert (response.status_code, response.json()["type"]) == (
+        422,
+        "urn:agentledger:problem:invalid_request",
+    )
+    assert named in response.json()["detail"]
+    assert read_topic(isolated, "proposals.v1", until=1, timeout_s=2) == []
+
+
 def test_the_openapi_document_is_served(api: TestClient) -> None:
     """/docs and /openapi.json describe every route."""
     assert api.get("/docs").status_code == 200

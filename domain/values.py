@@ -159,6 +159,9 @@ class ResourceRef(Record):
 
     @classmethod
     def parse(cls, key: str) -> ResourceRef:
-        """The reference for a ``system/type/id`` key."""
-        system, kind, ident = key.split("/", 2)
+        """The reference for a ``system/type/id`` key; a ``ValueError`` names a bad one."""
+        parts = key.split("/", 2)
+        if len(parts) != 3:  # noqa: PLR2004  # system, type and id
+            raise ValueError(f"resource key {key!r} is not system/type/id")
+        system, kind, ident = parts
         return cls(system=system, type=kind, id=ident)

@@ -14,18 +14,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
 from infra.batches import ready_batch
 from infra.kafka_config import client_config
+from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.decider")
+
+TRANSIENT: tuple[type[Exception], ...] = (RegistryUnavailable, KafkaException, *DATABASE_OUTAGES)
+"""Outages (registry, broker, database): a batch failing with one is retried, never isolated."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class DeciderService:
         while not stop.is_set():
             try:
                 tally = self.decider.handle(batch)
-            except (RegistryUnavailable, psycopg.OperationalError, KafkaException) as exc:
+            except TRANSIENT as exc:
                 log.warning("transient failure, retrying the batch: %s", exc)
             except Exception as exc:
                 failures += 1

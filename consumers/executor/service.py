@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import uuid4
 
-import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.executor.compensations import CompensationForwarder
@@ -31,12 +30,18 @@ from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
 from infra.kafka_config import client_config
 from infra.ledger.execution_index import ExecutionIndex
+from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed, RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.executor")
-TRANSIENT = (ConnectorUnavailable, RegistryUnavailable, psycopg.OperationalError, KafkaException)
+TRANSIENT: tuple[type[Exception], ...] = (
+    ConnectorUnavailable,
+    RegistryUnavailable,
+    KafkaException,
+    *DATABASE_OUTAGES,
+)
 
 
 @dataclass(frozen=True)

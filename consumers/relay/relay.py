@@ -22,6 +22,7 @@ from consumers.relay.wakeup import StoreWakeup
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
+from infra.ledger.outages import DATABASE_OUTAGES
 from infra.partitioner import partition_for
 from infra.routing import route
 
@@ -41,6 +42,8 @@ class RelayConfig:
     """How long an idle relay sleeps between reads when it cannot listen for commits."""
     idle_wait_s: float = 0.5
     """The longest an idle relay waits for a commit notification before reading anyway."""
+    outage_backoff_s: float = 1.0
+    """How long the relay waits before reading again when the ledger's database is down."""
 
 
 class Relay:
@@ -87,7 +90,13 @@ class Relay:
             self.active.set()
             log.info("relay active from notification %d", self.position.notification_id)
             while not stop.is_set():
-                if not self.step(producer):
+                try:
+                    relayed = self.step(producer)
+                except DATABASE_OUTAGES as exc:  # read before the transaction: nothing to undo
+                    log.warning("ledger unreachable, reading again shortly: %s", exc)
+                    stop.wait(self._config.outage_backoff_s)
+                    continue
+                if not relayed:
                     self._idle(stop)
         finally:
             self.active.clear()

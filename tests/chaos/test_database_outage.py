@@ -1,0 +1,123 @@
+"""Cut the decider and the relay off from PostgreSQL while proposals arrive: both wait."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from agentledger.bootstrap import catalog, registrar, topic_serdes
+from agentledger.settings import Settings
+from domain.events import ActionProposed
+from infra.ledger.ledger import Ledger, postgres_env
+from infra.partitioner import partition_for
+from tests.decider_helpers import proposal, read_topic, register, running
+from tests.outage_proxy import OutageProxy, outage_proxy
+
+pytestmark = pytest.mark.chaos
+
+BEFORE, DURING, AFTER = 40, 80, 40
+OUTAGE_S = 30.0
+"""Longer than the relay's read retries (10, each waiting up to CONNECT_TIMEOUT_S)."""
+CONNECT_TIMEOUT_S = 2
+"""How long the proxied ledger waits for a pooled connection (30 s by default)."""
+
+
+def test_a_database_outage_is_waited_out_and_every_proposal_decided_once(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """The decider and the relay lose PostgreSQL for 30 seconds while proposals arrive.
+
+    Nothing is dead-lettered: after the outage every proposal is decided exactly once and
+    every decision reaches actions.v1. The ledger waits 2 s for a connection instead of
+    30, so the outage outlasts many tries. (Both took the ledger's wrapped outage error
+    for a failure of their own: the decider isolated and dead-lettered the batch's
+    proposals after three tries; the relay stopped when its read retries ran out.)
+    """
+    register(own_ledger, "bot")
+    url = urlsplit(isolated.database)
+    with outage_proxy((url.hostname or "127.0.0.1", url.port or 5432)) as proxy:
+        through = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{proxy.port}"))
+        cut_off = isolated.model_copy(update={"database_url": through.geturl()})
+        env = postgres_env(cut_off.database, pool_size=5)
+        env["POSTGRES_CONNECT_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
+        proxied = Ledger(env, catalog(), cut_off.ledger_name)
+        try:
+            with running(cut_off, proxied):
+                _propose(isolated, range(BEFORE))
+                _wait_for_decisions(isolated, BEFORE)
+                proxy.cut()
+                _propose(isolated, range(BEFORE, BEFORE + DURING))
+                time.sleep(OUTAGE_S)
+                proxy.restore()
+                _propose(isolated, range(BEFORE + DURING, BEFORE + DURING + AFTER))
+                total = BEFORE + DURING + AFTER
+                assert _wait_for_decisions(isolated, total) == (total, total)
+                assert _decided_on_topic(isolated, total) == total
+        finally:
+            proxied.close()
+    _assert_refused_connections(proxy)
+    assert read_topic(isolated, "deadletter.v1", until=1, timeout_s=3) == []
+
+
+def _propose(settings: Settings, indexes: range) -> None:
+    serde = topic_serdes(settings, "proposals.v1")["proposals.v1"]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for index in indexes:
+        record: ActionProposed = proposal(
+            "bot",
+            f"outage-{index}",
+            resource={"system": "crm", "type": "contact", "id": str(index)},
+        )
+        key = record.resource.key.encode()
+        producer.produce(
+            serde.topic,
+            serde.serialize(record),
+            key,
+            partition=partition_for(key, settings.partitions),
+        )
+    assert producer.flush(30) == 0
+
+
+def _wait_for_decisions(settings: Settings, count: int, timeout_s: float = 120) -> tuple[int, int]:
+    """(decision rows, distinct actions) once ``count`` actions are decided."""
+    deadline = time.monotonic() + timeout_s
+    table = f"{settings.ledger_name.lower()}_decisions"
+    while True:
+        with psycopg.connect(settings.database) as conn:
+            row = conn.execute(
+                f"SELECT count(*), count(DISTINCT action_id) FROM {table}"
+            ).fetchone()  # our table
+        assert row is not None
+        if row[1] >= count or time.monotonic() > deadline:
+            return int(row[0]), int(row[1])
+        time.sleep(0.2)
+
+
+def _decided_on_topic(settings: Settings, count: int, timeout_s: float = 60) -> int:
+    """PolicyDecided records visible (read_committed) on actions.v1, once ``count`` are."""
+    ids = registrar(settings).register([catalog()["PolicyDecided"]])
+    decided = ids["agentledger.v1.PolicyDecided"].to_bytes(4, "big")
+    consumer = Consumer({
+        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"check-{uuid.uuid4()}",
+        "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+    })  # fmt: skip
+    consumer.subscribe([settings.topic("actions.v1")])
+    found, deadline = 0, time.monotonic() + timeout_s
+    try:
+        while found < count and time.monotonic() < deadline:
+            for message in consumer.consume(1000, timeout=0.5):
+                if message.error() is None and (message.value() or b"")[1:5] == decided:
+                    found += 1
+    finally:
+        consumer.close()
+    return found
+
+
+def _assert_refused_connections(proxy: OutageProxy) -> None:
+    """The services did try to reach the database during the outage (it really was cut)."""
+    assert proxy.refused > 0

@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.context import CommandContext
 from domain.errors import ApprovalStillOpen, InvalidTransition
 from infra.ledger.ledger import Ledger
+from infra.ledger.outages import DATABASE_OUTAGES
 
 log = logging.getLogger("agentledger.expirer")
 
@@ -56,6 +57,11 @@ class Expirer:
                 continue
             except IntegrityError:
                 log.info("approval %s changed concurrently; looking again next round", action_id)
+                continue
+            except DATABASE_OUTAGES:
+                raise  # an outage: this round ends here, the next poll tries again
+            except Exception:  # one request that cannot expire must not hold up those behind it
+                log.exception("cannot expire the approval for %s; trying it next round", action_id)
                 continue
             log.info("approval for %s expired (fail closed)", action_id)
             expired.append(action_id)

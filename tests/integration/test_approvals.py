@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from uuid import UUID
+
 import pytest
 
 from agentledger.approvals import Unauthenticated
@@ -16,6 +19,7 @@ from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
+from infra.ledger.commands import Commands
 from infra.ledger.ledger import Ledger
 from tests.execution_helpers import (
     ALICE,
@@ -104,6 +108,31 @@ def test_an_expired_request_fails_closed_even_across_a_restart(
         desk(own_ledger, systems).approve(ALICE, aid)
     assert desk(own_ledger, systems).request(aid).state == "expired"
     assert executor(own_ledger, systems).execute(aid) is Outcome.SKIPPED
+
+
+def test_a_request_that_cannot_expire_does_not_hold_up_those_due_after_it(
+    own_ledger: Ledger, systems: Connectors, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Due requests go oldest first; one that fails to expire is logged and passed over."""
+    first = decide(own_ledger, agent(own_ledger), resource("billing", "invoice"), ttl=60)
+    second = decide(own_ledger, agent(own_ledger), resource("billing", "invoice"), ttl=90)
+    expire = Commands.expire
+
+    def failing(self: Commands, aid: UUID) -> None:
+        if aid == first:
+            raise LookupError("the request's action cannot be loaded")
+        expire(self, aid)
+
+    monkeypatch.setattr(Commands, "expire", failing)
+    clock = Clock()
+    clock.advance(91)
+    with caplog.at_level(logging.ERROR, logger="agentledger.expirer"):
+        assert Expirer(own_ledger, clock, context_at).run_once() == [second]
+    assert f"cannot expire the approval for {first}" in caplog.text
+    monkeypatch.undo()
+    assert Expirer(own_ledger, clock, context_at).run_once() == [first]
+    assert desk(own_ledger, systems).request(first).state == "expired"
 
 
 @pytest.mark.parametrize("system", ["billing", "crm"])

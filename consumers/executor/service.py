@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -133,12 +133,41 @@ class ExecutorService:
             future.result()
 
     def _redrive(self, stop: threading.Event) -> None:
-        for row in self._index.in_flight():
-            self._persist(partial(self.executor.redrive, row), stop)
+        """Finish what a crash left in flight, before anything new (outages waited out)."""
+        while not stop.is_set():
+            try:
+                rows = self._index.in_flight()
+            except DATABASE_OUTAGES as exc:
+                log.warning("ledger unreachable, reading in-flight executions again: %s", exc)
+                stop.wait(self.config.outage_backoff_s)
+                continue
+            for row in rows:
+                self._settle(partial(self.executor.redrive, row), row.action_id, stop)
+            return
 
     def _retries(self, stop: threading.Event) -> None:
-        for row in self._index.due_retries(self.executor.clock()):
-            self._persist(partial(self.executor.execute, row.action_id), stop)
+        """Retry the executions due now; during an outage, at a later round."""
+        try:
+            rows = self._index.due_retries(self.executor.clock())
+        except DATABASE_OUTAGES as exc:
+            log.warning("ledger unreachable, looking for due retries later: %s", exc)
+            return
+        for row in rows:
+            self._settle(partial(self.executor.execute, row.action_id), row.action_id, stop)
+
+    def _settle(self, work: Callable[[], object], action_id: UUID, stop: threading.Event) -> None:
+        """Run ``work`` for an action found in the ledger; if it keeps failing, say so and go on.
+
+        There is no record to dead-letter: the action stays as the ledger has it (in
+        flight, or due for a retry) for an operator, and the executor serves the others.
+        """
+        try:
+            self._persist(work, stop)
+        except _GaveUp as exc:
+            # _persist logged each failure with its traceback; one line says what it means
+            log.error(  # noqa: TRY400
+                "giving up on %s for now (it stays as recorded): %s", action_id, exc.__cause__
+            )
 
     def _handle(self, message: Message, stop: threading.Event) -> None:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -10,17 +12,23 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from agentledger.bootstrap import catalog, registrar, topic_serdes
+from agentledger.bootstrap import catalog, executor_service, registrar, relay, topic_serdes
 from agentledger.settings import Settings
+from domain.action_state import Status
 from domain.events import ActionProposed
+from domain.events.decisions import DecisionOutcome
+from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger, postgres_env
 from infra.partitioner import partition_for
 from tests.decider_helpers import proposal, read_topic, register, running
+from tests.execution_helpers import agent, decide, resource
 from tests.outage_proxy import OutageProxy, outage_proxy
+from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.chaos
 
 BEFORE, DURING, AFTER = 40, 80, 40
+ACTIONS = 6
 OUTAGE_S = 30.0
 """Longer than the relay's read retries (10, each waiting up to CONNECT_TIMEOUT_S)."""
 CONNECT_TIMEOUT_S = 2
@@ -41,11 +49,7 @@ def test_a_database_outage_is_waited_out_and_every_proposal_decided_once(
     register(own_ledger, "bot")
     url = urlsplit(isolated.database)
     with outage_proxy((url.hostname or "127.0.0.1", url.port or 5432)) as proxy:
-        through = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{proxy.port}"))
-        cut_off = isolated.model_copy(update={"database_url": through.geturl()})
-        env = postgres_env(cut_off.database, pool_size=5)
-        env["POSTGRES_CONNECT_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
-        proxied = Ledger(env, catalog(), cut_off.ledger_name)
+        cut_off, proxied = _behind(proxy, isolated)
         try:
             with running(cut_off, proxied):
                 _propose(isolated, range(BEFORE))
@@ -62,6 +66,65 @@ def test_a_database_outage_is_waited_out_and_every_proposal_decided_once(
             proxied.close()
     _assert_refused_connections(proxy)
     assert read_topic(isolated, "deadletter.v1", until=1, timeout_s=3) == []
+
+
+def test_the_executor_waits_out_an_outage_and_applies_every_authorized_action(
+    isolated: Settings, own_ledger: Ledger, systems: Connectors
+) -> None:
+    """Authorized actions reach the executor while its ledger is unreachable for 30 s.
+
+    The relay reads the ledger directly; only the executor is cut off. Every action is
+    applied once the database is back, and none is dead-lettered. (The executor took
+    the ledger's wrapped outage error for a failing step: after its tries it
+    dead-lettered the Authorized record, and the action was never executed; and its
+    periodic look for due retries, failing, stopped it.)
+    """
+    url = urlsplit(isolated.database)
+    stop = threading.Event()
+    with outage_proxy((url.hostname or "127.0.0.1", url.port or 5432)) as proxy:
+        cut_off, proxied = _behind(proxy, isolated)
+        service = executor_service(cut_off, proxied, systems)
+        # eventsourcing retries a read for ~20 s itself; give up after one failed try, so
+        # the outage outlasts what the executor tolerates for a failure of its own
+        service.config = dataclasses.replace(service.config, attempts_before_giving_up=1)
+        threads = [
+            threading.Thread(target=relay(isolated, own_ledger).run, args=(stop,), daemon=True),
+            threading.Thread(target=service.run, args=(stop,), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            assert service.ready.wait(60), "the executor got no partitions"
+            proxy.cut()
+            bot = agent(own_ledger)
+            actions = [
+                decide(
+                    own_ledger, bot, resource("billing", "invoice"), outcome=DecisionOutcome.ALLOW
+                )
+                for _ in range(ACTIONS)
+            ]
+            time.sleep(OUTAGE_S)
+            proxy.restore()
+            for aid in actions:
+                wait_status(own_ledger, aid, Status.APPLIED, timeout_s=120)
+            assert all(thread.is_alive() for thread in threads)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+            proxied.close()
+    assert proxy.refused > 0
+    assert read_topic(isolated, "deadletter.v1", until=1, timeout_s=3) == []
+
+
+def _behind(proxy: OutageProxy, settings: Settings) -> tuple[Settings, Ledger]:
+    """Settings and a ledger reaching the database through ``proxy`` (short pool wait)."""
+    url = urlsplit(settings.database)
+    through = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{proxy.port}"))
+    cut_off = settings.model_copy(update={"database_url": through.geturl()})
+    env = postgres_env(cut_off.database, pool_size=5)
+    env["POSTGRES_CONNECT_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
+    return cut_off, Ledger(env, catalog(), cut_off.ledger_name)
 
 
 def _propose(settings: Settings, indexes: range) -> None:

@@ -338,7 +338,7 @@ def executor_service(
 def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     """The observer of every connector's change feed."""
     systems = systems or connectors(settings)
-    serde = topic_serdes(settings, "observations.v1")["observations.v1"]
+    serdes = topic_serdes(settings, "observations.v1", "deadletter.v1")
     positions = ObserverPositions(
         settings.kafka_bootstrap, settings.topic("observer-positions.v1"), settings.ledger_name
     )
@@ -347,7 +347,10 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
         transactional_id=f"{settings.topic_prefix}observer.{settings.ledger_name}",
         poll_s=settings.observer_poll_s, heartbeat_s=settings.observer_heartbeat_s,
     )  # fmt: skip
-    return Observer(systems, serde, positions, wall_clock, config)
+    return Observer(
+        systems, serdes["observations.v1"], positions, wall_clock, config,
+        letters=serdes["deadletter.v1"],
+    )  # fmt: skip
 
 
 def reconciler_config(settings: Settings) -> ReconcilerConfig:

@@ -21,6 +21,10 @@ AGENT_REGISTRY = (
 DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024
 """A dead letter keeps the whole bad record, so it may exceed the limit the record broke."""
 
+DEAD_LETTER_PRODUCER = {"message.max.bytes": DEAD_LETTER_MAX_BYTES + 64 * 1024}
+"""What a producer of dead letters needs: librdkafka refuses records over 1,000,000 bytes
+by default, so a letter carrying a record near the 1 MiB limit could not be sent."""
+
 
 @dataclass(frozen=True)
 class TopicSpec:

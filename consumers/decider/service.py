@@ -24,6 +24,7 @@ from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
+from infra.topics import DEAD_LETTER_PRODUCER
 
 log = logging.getLogger("agentledger.decider")
 
@@ -51,7 +52,9 @@ class DeadLetterSink:
     def __init__(self, bootstrap: str, serde: TopicSerde) -> None:
         """Dead letters go to ``serde``'s topic, keyed by the origin's key."""
         self._serde = serde
-        self._producer = Producer(client_config(bootstrap, {"enable.idempotence": True}))
+        self._producer = Producer(
+            client_config(bootstrap, {"enable.idempotence": True, **DEAD_LETTER_PRODUCER})
+        )
 
     def __call__(self, letters: list[DeadLetter]) -> None:
         """Produce and flush ``letters``; raises if the broker did not take them."""

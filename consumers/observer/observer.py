@@ -2,7 +2,10 @@
 
 Each round reads up to ``batch`` changes per system and produces their observations
 and the new positions in one Kafka transaction. The event id of an observation is
-derived from (system, sequence), so the same change always has the same id.
+derived from (system, sequence), so the same change always has the same id. A change
+that cannot be published as an observation (too large, a value the contract refuses)
+becomes a dead letter in the same transaction, with the change as JSON and the reason,
+and the feed goes on past it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ from confluent_kafka import Producer
 
 from consumers.observer.positions import ObserverPositions
 from domain.events import ChangeFeedChecked, ExternalStateObserved
+from domain.events.proposals import KafkaPosition
 from infra.connectors.base import Change, Connector, ConnectorError
+from infra.connectors.values import dumps
 from infra.kafka_config import client_config
 from infra.partitioner import partition_for
+from infra.serde.deadletter import dead_letter_for
+from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
+from infra.topics import DEAD_LETTER_PRODUCER
 
 log = logging.getLogger("agentledger.observer")
 
@@ -65,19 +73,21 @@ def feed_read(source: str, sequence: int, read_at: datetime, partition: int) -> 
 class Observer:
     """Follows the change feeds of ``connectors`` (by system name)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # an observer joins its feeds, topics, positions and clock
         self,
         connectors: Mapping[str, Connector],
         serde: TopicSerde,
         positions: ObserverPositions,
         clock: Callable[[], datetime],
         config: ObserverConfig,
+        *,
+        letters: TopicSerde,
     ) -> None:
-        """Produce observations with ``serde`` to its topic."""
+        """Produce observations with ``serde`` to its topic, dead letters with ``letters``."""
         self._connectors, self._serde, self._positions = connectors, serde, positions
-        self._clock, self.config = clock, config
+        self._clock, self.config, self._letters = clock, config, letters
         self.ready = threading.Event()
-        self.produced = 0
+        self.produced = self.dead_letters = 0
         self._producer: Producer | None = None
         self._at: dict[str, int] = {}
         self._beat: dict[str, datetime] = {}
@@ -87,6 +97,7 @@ class Observer:
         self._producer = Producer(client_config(self.config.bootstrap, {
             "enable.idempotence": True,
             "transactional.id": self.config.transactional_id, "linger.ms": 5,
+            **DEAD_LETTER_PRODUCER,  # observations are held to their own limit by the serde
         }))  # fmt: skip
         self._producer.init_transactions(60)
         self._at = self._positions.load()
@@ -105,10 +116,13 @@ class Observer:
         count = 0
         for source, (read_at, changes) in read.items():
             for change in changes:
-                record = observation_of(source, change, read_at)
                 key = change.resource.key.encode()
+                try:
+                    value = self._serde.serialize(observation_of(source, change, read_at))
+                except (BadRecord, ValueError) as exc:  # pydantic's ValidationError included
+                    self._unpublishable(producer, source, change, exc)
+                    continue
                 partition = partition_for(key, self.config.partitions)
-                value = self._serde.serialize(record)
                 producer.produce(self._serde.topic, value, key, partition=partition)
                 count += 1
             sequence = changes[-1].sequence if changes else self._at.get(source, 0)
@@ -138,6 +152,27 @@ class Observer:
             if changes or due:
                 read[source] = (read_at, changes)
         return read
+
+    def _unpublishable(
+        self, producer: Producer, source: str, change: Change, error: Exception
+    ) -> None:
+        """A dead letter for ``change``, in the round's transaction (the feed goes on)."""
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        log.error("change %d of the %s feed is dead-lettered: %s", change.sequence, source, reason)
+        payload = dumps({
+            "sequence": change.sequence, "resource": change.resource.key,
+            "version": change.version, "fields": change.fields, "deleted": change.deleted,
+            "changed_at": change.changed_at.isoformat(),
+        }).encode()  # fmt: skip
+        where = f"observer:{source}:{change.sequence}"
+        letter = dead_letter_for(
+            error if isinstance(error, BadRecord) else ProcessingFailed(reason),
+            origin=KafkaPosition(topic=f"feed:{source}", partition=0, offset=change.sequence),
+            key=change.resource.key.encode(), payload=payload, headers={}, consumer="observer",
+            clock=self._clock, new_id=lambda: uuid5(NAMESPACE_URL, where),
+        )  # fmt: skip
+        producer.produce(self._letters.topic, self._letters.serialize(letter), letter.key)
+        self.dead_letters += 1
 
     def _heartbeat(self, producer: Producer, source: str, sequence: int, at: datetime) -> None:
         """A ``ChangeFeedChecked`` on every partition, after the observations it vouches for."""

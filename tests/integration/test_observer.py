@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -14,6 +15,7 @@ from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
+from infra.serde.deadletter import DeadLetter
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import resource
 
@@ -95,3 +97,35 @@ def test_every_change_is_observed_once_across_a_restart(
         assert "note" in mine[-1].fields
         assert "lost" not in mine[-1].fields
         assert mine[-1].external_version == systems[ref.system].current(ref).version
+
+
+def test_a_change_too_large_to_publish_is_dead_lettered_and_the_feed_goes_on(
+    isolated: Settings, systems: Connectors
+) -> None:
+    """A 1.2 MB field makes an observation over the record limit: it becomes a dead letter.
+
+    The letter holds the change as JSON and the reason, at the feed's position; the
+    change after it is observed. (The observer used to restart on it, forever, and no
+    feed moved.)
+    """
+    big, small = (ResourceRef.parse(resource("billing", "invoice")) for _ in range(2))
+    billing = systems["billing"]
+    billing.apply(Mutation(big, Operation.UPSERT, {"blob": "x" * 1_200_000}), f"big-{big.id}", None)
+    billing.apply(Mutation(small, Operation.UPSERT, {"n": 1}), f"small-{small.id}", None)
+    stop, thread = _run_observer(isolated, systems)
+    try:
+        observed = _observed(isolated, [small], 1)
+        letters = [
+            r for r in read_topic(isolated, "deadletter.v1", until=10**7, timeout_s=3)
+            if isinstance(r, DeadLetter) and r.key == big.key.encode()
+        ]  # fmt: skip
+    finally:
+        stop.set()
+        thread.join(60)
+    assert [o.fields for o in observed] == [{"n": 1}]
+    (letter,) = letters
+    assert (letter.consumer, letter.error_code) == ("observer", "payload_too_large")
+    assert letter.origin.topic == "feed:billing"
+    change = json.loads(letter.payload or b"")
+    assert (change["resource"], change["sequence"]) == (big.key, letter.origin.offset)
+    assert change["fields"] == {"blob": "x" * 1_200_000}

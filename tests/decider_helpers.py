@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, Producer
 
 from agentledger.bootstrap import decider_service, relay, system_context, topic_serdes
 from agentledger.settings import Settings
@@ -19,6 +19,7 @@ from consumers.decider.service import DeciderService
 from domain.events import ActionProposed
 from domain.values import Record
 from infra.ledger.ledger import Ledger
+from infra.partitioner import partition_for
 
 
 def register(
@@ -93,3 +94,14 @@ def read_topic(settings: Settings, name: str, until: int, timeout_s: float = 60.
     finally:
         consumer.close()
     return records
+
+
+def produce(settings: Settings, proposals: Iterable[ActionProposed]) -> None:
+    """Put ``proposals`` on proposals.v1 as agents do (keyed, partitioned by resource key)."""
+    serde = topic_serdes(settings, "proposals.v1")["proposals.v1"]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    for record in proposals:
+        key = record.resource.key.encode()
+        partition = partition_for(key, settings.partitions)
+        producer.produce(serde.topic, serde.serialize(record), key, partition=partition)
+    assert producer.flush(60) == 0

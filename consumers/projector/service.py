@@ -46,6 +46,17 @@ class ProjectorConfig:
     poll_timeout_s: float = 0.2
 
 
+@dataclass(frozen=True)
+class _Read:
+    """One poll's worth: the records to apply, the positions passed, the messages by place."""
+
+    records: list[tuple[Position, Record]]
+    passed: list[Position]
+    """Records read but not applied (dead-lettered as unreadable)."""
+    sources: dict[tuple[str, int, int], Message]
+    """Each message by (topic on the broker, partition, offset), for its dead letter."""
+
+
 class Projector:
     """One projection kept live."""
 
@@ -89,11 +100,13 @@ class Projector:
                     batch, letters = self._decode(messages)
                     if letters and not self._dead_letter(letters, stop):
                         break
-                    passed = [self._position(letter) for letter in letters]
-                    sources = {_where(m): m for m in messages if m.error() is None}
-                    while (batch or passed) and not stop.is_set():
+                    read = _Read(
+                        batch, [self._position(letter) for letter in letters],
+                        {_where(m): m for m in messages if m.error() is None},
+                    )  # fmt: skip
+                    while (read.records or read.passed) and not stop.is_set():
                         try:
-                            self._apply(conn, batch, passed, sources, stop)
+                            self._apply(conn, read, stop)
                             break
                         except psycopg.OperationalError:
                             log.warning("database unavailable; retrying the batch", exc_info=True)
@@ -102,47 +115,37 @@ class Projector:
         finally:
             consumer.close()
 
-    def _apply(
-        self,
-        conn: psycopg.Connection[Any],
-        batch: list[tuple[Position, Record]],
-        passed: list[Position],
-        sources: dict[tuple[str, int, int], Message],
-        stop: threading.Event,
-    ) -> None:
-        """Apply ``batch``; if the view refuses it, record by record (outages propagate)."""
+    def _apply(self, conn: psycopg.Connection[Any], read: _Read, stop: threading.Event) -> None:
+        """Apply what was read; if the view refuses it, record by record (outages propagate)."""
         try:
-            self.applied += self.store.apply(conn, self.projection, batch, passed=passed)
+            self.applied += self.store.apply(
+                conn, self.projection, read.records, passed=read.passed
+            )
         except psycopg.OperationalError:
             raise
         except Exception:  # a record the view cannot take: find it, never stop on it
             log.exception("%s refused a batch of %d; applying it record by record",
-                          self.projection.name, len(batch))  # fmt: skip
-            self._one_by_one(conn, batch, passed, sources, stop)
+                          self.projection.name, len(read.records))  # fmt: skip
+            self._one_by_one(conn, read, stop)
 
     def _one_by_one(
-        self,
-        conn: psycopg.Connection[Any],
-        batch: list[tuple[Position, Record]],
-        passed: list[Position],
-        sources: dict[tuple[str, int, int], Message],
-        stop: threading.Event,
+        self, conn: psycopg.Connection[Any], read: _Read, stop: threading.Event
     ) -> None:
         """Apply each record in its own transaction; dead-letter each one refused.
 
         A refused record's position is passed only after its letter was published; if
         the projector stops first, the record stays unapplied and is read again.
         """
-        if passed:
-            self.applied += self.store.apply(conn, self.projection, [], passed=passed)
-        for position, record in batch:
+        if read.passed:
+            self.applied += self.store.apply(conn, self.projection, [], passed=read.passed)
+        for position, record in read.records:
             try:
                 self.applied += self.store.apply(conn, self.projection, [(position, record)])
             except psycopg.OperationalError:
                 raise
             except Exception as exc:  # noqa: BLE001  # whatever it is, it goes in the letter
                 topic = self._serdes[position.topic].topic
-                message = sources[topic, position.partition, position.offset]
+                message = read.sources[topic, position.partition, position.offset]
                 failed = ProcessingFailed(f"{type(exc).__name__}: {exc}"[:2000])
                 if not self._dead_letter([self._letter(message, failed)], stop):
                     return

@@ -10,17 +10,15 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 
-from agentledger.bootstrap import catalog, executor_service, registrar, relay, topic_serdes
+from agentledger.bootstrap import catalog, executor_service, registrar, relay
 from agentledger.settings import Settings
 from domain.action_state import Status
-from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger, postgres_env
-from infra.partitioner import partition_for
-from tests.decider_helpers import proposal, read_topic, register, running
+from tests.decider_helpers import produce, proposal, read_topic, register, running
 from tests.execution_helpers import agent, decide, resource
 from tests.outage_proxy import OutageProxy, outage_proxy
 from tests.service_helpers import wait_status
@@ -128,22 +126,10 @@ def _behind(proxy: OutageProxy, settings: Settings) -> tuple[Settings, Ledger]:
 
 
 def _propose(settings: Settings, indexes: range) -> None:
-    serde = topic_serdes(settings, "proposals.v1")["proposals.v1"]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
-    for index in indexes:
-        record: ActionProposed = proposal(
-            "bot",
-            f"outage-{index}",
-            resource={"system": "crm", "type": "contact", "id": str(index)},
-        )
-        key = record.resource.key.encode()
-        producer.produce(
-            serde.topic,
-            serde.serialize(record),
-            key,
-            partition=partition_for(key, settings.partitions),
-        )
-    assert producer.flush(30) == 0
+    produce(settings, (
+        proposal("bot", f"outage-{i}", resource={"system": "crm", "type": "contact", "id": str(i)})
+        for i in indexes
+    ))  # fmt: skip
 
 
 def _wait_for_decisions(settings: Settings, count: int, timeout_s: float = 120) -> tuple[int, int]:

@@ -11,14 +11,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka import Producer
 
-from agentledger.bootstrap import topic_serdes
 from agentledger.settings import Settings
 from infra.ledger.ledger import Ledger
-from infra.partitioner import partition_for
+from tests.decider_helpers import produce, register
 from tests.decider_helpers import proposal as make_proposal
-from tests.decider_helpers import register
 
 pytestmark = pytest.mark.chaos
 
@@ -59,25 +56,13 @@ def test_kill_9_during_a_backlog_loses_and_repeats_no_decision(
     """SIGKILL the decider every ~2 s while it decides 3,000 proposals; after a clean restart each is decided once."""
     for index in range(20):
         register(own_ledger, f"agent-{index}")
-    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap, "linger.ms": 5})
-    for index in range(PROPOSALS):
-        resource = {"system": "crm", "type": "contact", "id": str(index % 400)}
-        proposal = make_proposal(
-            f"agent-{index % 20}",
-            f"k{index}",
-            resource=resource,
-            parameters={"n": index},
-            confidence=0.9,
+    produce(isolated, (
+        make_proposal(
+            f"agent-{index % 20}", f"k{index}", parameters={"n": index}, confidence=0.9,
+            resource={"system": "crm", "type": "contact", "id": str(index % 400)},
         )
-        key = proposal.resource.key.encode()
-        producer.produce(
-            serde.topic,
-            serde.serialize(proposal),
-            key,
-            partition=partition_for(key, isolated.partitions),
-        )
-    assert producer.flush(60) == 0
+        for index in range(PROPOSALS)
+    ))  # fmt: skip
     log = tmp_path / "decider.log"
     kills = 0
     deadline = time.monotonic() + 300

@@ -253,18 +253,7 @@ def test_a_record_the_view_refuses_is_dead_lettered_with_the_error_and_the_rest_
         payload = serde.serialize(observation_of("billing", change, now))
         producer.produce(serde.topic, payload, ref.key.encode(), partition=partition)
     assert producer.flush(30) == 0
-    (live,) = [p for p in projectors(isolated) if p.projection.name == "actual"]
-    live.projection = _Refusing()
-    stop = threading.Event()
-    thread = threading.Thread(target=live.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        assert live.ready.wait(60)
-        caught_up(isolated, [live], timeout_s=120)
-    finally:
-        stop.set()
-        thread.join(60)
-    assert not thread.is_alive()
+    live = _caught_up_actual(isolated, _Refusing())
     assert (live.applied, live.dead_letters) == (2, 1)
     with psycopg.connect(isolated.database) as conn:
         prefix = projection_store(isolated).prefix
@@ -279,9 +268,11 @@ def test_a_record_the_view_refuses_is_dead_lettered_with_the_error_and_the_rest_
     assert (letter.origin.topic, letter.origin.partition) == (serde.topic, partition)
 
 
-def _caught_up_actual(settings: Settings) -> Projector:
-    """A live actual-state projector run until it has applied everything on its topic."""
+def _caught_up_actual(settings: Settings, view: ActualState | None = None) -> Projector:
+    """A live actual-state projector (of ``view``, if given) run until it has read everything."""
     (live,) = [p for p in projectors(settings) if p.projection.name == "actual"]
+    if view is not None:
+        live.projection = view
     stop = threading.Event()
     thread = threading.Thread(target=live.run, args=(stop,), daemon=True)
     thread.start()

@@ -167,13 +167,18 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
         bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
         transactional_id=f"{settings.topic_prefix}relay.{the_ledger.name}",
+        max_record_bytes=settings.max_record_bytes,
     )  # fmt: skip
     positions = PositionStore(
         settings.kafka_bootstrap, settings.topic("relay-positions.v1"), the_ledger.name
     )
     lock = RelayLock(settings.database, the_ledger.name)
     wakeup = StoreWakeup(settings.database, the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
-    return Relay(the_ledger, config, schema_id, positions, lock, wakeup=wakeup)
+    letters = topic_serdes(settings, "deadletter.v1")["deadletter.v1"]
+    return Relay(
+        the_ledger, config, schema_id, positions, lock, letters=letters, clock=wall_clock,
+        wakeup=wakeup,
+    )  # fmt: skip
 
 
 def relay_lag(settings: Settings, the_ledger: Ledger) -> int:

@@ -12,6 +12,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import NAMESPACE_URL, uuid5
 
 from confluent_kafka import KafkaException, Producer
 from eventsourcing.persistence import Notification
@@ -19,14 +21,21 @@ from eventsourcing.persistence import Notification
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.wakeup import StoreWakeup
+from domain.events.proposals import KafkaPosition
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.partitioner import partition_for
 from infra.routing import route
+from infra.serde.deadletter import dead_letter_for
+from infra.serde.errors import PayloadTooLarge
+from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.relay")
+
+LETTER_HEADROOM = 64 * 1024
+"""Room a dead letter needs beside the payload it carries (ids, origin, reason)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class RelayConfig:
     """The longest an idle relay waits for a commit notification before reading anyway."""
     outage_backoff_s: float = 1.0
     """How long the relay waits before reading again when the ledger's database is down."""
+    max_record_bytes: int = 1_048_576
+    """Largest record relayed (every consumer refuses larger ones); larger: a dead letter."""
 
 
 class Relay:
@@ -51,15 +62,20 @@ class Relay:
 
     def __init__(  # noqa: PLR0913  # the relay joins the store, the registry and Kafka
         self, ledger: Ledger, config: RelayConfig, schema_ids: Callable[[str], int],
-        positions: PositionStore, lock: RelayLock, *, wakeup: StoreWakeup | None = None,
+        positions: PositionStore, lock: RelayLock, *, letters: TopicSerde,
+        clock: Callable[[], datetime], wakeup: StoreWakeup | None = None,
     ) -> None:  # fmt: skip
         """``schema_ids`` maps a stored record's schema fingerprint to its registry id.
 
+        A stored record over ``config.max_record_bytes`` goes out as a dead letter
+        (``letters``) in the batch's transaction: the broker would refuse the batch
+        holding it again and again, and every consumer would refuse the record.
         With ``wakeup``, an idle relay waits for the store's commit notifications
         instead of polling every ``idle_poll_s``.
         """
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
+        self._letters, self._clock = letters, clock
         self.position = Position()
         self.active = threading.Event()
         self._frames: dict[str, bytes] = {}
@@ -103,6 +119,23 @@ class Relay:
             if self._wakeup is not None:
                 self._wakeup.close()
             self._lock.release()
+
+    def _too_large(
+        self, producer: Producer, notification_id: int, topic: str, key: bytes, payload: bytes
+    ) -> None:
+        """Relay a record no consumer would take as a dead letter (its chain skips it)."""
+        error = PayloadTooLarge(f"{len(payload)} bytes > limit {self._config.max_record_bytes}")
+        log.error("notification %d for %s is dead-lettered: %s", notification_id, topic, error)
+        if len(payload) > self._letters.max_bytes - LETTER_HEADROOM:  # too large for a letter
+            error = PayloadTooLarge(f"{error.reason}; the payload is left out of this letter")
+            payload = b""
+        where = f"relay:{self._ledger.name}:{notification_id}"
+        letter = dead_letter_for(
+            error, origin=KafkaPosition(topic=topic, partition=0, offset=notification_id),
+            key=key, payload=payload or None, headers={}, consumer=f"relay:{self._ledger.name}",
+            clock=self._clock, new_id=lambda: uuid5(NAMESPACE_URL, where),
+        )  # fmt: skip
+        producer.produce(self._letters.topic, self._letters.serialize(letter), key)
 
     def _idle(self, stop: threading.Event) -> None:
         if self._wakeup is None:
@@ -152,6 +185,9 @@ class Relay:
             frame = self._frames[print_] = b"\x00" + self._schema_ids(print_).to_bytes(4, "big")
         payload = frame + body
         key_bytes = key.encode()
+        if len(payload) > self._config.max_record_bytes:
+            self._too_large(producer, notification.id, topic, key_bytes, payload)
+            return
         partition = partition_for(key_bytes, self._config.partitions)
         slot = f"{topic}:{partition}"
         previous = chains.get(slot)

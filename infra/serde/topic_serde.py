@@ -63,7 +63,7 @@ class TopicSerde:
         expansion_cache.install()
         self.topic = topic
         self._client = client
-        self._max_bytes = max_bytes
+        self.max_bytes = max_bytes
         self._context = SerializationContext(topic, MessageField.VALUE)
         self._serializers: dict[type[Record], AvroSerializer] = {}
         # Deserializers run without a SerializationContext: with one, confluent-kafka
@@ -108,8 +108,8 @@ class TopicSerde:
             raise RegistryUnavailable(f"schema lookup failed: {exc}") from exc
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise InvalidRecord(f"{type(record).__name__} does not fit its schema: {exc}") from exc
-        if payload is None or len(payload) > self._max_bytes:
-            raise PayloadTooLarge(f"{len(payload or b'')} bytes > limit {self._max_bytes}")
+        if payload is None or len(payload) > self.max_bytes:
+            raise PayloadTooLarge(f"{len(payload or b'')} bytes > limit {self.max_bytes}")
         return payload
 
     def deserialize(self, payload: bytes | None) -> Record:
@@ -153,7 +153,7 @@ class TopicSerde:
             for schema_id, (contract, _, _) in self._exact.items():
                 if contract.fullname == name:
                     frame = b"\x00" + schema_id.to_bytes(4, "big")
-                    keeping = Keeping(frame, self._max_bytes, key, separator, sequence)
+                    keeping = Keeping(frame, self.max_bytes, key, separator, sequence)
                     self._newest[wanted] = contract.newest(keeping)
         return self._newest[wanted]
 
@@ -162,8 +162,8 @@ class TopicSerde:
         if payload is None or len(payload) < FRAME or payload[0] != 0:
             start = payload[:8] if payload else payload
             raise NotConfluentAvro(f"expected magic byte 0 and a schema id, got {start!r}")
-        if len(payload) > self._max_bytes:
-            raise PayloadTooLarge(f"{len(payload)} bytes > limit {self._max_bytes}")
+        if len(payload) > self.max_bytes:
+            raise PayloadTooLarge(f"{len(payload)} bytes > limit {self.max_bytes}")
         return payload, int.from_bytes(payload[1:FRAME], "big")
 
     def _resolved(self, schema_id: int, payload: bytes) -> Record:

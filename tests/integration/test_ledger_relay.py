@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import threading
 import uuid
 
@@ -10,9 +12,21 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from agentledger.bootstrap import audit_store, audit_topic, ledger, relay
+from agentledger.bootstrap import (
+    audit_store,
+    audit_topic,
+    catalog,
+    ledger,
+    registry_client,
+    relay,
+    system_context,
+)
 from agentledger.settings import Settings
+from domain.events import ActionProposed
 from infra.ledger.ledger import Ledger
+from infra.serde.deadletter import DeadLetter
+from infra.serde.topic_serde import TopicSerde
+from tests.decider_helpers import proposal, read_topic
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
@@ -64,6 +78,36 @@ def _tamper(settings: Settings, sql: str) -> None:
 
 
 MIDDLE = "(SELECT originator_id FROM {table} GROUP BY originator_id HAVING count(*) >= 3 ORDER BY originator_id LIMIT 1)"
+
+
+def test_a_stored_record_too_large_for_any_consumer_is_relayed_as_a_dead_letter(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """A 1.2 MB event becomes a dead letter in its batch's transaction; the rest is relayed.
+
+    The broker would refuse the batch holding it (the relay aborted and read it again,
+    forever, and nothing after it was relayed); every consumer would refuse it anyway.
+    """
+    write_events(own_ledger, proposals=5)
+    blob = base64.b64encode(os.urandom(900_000)).decode()  # 1.2 MB, hardly compressible
+    big = proposal("agent-0", "big", parameters={"blob": blob})
+    with own_ledger.batch(system_context()) as tx:
+        tx.propose(big)
+    big_id = own_ledger.recorder.max_notification_id()
+    write_events(own_ledger, proposals=5, first=5)
+    _relay_until_caught_up(isolated, own_ledger)
+    everything = stored(own_ledger)
+    relayed = consume_all(isolated, len(everything) - 1)
+    assert sorted(r.notification_id for r in relayed) == [n for n, _ in everything if n != big_id]
+    (letter,) = read_topic(isolated, "deadletter.v1", until=1)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.error_code, letter.consumer) == ("payload_too_large", f"relay:{own_ledger.name}")
+    assert (letter.origin.topic, letter.origin.offset) == (isolated.topic("actions.v1"), big_id)
+    roomy = TopicSerde(isolated.topic("actions.v1"), [catalog()["ActionProposed"]],
+                       registry_client(isolated), max_bytes=len(letter.payload or b""))  # fmt: skip
+    record = roomy.deserialize(letter.payload)
+    assert isinstance(record, ActionProposed)
+    assert record.parameters == {"blob": blob}
 
 
 @pytest.mark.parametrize(

@@ -169,7 +169,8 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         )
         if len(self.approvals) >= self.approvals_required:
             self.check_agent_active(agent_active=agent_active)
-            self._authorize(ctx, self.expected_version)
+            # Invariant 3: what runs is what the approvers saw, not what the request saw
+            self._authorize(ctx, resource_version)
 
     def reject(self, ctx: CommandContext, *, approver: str, reason: str) -> None:
         """An approver refuses; the action will never run."""

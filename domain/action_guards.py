@@ -84,11 +84,14 @@ class ActionGuards:
             )
 
     def check_approval_fresh(self, resource_version: str | None) -> None:
-        """Invariant 3: approvals bind to the resource version their approvers saw."""
-        seen = {version for version in self.approvals.values() if version is not None}
-        if seen and resource_version not in seen:
+        """Invariant 3: every approval binds to the resource version its approver saw.
+
+        One approval at a version other than the current one makes the quorum stale.
+        """
+        stale = {v for v in self.approvals.values() if v is not None and v != resource_version}
+        if stale:
             raise errors.StaleApproval(
-                f"approved at version {sorted(seen)}, resource is now {resource_version}"
+                f"approved at version {sorted(stale)}, resource is now {resource_version}"
             )
 
     def check_preconditions(self, actual: Mapping[str, Value] | None) -> None:

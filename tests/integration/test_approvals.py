@@ -156,6 +156,33 @@ def test_an_approval_goes_stale_when_the_target_changes_before_execution(
     assert systems[system].current(ref).fields["tier"] == "gold"
 
 
+@pytest.mark.parametrize("system", ["billing", "crm"])
+def test_a_review_approved_after_another_governed_write_runs_at_the_version_approved(
+    own_ledger: Ledger, systems: Connectors, settings: Settings, system: str
+) -> None:
+    """Review asked at Y, another action applied (Z), approval bound to Z: it runs, expecting Z."""
+    key = resource(system, "contact")
+    _seed(systems, key)
+    ref = ResourceRef.parse(key)
+    owner = agent(own_ledger)
+    aid = decide(own_ledger, owner, key, parameters={"tier": "gold"})
+    the_desk, run = desk(own_ledger, systems), executor(own_ledger, systems)
+    the_desk.approve(ALICE, aid)
+    _edit_out_of_band(systems, settings, ref)
+    assert run.execute(aid) is Outcome.REVIEW_REQUESTED
+    other = decide(own_ledger, owner, key, parameters={"note": "governed"},
+                   outcome=DecisionOutcome.ALLOW)  # fmt: skip
+    assert run.execute(other) is Outcome.APPLIED
+    now = systems[system].current(ref).version
+    assert now != the_desk.request(aid).resource_version
+    the_desk.approve(ALICE, aid)
+    assert run.execute(aid) is Outcome.APPLIED
+    started = [e.record for e in own_ledger.events.get(aid)
+               if type(getattr(e, "record", None)).__name__ == "ExecutionStarted"]  # fmt: skip
+    assert [s.expected_version for s in started] == [now]
+    assert systems[system].current(ref).fields["tier"] == "gold"
+
+
 def test_a_revocation_before_execution_stops_it(own_ledger: Ledger, systems: Connectors) -> None:
     """Revoked while authorized: the executor skips it and the system never changes."""
     key = resource("billing", "invoice")

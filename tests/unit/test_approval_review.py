@@ -103,3 +103,39 @@ def test_an_agent_may_propose_the_compensation_of_what_it_may_do() -> None:
     assert agent.may("crm", "contact.update.compensate")
     assert not agent.may("crm", "contact.delete.compensate")
     assert not agent.may("billing", "contact.update.compensate")
+
+
+def test_an_approval_at_a_newer_version_authorizes_and_executes_at_that_version() -> None:
+    """Requested at v1, the resource moved to v2, approved at v2: authorized and run expecting v2."""
+    clock = Clock()
+    action = decided(clock, ASK, obligations(1, ["ops"]))
+    _approve(action, clock, "alice", "v2")
+    _, authorized = records_of(action)
+    assert authorized.expected_version == "v2"
+    action.start_execution(clock.ctx(), executor="e1", resource_version="v2", actual=None)
+    (started,) = records_of(action)
+    assert started.expected_version == "v2"
+
+
+def test_a_review_approved_after_another_write_executes_at_the_approved_version() -> None:
+    """Review asked at v2, a write made it v3, approval bound to v3: execution expects v3."""
+    clock = Clock()
+    action = decided(clock, ASK, obligations(1, ["ops"]))
+    _approve(action, clock, "alice", "v1")
+    action.request_review(clock.ctx(), resource_version="v2")
+    _approve(action, clock, "alice", "v3")
+    action.collect_events()
+    action.start_execution(clock.ctx(), executor="e1", resource_version="v3", actual=None)
+    (started,) = records_of(action)
+    assert started.expected_version == "v3"
+
+
+def test_a_quorum_bound_to_two_versions_is_stale_at_either() -> None:
+    """One approver at v1, the other at v2: whatever the resource is now, one approval is stale."""
+    clock = Clock()
+    for now in ("v1", "v2"):
+        action = decided(clock, ASK, obligations(2, ["ops"]))
+        _approve(action, clock, "alice", "v1")
+        _approve(action, clock, "bob", "v2")
+        with pytest.raises(errors.StaleApproval):
+            action.start_execution(clock.ctx(), executor="e1", resource_version=now, actual=None)

@@ -1,7 +1,8 @@
 """Actual state: what each external system shows, per resource and field.
 
 Built from ``ExternalStateObserved`` on ``observations.v1``. An observation older than
-the one already applied (a lower change sequence of the same source) changes nothing.
+the one already applied (a lower or equal change sequence) changes nothing, live or in a
+replay: the newest observation of a resource is the one with the highest sequence.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class ActualState:
                 " external_version = EXCLUDED.external_version,"
                 " change_sequence = EXCLUDED.change_sequence, deleted = EXCLUDED.deleted,"
                 " observed_at = EXCLUDED.observed_at"
-                " WHERE r.source <> EXCLUDED.source OR r.change_sequence < EXCLUDED.change_sequence"
+                " WHERE r.change_sequence < EXCLUDED.change_sequence"
                 " RETURNING resource_key"
             ).format(t("actual_resources")),
             (

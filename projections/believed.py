@@ -16,6 +16,8 @@ from psycopg.sql import SQL, Composed
 
 from domain.events import (
     ApprovalExpired,
+    ApprovalRejected,
+    ApprovalRequested,
     Authorized,
     MutationApplied,
     MutationFailed,
@@ -23,6 +25,10 @@ from domain.events import (
 )
 from domain.values import Record
 from projections.store import EveryRecordCounts, Tables, canonical
+
+ENDS = (ApprovalRequested, ApprovalRejected, ApprovalExpired, Revoked, MutationFailed)
+"""After these an action is not authorized-and-waiting (a retryable failure excepted):
+a request for review takes the authorization back until approvers grant it again."""
 
 
 class BelievedState(EveryRecordCounts):
@@ -48,40 +54,46 @@ class BelievedState(EveryRecordCounts):
         ]
 
     def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
-        """Authorized opens a pending change; applied makes it believed; an end drops it."""
-        opened: dict[UUID, Authorized] = {}
-        applied: list[MutationApplied] = []
-        ended: set[UUID] = set()
+        """Authorized opens a pending change; applied makes it believed; an end drops it.
+
+        The batch is folded in order: an applied change takes the fields of the action's
+        pending authorization at that point (the batch's, else the stored row's), or the
+        applied fields if none was pending. Every action the batch touched loses its
+        stored row; those still pending at the end of the batch are written again.
+        """
+        pending: dict[UUID, Authorized | None] = {}  # None: not pending after that record
+        applied: list[tuple[MutationApplied, Authorized | None, bool]] = []
         for record in records:
             if isinstance(record, Authorized):
-                opened[record.action_id] = record
+                pending[record.action_id] = record
             elif isinstance(record, MutationApplied):
-                applied.append(record)
-                ended.add(record.action_id)
-            elif isinstance(record, Revoked | ApprovalExpired) or (
-                isinstance(record, MutationFailed) and not record.retryable
+                aid = record.action_id
+                applied.append((record, pending.get(aid), aid not in pending))
+                pending[aid] = None
+            elif isinstance(record, ENDS) and not (
+                isinstance(record, MutationFailed) and record.retryable
             ):
-                ended.add(record.action_id)
-        stored = self._close(cur, t, sorted(ended - opened.keys()))
+                pending[record.action_id] = None
+        stored = self._close(cur, t, sorted(pending))  # as pending before the batch
         believed: dict[tuple[str, str], tuple[str, UUID, str, datetime]] = {}
-        for record in applied:
-            source = opened.get(record.action_id)
+        for record, source, as_stored in applied:
             fields = (
                 dict(source.parameters) if source is not None
-                else stored.get(record.action_id, dict(record.applied_fields))
+                else stored.get(record.action_id, record.applied_fields) if as_stored
+                else record.applied_fields
             )  # fmt: skip
             for field, value in fields.items():
                 believed[(record.resource.key, field)] = (
                     canonical(value), record.action_id, record.external_version,
                     record.metadata.occurred_at,
                 )  # fmt: skip
-        still_open = [r for aid, r in opened.items() if aid not in ended]
+        still_open = [r for r in pending.values() if r is not None]
         if still_open:
             cur.execute(
                 SQL(
                     "INSERT INTO {0} (action_id, resource_key, fields, authorized_at)"
                     " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::jsonb[],"
-                    " %b::timestamptz[]) ON CONFLICT (action_id) DO NOTHING"
+                    " %b::timestamptz[])"
                 ).format(t("believed_pending")),
                 ([r.action_id for r in still_open], [r.resource.key for r in still_open],
                  [canonical(r.parameters) for r in still_open],
@@ -104,7 +116,7 @@ class BelievedState(EveryRecordCounts):
             )  # fmt: skip
 
     def _close(self, cur: psycopg.Cursor[Any], t: Tables, ids: list[UUID]) -> dict[UUID, Any]:
-        """Drop the pending rows of ended actions; their fields, by action."""
+        """Drop the pending rows of the actions the batch touched; their fields, by action."""
         if not ids:
             return {}
         cur.execute(

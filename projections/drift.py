@@ -44,9 +44,29 @@ class DriftView(EveryRecordCounts):
         ]
 
     def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
-        """Open alerts once, close them once, log each distinct event once."""
-        detected = {r.alert_id: r for r in records if isinstance(r, DriftDetected)}
-        resolved = {r.alert_id: r for r in records if isinstance(r, DriftResolved)}
+        """Open alerts once, close them once, log each distinct event once, in order.
+
+        An alert is opened by its first detection and closed by the first resolution
+        after it; a resolution of an alert not open yet changes nothing.
+        """
+        events = [r for r in records if isinstance(r, DriftDetected | DriftResolved)]
+        if not events:
+            return
+        touched = sorted({e.alert_id for e in events})
+        cur.execute(
+            SQL("SELECT alert_id, resolved_at IS NULL FROM {0} WHERE alert_id = ANY(%s)").format(
+                t("drift_alerts")
+            ),
+            (touched,),
+        )
+        is_open: dict[str, bool] = dict(cur.fetchall())
+        detected: dict[str, DriftDetected] = {}
+        resolved: dict[str, DriftResolved] = {}
+        for e in events:
+            if isinstance(e, DriftDetected) and e.alert_id not in is_open:
+                detected[e.alert_id], is_open[e.alert_id] = e, True
+            elif isinstance(e, DriftResolved) and is_open.get(e.alert_id):
+                resolved[e.alert_id], is_open[e.alert_id] = e, False
         if detected:
             rows = list(detected.values())
             cur.execute(
@@ -55,7 +75,6 @@ class DriftView(EveryRecordCounts):
                     " fields, contradicts, explanation, detected_at)"
                     " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
                     " %b::text[], %b::jsonb[], %b::jsonb[], %b::text[], %b::timestamptz[])"
-                    " ON CONFLICT (alert_id) DO NOTHING"
                 ).format(t("drift_alerts")),
                 (
                     [r.alert_id for r in rows], [r.resource.key for r in rows],
@@ -73,29 +92,27 @@ class DriftView(EveryRecordCounts):
                     "UPDATE {0} AS a SET resolved_at = r.at, resolution = r.resolution,"
                     " resolved_by = r.by FROM unnest(%b::text[], %b::timestamptz[], %b::text[],"
                     " %b::text[]) AS r(alert_id, at, resolution, by)"
-                    " WHERE a.alert_id = r.alert_id AND a.resolved_at IS NULL"
+                    " WHERE a.alert_id = r.alert_id"
                 ).format(t("drift_alerts")),
                 (
                     [r.alert_id for r in rows_r], [r.metadata.occurred_at for r in rows_r],
                     [r.resolution for r in rows_r], [r.resolved_by_event_id for r in rows_r],
                 ),
             )  # fmt: skip
-        events = [r for r in records if isinstance(r, DriftDetected | DriftResolved)]
-        if events:
-            cur.execute(
-                SQL(
-                    "INSERT INTO {0} (event_id, alert_id, kind, at, detail)"
-                    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[],"
-                    " %b::timestamptz[], %b::text[]) ON CONFLICT (event_id) DO NOTHING"
-                ).format(t("drift_history")),
-                (
-                    [e.metadata.event_id for e in events], [e.alert_id for e in events],
-                    ["detected" if isinstance(e, DriftDetected) else "resolved" for e in events],
-                    [e.metadata.occurred_at for e in events],
-                    [e.explanation if isinstance(e, DriftDetected) else e.resolution
-                     for e in events],
-                ),
-            )  # fmt: skip
+        cur.execute(
+            SQL(
+                "INSERT INTO {0} (event_id, alert_id, kind, at, detail)"
+                " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[],"
+                " %b::timestamptz[], %b::text[]) ON CONFLICT (event_id) DO NOTHING"
+            ).format(t("drift_history")),
+            (
+                [e.metadata.event_id for e in events], [e.alert_id for e in events],
+                ["detected" if isinstance(e, DriftDetected) else "resolved" for e in events],
+                [e.metadata.occurred_at for e in events],
+                [e.explanation if isinstance(e, DriftDetected) else e.resolution
+                 for e in events],
+            ),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class ActionTimeline(EveryRecordCounts):
         ]
 
     def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
-        """Add each event that belongs to an action, once."""
+        """Add each event that belongs to an action, once, numbered after those stored."""
         rows: dict[tuple[UUID, UUID], DomainEvent] = {}
         for record in records:
             owner = _action_of(record)
@@ -51,14 +51,19 @@ class ActionTimeline(EveryRecordCounts):
                 rows.setdefault((owner, record.metadata.event_id), record)
         if not rows:
             return
-        events = list(rows.values())
         cur.execute(
-            SQL(
-                "SELECT action_id, count(*) FROM {0} WHERE action_id = ANY(%s) GROUP BY action_id"
-            ).format(t("timeline_events")),
+            SQL("SELECT action_id, event_id FROM {0} WHERE action_id = ANY(%s)").format(
+                t("timeline_events")
+            ),
             (sorted({owner for owner, _ in rows}),),
         )
-        counts: dict[UUID, int] = dict(cur.fetchall())
+        counts: dict[UUID, int] = {}
+        for owner, event_id in cur.fetchall():
+            counts[owner] = counts.get(owner, 0) + 1
+            rows.pop((owner, event_id), None)  # a repeat of an earlier batch's: no new seq
+        if not rows:
+            return
+        events = list(rows.values())
         seqs = []
         for owner, _ in rows:
             counts[owner] = counts.get(owner, 0) + 1
@@ -68,7 +73,6 @@ class ActionTimeline(EveryRecordCounts):
                 "INSERT INTO {0} (action_id, event_id, seq, event, occurred_at, version, data,"
                 " input_digest) SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::integer[],"
                 " %b::text[], %b::timestamptz[], %b::bigint[], %b::jsonb[], %b::text[])"
-                " ON CONFLICT (action_id, event_id) DO NOTHING"
             ).format(t("timeline_events")),
             (
                 [owner for owner, _ in rows], [event for _, event in rows], seqs,

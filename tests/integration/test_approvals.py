@@ -177,9 +177,9 @@ def test_a_review_approved_after_another_governed_write_runs_at_the_version_appr
     assert now != the_desk.request(aid).resource_version
     the_desk.approve(ALICE, aid)
     assert run.execute(aid) is Outcome.APPLIED
-    started = [e.record for e in own_ledger.events.get(aid)
-               if type(getattr(e, "record", None)).__name__ == "ExecutionStarted"]  # fmt: skip
-    assert [s.expected_version for s in started] == [now]
+    records = [getattr(event, "record", None) for event in own_ledger.events.get(aid)]
+    started = [r for r in records if type(r).__name__ == "ExecutionStarted"]
+    assert [getattr(r, "expected_version", None) for r in started] == [now]
     assert systems[system].current(ref).fields["tier"] == "gold"
 
 

@@ -53,7 +53,7 @@ from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
-from infra.stack.stack import Stack
+from infra.stack.stack import Stack, UpResult
 from infra.topics import topic_spec
 from projections.actual import ActualReader, ActualState
 from projections.approvals import ApprovalQueue
@@ -103,6 +103,12 @@ def build_stack(settings: Settings, report: Report) -> Stack:
     return Stack(stack_config(settings), report)
 
 
+def deploy(settings: Settings, report: Report) -> tuple[UpResult, dict[str, int]]:
+    """Bring the stack up (topics included) and register every contract; ids by subject."""
+    result = build_stack(settings, report).up()
+    return result, registrar(settings).register(catalog())
+
+
 def connectors(settings: Settings) -> Connectors:
     """The connectors to the systems of record in effect: ``billing`` and ``crm``.
 
@@ -128,14 +134,19 @@ def registrar(settings: Settings, client: SchemaRegistryClient | None = None) ->
 
 
 def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
-    """One serde per named topic (e.g. ``"actions.v1"``), with their contracts registered."""
+    """One serde per named topic (e.g. ``"actions.v1"``).
+
+    Raises :class:`ContractsMissing` if a contract of theirs is not registered: that is a
+    deployment step (:func:`deploy`), never something a service does as it starts.
+    """
     client = registry_client(settings)
     contracts = catalog()
+    specs = [topic_spec(name) for name in names]
+    used = {record: contracts[record] for spec in specs for record in spec.records}
+    registrar(settings, client).require(used.values())
     serdes = {}
-    for name in names:
-        spec = topic_spec(name)
+    for name, spec in zip(names, specs, strict=True):
         records = [contracts[record] for record in spec.records]
-        registrar(settings, client).register(records)
         limit = spec.max_bytes or settings.max_record_bytes
         serdes[name] = TopicSerde(settings.topic(name), records, client, limit)
     return serdes
@@ -155,9 +166,9 @@ def system_context(correlation_id: UUID | None = None) -> CommandContext:
 
 
 def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
-    """The relay for the ledger in effect, with every contract registered."""
+    """The relay for the ledger in effect (every contract must be registered)."""
     the_ledger = the_ledger or ledger(settings)
-    ids = registrar(settings).register(catalog())
+    ids = registrar(settings).require(catalog())
     transcoder = the_ledger.transcoder
 
     def schema_id(print_: str) -> int:

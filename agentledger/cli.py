@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentledger.bootstrap import build_stack, ledger, relay_lag
+from agentledger.bootstrap import build_stack, deploy, ledger, relay_lag
 from agentledger.cli_approvals import (
     approve,
     list_approvals,
@@ -30,6 +30,7 @@ from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
 from agentledger.settings import Settings
 from infra.runtime import tune_garbage_collector
+from infra.serde.registrar import ContractsMissing
 from infra.stack.component import ComponentStatus
 from infra.stack.errors import StackError
 
@@ -70,17 +71,19 @@ def _progress(line: str) -> None:
 
 @app.command()
 def up() -> None:
-    """Start the local stack (PostgreSQL, Kafka, registry), create topics; no-op if healthy."""
+    """Start the local stack, create the topics, register the contracts; no-op if done."""
     started_at = time.monotonic()
-    result = build_stack(Settings(), _progress).up()
+    result, contracts = deploy(Settings(), _progress)
     elapsed = time.monotonic() - started_at
     if not result.started and not result.topics_created:
-        out.print(f"[green]stack already up[/] (checked in {elapsed:.2f}s)")
+        out.print(f"[green]stack already up[/], {len(contracts)} contracts registered"
+                  f" (checked in {elapsed:.2f}s)")  # fmt: skip
         return
     for name in result.started:
         out.print(f"[green]started[/] {name}")
     if result.topics_created:
         out.print(f"[green]created topics[/] {', '.join(result.topics_created)}")
+    out.print(f"[green]registered[/] {len(contracts)} contracts")
     out.print(f"[green]stack up[/] in {elapsed:.1f}s")
 
 
@@ -145,8 +148,14 @@ def main() -> None:
     tune_garbage_collector()
     try:
         app()
-    except StackError as exc:
-        err.print(f"[red]error[/] {exc}")
+    except (StackError, ContractsMissing) as exc:
+        err.print(f"[red]error[/] {exc}", soft_wrap=True)
+        raise SystemExit(1) from None
+    except httpx.HTTPStatusError as exc:  # it answered, so it is up: say what it answered
+        refusal = f"{exc.response.status_code} {exc.response.text[:500]}"
+        err.print(
+            f"[red]error[/] {exc.request.method} {exc.request.url}: {refusal}", soft_wrap=True
+        )
         raise SystemExit(1) from None
     except (httpx.HTTPError, OSError) as exc:
         err.print(f"[red]error[/] cannot reach a component: {exc}; is the stack up? (`make up`)")

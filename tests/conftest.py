@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentledger.bootstrap import build_stack, connectors, ledger
+from agentledger.bootstrap import connectors, deploy, ledger
 from agentledger.settings import Settings
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
@@ -60,7 +60,7 @@ def test_id() -> str:
 def settings() -> Settings:
     """The settings in effect, with the stack up and healthy (a no-op when `make test` did it)."""
     settings = Settings()
-    build_stack(settings, report=print).up()
+    deploy(settings, report=print)
     return settings
 
 

@@ -1,4 +1,8 @@
-"""Register the contracts in the registry, under BACKWARD_TRANSITIVE, and read them back."""
+"""Register the contracts in the registry, under BACKWARD_TRANSITIVE, and read them back.
+
+Registering is a deployment step (``agentledger up``, ``agentledger schemas register``);
+a service only checks, with :meth:`Registrar.require`, that what it uses is there.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,23 @@ from infra.serde.catalog import Contract
 
 COMPATIBILITY = "BACKWARD_TRANSITIVE"
 NOT_FOUND = 404
+CONFLICT = 409
+REGISTER_COMMAND = "agentledger schemas register"
+
+
+class ContractsMissing(Exception):
+    """Contracts a service uses are not registered (or lack their rule) in the registry."""
+
+    def __init__(self, url: str, problems: dict[str, str]) -> None:
+        """``problems``: what is wrong, by subject."""
+        self.problems = problems
+        listed = "; ".join(f"{subject}: {problem}" for subject, problem in sorted(problems.items()))
+        super().__init__(
+            f"{len(problems)} contract(s) not ready in the registry at {url}: {listed}."
+            f" Register them first: `{REGISTER_COMMAND}` (or `agentledger up`)"
+        )
+
+
 TIMEOUT_S = 10.0
 
 
@@ -56,16 +77,70 @@ class Registrar:
 
         The registry refuses a version incompatible with the subject's earlier ones
         (SchemaRegistryError, HTTP 409). The rule is set right after the first version,
-        since the registry keeps no config for a subject that does not exist yet.
+        since the registry keeps no config for a subject that does not exist yet. Safe to
+        run from several processes at once: a 409 that lost a race to a registration of
+        the same schema, or of the same rule, counts as done (see :meth:`_register_one`).
         """
         ids = {}
         for contract in contracts:
-            ids[contract.fullname] = self._client.register_schema(
+            ids[contract.fullname] = self._register_one(contract)
+            if self.compatibility(contract.fullname) != COMPATIBILITY:
+                self._set_rule(contract.fullname)
+        return ids
+
+    def require(self, contracts: Iterable[Contract]) -> dict[str, int]:
+        """Schema id by subject of each contract, if registered with its rule; else raises.
+
+        Raises :class:`ContractsMissing` naming every subject that lacks this build's
+        schema or the ``BACKWARD_TRANSITIVE`` rule, and the command that registers them.
+        """
+        ids, problems = {}, {}
+        for contract in contracts:
+            found = self._registered_id(contract)
+            if found is None:
+                problems[contract.fullname] = "this schema is not registered"
+                continue
+            ids[contract.fullname] = found
+            rule = self.compatibility(contract.fullname)
+            if rule != COMPATIBILITY:
+                problems[contract.fullname] = f"compatibility is {rule}, not {COMPATIBILITY}"
+        if problems:
+            raise ContractsMissing(self._url, problems)
+        return ids
+
+    def _register_one(self, contract: Contract) -> int:
+        """Register one contract; a 409 is success if the same schema is registered now."""
+        try:
+            return self._client.register_schema(
                 contract.fullname, Schema(contract.schema_str, "AVRO")
             )
-            if self.compatibility(contract.fullname) != COMPATIBILITY:
-                self.set_compatibility(contract.fullname, COMPATIBILITY)
-        return ids
+        except SchemaRegistryError as exc:
+            if exc.http_status_code != CONFLICT:
+                raise
+            found = self._registered_id(contract)  # a concurrent registration of it won
+            if found is None:
+                raise  # an incompatible schema: the refusal stands
+            return found
+
+    def _set_rule(self, subject: str) -> None:
+        """Set the subject's rule; a 409 is success if the rule is now what we asked for."""
+        try:
+            self.set_compatibility(subject, COMPATIBILITY)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != CONFLICT or self.compatibility(subject) != COMPATIBILITY:
+                raise
+
+    def _registered_id(self, contract: Contract) -> int | None:
+        """The id under which ``contract``'s exact schema is registered, if it is."""
+        try:
+            found = self._client.lookup_schema(
+                contract.fullname, Schema(contract.schema_str, "AVRO")
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == NOT_FOUND:
+                return None
+            raise
+        return found.schema_id
 
     def compatibility(self, subject: str) -> str:
         """The subject's own compatibility rule, or ``NONE`` if it has none."""

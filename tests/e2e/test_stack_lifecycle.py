@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_ports, run_cli
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Settings for a second, independent stack: its own empty state dir and free ports."""
-    kafka, controller, registry, postgres, crm = free_ports(5)
-    env = {
-        "AGENTLEDGER_STATE_DIR": str(tmp_path_factory.mktemp("fresh") / "state"),
-        "AGENTLEDGER_KAFKA_PORT": str(kafka),
-        "AGENTLEDGER_KAFKA_CONTROLLER_PORT": str(controller),
-        "AGENTLEDGER_REGISTRY_PORT": str(registry),
-        "AGENTLEDGER_POSTGRES_PORT": str(postgres),
-        "AGENTLEDGER_CRM_PORT": str(crm),
-        "AGENTLEDGER_PARTITIONS": "2",
-        "AGENTLEDGER_KAFKA_HEAP": "256m",
-        "AGENTLEDGER_REGISTRY_HEAP": "256m",
-    }
-    for name in ("BOOTSTRAP_SERVERS", "REGISTRY_URL", "DATABASE_URL", "CRM_URL"):
-        os.environ.pop(f"AGENTLEDGER_{name}", None)
-    yield env
-    run_cli("down", env=env)
 
 
 def _pids(status_output: str) -> dict[str, str]:

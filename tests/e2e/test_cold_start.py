@@ -1,0 +1,141 @@
+"""A cold start: a registry without our contracts, registration racing itself, services at once."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from agentledger.bootstrap import catalog
+from infra.serde.registrar import COMPATIBILITY, Registrar
+from tests.conftest import CLI, run_cli
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = (
+    "relay", "decider", "executor", "observer", "projector", "reconciler", "expirer", "api",
+)  # fmt: skip
+SETTLE_S = 25.0
+"""How long every service must stay up: each failure seen at start came within seconds."""
+
+
+def _registry(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['AGENTLEDGER_REGISTRY_PORT']}/apis/ccompat/v7"
+
+
+def _forget_every_subject(url: str) -> None:
+    """Delete every subject for good: the registry as a fresh deployment finds it."""
+    for subject in httpx.get(f"{url}/subjects", timeout=10).raise_for_status().json():
+        httpx.delete(f"{url}/subjects/{subject}", timeout=10).raise_for_status()
+        httpx.delete(f"{url}/subjects/{subject}?permanent=true", timeout=10).raise_for_status()
+    assert httpx.get(f"{url}/subjects", timeout=10).json() == []
+
+
+@pytest.fixture(scope="module")
+def bare_registry(fresh_env: dict[str, str]) -> str:
+    """The fresh stack up, its registry holding none of our subjects; the registry's URL."""
+    result = run_cli("up", env=fresh_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    url = _registry(fresh_env)
+    _forget_every_subject(url)
+    return url
+
+
+def test_a_service_started_before_registration_names_the_subject_and_the_command(
+    fresh_env: dict[str, str], bare_registry: str
+) -> None:
+    """The decider refuses to start, naming a missing subject and `agentledger schemas register`."""
+    result = run_cli("decider", env=fresh_env, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "agentledger.v1.ActionProposed: this schema is not registered" in result.stderr
+    assert "agentledger schemas register" in result.stderr
+    assert "is the stack up" not in result.stderr
+    assert httpx.get(f"{bare_registry}/subjects", timeout=10).json() == [], "it registered"
+
+
+def test_registrations_racing_each_other_all_succeed(bare_registry: str) -> None:
+    """Eight registrations of every contract, started together on empty subjects, all succeed."""
+    contracts, start = list(catalog()), threading.Barrier(8)
+    errors: list[BaseException] = []
+    ids: list[dict[str, int]] = []
+
+    def register() -> None:
+        registrar = Registrar(SchemaRegistryClient({"url": bare_registry}), bare_registry,
+                              httpx.Client(timeout=30))  # fmt: skip
+        start.wait(30)
+        try:
+            ids.append(registrar.register(contracts))
+        except Exception as exc:  # noqa: BLE001  # every failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert len(ids) == 8
+    assert all(found == ids[0] for found in ids), "one schema id per subject, whoever won"
+    check = Registrar(SchemaRegistryClient({"url": bare_registry}), bare_registry)
+    assert {check.compatibility(c.fullname) for c in contracts} == {COMPATIBILITY}
+
+
+def _launch(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [str(CLI), name], env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+@contextmanager
+def _started(env: dict[str, str], logs: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """Every service as its own process, all launched in the same instant; stopped after."""
+    logs.mkdir(parents=True, exist_ok=True)
+    running = {name: _launch(name, env, logs / f"{name}.log") for name in SERVICES}
+    try:
+        yield running
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in running.values():
+            try:
+                process.wait(45)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+@pytest.mark.usefixtures("bare_registry")
+def test_eight_services_started_together_after_registration_all_come_up(
+    fresh_env: dict[str, str], tmp_path: Path
+) -> None:
+    """After `schemas register`, the eight services launched at once all run, none errs."""
+    registered = run_cli("schemas", "register", env=fresh_env)
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    with _started(fresh_env, tmp_path) as running:
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline:
+            died = {n: p.returncode for n, p in running.items() if p.poll() is not None}
+            assert not died, _tails(tmp_path, died)
+            time.sleep(0.5)
+    for name in SERVICES:
+        text = (tmp_path / f"{name}.log").read_text(errors="replace")
+        assert "Traceback" not in text, f"{name}:\n{text[-3000:]}"
+        assert " ERROR " not in text, f"{name}:\n{text[-3000:]}"
+
+
+def _tails(logs: Path, died: dict[str, int | None]) -> str:
+    return "\n".join(
+        f"{name} exited {code}:\n{(logs / f'{name}.log').read_text(errors='replace')[-2000:]}"
+        for name, code in died.items()
+    )

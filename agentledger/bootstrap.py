@@ -265,8 +265,8 @@ def decider_service(settings: Settings, the_ledger: Ledger | None = None) -> Dec
 
     config = ServiceConfig(
         bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}decider",
-        topic=settings.topic("proposals.v1"), batch_size=settings.decider_batch_size,
-        reload_s=settings.policy_reload_s,
+        topic=settings.topic("proposals.v1"), instance=settings.instance_id,
+        batch_size=settings.decider_batch_size, reload_s=settings.policy_reload_s,
     )  # fmt: skip
     return DeciderService(the_decider, config, reload)
 
@@ -435,7 +435,8 @@ def projectors(settings: Settings) -> list[Projector]:
     """One live projector per projection; unreadable records go to ``deadletter.v1``."""
     serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
     config = ProjectorConfig(
-        bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}projector"
+        bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}projector",
+        instance=settings.instance_id,
     )
     store = projection_store(settings)
     sink = DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"])

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     expiry_poll_s: float = Field(
         default=1.0, gt=0, description="How often the expirer looks for due approvals."
     )
+    instance_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="This process's stable name in its consumer groups (static membership):"
+        " a restart under it takes its partitions back at once. Unique per running process.",
+    )
     executor_name: str = Field(
         default="executor-1", description="Name the executor records on ExecutionStarted."
     )

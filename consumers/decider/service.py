@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
 from infra.batches import ready_batch
-from infra.kafka_config import client_config
+from infra.kafka_config import client_config, member_config
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
@@ -39,6 +39,8 @@ class ServiceConfig:
     bootstrap: str
     group_id: str
     topic: str
+    instance: str | None = None
+    """This instance's name in the group (static membership), if the operator gave one."""
     batch_size: int = 500
     poll_timeout_s: float = 0.05
     reload_s: float = 5.0
@@ -85,11 +87,12 @@ class DeciderService:
 
     def run(self, stop: threading.Event) -> None:
         """Decide until ``stop`` is set; transient failures are retried, never skipped."""
-        consumer = Consumer(client_config(self.config.bootstrap, {
-            "group.id": self.config.group_id,
+        reading = {
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "fetch.wait.max.ms": 10,
-        }))  # fmt: skip
+        }  # fmt: skip
+        group, instance = self.config.group_id, self.config.instance
+        consumer = Consumer(member_config(self.config.bootstrap, group, instance, reading))
         consumer.subscribe([self.config.topic], on_assign=self._on_assign)
         next_reload = time.monotonic() + self.config.reload_s
         try:

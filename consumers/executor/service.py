@@ -28,7 +28,7 @@ from domain.events import Authorized, CompensationProposed
 from domain.events.proposals import KafkaPosition
 from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
-from infra.kafka_config import client_config
+from infra.kafka_config import member_config
 from infra.ledger.execution_index import ExecutionIndex
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
@@ -91,11 +91,15 @@ class ExecutorService:
         if not self._lock.acquire(stop):
             return
         log.info("executor %s active", self.executor.config.name)
-        consumer = Consumer(client_config(self.config.bootstrap, {
-            "group.id": self.config.group_id,
+        # one static member for whichever instance is active: the standby that takes the
+        # lock takes the dead one's partitions at once, without waiting out its session
+        reading = {
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "fetch.wait.max.ms": 50,
-        }))  # fmt: skip
+        }  # fmt: skip
+        consumer = Consumer(
+            member_config(self.config.bootstrap, self.config.group_id, "active", reading)
+        )
         try:
             self._redrive(stop)
             consumer.subscribe([self.config.topic], on_assign=lambda *_: self.ready.set())

@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from domain.events.proposals import KafkaPosition
 from domain.values import Record
 from infra.batches import ready_batch
-from infra.kafka_config import client_config
+from infra.kafka_config import member_config
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
@@ -42,6 +42,8 @@ class ProjectorConfig:
 
     bootstrap: str
     group_id: str
+    instance: str | None = None
+    """This instance's name in each projection's group (static membership), if given."""
     batch_size: int = 2000
     poll_timeout_s: float = 0.2
 
@@ -85,11 +87,12 @@ class Projector:
     def run(self, stop: threading.Event) -> None:
         """Project until ``stop`` is set; database outages are retried."""
         self.store.ensure([self.projection])
-        consumer = Consumer(client_config(self.config.bootstrap, {
-            "group.id": self.consumer,
+        reading = {
             "client.id": f"projector-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-        }))  # fmt: skip
+        }  # fmt: skip
+        instance = self.config.instance
+        consumer = Consumer(member_config(self.config.bootstrap, self.consumer, instance, reading))
         consumer.subscribe(list(self._names), on_assign=self._on_assign)
         try:
             with psycopg.connect(self.store.url) as conn:

@@ -135,21 +135,32 @@ def test_a_request_that_cannot_expire_does_not_hold_up_those_due_after_it(
     assert desk(own_ledger, systems).request(first).state == "expired"
 
 
+def _sent_back_for_review(
+    own_ledger: Ledger, systems: Connectors, settings: Settings, system: str
+) -> tuple[UUID, ResourceRef, str]:
+    """An action approved, then changed out of band: the executor asked for a review.
+
+    Its id, its resource and its agent.
+    """
+    key = resource(system, "contact")
+    _seed(systems, key)
+    owner = agent(own_ledger)
+    aid = decide(own_ledger, owner, key, parameters={"tier": "gold"})
+    desk(own_ledger, systems).approve(ALICE, aid)
+    _edit_out_of_band(systems, settings, ResourceRef.parse(key))
+    assert executor(own_ledger, systems).execute(aid) is Outcome.REVIEW_REQUESTED
+    return aid, ResourceRef.parse(key), owner
+
+
 @pytest.mark.parametrize("system", ["billing", "crm"])
 def test_an_approval_goes_stale_when_the_target_changes_before_execution(
     own_ledger: Ledger, systems: Connectors, settings: Settings, system: str
 ) -> None:
     """Approved at version N, changed out of band to N+1: review again, then execute at N+1."""
-    key = resource(system, "contact")
-    _seed(systems, key)
-    ref = ResourceRef.parse(key)
-    aid = decide(own_ledger, agent(own_ledger), key, parameters={"tier": "gold"})
+    aid, ref, _ = _sent_back_for_review(own_ledger, systems, settings, system)
     the_desk = desk(own_ledger, systems)
-    the_desk.approve(ALICE, aid)
-    _edit_out_of_band(systems, settings, ref)
-    moved = systems[system].current(ref).version
-    assert executor(own_ledger, systems).execute(aid) is Outcome.REVIEW_REQUESTED
     row = the_desk.request(aid)
+    moved = systems[system].current(ref).version
     assert (row.state, row.resource_version, row.approved_by) == ("pending", moved, [])
     the_desk.approve(ALICE, aid)
     assert executor(own_ledger, systems).execute(aid) is Outcome.APPLIED
@@ -161,16 +172,9 @@ def test_a_review_approved_after_another_governed_write_runs_at_the_version_appr
     own_ledger: Ledger, systems: Connectors, settings: Settings, system: str
 ) -> None:
     """Review asked at Y, another action applied (Z), approval bound to Z: it runs, expecting Z."""
-    key = resource(system, "contact")
-    _seed(systems, key)
-    ref = ResourceRef.parse(key)
-    owner = agent(own_ledger)
-    aid = decide(own_ledger, owner, key, parameters={"tier": "gold"})
+    aid, ref, owner = _sent_back_for_review(own_ledger, systems, settings, system)
     the_desk, run = desk(own_ledger, systems), executor(own_ledger, systems)
-    the_desk.approve(ALICE, aid)
-    _edit_out_of_band(systems, settings, ref)
-    assert run.execute(aid) is Outcome.REVIEW_REQUESTED
-    other = decide(own_ledger, owner, key, parameters={"note": "governed"},
+    other = decide(own_ledger, owner, ref.key, parameters={"note": "governed"},
                    outcome=DecisionOutcome.ALLOW)  # fmt: skip
     assert run.execute(other) is Outcome.APPLIED
     now = systems[system].current(ref).version

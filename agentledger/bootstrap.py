@@ -345,7 +345,8 @@ def executor_service(
         dead_letter=DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"]),
         lock=RelayLock(settings.database, f"executor:{the_ledger.name}"),
         config=ExecutorServiceConfig(
-            bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}executor",
+            bootstrap=settings.kafka_bootstrap,
+            group_id=f"{settings.topic_prefix}executor.{the_ledger.name}",
             topic=settings.topic("actions.v1"), workers=settings.executor_workers,
         ),
     )  # fmt: skip
@@ -435,7 +436,8 @@ def projectors(settings: Settings) -> list[Projector]:
     """One live projector per projection; unreadable records go to ``deadletter.v1``."""
     serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
     config = ProjectorConfig(
-        bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}projector",
+        bootstrap=settings.kafka_bootstrap,
+        group_id=f"{settings.topic_prefix}projector",
         instance=settings.instance_id,
     )
     store = projection_store(settings)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import httpx
 import typer
+from confluent_kafka import KafkaException
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from rich.console import Console
 from rich.table import Table
 
@@ -73,7 +75,12 @@ def _progress(line: str) -> None:
 def up() -> None:
     """Start the local stack, create the topics, register the contracts; no-op if done."""
     started_at = time.monotonic()
-    result, contracts = deploy(Settings(), _progress)
+    try:
+        result, contracts = deploy(Settings(), _progress)
+    except SchemaRegistryError as exc:
+        err.print(f"[red]a contract was refused[/] {exc.error_message}"
+                  " (run `agentledger schemas check` for details)", soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1) from exc
     elapsed = time.monotonic() - started_at
     if not result.started and not result.topics_created:
         out.print(f"[green]stack already up[/], {len(contracts)} contracts registered"
@@ -150,6 +157,9 @@ def main() -> None:
         app()
     except (StackError, ContractsMissing) as exc:
         err.print(f"[red]error[/] {exc}", soft_wrap=True)
+        raise SystemExit(1) from None
+    except KafkaException as exc:  # fatal for this client, e.g. fenced out of its group
+        err.print(f"[red]error[/] Kafka: {exc.args[0] if exc.args else exc}", soft_wrap=True)
         raise SystemExit(1) from None
     except httpx.HTTPStatusError as exc:  # it answered, so it is up: say what it answered
         refusal = f"{exc.response.status_code} {exc.response.text[:500]}"

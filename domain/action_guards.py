@@ -86,9 +86,10 @@ class ActionGuards:
     def check_approval_fresh(self, resource_version: str | None) -> None:
         """Invariant 3: every approval binds to the resource version its approver saw.
 
-        One approval at a version other than the current one makes the quorum stale.
+        One approval at a version other than the current one makes the quorum stale; an
+        approval of an absent resource (version ``None``) is stale once it exists.
         """
-        stale = {v for v in self.approvals.values() if v is not None and v != resource_version}
+        stale = {str(v) for v in self.approvals.values() if v != resource_version}
         if stale:
             raise errors.StaleApproval(
                 f"approved at version {sorted(stale)}, resource is now {resource_version}"

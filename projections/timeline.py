@@ -1,9 +1,13 @@
 """Action timelines: every event of every action on ``actions.v1``, once each.
 
 A row per (action, event) with the event's data and its place in the action's history
-(``seq``: all of an action's events share one partition, so the topic's order is the
-true order, the same live and in a replay); decisions keep the digest of their policy
-input, which :func:`action_timeline` can join to the ledger's recorded inputs.
+(``seq``: the action's events share its resource's partition, so the topic's order is
+the true order, the same live and in a replay). A rejected proposal is the exception:
+it is keyed by the resource it named, which may be another one (a key reused for another
+resource), so its place among the action's events depends on how two partitions were
+interleaved; it takes no place (``seq`` 0) and is listed first, by time. Decisions keep
+the digest of their policy input, which :func:`action_timeline` can join to the ledger's
+recorded inputs.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from uuid import UUID
 import psycopg
 from psycopg.sql import SQL, Composed, Identifier
 
-from domain.events import ActionProposed, DomainEvent, PolicyDecided, ShadowDecisionDiffered
+from domain.events import (
+    ActionProposed,
+    DomainEvent,
+    PolicyDecided,
+    ProposalRejected,
+    ShadowDecisionDiffered,
+)
 from domain.ids import action_id
 from domain.values import Record
 from projections.store import EveryRecordCounts, Tables, canonical
@@ -52,20 +62,23 @@ class ActionTimeline(EveryRecordCounts):
         if not rows:
             return
         cur.execute(
-            SQL("SELECT action_id, event_id FROM {0} WHERE action_id = ANY(%s)").format(
+            SQL("SELECT action_id, event_id, seq FROM {0} WHERE action_id = ANY(%s)").format(
                 t("timeline_events")
             ),
             (sorted({owner for owner, _ in rows}),),
         )
         counts: dict[UUID, int] = {}
-        for owner, event_id in cur.fetchall():
-            counts[owner] = counts.get(owner, 0) + 1
+        for owner, event_id, seq in cur.fetchall():
+            counts[owner] = max(counts.get(owner, 0), seq)
             rows.pop((owner, event_id), None)  # a repeat of an earlier batch's: no new seq
         if not rows:
             return
         events = list(rows.values())
         seqs = []
-        for owner, _ in rows:
+        for (owner, _), event in rows.items():
+            if isinstance(event, ProposalRejected):
+                seqs.append(0)
+                continue
             counts[owner] = counts.get(owner, 0) + 1
             seqs.append(counts[owner])
         cur.execute(
@@ -123,7 +136,7 @@ def action_timeline(
         SQL(
             "SELECT e.event_id, e.event, e.occurred_at, e.version, e.data, e.input_digest,"
             " i.input FROM {0} AS e {1} WHERE e.action_id = %s"
-            " ORDER BY e.seq"
+            " ORDER BY e.seq, e.occurred_at, e.event_id"
         ).format(Tables(prefix)("timeline_events"), joined),
         (action,),
     ).fetchall()

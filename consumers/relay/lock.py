@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import psycopg
+
+CHECK_S = 1.0
+"""How often :meth:`RelayLock.held` asks the server whether the session is still alive."""
 
 
 class RelayLock:
@@ -22,6 +26,7 @@ class RelayLock:
             hashlib.sha256(f"relay:{name}".encode()).digest()[:8], "big", signed=True
         )
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._checked = 0.0
 
     def acquire(self, stop: threading.Event, poll_s: float = 0.5) -> bool:
         """Block (as a standby) until the lock is ours or ``stop`` is set; True if ours."""
@@ -36,8 +41,21 @@ class RelayLock:
         return False
 
     def held(self) -> bool:
-        """True while our session (and so the lock) is alive."""
-        return self._conn is not None and not self._conn.closed
+        """True while our session (and so the lock) is alive, as last seen by the server.
+
+        The session is idle while the lock is held, so a server restart or a killed
+        backend would go unnoticed locally: it is asked every :data:`CHECK_S`.
+        """
+        if self._conn is None or self._conn.closed:
+            return False
+        if time.monotonic() - self._checked >= CHECK_S:
+            try:
+                self._conn.execute("SELECT 1")
+            except psycopg.Error:
+                self.release()
+                return False
+            self._checked = time.monotonic()
+        return True
 
     def release(self) -> None:
         """Give the lock up (closing the session releases it)."""

@@ -12,6 +12,7 @@ from psycopg.sql import SQL
 
 from agentledger.bootstrap import projection_store, projections, topic_serdes
 from agentledger.settings import Settings
+from domain.events import ProposalRejected
 from domain.values import Record
 from infra.serde.topic_serde import TopicSerde
 from projections.store import Position, Projection, ProjectionStore, Tables
@@ -88,11 +89,34 @@ def test_live_batches_with_restarts_leave_the_rows_and_digest_of_one_replay(
     assert store.digest(projection, live) == store.digest(projection, build)
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_timeline_is_the_same_however_rejections_of_other_partitions_interleave(
+    isolated: Settings, data: st.DataObject
+) -> None:
+    """A rejected proposal, keyed by another resource, read before or after the action's events: same rows."""
+    (projection,) = projections(["timeline"])
+    store = projection_store(isolated)
+    records = data.draw(history("actions.v1"), label="history")
+    others = [r for r in records if not isinstance(r, ProposalRejected)]
+    rejections = [r for r in records if isinstance(r, ProposalRejected)]
+    moved = list(others)
+    for rejection in rejections:
+        moved.insert(data.draw(st.integers(0, len(moved)), label="at"), rejection)
+    _fresh(store, projection, isolated.database)
+    _live(store, projection, data.draw(cuts(records), label="batches"))
+    _replayed(store, projection, _serde(isolated, "actions.v1"), moved)
+    live, build = Tables(store.prefix), Tables(store.prefix, build=True)
+    assert _rows(store, projection, live) == _rows(store, projection, build)
+
+
 _SERDES: dict[tuple[str, str], TopicSerde] = {}
 
 
 def _serde(isolated: Settings, topic: str) -> TopicSerde:
-    """One serde per topic and test (building one registers its contracts)."""
+    """One serde per topic and test (building one looks its contracts up in the registry)."""
     key = (isolated.topic(topic), topic)
     if key not in _SERDES:
         _SERDES[key] = topic_serdes(isolated, topic)[topic]

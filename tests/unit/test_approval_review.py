@@ -139,3 +139,16 @@ def test_a_quorum_bound_to_two_versions_is_stale_at_either() -> None:
         _approve(action, clock, "bob", "v2")
         with pytest.raises(errors.StaleApproval):
             action.start_execution(clock.ctx(), executor="e1", resource_version=now, actual=None)
+
+
+def test_an_approval_of_an_absent_resource_is_stale_once_the_resource_exists() -> None:
+    """Approved while the resource did not exist (version None): created since, it needs review."""
+    clock = Clock()
+    action = decided(clock, ASK, obligations(1, ["ops"]))
+    action.approve(
+        clock.ctx(), approver="alice", roles=["ops"], action_digest=action.digest,
+        resource_version=None, agent_owner="owner-1", agent_active=True,
+    )  # fmt: skip
+    with pytest.raises(errors.StaleApproval):
+        action.start_execution(clock.ctx(), executor="e1", resource_version="v1", actual=None)
+    action.start_execution(clock.ctx(), executor="e1", resource_version=None, actual=None)

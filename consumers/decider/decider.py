@@ -75,13 +75,20 @@ class Decider:
         return dict(stored)
 
     def publish_bundle(self) -> bool:
-        """Record PolicyBundlePublished for the active bundle unless already recorded."""
+        """Record PolicyBundlePublished for the active bundle unless already recorded.
+
+        Deciders started together race to record it: the loser finds it recorded.
+        """
         bundle = self.engine.bundle
-        with self.ledger.batch(self._context(self.clock())) as tx:
-            return tx.publish_bundle(
-                digest=bundle.digest, version=bundle.version, source=bundle.source,
-                files=bundle.files,
-            )  # fmt: skip
+        try:
+            with self.ledger.batch(self._context(self.clock())) as tx:
+                return tx.publish_bundle(
+                    digest=bundle.digest, version=bundle.version, source=bundle.source,
+                    files=bundle.files,
+                )  # fmt: skip
+        except IntegrityError:
+            log.info("bundle %s was recorded by another decider", bundle.digest[:12])
+            return False
 
     def handle(self, batch: Sequence[Consumed]) -> Tally:
         """Apply ``batch`` exactly once: redelivered records are skipped, dead letters too."""

@@ -82,15 +82,36 @@ class ExecutorService:
         self._compensations, self._lock, self.config = compensations, lock, config
         self._letters = dead_letter
         self.ready = threading.Event()
+        self.active = threading.Event()
+        """Set while this instance holds the lock and executes."""
         self.outcomes: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
         self._counting = threading.Lock()
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="executor-lane")
 
     def run(self, stop: threading.Event) -> None:
-        """Hold the lock (or wait for it), then execute until ``stop`` is set."""
-        if not self._lock.acquire(stop):
-            return
-        log.info("executor %s active", self.executor.config.name)
+        """Stand by for the lock, execute while it is held, until ``stop`` is set.
+
+        An instance that loses its lock's session (a database restart) or its seat in the
+        group (another instance took the lock and joined) stands by again.
+        """
+        try:
+            while self._lock.acquire(stop):
+                try:
+                    self._active(stop)
+                except KafkaException as exc:  # fatal: fenced by the instance now active
+                    log.warning("executor %s lost its group seat: %s", self.name, exc)
+                finally:
+                    self.active.clear()
+                    self._lock.release()
+                if not stop.is_set():
+                    log.warning("executor %s is no longer active; standing by", self.name)
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _active(self, stop: threading.Event) -> None:
+        """Execute while the lock is held: re-drive what was in flight, then follow the topic."""
+        log.info("executor %s active", self.name)
+        self.active.set()
         # one static member for whichever instance is active: the standby that takes the
         # lock takes the dead one's partitions at once, without waiting out its session
         reading = {
@@ -115,8 +136,11 @@ class ExecutorService:
                     next_retry = time.monotonic() + self.config.retry_poll_s
         finally:
             consumer.close()
-            self._pool.shutdown(wait=True)
-            self._lock.release()
+
+    @property
+    def name(self) -> str:
+        """The executor's name (recorded on ExecutionStarted)."""
+        return self.executor.config.name
 
     def _handle_all(self, messages: list[Message], stop: threading.Event) -> None:
         """Handle a batch: in order per resource key, different keys in parallel lanes."""

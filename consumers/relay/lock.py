@@ -7,11 +7,18 @@ that polls for it takes over.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+log = logging.getLogger("agentledger.lock")
+DEAD_PEER = {"keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2,
+             "tcp_user_timeout": 10_000}  # fmt: skip
+"""libpq options that end the idle session within seconds if the server vanishes (a
+partition sends no reset): :meth:`RelayLock.held` then sees the lock gone, not a hang."""
 CHECK_S = 1.0
 """How often :meth:`RelayLock.held` asks the server whether the session is still alive."""
 
@@ -21,7 +28,7 @@ class RelayLock:
 
     def __init__(self, database_url: str, name: str) -> None:
         """The lock for ledger ``name`` in the database at ``database_url``."""
-        self._url = database_url
+        self._conninfo = make_conninfo(database_url, **DEAD_PEER)
         self._key = int.from_bytes(
             hashlib.sha256(f"relay:{name}".encode()).digest()[:8], "big", signed=True
         )
@@ -29,15 +36,28 @@ class RelayLock:
         self._checked = 0.0
 
     def acquire(self, stop: threading.Event, poll_s: float = 0.5) -> bool:
-        """Block (as a standby) until the lock is ours or ``stop`` is set; True if ours."""
-        conn = psycopg.connect(self._url, autocommit=True)
+        """Block (as a standby) until the lock is ours or ``stop`` is set; True if ours.
+
+        A database outage is waited out (the standby tries again every ``poll_s``).
+        """
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
         while not stop.is_set():
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
-            if row and row[0]:
-                self._conn = conn
-                return True
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self._conninfo, autocommit=True)
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+            except psycopg.OperationalError as exc:
+                log.warning("lock %s: database unreachable, waiting: %s", self._key, exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            else:
+                if row and row[0]:
+                    self._conn, self._checked = conn, time.monotonic()
+                    return True
             stop.wait(poll_s)
-        conn.close()
+        if conn is not None:
+            conn.close()
         return False
 
     def held(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from agentledger.bootstrap import decider, topic_serdes
+from agentledger.bootstrap import decider, ledger, topic_serdes
 from agentledger.client import Client
 from agentledger.settings import Settings
+from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
 from domain.events import PolicyBundlePublished, ProposalRejected, ShadowDecisionDiffered
 from infra.ledger.ledger import Ledger
@@ -296,3 +298,28 @@ def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one
     assert still.bundle_digest == changed.digest
     digests = [r.bundle_digest for r in published if isinstance(r, PolicyBundlePublished)]
     assert sorted(digests) == sorted([str(before.bundle_digest), changed.digest])  # keyed by digest
+
+
+def test_deciders_started_together_both_publish_the_bundle_without_failing(
+    isolated: Settings,
+) -> None:
+    """Eight deciders on a fresh ledger record the bundle at one instant: one records it, none fails."""
+    ledgers = [ledger(isolated) for _ in range(8)]
+    deciders = [decider(isolated, one) for one in ledgers]
+    start, results = threading.Barrier(len(deciders)), list[bool | BaseException]()
+
+    def publish(one: Decider) -> None:
+        start.wait(30)
+        try:
+            results.append(one.publish_bundle())
+        except Exception as exc:  # noqa: BLE001  # a failure is the finding
+            results.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(one,)) for one in deciders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for one in ledgers:
+        one.close()
+    assert sorted(map(str, results)) == ["False"] * 7 + ["True"]

@@ -49,10 +49,12 @@ from infra.policy.records import DecisionRecords
 from infra.proposal_sink import ProposalSink
 from infra.serde.catalog import Catalog
 from infra.serde.deadletter import DeadLetter
-from infra.serde.registrar import Registrar
+from infra.serde.registrar import Registrar, authenticated_http
 from infra.serde.topic_serde import TopicSerde
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
+from infra.stack.registry_gate import OPERATOR_ENTRY
+from infra.stack.secrets import Secrets
 from infra.stack.stack import Stack, UpResult
 from infra.topics import topic_spec
 from projections.actual import ActualReader, ActualState
@@ -81,6 +83,7 @@ def stack_config(settings: Settings) -> StackConfig:
         registry_url=settings.registry,
         registry_local=not settings.registry_external,
         registry_port=settings.registry_port,
+        registry_backend_port=settings.registry_backend_port,
         apicurio_version=settings.apicurio_version,
         registry_heap=settings.registry_heap,
         database_url=settings.database,
@@ -124,13 +127,33 @@ def catalog() -> Catalog:
 
 
 def registry_client(settings: Settings) -> SchemaRegistryClient:
-    """A Confluent-API registry client for the registry in effect."""
+    """A Confluent-API registry client for the registry in effect, reading anonymously."""
     return SchemaRegistryClient({"url": settings.registry})
 
 
-def registrar(settings: Settings, client: SchemaRegistryClient | None = None) -> Registrar:
-    """Registers and inspects the contracts in the registry in effect."""
-    return Registrar(client or registry_client(settings), settings.registry)
+def registrar(settings: Settings) -> Registrar:
+    """Registers and inspects the contracts, as the registry's operator if a password is known.
+
+    The password is ``registry_password``, else the one the local stack generated; without
+    one, the registry refuses changes (:class:`WritesRefused` names the setting).
+    """
+    secrets = None if settings.registry_external else deployment_secrets(settings)
+    password = (
+        settings.registry_password.get_secret_value() if settings.registry_password
+        else secrets.find(OPERATOR_ENTRY) if secrets else None
+    )  # fmt: skip
+    if password is None:
+        return Registrar(registry_client(settings), settings.registry)
+    user = settings.registry_username
+    client = SchemaRegistryClient(
+        {"url": settings.registry, "basic.auth.user.info": f"{user}:{password}"}
+    )
+    return Registrar(client, settings.registry, authenticated_http(user, password))
+
+
+def deployment_secrets(settings: Settings) -> Secrets:
+    """The credentials the local stack generates for this deployment (owner-only file)."""
+    return Secrets(stack_config(settings).secrets_file)
 
 
 def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
@@ -143,7 +166,7 @@ def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
     contracts = catalog()
     specs = [topic_spec(name) for name in names]
     used = {record: contracts[record] for spec in specs for record in spec.records}
-    registrar(settings, client).require(used.values())
+    Registrar(client, settings.registry).require(used.values())
     serdes = {}
     for name, spec in zip(names, specs, strict=True):
         records = [contracts[record] for record in spec.records]

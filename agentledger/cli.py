@@ -32,7 +32,7 @@ from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
 from agentledger.settings import Settings
 from infra.runtime import tune_garbage_collector
-from infra.serde.registrar import ContractsMissing
+from infra.serde.registrar import ContractsMissing, WritesRefused
 from infra.stack.component import ComponentStatus
 from infra.stack.errors import StackError
 
@@ -155,7 +155,7 @@ def main() -> None:
     tune_garbage_collector()
     try:
         app()
-    except (StackError, ContractsMissing) as exc:
+    except (StackError, ContractsMissing, WritesRefused) as exc:
         err.print(f"[red]error[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
     except KafkaException as exc:  # fatal for this client, e.g. fenced out of its group

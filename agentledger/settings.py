@@ -12,7 +12,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from psycopg.conninfo import make_conninfo
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         default=None,
         description="Confluent-compatible schema registry URL; unset = start local Apicurio.",
     )
+    registry_username: str = Field(
+        default="operator", min_length=1, description="Who changes schemas in the registry."
+    )
+    registry_password: SecretStr | None = Field(
+        default=None,
+        description="Password to change schemas in the registry; unset = the local stack's,"
+        " generated at `up`. Reading needs none.",
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset = start the local PostgreSQL."
     )
@@ -83,7 +91,12 @@ class Settings(BaseSettings):
     )
     kafka_port: Port = Field(default=19092, description="Local broker's client port.")
     kafka_controller_port: Port = Field(default=19093, description="Local KRaft controller port.")
-    registry_port: Port = Field(default=18081, description="Local Apicurio Registry HTTP port.")
+    registry_port: Port = Field(
+        default=18081, description="Local registry's port (the gate in front of Apicurio)."
+    )
+    registry_backend_port: Port = Field(
+        default=18082, description="Local Apicurio's own port (loopback, behind the gate)."
+    )
     postgres_port: Port = Field(default=15432, description="Local PostgreSQL port.")
     crm_port: Port = Field(default=18090, description="Local CRM simulator's HTTP port.")
     kafka_version: str = Field(default="4.1.1", description="Kafka version from Maven Central.")

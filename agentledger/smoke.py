@@ -16,11 +16,12 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from rich.console import Console
 
+from agentledger.bootstrap import registrar
 from agentledger.settings import Settings
 from infra.kafka_config import client_config
 
@@ -45,7 +46,7 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
     """Run the smoke scenario against the configured components; returns what was read."""
     run_id = str(uuid.uuid4())
     topic = settings.topic("smoke.v1")
-    registry = SchemaRegistryClient({"url": settings.registry})
+    registry = registrar(settings).client  # registering is the operator's
     subject = f"{topic}-value"
 
     schema_id = registry.register_schema(subject, Schema(json.dumps(SMOKE_SCHEMA), "AVRO"))

@@ -19,9 +19,21 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from infra.serde.catalog import Contract
 
 COMPATIBILITY = "BACKWARD_TRANSITIVE"
+UNAUTHORIZED = 401
 NOT_FOUND = 404
 CONFLICT = 409
 REGISTER_COMMAND = "agentledger schemas register"
+
+
+class WritesRefused(Exception):
+    """The registry refused a change: no valid credential was given."""
+
+    def __init__(self, url: str) -> None:
+        """The registry at ``url`` answered 401."""
+        super().__init__(
+            f"the registry at {url} refused a change without the operator's credential:"
+            " set AGENTLEDGER_REGISTRY_PASSWORD (the local stack generates it at `agentledger up`)"
+        )
 
 
 class ContractsMissing(Exception):
@@ -51,6 +63,12 @@ def shared_http() -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT_S)
 
 
+@functools.cache
+def authenticated_http(user: str, password: str) -> httpx.Client:
+    """The process's client for registry changes as ``user`` (one per credential)."""
+    return httpx.Client(timeout=TIMEOUT_S, auth=(user, password))
+
+
 @dataclass(frozen=True)
 class SubjectInfo:
     """One subject as the registry holds it."""
@@ -71,6 +89,11 @@ class Registrar:
         self._client = client
         self._url = url.rstrip("/")
         self._http = http if http is not None else shared_http()
+
+    @property
+    def client(self) -> SchemaRegistryClient:
+        """The Confluent-API client it calls the registry through (with its credential)."""
+        return self._client
 
     def register(self, contracts: Iterable[Contract]) -> dict[str, int]:
         """Register each contract under its record-name subject; schema id by subject.
@@ -115,6 +138,8 @@ class Registrar:
                 contract.fullname, Schema(contract.schema_str, "AVRO")
             )
         except SchemaRegistryError as exc:
+            if exc.http_status_code == UNAUTHORIZED:
+                raise WritesRefused(self._url) from exc
             if exc.http_status_code != CONFLICT:
                 raise
             found = self._registered_id(contract)  # a concurrent registration of it won
@@ -127,6 +152,8 @@ class Registrar:
         try:
             self.set_compatibility(subject, COMPATIBILITY)
         except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == UNAUTHORIZED:
+                raise WritesRefused(self._url) from exc
             if exc.response.status_code != CONFLICT or self.compatibility(subject) != COMPATIBILITY:
                 raise
 

@@ -21,6 +21,9 @@ class StackConfig:
     registry_url: str
     registry_local: bool
     registry_port: int
+    """The registry's public port: the gate in front of Apicurio."""
+    registry_backend_port: int
+    """Apicurio's own port (loopback; only the gate talks to it)."""
     apicurio_version: str
     registry_heap: str
     database_url: str
@@ -35,6 +38,11 @@ class StackConfig:
     topic_prefix: str
     partitions: int
     start_timeout_s: float
+
+    @property
+    def secrets_file(self) -> Path:
+        """The deployment's generated credentials (owner-only)."""
+        return self.state_dir / "secrets.json"
 
     @property
     def logs(self) -> Path:

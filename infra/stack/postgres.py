@@ -106,7 +106,7 @@ class LocalPostgres:
             owner = pwd.getpwnam(SERVER_USER)
             for path in (self._home, self._run, self._log):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
-            _let_traverse(self._home)
+            let_traverse(self._home)
 
     def _initdb(self) -> None:
         args = ["-D", str(self._data), "-U", "postgres", "-E", "UTF8", "--no-locale"]
@@ -182,7 +182,7 @@ def _require(tool: str) -> str:
     return found
 
 
-def _let_traverse(path: Path) -> None:
+def let_traverse(path: Path) -> None:
     """Let the server user reach its folder inside a private checkout.
 
     Ancestors lacking search (x) permission for others get it; nothing becomes readable.

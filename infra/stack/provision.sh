@@ -17,6 +17,7 @@ command -v mvn >/dev/null || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v "$PY" >/dev/null || missing+=(python3.11 python3.11-venv)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)  # the registry's gate
 command -v gcc >/dev/null || missing+=(gcc)  # builds the C Avro module (infra/serde/_avro_native.c)
 if command -v "$PY" >/dev/null && ! "$PY" -c 'import os, sysconfig, sys
 sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
@@ -28,6 +29,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     # The project runs its own cluster; keep the package from creating and starting another.
     sudo_if_needed mkdir -p /etc/postgresql-common
     echo "create_main_cluster = false" | sudo_if_needed tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  # Packages with a system service (nginx) would start it on install, on port 80 for all
+  # interfaces; the project runs its own instance, so service starts are refused meanwhile.
+  refuse_starts=/usr/sbin/policy-rc.d
+  if [ ! -e "$refuse_starts" ]; then
+    printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee "$refuse_starts" >/dev/null
+    sudo_if_needed chmod 755 "$refuse_starts"
+    trap 'sudo_if_needed rm -f "$refuse_starts"' EXIT
   fi
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

@@ -41,9 +41,14 @@ class LocalRegistry:
             self._home / "registry.pid", f"-Dagentledger.home={self._home}"
         )
 
+    @property
+    def _backend(self) -> str:
+        """Apicurio's own Confluent-compatible API (loopback, behind the gate)."""
+        return f"http://127.0.0.1:{self._config.registry_backend_port}/apis/ccompat/v7"
+
     def ports(self) -> dict[str, int]:
-        """The HTTP port."""
-        return {"registry_port": self._config.registry_port}
+        """Its own HTTP port, behind the gate (:mod:`infra.stack.registry_gate`)."""
+        return {"registry_backend_port": self._config.registry_backend_port}
 
     def pid(self) -> int | None:
         """The server's pid if it runs (and is ours)."""
@@ -64,7 +69,8 @@ class LocalRegistry:
         argv = [
             java(NAME), f"-Xmx{self._config.registry_heap}", "-XX:+UseSerialGC",
             f"-Dagentledger.home={self._home}",
-            "-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={self._config.registry_port}",
+            "-Dquarkus.http.host=127.0.0.1",
+            f"-Dquarkus.http.port={self._config.registry_backend_port}",
             "-Dapicurio.storage.kind=sql", "-Dapicurio.storage.sql.kind=postgresql",
             f"-Dapicurio.datasource.url={jdbc}?currentSchema={DB_SCHEMA}",
             f"-Dapicurio.datasource.username={db.get('user')}",
@@ -77,17 +83,17 @@ class LocalRegistry:
     def await_healthy(self) -> None:
         """Wait until the Confluent-compatible API answers."""
         wait_healthy(
-            NAME, lambda: probe(self._config.registry_url),
+            NAME, lambda: probe(self._backend),
             timeout_s=self._config.start_timeout_s, log=self._log,
             alive=lambda: self._process.pid() is not None,
         )  # fmt: skip
 
     def status(self) -> ComponentStatus:
         """Pid, health (the ccompat API answers) and the version the registry reports."""
-        problem = probe(self._config.registry_url)
-        version = "?" if problem else registry_version(self._config.registry_url)
+        problem = probe(self._backend)
+        version = "?" if problem else registry_version(self._backend)
         return ComponentStatus(
-            NAME, self._config.registry_url, self._process.pid(), problem is None,
+            NAME, self._backend, self._process.pid(), problem is None,
             version, self._log, external=False, problem=problem,
         )  # fmt: skip
 

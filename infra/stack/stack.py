@@ -16,8 +16,10 @@ from infra.stack.ports import port_free
 from infra.stack.postgres import LocalPostgres, login
 from infra.stack.registry import LocalRegistry, registry_version
 from infra.stack.registry import probe as registry_probe
+from infra.stack.registry_gate import LocalRegistryGate
 from infra.stack.saas import LocalCrm, crm_version
 from infra.stack.saas import probe as crm_probe
+from infra.stack.secrets import Secrets
 from infra.stack.topics import ensure_topics
 
 
@@ -57,6 +59,11 @@ class Stack:
                 lambda: registry_version(registry),
             )
         )
+        self.gate: Component | None = (
+            LocalRegistryGate(config, Secrets(config.secrets_file))
+            if config.registry_local
+            else None
+        )
         crm = config.crm_url
         self.crm: Component = (
             LocalCrm(config)
@@ -66,8 +73,9 @@ class Stack:
 
     @property
     def components(self) -> Sequence[Component]:
-        """In start order: the registry stores its schemas in PostgreSQL."""
-        return (self.postgres, self.kafka, self.registry, self.crm)
+        """In start order: the registry stores its schemas in PostgreSQL; the gate fronts it."""
+        gate = () if self.gate is None else (self.gate,)
+        return (self.postgres, self.kafka, self.registry, *gate, self.crm)
 
     def up(self) -> UpResult:
         """Start what is not running, wait for all to be healthy, create missing topics."""
@@ -76,13 +84,13 @@ class Stack:
         if self.postgres.launch():
             started.append(self.postgres.name)
         self.postgres.await_healthy()
-        for component in (self.kafka, self.registry, self.crm):
+        later = self.components[1:]
+        for component in later:
             if component.launch():
                 started.append(component.name)
                 self._report(f"{component.name}: starting")
-        self.kafka.await_healthy()
-        self.registry.await_healthy()
-        self.crm.await_healthy()
+        for component in later:
+            component.await_healthy()
         prefix, partitions = self._config.topic_prefix, self._config.partitions
         created = ensure_topics(admin(self._config.bootstrap_servers), prefix, partitions)
         return UpResult(started, created)

@@ -13,12 +13,13 @@ from tests.conftest import free_ports, run_cli
 @pytest.fixture(scope="module")
 def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Settings for a second, independent stack: its own empty state dir and free ports."""
-    kafka, controller, registry, postgres, crm, api = free_ports(6)
+    kafka, controller, registry, backend, postgres, crm, api = free_ports(7)
     env = {
         "AGENTLEDGER_STATE_DIR": str(tmp_path_factory.mktemp("fresh") / "state"),
         "AGENTLEDGER_KAFKA_PORT": str(kafka),
         "AGENTLEDGER_KAFKA_CONTROLLER_PORT": str(controller),
         "AGENTLEDGER_REGISTRY_PORT": str(registry),
+        "AGENTLEDGER_REGISTRY_BACKEND_PORT": str(backend),
         "AGENTLEDGER_POSTGRES_PORT": str(postgres),
         "AGENTLEDGER_CRM_PORT": str(crm),
         "AGENTLEDGER_API_PORT": str(api),

@@ -16,6 +16,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from agentledger.bootstrap import catalog
 from infra.serde.registrar import COMPATIBILITY, Registrar
+from infra.stack.registry_gate import OPERATOR_ENTRY
+from infra.stack.secrets import Secrets
 from tests.conftest import CLI, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +33,19 @@ def _registry(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{env['AGENTLEDGER_REGISTRY_PORT']}/apis/ccompat/v7"
 
 
-def _forget_every_subject(url: str) -> None:
+def _operator(env: dict[str, str]) -> tuple[str, str]:
+    """The fresh stack's registry operator and the password its `up` generated."""
+    secrets = Secrets(Path(env["AGENTLEDGER_STATE_DIR"]) / "secrets.json")
+    return "operator", secrets.get(OPERATOR_ENTRY)
+
+
+def _forget_every_subject(url: str, operator: tuple[str, str]) -> None:
     """Delete every subject for good: the registry as a fresh deployment finds it."""
-    for subject in httpx.get(f"{url}/subjects", timeout=10).raise_for_status().json():
-        httpx.delete(f"{url}/subjects/{subject}", timeout=10).raise_for_status()
-        httpx.delete(f"{url}/subjects/{subject}?permanent=true", timeout=10).raise_for_status()
-    assert httpx.get(f"{url}/subjects", timeout=10).json() == []
+    with httpx.Client(auth=operator, timeout=10) as http:
+        for subject in http.get(f"{url}/subjects").raise_for_status().json():
+            http.delete(f"{url}/subjects/{subject}").raise_for_status()
+            http.delete(f"{url}/subjects/{subject}?permanent=true").raise_for_status()
+        assert http.get(f"{url}/subjects").json() == []
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +54,7 @@ def bare_registry(fresh_env: dict[str, str]) -> str:
     result = run_cli("up", env=fresh_env)
     assert result.returncode == 0, result.stdout + result.stderr
     url = _registry(fresh_env)
-    _forget_every_subject(url)
+    _forget_every_subject(url, _operator(fresh_env))
     return url
 
 
@@ -61,15 +70,19 @@ def test_a_service_started_before_registration_names_the_subject_and_the_command
     assert httpx.get(f"{bare_registry}/subjects", timeout=10).json() == [], "it registered"
 
 
-def test_registrations_racing_each_other_all_succeed(bare_registry: str) -> None:
+def test_registrations_racing_each_other_all_succeed(
+    bare_registry: str, fresh_env: dict[str, str]
+) -> None:
     """Eight registrations of every contract, started together on empty subjects, all succeed."""
     contracts, start = list(catalog()), threading.Barrier(8)
     errors: list[BaseException] = []
     ids: list[dict[str, int]] = []
+    user, password = _operator(fresh_env)
+    conf = {"url": bare_registry, "basic.auth.user.info": f"{user}:{password}"}
 
     def register() -> None:
-        registrar = Registrar(SchemaRegistryClient({"url": bare_registry}), bare_registry,
-                              httpx.Client(timeout=30))  # fmt: skip
+        registrar = Registrar(SchemaRegistryClient(conf), bare_registry,
+                              httpx.Client(timeout=30, auth=(user, password)))  # fmt: skip
         start.wait(30)
         try:
             ids.append(registrar.register(contracts))

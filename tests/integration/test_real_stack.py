@@ -9,10 +9,11 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from agentledger.bootstrap import registrar
 from agentledger.settings import Settings
 from infra.topics import TOPICS
 
@@ -61,7 +62,7 @@ def test_avro_record_round_trips_through_the_registry_and_kafka(
     """A schema registered via the ccompat API serializes a record that reads back equal from Kafka."""
     from decimal import Decimal  # noqa: PLC0415
 
-    registry = SchemaRegistryClient({"url": settings.registry})
+    registry = registrar(settings).client
     schema_id = registry.register_schema(
         f"{scratch_topic}-value", Schema(json.dumps(RECORD), "AVRO")
     )
@@ -134,7 +135,7 @@ def test_design_topics_exist_with_equal_partitions_and_infinite_retention(
 
 def test_registry_keeps_schemas_in_postgres(settings: Settings, test_id: str) -> None:
     """Registered schemas live in PostgreSQL, so their ids survive a registry restart."""
-    registry = SchemaRegistryClient({"url": settings.registry})
+    registry = registrar(settings).client
     schema = dict(RECORD, name=f"Ping_{test_id.replace('-', '_')}")
     registry.register_schema(f"{test_id}-value", Schema(json.dumps(schema), "AVRO"))
     with psycopg.connect(settings.database) as conn:

@@ -25,7 +25,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentledger.bootstrap import SCHEMAS_DIR, catalog, registrar, registry_client, topic_serdes
+from agentledger.bootstrap import SCHEMAS_DIR, catalog, registrar, topic_serdes
 from agentledger.settings import Settings
 from domain.events import ActionProposed, DriftDetected
 from domain.events.proposals import KafkaPosition
@@ -50,10 +50,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> SchemaRegistryClient:
-    """A registry client with every contract registered (idempotent)."""
-    registry = registry_client(settings)
-    registrar(settings, registry).register(catalog())
-    return registry
+    """A registry client as the operator, with every contract registered (idempotent)."""
+    operator = registrar(settings)
+    operator.register(catalog())
+    return operator.client
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,7 @@ def test_a_field_added_with_a_default_reads_both_ways(
     }
     subject = f"agentledger.test.{name}"
     client.register_schema(subject, Schema(json.dumps(v1), "AVRO"))
-    registrar(settings, client).set_compatibility(subject, "BACKWARD_TRANSITIVE")
+    registrar(settings).set_compatibility(subject, "BACKWARD_TRANSITIVE")
     client.register_schema(subject, Schema(json.dumps(v2), "AVRO"))
     conf = {"auto.register.schemas": False, "subject.name.strategy": record_subject_name_strategy}
     context = SerializationContext("test.evolution", MessageField.VALUE)
@@ -195,7 +195,7 @@ def test_an_incompatible_change_is_refused_by_registry_and_named_by_the_gate(
         client.register_schema(broken.fullname, Schema(broken.schema_str, "AVRO"))
     assert refused.value.http_status_code == 409
 
-    findings = check_contracts(Catalog(schemas), registrar(settings, client))
+    findings = check_contracts(Catalog(schemas), registrar(settings))
     assert {(f.record, f.problem) for f in findings} >= {
         ("ActionProposed", "ActionProposed.confidence: type changed from double to string"),
         ("ActionProposed", "the registry refuses it"),

@@ -31,6 +31,7 @@ from agentledger.cli_queries import show_queue, show_timeline
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
 from agentledger.settings import Settings
+from consumers.relay.position_check import PositionRefused
 from infra.runtime import tune_garbage_collector
 from infra.serde.registrar import ContractsMissing, WritesRefused
 from infra.stack.component import ComponentStatus
@@ -155,7 +156,7 @@ def main() -> None:
     tune_garbage_collector()
     try:
         app()
-    except (StackError, ContractsMissing, WritesRefused) as exc:
+    except (StackError, ContractsMissing, WritesRefused, PositionRefused) as exc:
         err.print(f"[red]error[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
     except KafkaException as exc:  # fatal for this client, e.g. fenced out of its group

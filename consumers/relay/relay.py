@@ -20,6 +20,8 @@ from eventsourcing.persistence import Notification
 
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import Position, PositionStore
+from consumers.relay.position_check import PositionRefused, check_position
+from consumers.relay.tails import RELAYED, relayed_tails
 from consumers.relay.wakeup import StoreWakeup
 from domain.events.proposals import KafkaPosition
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
@@ -34,6 +36,8 @@ from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.relay")
 
+FRAME = 5
+"""Confluent framing before each Avro body: magic byte 0 and the 4-byte schema id."""
 LETTER_HEADROOM = 64 * 1024
 """Room a dead letter needs beside the payload it carries (ids, origin, reason)."""
 
@@ -92,15 +96,7 @@ class Relay:
                 "message.max.bytes": 16 * 1024 * 1024, "transaction.timeout.ms": 60_000,
             }))  # fmt: skip
             producer.init_transactions(60)  # fences a previous relay, aborts its open transaction
-            self.position = self._positions.load()
-            stored = self._ledger.recorder.max_notification_id() or 0
-            if self.position.notification_id > stored:
-                message = (
-                    f"the relay's committed position ({self.position.notification_id}) is past the"
-                    f" store's last notification ({stored}): was the store reset? Refusing to skip"
-                    " events; reset the relay position topic only if the store was rebuilt."
-                )
-                raise RuntimeError(message)
+            self.position = self._checked(self._positions.load())
             if self._wakeup is not None:
                 self._wakeup.listen()  # before the first read: no commit after it goes unnoticed
             self.active.set()
@@ -119,6 +115,43 @@ class Relay:
             if self._wakeup is not None:
                 self._wakeup.close()
             self._lock.release()
+
+    def _checked(self, position: Position) -> Position:
+        """``position`` if the store and the topics agree with it, else PositionRefused."""
+        stored = self._ledger.recorder.max_notification_id() or 0
+        if position.notification_id > stored:
+            message = (
+                f"the relay's committed position ({position.notification_id}) is past the"
+                f" store's last notification ({stored}): was the store reset? Refusing to skip"
+                " events; reset the relay position topic only if the store was rebuilt."
+            )
+            raise PositionRefused(message)
+        topics = {self._config.topic_prefix + name for name in RELAYED}
+        topics |= {slot.rpartition(":")[0] for slot in position.chains}
+        tails = relayed_tails(self._config.bootstrap, topics, self._config.partitions)
+        check_position(position, tails, self._chained_between)
+        return position
+
+    def _chained_between(self, after: int, upto: int) -> list[int]:
+        """Stored notifications in ``(after, upto]`` the relay puts on a chain (in order)."""
+        chained, start = [], after
+        while start < upto:
+            batch = self._ledger.recorder.select_notifications(
+                start=start, limit=self._config.batch_size, stop=upto, inclusive_of_start=False
+            )
+            if not batch:
+                break
+            chained += [n.id for n in batch if self._chains(n)]
+            start = batch[-1].id
+        return chained
+
+    def _chains(self, notification: Notification) -> bool:
+        """Whether relaying ``notification`` puts a record on a chain (not a dead letter)."""
+        transcoder = self._ledger.transcoder
+        if not transcoder.carries_record(notification.state):
+            return False
+        _, _, body = transcoder.split(notification.state)
+        return len(body) + FRAME <= self._config.max_record_bytes
 
     def _too_large(
         self, producer: Producer, notification_id: int, topic: str, key: bytes, payload: bytes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
 import uuid
 
 import psycopg
@@ -22,6 +23,8 @@ from agentledger.bootstrap import (
     system_context,
 )
 from agentledger.settings import Settings
+from consumers.relay.position import Position, PositionStore
+from consumers.relay.position_check import PositionRefused
 from domain.events import ActionProposed
 from infra.ledger.ledger import Ledger
 from infra.serde.deadletter import DeadLetter
@@ -61,6 +64,42 @@ def test_relayed_topics_equal_the_store(isolated: Settings, own_ledger: Ledger) 
     _relay_until_caught_up(isolated, own_ledger)
     expected = len(stored(own_ledger))
     assert_exactly_the_store(own_ledger, consume_all(isolated, expected))
+
+
+def test_a_forged_relay_position_is_refused_and_nothing_is_skipped(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """A position record written by someone else, past unrelayed events: the relay refuses it and skips nothing."""
+    write_events(own_ledger, proposals=20)
+    _relay_until_caught_up(isolated, own_ledger)
+    on_topics = len(stored(own_ledger))
+    write_events(own_ledger, proposals=20, first=20)
+    topic = isolated.topic("relay-positions.v1")
+    genuine = PositionStore(isolated.kafka_bootstrap, topic, own_ledger.name).load()
+    forged = Position(own_ledger.recorder.max_notification_id() or 0, genuine.chains)
+    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer.produce(topic, key=own_ledger.name.encode(), value=forged.encode(), partition=0)
+    assert producer.flush(30) == 0
+    the_relay, stop, refusals = relay(isolated, own_ledger), threading.Event(), []
+
+    def run() -> None:
+        try:
+            the_relay.run(stop)
+        except PositionRefused as exc:
+            refusals.append(str(exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while thread.is_alive() and not the_relay.active.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    followed = the_relay.active.is_set()
+    stop.set()
+    thread.join(30)
+    assert not followed, "it followed the forged position"
+    assert len(refusals) == 1
+    assert "were never relayed: following it would skip" in refusals[0]
+    assert len(consume_all(isolated, on_topics)) == on_topics
 
 
 def test_a_second_relay_run_adds_only_new_events(isolated: Settings, own_ledger: Ledger) -> None:

@@ -1,0 +1,92 @@
+"""The last record the relay put on each partition it writes, as the topics show it now.
+
+Read ``read_committed`` from the end of each partition backwards (in growing windows)
+until a record carrying the relay's chain headers is found: records without them (not
+the relay's) and aborted transactions are passed over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from infra.chain import HASH, NOTIFICATION
+from infra.kafka_config import client_config
+from infra.watermarks import watermarks
+
+RELAYED = ("actions.v1", "agents.v1", "policies.v1")
+"""The topics the relay writes (DESIGN.md's topic table), unprefixed."""
+FIRST_WINDOW = 32
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The relay's last record in one partition: its notification id and chain hash."""
+
+    notification_id: int
+    chain: str
+    offset: int
+
+
+def relayed_tails(bootstrap: str, topics: set[str], partitions: int) -> dict[str, Tail]:
+    """The relay's last record per ``topic:partition`` of ``topics`` (absent: none there)."""
+    consumer = Consumer(client_config(bootstrap, {
+        "group.id": f"relay-tails-{uuid.uuid4()}", "isolation.level": "read_committed",
+        "enable.auto.commit": False, "enable.partition.eof": True,
+    }))  # fmt: skip
+    try:
+        tails = {}
+        for topic in sorted(topics):
+            for partition in range(partitions):
+                where = TopicPartition(topic, partition)
+                found = _last_relayed(consumer, where)
+                if found is not None:
+                    tails[f"{where.topic}:{partition}"] = found
+        return tails
+    finally:
+        consumer.close()
+
+
+def _last_relayed(consumer: Consumer, where: TopicPartition) -> Tail | None:
+    low, high = watermarks(consumer, where)
+    window, end = FIRST_WINDOW, high
+    while end > low:
+        start = max(low, end - window)
+        found = _last_in(consumer, TopicPartition(where.topic, where.partition, start), end)
+        if found is not None:
+            return found
+        end, window = start, window * 4
+    return None
+
+
+def _last_in(consumer: Consumer, start: TopicPartition, end: int) -> Tail | None:
+    """The last relayed record at offsets [start, end) of one partition."""
+    consumer.assign([start])
+    last = None
+    while True:
+        message = consumer.poll(10)
+        if message is None:
+            raise TimeoutError(f"no answer reading {start.topic}[{start.partition}]")
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
+                return last
+            raise RuntimeError(f"reading {start.topic}[{start.partition}]: {error}")
+        offset = message.offset() or 0
+        if offset >= end:
+            return last
+        last = _tail(message) or last
+
+
+def _tail(message: Message) -> Tail | None:
+    headers = dict(message.headers() or [])
+    notification, chain = headers.get(NOTIFICATION), headers.get(HASH)
+    if not notification or not chain:
+        return None
+    try:
+        text = chain.decode() if isinstance(chain, bytes) else chain
+        return Tail(int(notification), text, message.offset() or 0)
+    except (ValueError, UnicodeDecodeError):
+        return None

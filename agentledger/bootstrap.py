@@ -15,6 +15,7 @@ import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from agentledger.approvals import ApprovalDesk, Approver
+from agentledger.credentials import deployment_secrets, kafka_access
 from agentledger.settings import REPO_ROOT, Settings
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
@@ -41,6 +42,8 @@ from infra.audit.topic import audit_topic as topic_audit
 from infra.connectors.http_crm import HttpCrm
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
+from infra.kafka_acls import OPERATOR
+from infra.kafka_config import KafkaAccess
 from infra.ledger.ledger import Ledger, postgres_env
 from infra.ledger.recorder import LedgerRecorder
 from infra.policy.bundle import Bundle, BundleError, load_bundle
@@ -51,11 +54,13 @@ from infra.serde.catalog import Catalog
 from infra.serde.deadletter import DeadLetter
 from infra.serde.registrar import Registrar, authenticated_http
 from infra.serde.topic_serde import TopicSerde
+from infra.stack import principals
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
+from infra.stack.kafka import admin
 from infra.stack.registry_gate import OPERATOR_ENTRY
-from infra.stack.secrets import Secrets
 from infra.stack.stack import Stack, UpResult
+from infra.stack.topics import ensure_topics
 from infra.topics import topic_spec
 from projections.actual import ActualReader, ActualState
 from projections.approvals import ApprovalQueue
@@ -74,7 +79,7 @@ def stack_config(settings: Settings) -> StackConfig:
     return StackConfig(
         state_dir=settings.state_dir.resolve(),
         cache_dir=settings.cache_dir.resolve(),
-        bootstrap_servers=settings.kafka_bootstrap,
+        kafka=kafka_access(settings, OPERATOR),
         kafka_local=not settings.kafka_external,
         kafka_port=settings.kafka_port,
         kafka_controller_port=settings.kafka_controller_port,
@@ -110,6 +115,19 @@ def deploy(settings: Settings, report: Report) -> tuple[UpResult, dict[str, int]
     """Bring the stack up (topics included) and register every contract; ids by subject."""
     result = build_stack(settings, report).up()
     return result, registrar(settings).register(catalog())
+
+
+def provision(settings: Settings) -> list[str]:
+    """Create the topics of ``settings``' prefix and give each service its rights on them."""
+    client = admin(kafka_access(settings, OPERATOR))
+    created = ensure_topics(client, settings.topic_prefix, settings.partitions)
+    principals.ensure_services(client, deployment_secrets(settings), settings.topic_prefix)
+    return created
+
+
+def unprovision(settings: Settings) -> None:
+    """Withdraw every right on the topics of ``settings``' prefix (its topics are dropped)."""
+    principals.revoke_prefix(admin(kafka_access(settings, OPERATOR)), settings.topic_prefix)
 
 
 def connectors(settings: Settings) -> Connectors:
@@ -151,9 +169,13 @@ def registrar(settings: Settings) -> Registrar:
     return Registrar(client, settings.registry, authenticated_http(user, password))
 
 
-def deployment_secrets(settings: Settings) -> Secrets:
-    """The credentials the local stack generates for this deployment (owner-only file)."""
-    return Secrets(stack_config(settings).secrets_file)
+def enroll_agent(settings: Settings, agent_id: str) -> KafkaAccess:
+    """Give agent ``agent_id`` its own Kafka user and rights (idempotent); its credential."""
+    user = principals.enroll_agent(
+        admin(kafka_access(settings, OPERATOR)), deployment_secrets(settings),
+        settings.topic_prefix, agent_id,
+    )  # fmt: skip
+    return kafka_access(settings, user)
 
 
 def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
@@ -198,13 +220,13 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
         return ids[transcoder.contract_for(print_).fullname]
 
     config = RelayConfig(
-        bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix,
+        kafka=kafka_access(settings, "relay"), topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
         transactional_id=f"{settings.topic_prefix}relay.{the_ledger.name}",
         max_record_bytes=settings.max_record_bytes,
     )  # fmt: skip
     positions = PositionStore(
-        settings.kafka_bootstrap, settings.topic("relay-positions.v1"), the_ledger.name
+        kafka_access(settings, "relay"), settings.topic("relay-positions.v1"), the_ledger.name
     )
     lock = RelayLock(settings.database, the_ledger.name)
     wakeup = StoreWakeup(settings.database, the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
@@ -218,7 +240,7 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
 def relay_lag(settings: Settings, the_ledger: Ledger) -> int:
     """Notifications in the store not yet committed to Kafka by the relay."""
     positions = PositionStore(
-        settings.kafka_bootstrap, settings.topic("relay-positions.v1"), the_ledger.name
+        kafka_access(settings, "relay"), settings.topic("relay-positions.v1"), the_ledger.name
     )
     return (the_ledger.recorder.max_notification_id() or 0) - positions.load().notification_id
 
@@ -231,7 +253,7 @@ def audit_store(settings: Settings) -> AuditResult:
 def audit_topic(settings: Settings, topic: str) -> AuditResult:
     """Verify a topic's chains (``topic`` with or without the prefix)."""
     name = topic if topic.startswith(settings.topic_prefix) else settings.topic(topic)
-    return topic_audit(settings.kafka_bootstrap, name)
+    return topic_audit(kafka_access(settings, OPERATOR), name)
 
 
 _ENGINES: dict[str, PolicyEngine] = {}
@@ -254,7 +276,7 @@ def decider(settings: Settings, the_ledger: Ledger | None = None) -> Decider:
         the_ledger, serdes["proposals.v1"], policy_engine(load_bundle(settings.policy_bundle)),
         shadow=policy_engine(load_bundle(shadow)) if shadow else None,
         clock=lambda: datetime.now(UTC), new_id=uuid4,
-        dead_letter=DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"]),
+        dead_letter=DeadLetterSink(kafka_access(settings, "decider"), serdes["deadletter.v1"]),
         config=DeciderConfig(
             consumer=f"decider:{settings.topic('proposals.v1')}",
             history_limit=settings.policy_history_limit,
@@ -287,7 +309,7 @@ def decider_service(settings: Settings, the_ledger: Ledger | None = None) -> Dec
         log.info("policy bundle %s (%s) active", bundle.digest[:12], bundle.version)
 
     config = ServiceConfig(
-        bootstrap=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}decider",
+        kafka=kafka_access(settings, "decider"), group_id=f"{settings.topic_prefix}decider",
         topic=settings.topic("proposals.v1"), instance=settings.instance_id,
         batch_size=settings.decider_batch_size, reload_s=settings.policy_reload_s,
     )  # fmt: skip
@@ -359,16 +381,18 @@ def executor_service(
         the_ledger, systems.__getitem__, wall_clock, context_at, config=config,
         failpoint=failpoint(settings),
     )  # fmt: skip
-    sink = ProposalSink(settings.kafka_bootstrap, serdes["proposals.v1"], settings.partitions)
+    sink = ProposalSink(
+        kafka_access(settings, "executor"), serdes["proposals.v1"], settings.partitions
+    )
     if the_ledger.executions is None:
         raise TypeError("the ledger was built without its execution index")
     return ExecutorService(
         the_executor, the_ledger.executions, serdes["actions.v1"],
         compensations=CompensationForwarder(sink, wall_clock, uuid4),
-        dead_letter=DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"]),
+        dead_letter=DeadLetterSink(kafka_access(settings, "executor"), serdes["deadletter.v1"]),
         lock=RelayLock(settings.database, f"executor:{the_ledger.name}"),
         config=ExecutorServiceConfig(
-            bootstrap=settings.kafka_bootstrap,
+            kafka=kafka_access(settings, "executor"),
             group_id=f"{settings.topic_prefix}executor.{the_ledger.name}",
             topic=settings.topic("actions.v1"), workers=settings.executor_workers,
         ),
@@ -380,10 +404,12 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     systems = systems or connectors(settings)
     serdes = topic_serdes(settings, "observations.v1", "deadletter.v1")
     positions = ObserverPositions(
-        settings.kafka_bootstrap, settings.topic("observer-positions.v1"), settings.ledger_name
+        kafka_access(settings, "observer"),
+        settings.topic("observer-positions.v1"),
+        settings.ledger_name,
     )
     config = ObserverConfig(
-        bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
+        kafka=kafka_access(settings, "observer"), partitions=settings.partitions,
         transactional_id=f"{settings.topic_prefix}observer.{settings.ledger_name}",
         poll_s=settings.observer_poll_s, heartbeat_s=settings.observer_heartbeat_s,
     )  # fmt: skip
@@ -401,7 +427,7 @@ def reconciler_config(settings: Settings) -> ReconcilerConfig:
     )
     return ReconcilerConfig(
         app_id=f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
-        bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
+        kafka=kafka_access(settings, "reconciler"), partitions=settings.partitions,
         ticks_topic=settings.topic("reconciler-ticks.v1"),
         data_dir=settings.state_dir / "reconciler" / settings.ledger_name,
         tick_s=settings.reconciler_tick_s, commit_interval_s=settings.reconciler_commit_s,
@@ -459,12 +485,12 @@ def projectors(settings: Settings) -> list[Projector]:
     """One live projector per projection; unreadable records go to ``deadletter.v1``."""
     serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
     config = ProjectorConfig(
-        bootstrap=settings.kafka_bootstrap,
+        kafka=kafka_access(settings, "projector"),
         group_id=f"{settings.topic_prefix}projector",
         instance=settings.instance_id,
     )
     store = projection_store(settings)
-    sink = DeadLetterSink(settings.kafka_bootstrap, serdes["deadletter.v1"])
+    sink = DeadLetterSink(kafka_access(settings, "projector"), serdes["deadletter.v1"])
     lock = threading.Lock()
 
     def dead_letter(letters: list[DeadLetter]) -> None:  # one producer, one flush at a time
@@ -486,6 +512,6 @@ def replay(
     """Rebuild the projection ``name`` from offset 0 (beside the live one if ``as_of``)."""
     (projection,) = projections([name])
     return rebuild(
-        projection_store(settings), projection, bootstrap=settings.kafka_bootstrap,
+        projection_store(settings), projection, kafka=kafka_access(settings, "projector"),
         serdes=topic_serdes(settings, *projection.topics), as_of=as_of, progress=progress,
     )  # fmt: skip

@@ -30,6 +30,7 @@ from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
 from agentledger.cli_queries import show_queue, show_timeline
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
+from agentledger.credentials import kafka_refusal
 from agentledger.settings import Settings
 from consumers.relay.position_check import PositionRefused
 from infra.runtime import tune_garbage_collector
@@ -160,7 +161,7 @@ def main() -> None:
         err.print(f"[red]error[/] {exc}", soft_wrap=True)
         raise SystemExit(1) from None
     except KafkaException as exc:  # fatal for this client, e.g. fenced out of its group
-        err.print(f"[red]error[/] Kafka: {exc.args[0] if exc.args else exc}", soft_wrap=True)
+        err.print(f"[red]error[/] {kafka_refusal(exc, Settings())}", soft_wrap=True)
         raise SystemExit(1) from None
     except httpx.HTTPStatusError as exc:  # it answered, so it is up: say what it answered
         refusal = f"{exc.response.status_code} {exc.response.text[:500]}"

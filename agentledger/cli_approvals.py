@@ -22,6 +22,7 @@ from agentledger.bootstrap import (
     topic_serdes,
 )
 from agentledger.cli_ledger import until_signalled
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from domain.errors import DomainError
 from infra.proposal_sink import ProposalSink
@@ -53,7 +54,7 @@ def run_api() -> None:
     settings = Settings()
     the_ledger = ledger(settings)
     sink = ProposalSink(
-        settings.kafka_bootstrap,
+        kafka_access(settings, "api"),
         topic_serdes(settings, "proposals.v1")["proposals.v1"],
         settings.partitions,
     )

@@ -16,10 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentledger.bootstrap import projection_store, reconciler, topic_serdes
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from consumers.reconciler.app import run
 from domain.events import DriftDetected, DriftResolved
 from infra.batches import ready_batch
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.serde.errors import BadRecord
 from projections.drift import drift_alerts
@@ -93,7 +95,7 @@ def watch(
     """Tail drift.v1: one line per alert detected or resolved (until Ctrl-C)."""
     settings = Settings()
     serde = topic_serdes(settings, "drift.v1")["drift.v1"]
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
         "group.id": f"drift-watch-{uuid.uuid4()}",
         "enable.auto.commit": False, "isolation.level": "read_committed",
     }))  # fmt: skip

@@ -19,11 +19,13 @@ from rich.table import Table
 from agentledger.bootstrap import (
     decider_service,
     decision_records,
+    enroll_agent,
     ledger,
     policy_engine,
     system_context,
 )
 from agentledger.cli_ledger import until_signalled
+from agentledger.credentials import write_credential
 from agentledger.settings import Settings
 from consumers.decider.dry_run import PlanRefused, impact, plan
 from domain.events import ActionProposed
@@ -128,17 +130,30 @@ def show_input(action_id: Annotated[UUID, typer.Argument(help="The decided actio
 
 
 @agent_app.command("register")
-def register_agent(
+def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per command-line option
     agent_id: Annotated[str, typer.Argument(help="The agent's id.")],
     owner: Annotated[str, typer.Option(help="Who answers for the agent (never its approver).")],
     scope: Annotated[list[str], typer.Option(help="`*`, `system:*` or `system:action_type`.")],
     budget: Annotated[str, typer.Option(help="Budget limit (decimal).")] = "1000",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    credential_file: Annotated[
+        Path | None, typer.Option(help="Also write the agent's Kafka credential (JSON) here.")
+    ] = None,
 ) -> None:
-    """Register an agent (no-op if it exists)."""
-    the_ledger = ledger(Settings())
+    """Register an agent (no-op if it exists) and give it its own Kafka user."""
+    settings = Settings()
+    the_ledger = ledger(settings)
     with the_ledger.batch(system_context()) as tx:
         tx.register_agent(agent_id=agent_id, name=name or agent_id, owner=owner, scopes=scope,
                           budget_limit=Decimal(budget))  # fmt: skip
     the_ledger.close()
     out.print(f"agent [cyan]{agent_id}[/] registered with scopes {scope}")
+    kafka = enroll_agent(settings, agent_id)
+    out.print(f"its Kafka user is [cyan]{kafka.username}[/] (SASL/SCRAM-SHA-512, {kafka.protocol})")
+    if credential_file is None:
+        out.print("its password is in the deployment secrets, where the SDK on this host finds it")
+    else:
+        write_credential(credential_file, kafka)
+        out.print(
+            f"its Kafka credential is in [cyan]{credential_file}[/] (mode 0600): hand it over"
+        )

@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, TopicPartition
 from pydantic import BaseModel, ConfigDict
 
 from agentledger.bootstrap import topic_serdes
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from domain.events import ActionProposed, PolicyDecided, ProposalRejected
 from domain.events.decisions import Obligations
@@ -28,6 +29,7 @@ from domain.events.proposals import Reason
 from domain.ids import action_id
 from domain.values import ResourceRef, Value
 from infra.batches import ready_batch
+from infra.kafka_acls import AGENT, principal_name
 from infra.kafka_config import client_config
 from infra.proposal_sink import ProposalSink
 from infra.serde.errors import BadRecord
@@ -74,14 +76,17 @@ class Client:
     """An agent's connection to the ledger."""
 
     def __init__(self, agent_id: str, settings: Settings | None = None) -> None:
-        """A client proposing as ``agent_id``, against the settings in effect."""
+        """A client proposing as ``agent_id``, against the settings in effect.
+
+        Kafka knows it by the agent's own credential: ``kafka_username`` and
+        ``kafka_password`` if set, else the one ``agentledger agent register`` made.
+        """
         self.agent_id = agent_id
         self.settings = settings or Settings()
+        self._kafka = kafka_access(self.settings, principal_name(AGENT, agent_id))
         serdes = topic_serdes(self.settings, "proposals.v1", "actions.v1")
         self._proposals, self._actions = serdes["proposals.v1"], serdes["actions.v1"]
-        self._sink = ProposalSink(
-            self.settings.kafka_bootstrap, self._proposals, self.settings.partitions
-        )
+        self._sink = ProposalSink(self._kafka, self._proposals, self.settings.partitions)
         self._refs: dict[UUID, ActionRef] = {}
 
     def propose(  # noqa: PLR0913  # a proposal states everything the policy may weigh
@@ -119,8 +124,9 @@ class Client:
         else:
             since = int(time.time() * 1000) - LOOKBACK_MS
             starts = [TopicPartition(topic, p, since) for p in range(self.settings.partitions)]
-        consumer = Consumer(client_config(self.settings.kafka_bootstrap, {
-            "group.id": f"client-{uuid4()}",
+        group = self._kafka.scratch_group("wait")
+        consumer = Consumer(client_config(self._kafka, {
+            "group.id": group,
             "enable.auto.commit": False, "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
         }))  # fmt: skip

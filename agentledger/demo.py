@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from rich.console import Console
 
-from agentledger.bootstrap import decider_service, ledger, relay, system_context
+from agentledger.bootstrap import decider_service, enroll_agent, ledger, relay, system_context
 from agentledger.client import Client, Decision
 from agentledger.settings import Settings
 from infra.ledger.ledger import Ledger
@@ -31,6 +31,7 @@ def run_governed(settings: Settings, out: Console) -> list[Decision]:
             tx.register_agent(agent_id=AGENT, name="Demo agent", owner="demo-owner",
                               scopes=["crm:*"], budget_limit=Decimal(100))  # fmt: skip
         out.print(f"[bold]5.[/] registered [cyan]{AGENT}[/] (scopes crm:*, budget 100)")
+        enroll_agent(settings, AGENT)
         with _services(settings, the_ledger), Client(AGENT, settings) as client:
             out.print("[bold]6.[/] relay and decider running; proposing through the SDK:")
             run = uuid.uuid4().hex[:8]

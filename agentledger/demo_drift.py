@@ -19,8 +19,16 @@ from uuid import UUID
 from rich.console import Console
 
 from agentledger.approvals import Approver
-from agentledger.bootstrap import approval_desk, connectors, ledger, system_context, topic_serdes
+from agentledger.bootstrap import (
+    approval_desk,
+    connectors,
+    enroll_agent,
+    ledger,
+    system_context,
+    topic_serdes,
+)
 from agentledger.client import Client
+from agentledger.credentials import kafka_access
 from agentledger.processes import ObserverThread, ReconcilerProcess
 from agentledger.services import services, wait_until
 from agentledger.settings import Settings
@@ -32,6 +40,7 @@ from infra.batches import ready_batch
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.registry import Connectors
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 from infra.serde.errors import BadRecord
@@ -103,6 +112,7 @@ def run_drift(settings: Settings, out: Console) -> dict[str, int]:
                     agent_id=AGENT, name=AGENT, owner=f"{AGENT}-owner", scopes=["crm:*"],
                     budget_limit=Decimal(1000),
                 )  # fmt: skip
+        enroll_agent(settings, AGENT)
         with (
             services(settings, the_ledger, systems, observe=False),
             Client(AGENT, settings) as client,
@@ -194,7 +204,7 @@ def _read(
     from confluent_kafka import Consumer  # noqa: PLC0415  # only the demo reads like this
 
     serde = topic_serdes(settings, "drift.v1")["drift.v1"]
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
         "group.id": f"demo-{uuid.uuid4()}",
         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
         "enable.auto.commit": False, "enable.partition.eof": True,

@@ -22,7 +22,13 @@ from uuid import UUID
 from rich.console import Console
 
 from agentledger.approvals import Approver
-from agentledger.bootstrap import approval_desk, connectors, ledger, system_context
+from agentledger.bootstrap import (
+    approval_desk,
+    connectors,
+    enroll_agent,
+    ledger,
+    system_context,
+)
 from agentledger.client import Client
 from agentledger.services import observations_since, services, wait_until
 from agentledger.settings import Settings
@@ -84,6 +90,8 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
         out.print(f"[bold]8.[/] agents {', '.join(AGENTS)} registered; approval TTL {DEMO_TTL_S} s")
         steps = _steps(run, contact, invoice)
         desk = approval_desk(settings, the_ledger, systems)
+        for agent in AGENTS:
+            enroll_agent(settings, agent)
         with services(settings, the_ledger, systems), Client(AGENTS[0], settings) as sales:
             clients = {AGENTS[0]: sales, AGENTS[1]: Client(AGENTS[1], settings)}
             out.print("[bold]9.[/] relay, decider, executor, expirer and observer running")

@@ -17,8 +17,10 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from agentledger.bootstrap import observer
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from infra.connectors.registry import Connectors
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.watermarks import watermarks
 
@@ -46,7 +48,7 @@ def reconciler_progress(settings: Settings) -> list[tuple[int, int]]:
     has read everything there stands at ``high - 1``; it is ``-1`` before any commit.
     """
     topic = settings.topic("observations.v1")
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
         "group.id": f"{settings.topic_prefix}reconciler.{settings.ledger_name}",
     }))  # fmt: skip
     try:

@@ -25,6 +25,7 @@ from agentledger.bootstrap import (
     relay,
     topic_serdes,
 )
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from domain.action import Action
 from domain.action_state import Status
@@ -32,6 +33,7 @@ from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
 from infra.batches import ready_batch
 from infra.connectors.registry import Connectors
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 
@@ -105,7 +107,7 @@ def observations_since(
 ) -> list[ExternalStateObserved]:
     """Observations of ``refs`` on ``observations.v1`` produced after ``since_s`` (epoch s)."""
     serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
         "group.id": f"look-{uuid.uuid4()}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
         "enable.partition.eof": True,

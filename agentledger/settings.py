@@ -8,7 +8,7 @@ itself. An address that is set means the component is external and is never star
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from psycopg.conninfo import make_conninfo
@@ -45,6 +45,23 @@ class Settings(BaseSettings):
 
     bootstrap_servers: str | None = Field(
         default=None, description="Kafka bootstrap servers; unset = start the local broker."
+    )
+    kafka_username: str | None = Field(
+        default=None,
+        description="Kafka (SASL/SCRAM-SHA-512) user of this process; unset = the local stack's"
+        " user of the service it runs, from the deployment's secrets.",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None, description="Password of `kafka_username`; required when it is set."
+    )
+    kafka_credential_file: Path | None = Field(
+        default=None,
+        description="JSON file with this process's Kafka `username` and `password` (as"
+        " `agentledger agent register --credential-file` writes it); wins over the two above.",
+    )
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="SASL_PLAINTEXT",
+        description="`SASL_SSL` for a cluster reached over TLS; the local stack is loopback only.",
     )
     registry_url: str | None = Field(
         default=None,

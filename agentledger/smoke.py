@@ -22,8 +22,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from rich.console import Console
 
 from agentledger.bootstrap import registrar
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
-from infra.kafka_config import client_config
+from infra.kafka_acls import OPERATOR
+from infra.kafka_config import KafkaAccess, client_config
 
 SMOKE_SCHEMA = {
     "type": "record",
@@ -54,11 +56,12 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
         f"[bold]1.[/] registered schema [cyan]{subject}[/] -> id {schema_id} at {settings.registry}"
     )
 
-    _ensure_topic(settings.kafka_bootstrap, topic)
+    kafka = kafka_access(settings, OPERATOR)
+    _ensure_topic(kafka, topic)
     serializer = AvroSerializer(registry, json.dumps(SMOKE_SCHEMA))
     context = SerializationContext(topic, MessageField.VALUE)
     record = {"run_id": run_id, "step": 2, "at": int(time.time() * 1000)}
-    producer = Producer(client_config(settings.kafka_bootstrap, {"enable.idempotence": True}))
+    producer = Producer(client_config(kafka, {"enable.idempotence": True}))
     delivered: list[tuple[int, int]] = []
 
     def on_delivery(error: object, msg: Any) -> None:  # noqa: ANN401  # Message is untyped
@@ -73,7 +76,7 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
     partition, offset = delivered[0]
     out.print(f"[bold]2.[/] produced Avro record to [cyan]{topic}[/] [{partition}] @{offset}")
 
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka, {
         "group.id": f"smoke-{run_id}",
         "isolation.level": "read_committed", "enable.auto.commit": False,
     }))  # fmt: skip
@@ -104,8 +107,8 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
     return {"schema_id": schema_id, "record": decoded, "runs": row[0] if row else 0}
 
 
-def _ensure_topic(bootstrap: str, topic: str) -> None:
-    admin = AdminClient(client_config(bootstrap))
+def _ensure_topic(kafka: KafkaAccess, topic: str) -> None:
+    admin = AdminClient(client_config(kafka))
     if topic in admin.list_topics(timeout=10).topics:
         return
     for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():

@@ -24,12 +24,14 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 
 from agentledger.bootstrap import catalog, ledger, registrar, topic_serdes
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from bench.bench_ledger import _register, proposal
 from bench.isolation import isolated
 from bench.result import Result
 from domain.events import ActionProposed, PolicyDecided
 from infra.batches import ready_batch
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
@@ -53,7 +55,7 @@ def run(settings: Settings) -> list[Result]:
         the_ledger = ledger(mine)
         _register(the_ledger, AGENTS)
         serdes = topic_serdes(mine, "proposals.v1", "actions.v1")
-        producer = Producer(client_config(mine.kafka_bootstrap, {"linger.ms": 5}))
+        producer = Producer(client_config(kafka_access(mine, OPERATOR), {"linger.ms": 5}))
         decided = _Watch(mine, serdes["actions.v1"])
         with _processes(mine):
             _produce(producer, serdes["proposals.v1"], _proposal("warm-up", 0), mine)
@@ -156,7 +158,7 @@ class _Watch:
         self._serde, self._stop = serde, threading.Event()
         ids = registrar(settings).register([catalog()["PolicyDecided"]])
         self._decided_id = ids["agentledger.v1.PolicyDecided"].to_bytes(4, "big")
-        self._consumer = Consumer(client_config(settings.kafka_bootstrap, {
+        self._consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
             "group.id": f"bench-{uuid.uuid4()}",
             "isolation.level": "read_committed", "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 5,

@@ -10,9 +10,11 @@ import uuid
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from bench.result import Result
-from infra.kafka_config import client_config
+from infra.kafka_acls import OPERATOR
+from infra.kafka_config import KafkaAccess, client_config
 
 MESSAGES = int(os.environ.get("BENCH_KAFKA_MESSAGES", "300000"))
 PAYLOAD = b"x" * 200
@@ -20,20 +22,20 @@ PAYLOAD = b"x" * 200
 
 def run(settings: Settings) -> list[Result]:
     """Produce MESSAGES 200-byte records while one consumer reads them; messages per second."""
-    admin = AdminClient(client_config(settings.kafka_bootstrap))
+    admin = AdminClient(client_config(kafka_access(settings, OPERATOR)))
     topic = f"bench.kafka.{uuid.uuid4().hex[:8]}"
     for future in admin.create_topics([NewTopic(topic, settings.partitions, 1)]).values():
         future.result(timeout=30)
     try:
-        seconds = _pipeline(settings.kafka_bootstrap, topic)
+        seconds = _pipeline(kafka_access(settings, OPERATOR), topic)
     finally:
         for future in admin.delete_topics([topic]).values():
             future.result(timeout=30)
     return [Result("kafka.produce_consume_mps", round(MESSAGES / seconds), "msg/s", "higher")]
 
 
-def _pipeline(bootstrap: str, topic: str) -> float:
-    consumer = Consumer(client_config(bootstrap, {
+def _pipeline(kafka: KafkaAccess, topic: str) -> float:
+    consumer = Consumer(client_config(kafka, {
         "group.id": f"bench-{topic}",
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
         "fetch.min.bytes": 65536, "fetch.wait.max.ms": 20,
@@ -52,7 +54,7 @@ def _pipeline(bootstrap: str, topic: str) -> float:
     reader.start()
     if not ready.wait(30):
         raise RuntimeError("benchmark consumer got no partition assignment within 30s")
-    producer = Producer(client_config(bootstrap, {
+    producer = Producer(client_config(kafka, {
         "linger.ms": 5, "batch.size": 262144,
         "compression.type": "lz4", "queue.buffering.max.messages": 500_000,
     }))  # fmt: skip

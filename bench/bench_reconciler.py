@@ -24,6 +24,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from agentledger.bootstrap import topic_serdes
+from agentledger.credentials import kafka_access
 from agentledger.processes import ReconcilerProcess, reconciler_progress
 from agentledger.settings import Settings
 from bench.isolation import isolated
@@ -32,6 +33,7 @@ from consumers.observer.observer import observation_of
 from domain.events import DriftDetected
 from domain.values import ResourceRef, Value
 from infra.connectors.base import Change
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
@@ -95,7 +97,7 @@ def _latency(settings: Settings, log: Path) -> tuple[float, float]:
         _observe(producer, serde, settings, ref, sequence, {"tier": "silver"})
     producer.flush(60)
     drift = topic_serdes(settings, "drift.v1")["drift.v1"]
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
         "group.id": f"bench-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
@@ -139,7 +141,7 @@ def _drain(consumer: Consumer, serde: TopicSerde, seen: dict[str, float], timeou
 
 def _producer(settings: Settings) -> tuple[Producer, TopicSerde]:
     serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-    producer = Producer(client_config(settings.kafka_bootstrap, {"linger.ms": 2,
+    producer = Producer(client_config(kafka_access(settings, OPERATOR), {"linger.ms": 2,
                          "enable.idempotence": True}))  # fmt: skip
     return producer, serde
 

@@ -11,10 +11,12 @@ import uuid
 from confluent_kafka import Consumer
 
 from agentledger.bootstrap import ledger, relay, system_context
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from bench.bench_ledger import _register, _write, proposal
 from bench.isolation import isolated
 from bench.result import Result
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
 
@@ -53,7 +55,7 @@ def run(settings: Settings) -> list[Result]:
 
 
 def _latencies(settings: Settings, the_ledger: Ledger) -> list[float]:
-    consumer = Consumer(client_config(settings.kafka_bootstrap, {
+    consumer = Consumer(client_config(kafka_access(settings, OPERATOR), {
         "group.id": f"bench-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "latest", "fetch.wait.max.ms": 5,
     }))  # fmt: skip

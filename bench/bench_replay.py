@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from confluent_kafka import Producer
 
 from agentledger.bootstrap import replay, topic_serdes
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from bench.isolation import isolated
 from bench.result import Result
 from consumers.observer.observer import observation_of
 from domain.values import ResourceRef
 from infra.connectors.base import Change
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.partitioner import partition_for
 
@@ -36,7 +38,7 @@ def run(settings: Settings) -> list[Result]:
 
 def _produce(settings: Settings) -> None:
     serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-    producer = Producer(client_config(settings.kafka_bootstrap, {"linger.ms": 20,
+    producer = Producer(client_config(kafka_access(settings, OPERATOR), {"linger.ms": 20,
                          "enable.idempotence": True}))  # fmt: skip
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]

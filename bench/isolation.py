@@ -9,9 +9,11 @@ from contextlib import contextmanager
 import psycopg
 from confluent_kafka.admin import AdminClient
 
+from agentledger.bootstrap import provision, unprovision
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
+from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
-from infra.stack.topics import ensure_topics
 from infra.topics import TOPICS
 
 
@@ -20,8 +22,8 @@ def isolated(settings: Settings) -> Iterator[Settings]:
     """Settings naming a fresh ledger table and topic prefix; both dropped on exit."""
     tag = uuid.uuid4().hex[:8]
     mine = settings.model_copy(update={"ledger_name": f"B{tag}", "topic_prefix": f"b{tag}."})
-    admin = AdminClient(client_config(mine.kafka_bootstrap))
-    ensure_topics(admin, mine.topic_prefix, mine.partitions)
+    admin = AdminClient(client_config(kafka_access(mine, OPERATOR)))
+    provision(mine)
     try:
         yield mine
     finally:
@@ -39,3 +41,4 @@ def isolated(settings: Settings) -> Iterator[Settings]:
         names = sorted(set(names) | {mine.topic(spec.name) for spec in TOPICS})
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.exception(30)
+        unprovision(mine)

@@ -23,7 +23,9 @@ its partitions back at once, without a rebalance of the others.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 BASE: Mapping[str, Any] = {"reconnect.backoff.ms": 10}
@@ -32,13 +34,42 @@ BASE: Mapping[str, Any] = {"reconnect.backoff.ms": 10}
 MEMBERSHIP: Mapping[str, Any] = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 
 
-def client_config(bootstrap: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A client's configuration: ``bootstrap``, :data:`BASE`, then ``settings`` (they win)."""
-    return {"bootstrap.servers": bootstrap, **BASE, **(settings or {})}
+@dataclass(frozen=True)
+class KafkaAccess:
+    """Where the brokers are, and who this client is to them (a SCRAM-SHA-512 user).
+
+    Every client authenticates: the broker has no listener for anonymous clients. The
+    password never appears in ``repr`` (logs, tracebacks).
+    """
+
+    bootstrap: str
+    username: str
+    password: str = field(repr=False)
+    protocol: str = "SASL_PLAINTEXT"
+    """``SASL_PLAINTEXT`` (the local stack, loopback only) or ``SASL_SSL``."""
+
+    def scratch_group(self, purpose: str) -> str:
+        """A new group id for a reader that never commits, in this user's own group space."""
+        return f"{self.username}.{purpose}-{uuid.uuid4()}"
+
+    def sasl(self) -> dict[str, str]:
+        """Librdkafka's authentication settings for this principal."""
+        return {
+            "security.protocol": self.protocol, "sasl.mechanism": MECHANISM,
+            "sasl.username": self.username, "sasl.password": self.password,
+        }  # fmt: skip
+
+
+MECHANISM = "SCRAM-SHA-512"
+
+
+def client_config(kafka: KafkaAccess, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A client's configuration: ``kafka``'s address and credential, :data:`BASE`, ``settings``."""
+    return {"bootstrap.servers": kafka.bootstrap, **kafka.sasl(), **BASE, **(settings or {})}
 
 
 def member_config(
-    bootstrap: str, group: str, instance: str | None, settings: Mapping[str, Any]
+    kafka: KafkaAccess, group: str, instance: str | None, settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A consumer group member's configuration (see :data:`MEMBERSHIP`).
 
@@ -46,4 +77,4 @@ def member_config(
     one running consumer may use it, or the broker fences the other. ``None``: dynamic.
     """
     named = {} if instance is None else {"group.instance.id": f"{group}.{instance}"}
-    return client_config(bootstrap, {"group.id": group, **MEMBERSHIP, **named, **settings})
+    return client_config(kafka, {"group.id": group, **MEMBERSHIP, **named, **settings})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Producer
 
 from domain.events import ActionProposed
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -17,12 +17,12 @@ class ProposalNotDelivered(RuntimeError):
 class ProposalSink:
     """An idempotent producer of proposals (the SDK, the HTTP API, compensations)."""
 
-    def __init__(self, bootstrap: str, serde: TopicSerde, partitions: int) -> None:
+    def __init__(self, kafka: KafkaAccess, serde: TopicSerde, partitions: int) -> None:
         """Produce to ``serde``'s topic, which has ``partitions`` partitions."""
         self._serde = serde
         self._partitions = partitions
         self._producer = Producer(
-            client_config(bootstrap, {"enable.idempotence": True, "linger.ms": 2})
+            client_config(kafka, {"enable.idempotence": True, "linger.ms": 2})
         )
 
     def send(self, proposal: ActionProposed, timeout_s: float = 30.0) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from domain.events.base import DomainEvent
 from infra.batches import ready_batch
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
@@ -57,7 +56,7 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
     store: ProjectionStore,
     projection: Projection,
     *,
-    bootstrap: str,
+    kafka: KafkaAccess,
     serdes: Mapping[str, TopicSerde],
     as_of: datetime | None = None,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
@@ -71,12 +70,12 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
     dead-letters them; ``skipped`` then counts every one of them.
     """
     try:
-        return _rebuild(store, projection, bootstrap=bootstrap, serdes=serdes, as_of=as_of,
+        return _rebuild(store, projection, kafka=kafka, serdes=serdes, as_of=as_of,
                         progress=progress, lazy=True)  # fmt: skip
     except UnusableRecord as exc:
         log.warning("rebuild of %s: %s; reading again, validating every record", projection.name,
                     exc)  # fmt: skip
-        return _rebuild(store, projection, bootstrap=bootstrap, serdes=serdes, as_of=as_of,
+        return _rebuild(store, projection, kafka=kafka, serdes=serdes, as_of=as_of,
                         progress=progress, lazy=False)  # fmt: skip
 
 
@@ -84,7 +83,7 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
     store: ProjectionStore,
     projection: Projection,
     *,
-    bootstrap: str,
+    kafka: KafkaAccess,
     serdes: Mapping[str, TopicSerde],
     as_of: datetime | None,
     progress: Callable[[int, int], None],
@@ -100,8 +99,8 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
         store.ensure([projection], build, conn)
         conn.autocommit = False
         conn.execute("SET synchronous_commit TO off")  # see above: nothing waits for it
-        consumer = Consumer(client_config(bootstrap, {
-            "group.id": f"replay-{uuid.uuid4()}",
+        consumer = Consumer(client_config(kafka, {
+            "group.id": kafka.scratch_group("replay"),
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True, "fetch.max.bytes": 52_428_800,
             # a fetch at a partition's end returns (as its end) after this, not 500 ms

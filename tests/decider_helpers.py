@@ -20,6 +20,7 @@ from domain.events import ActionProposed
 from domain.values import Record
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
+from tests.kafka_helpers import as_operator
 
 
 def register(
@@ -76,7 +77,7 @@ def read_topic(settings: Settings, name: str, until: int, timeout_s: float = 60.
     """Records of topic ``name`` (read_committed, from the start) until ``until`` arrived."""
     serde = topic_serdes(settings, name)[name]
     consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"check-{uuid.uuid4()}",
+        **as_operator(settings), "group.id": f"check-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
     })  # fmt: skip
@@ -99,7 +100,7 @@ def read_topic(settings: Settings, name: str, until: int, timeout_s: float = 60.
 def produce(settings: Settings, proposals: Iterable[ActionProposed]) -> None:
     """Put ``proposals`` on proposals.v1 as agents do (keyed, partitioned by resource key)."""
     serde = topic_serdes(settings, "proposals.v1")["proposals.v1"]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    producer = Producer({**as_operator(settings), "linger.ms": 5})
     for record in proposals:
         key = record.resource.key.encode()
         partition = partition_for(key, settings.partitions)

@@ -14,6 +14,7 @@ from agentledger.settings import Settings
 from domain.events import DriftDetected, DriftResolved
 from infra.watermarks import watermarks
 from tests.decider_helpers import read_topic
+from tests.kafka_helpers import as_operator
 
 
 def fast(settings: Settings) -> Settings:
@@ -84,7 +85,7 @@ def _read(
     Reads until the position reaches ``until`` (default: the high watermark) or for 15 s.
     """
     consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": "unused",
+        **as_operator(settings), "group.id": "unused",
         "isolation.level": isolation, "enable.auto.commit": False,
     })  # fmt: skip
     offsets: list[int] = []

@@ -14,6 +14,7 @@ from agentledger.settings import Settings
 from consumers.projector.service import Projector
 from infra.ledger.ledger import Ledger
 from infra.watermarks import watermarks
+from tests.kafka_helpers import as_operator
 
 
 def caught_up(settings: Settings, live: list[Projector], timeout_s: float = 120.0) -> None:
@@ -22,7 +23,7 @@ def caught_up(settings: Settings, live: list[Projector], timeout_s: float = 120.
     The topics are written in Kafka transactions: the last offset of a partition is a
     commit marker, never a record, so the last record is at ``high - 2``.
     """
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watermarks"})
+    consumer = Consumer({**as_operator(settings), "group.id": "watermarks"})
     deadline = time.monotonic() + timeout_s
     try:
         for projector in live:

@@ -11,14 +11,14 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.admin import AdminClient
 
-from agentledger.bootstrap import system_context
+from agentledger.bootstrap import provision, system_context, unprovision
 from agentledger.settings import Settings
 from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome, Obligations
 from infra.chain import NOTIFICATION
 from infra.ledger.ledger import Ledger
-from infra.stack.topics import ensure_topics
 from infra.topics import TOPICS
+from tests.kafka_helpers import as_operator
 
 RELAYED = ("actions.v1", "agents.v1", "policies.v1")
 
@@ -27,11 +27,7 @@ def isolated_settings(base: Settings) -> Settings:
     """Settings for a ledger and topics no other test uses."""
     tag = uuid.uuid4().hex[:8]
     settings = base.model_copy(update={"ledger_name": f"T{tag}", "topic_prefix": f"t{tag}."})
-    ensure_topics(
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap}),
-        settings.topic_prefix,
-        settings.partitions,
-    )
+    provision(settings)
     return settings
 
 
@@ -45,13 +41,14 @@ def drop_isolated(settings: Settings) -> None:
         ).fetchall()
         for (table,) in tables:
             conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**as_operator(settings)})
     # the topic table's topics and any a service made for itself (faust's changelogs)
     names = [name for name in admin.list_topics(timeout=10).topics
              if name.startswith(settings.topic_prefix)]  # fmt: skip
     names = sorted(set(names) | {settings.topic(spec.name) for spec in TOPICS})
     for future in admin.delete_topics(names, operation_timeout=30).values():
         future.exception(30)
+    unprovision(settings)
 
 
 def write_events(
@@ -118,7 +115,7 @@ def stored(the_ledger: Ledger) -> list[tuple[int, str]]:
 def consume_all(settings: Settings, expected: int, timeout_s: float = 60.0) -> list[Relayed]:
     """Every committed record of the relayed topics (read_committed), in partition order."""
     consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"check-{uuid.uuid4()}",
+        **as_operator(settings), "group.id": f"check-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest", "enable.auto.commit": False,
     })  # fmt: skip
     consumer.subscribe([settings.topic(name) for name in RELAYED])

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
 from infra.batches import ready_batch
-from infra.kafka_config import client_config, member_config
+from infra.kafka_config import KafkaAccess, client_config, member_config
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
@@ -36,7 +36,7 @@ TRANSIENT: tuple[type[Exception], ...] = (RegistryUnavailable, KafkaException, *
 class ServiceConfig:
     """Where the decider reads, where its dead letters go, how it batches."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     group_id: str
     topic: str
     instance: str | None = None
@@ -51,11 +51,11 @@ class ServiceConfig:
 class DeadLetterSink:
     """Publishes dead letters durably (flushed before the batch's position advances)."""
 
-    def __init__(self, bootstrap: str, serde: TopicSerde) -> None:
+    def __init__(self, kafka: KafkaAccess, serde: TopicSerde) -> None:
         """Dead letters go to ``serde``'s topic, keyed by the origin's key."""
         self._serde = serde
         self._producer = Producer(
-            client_config(bootstrap, {"enable.idempotence": True, **DEAD_LETTER_PRODUCER})
+            client_config(kafka, {"enable.idempotence": True, **DEAD_LETTER_PRODUCER})
         )
 
     def __call__(self, letters: list[DeadLetter]) -> None:
@@ -92,7 +92,7 @@ class DeciderService:
             "isolation.level": "read_committed", "fetch.wait.max.ms": 10,
         }  # fmt: skip
         group, instance = self.config.group_id, self.config.instance
-        consumer = Consumer(member_config(self.config.bootstrap, group, instance, reading))
+        consumer = Consumer(member_config(self.config.kafka, group, instance, reading))
         consumer.subscribe([self.config.topic], on_assign=self._on_assign)
         next_reload = time.monotonic() + self.config.reload_s
         try:

@@ -28,7 +28,7 @@ from domain.events import Authorized, CompensationProposed
 from domain.events.proposals import KafkaPosition
 from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
-from infra.kafka_config import member_config
+from infra.kafka_config import KafkaAccess, member_config
 from infra.ledger.execution_index import ExecutionIndex
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
@@ -48,7 +48,7 @@ TRANSIENT: tuple[type[Exception], ...] = (
 class ExecutorServiceConfig:
     """Where the executor reads and how often it looks for due retries."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     group_id: str
     topic: str
     poll_timeout_s: float = 0.1
@@ -119,7 +119,7 @@ class ExecutorService:
             "isolation.level": "read_committed", "fetch.wait.max.ms": 50,
         }  # fmt: skip
         consumer = Consumer(
-            member_config(self.config.bootstrap, self.config.group_id, "active", reading)
+            member_config(self.config.kafka, self.config.group_id, "active", reading)
         )
         try:
             self._redrive(stop)

@@ -24,7 +24,7 @@ from domain.events import ChangeFeedChecked, ExternalStateObserved
 from domain.events.proposals import KafkaPosition
 from infra.connectors.base import Change, Connector, ConnectorError
 from infra.connectors.values import dumps
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.serde.deadletter import dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
@@ -38,7 +38,7 @@ log = logging.getLogger("agentledger.observer")
 class ObserverConfig:
     """Where the observer writes and how it polls."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     transactional_id: str
     partitions: int
     poll_s: float = 0.5
@@ -94,7 +94,7 @@ class Observer:
 
     def start(self) -> None:
         """Take over the transactional id (fencing any older instance) and load positions."""
-        self._producer = Producer(client_config(self.config.bootstrap, {
+        self._producer = Producer(client_config(self.config.kafka, {
             "enable.idempotence": True,
             "transactional.id": self.config.transactional_id, "linger.ms": 5,
             **DEAD_LETTER_PRODUCER,  # observations are held to their own limit by the serde

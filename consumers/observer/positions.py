@@ -8,25 +8,24 @@ repeated for ``read_committed`` readers.
 from __future__ import annotations
 
 import json
-import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.watermarks import watermarks
 
 
 class ObserverPositions:
     """The last change sequence observed per source system."""
 
-    def __init__(self, bootstrap: str, topic: str, observer: str) -> None:
+    def __init__(self, kafka: KafkaAccess, topic: str, observer: str) -> None:
         """Positions of the observer named ``observer`` on ``topic`` (one partition)."""
-        self._bootstrap, self._topic, self._observer = bootstrap, topic, observer
+        self._kafka, self._topic, self._observer = kafka, topic, observer
 
     def load(self, timeout_s: float = 30.0) -> dict[str, int]:
         """The committed sequence per source (absent: start from the beginning)."""
-        consumer = Consumer(client_config(self._bootstrap, {
-            "group.id": f"observer-position-{uuid.uuid4()}",
+        consumer = Consumer(client_config(self._kafka, {
+            "group.id": self._kafka.scratch_group("position"),
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,
         }))  # fmt: skip

@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from domain.events.proposals import KafkaPosition
 from domain.values import Record
 from infra.batches import ready_batch
-from infra.kafka_config import member_config
+from infra.kafka_config import KafkaAccess, member_config
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
@@ -40,7 +40,7 @@ log = logging.getLogger("agentledger.projector")
 class ProjectorConfig:
     """Where the projector reads."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     group_id: str
     instance: str | None = None
     """This instance's name in each projection's group (static membership), if given."""
@@ -92,7 +92,7 @@ class Projector:
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
         }  # fmt: skip
         instance = self.config.instance
-        consumer = Consumer(member_config(self.config.bootstrap, self.consumer, instance, reading))
+        consumer = Consumer(member_config(self.config.kafka, self.consumer, instance, reading))
         consumer.subscribe(list(self._names), on_assign=self._on_assign)
         try:
             with psycopg.connect(self.store.url) as conn:

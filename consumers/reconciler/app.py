@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import sys
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from consumers.reconciler.heads import HeadGuard, KafkaHeads
 from consumers.reconciler.rules import Reconciler, Windows
 from consumers.reconciler.step import Counters, Input, Outputs, Send, Step
 from consumers.reconciler.verdicts import DriftRules
-from infra.kafka_config import client_config
+from infra.kafka_config import MECHANISM, KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.serde.topic_serde import TopicSerde
 
@@ -45,7 +46,7 @@ class ReconcilerConfig:
     """Where the reconciler reads and writes, and how often it ticks."""
 
     app_id: str
-    bootstrap: str
+    kafka: KafkaAccess
     partitions: int
     ticks_topic: str
     data_dir: Path
@@ -90,7 +91,8 @@ def build_app(
     """The faust app; run it with :func:`run`."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        config.app_id, broker=f"kafka://{config.bootstrap}", store="memory://",
+        config.app_id, broker=f"kafka://{config.kafka.bootstrap}", store="memory://",
+        broker_credentials=_credentials(config.kafka),
         processing_guarantee="exactly_once", web_enabled=False, datadir=str(config.data_dir),
         topic_partitions=config.partitions, topic_replication_factor=1,
         key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
@@ -125,7 +127,7 @@ def build_app(
         counters=counters or Counters(),
     )  # fmt: skip
 
-    heads = HeadGuard(KafkaHeads(config.bootstrap, config.app_id), [config.ticks_topic])
+    heads = HeadGuard(KafkaHeads(config.kafka, config.app_id), [config.ticks_topic])
 
     @app.agent(sources)
     async def reconcile(stream: faust.StreamT[Any]) -> None:
@@ -153,7 +155,7 @@ def build_app(
     # transaction after its timeout and fenced the producer, silencing the partition. Not
     # faust's plain producer either: it gathers records for up to a fifth of the commit
     # interval, and a tick that waits delays every judgement it carries.
-    ticker = Producer(client_config(config.bootstrap, {"linger.ms": 0}))
+    ticker = Producer(client_config(config.kafka, {"linger.ms": 0}))
 
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:
@@ -196,6 +198,14 @@ def transactional_send(app: faust.App) -> Send:
         )
 
     return send
+
+
+def _credentials(kafka: KafkaAccess) -> faust.SASLCredentials:
+    """Faust's (aiokafka's) form of ``kafka``'s credential."""
+    tls = ssl.create_default_context() if kafka.protocol == "SASL_SSL" else None
+    return faust.SASLCredentials(
+        username=kafka.username, password=kafka.password, mechanism=MECHANISM, ssl_context=tls
+    )
 
 
 def run(app: faust.App, loglevel: str = "info") -> None:

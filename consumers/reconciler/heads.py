@@ -20,7 +20,7 @@ from typing import Protocol
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumers.reconciler.step import Input
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 
 log = logging.getLogger("agentledger.reconciler")
 
@@ -36,10 +36,10 @@ class HeadReader(Protocol):
 class KafkaHeads:
     """A :class:`HeadReader` over the group's committed offsets (read committed)."""
 
-    def __init__(self, bootstrap: str, group: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, kafka: KafkaAccess, group: str, timeout_s: float = 10.0) -> None:
         """Read as ``group`` (offsets only: it never joins the group nor commits)."""
         self._timeout_s = timeout_s
-        self._consumer = Consumer(client_config(bootstrap, {
+        self._consumer = Consumer(client_config(kafka, {
             "group.id": group,
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,

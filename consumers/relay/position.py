@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.watermarks import watermarks
 
 LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
@@ -46,9 +45,9 @@ class Position:
 class PositionStore:
     """Reads and writes the relay's position on its topic."""
 
-    def __init__(self, bootstrap: str, topic: str, ledger: str) -> None:
+    def __init__(self, kafka: KafkaAccess, topic: str, ledger: str) -> None:
         """Positions of ledger ``ledger`` on ``topic``."""
-        self._bootstrap, self._topic, self._key = bootstrap, topic, ledger.encode()
+        self._kafka, self._topic, self._key = kafka, topic, ledger.encode()
 
     def load(self, attempts: int = 30) -> Position:
         """The last committed position (the empty position if none).
@@ -65,8 +64,8 @@ class PositionStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _load(self) -> Position:
-        consumer = Consumer(client_config(self._bootstrap, {
-            "group.id": f"relay-position-{uuid.uuid4()}",
+        consumer = Consumer(client_config(self._kafka, {
+            "group.id": self._kafka.scratch_group("position"),
             "isolation.level": "read_committed", "enable.auto.commit": False,
             "enable.partition.eof": True,
         }))  # fmt: skip

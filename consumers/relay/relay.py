@@ -25,7 +25,7 @@ from consumers.relay.tails import RELAYED, relayed_tails
 from consumers.relay.wakeup import StoreWakeup
 from domain.events.proposals import KafkaPosition
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.partitioner import partition_for
@@ -46,7 +46,7 @@ LETTER_HEADROOM = 64 * 1024
 class RelayConfig:
     """Where and how the relay writes."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     topic_prefix: str
     partitions: int
     transactional_id: str
@@ -90,7 +90,7 @@ class Relay:
         if not self._lock.acquire(stop):
             return
         try:
-            producer = Producer(client_config(self._config.bootstrap, {
+            producer = Producer(client_config(self._config.kafka, {
                 "transactional.id": self._config.transactional_id,
                 "linger.ms": 5, "batch.size": 1_048_576, "compression.type": "lz4",
                 "message.max.bytes": 16 * 1024 * 1024, "transaction.timeout.ms": 60_000,
@@ -128,7 +128,7 @@ class Relay:
             raise PositionRefused(message)
         topics = {self._config.topic_prefix + name for name in RELAYED}
         topics |= {slot.rpartition(":")[0] for slot in position.chains}
-        tails = relayed_tails(self._config.bootstrap, topics, self._config.partitions)
+        tails = relayed_tails(self._config.kafka, topics, self._config.partitions)
         check_position(position, tails, self._chained_between)
         return position
 

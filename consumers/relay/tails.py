@@ -7,13 +7,12 @@ the relay's) and aborted transactions are passed over.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from infra.chain import HASH, NOTIFICATION
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 from infra.watermarks import watermarks
 
 RELAYED = ("actions.v1", "agents.v1", "policies.v1")
@@ -30,10 +29,10 @@ class Tail:
     offset: int
 
 
-def relayed_tails(bootstrap: str, topics: set[str], partitions: int) -> dict[str, Tail]:
+def relayed_tails(kafka: KafkaAccess, topics: set[str], partitions: int) -> dict[str, Tail]:
     """The relay's last record per ``topic:partition`` of ``topics`` (absent: none there)."""
-    consumer = Consumer(client_config(bootstrap, {
-        "group.id": f"relay-tails-{uuid.uuid4()}", "isolation.level": "read_committed",
+    consumer = Consumer(client_config(kafka, {
+        "group.id": kafka.scratch_group("tails"), "isolation.level": "read_committed",
         "enable.auto.commit": False, "enable.partition.eof": True,
     }))  # fmt: skip
     try:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from infra.audit import AuditResult
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
-from infra.kafka_config import client_config
+from infra.kafka_config import KafkaAccess, client_config
 
 
-def audit_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> AuditResult:
+def audit_topic(kafka: KafkaAccess, topic: str, timeout_s: float = 30.0) -> AuditResult:
     """Check every committed record of ``topic`` against its partition's chain."""
-    consumer = Consumer(client_config(bootstrap, {
-        "group.id": f"audit-{uuid.uuid4()}",
+    consumer = Consumer(client_config(kafka, {
+        "group.id": kafka.scratch_group("audit"),
         "isolation.level": "read_committed", "enable.auto.commit": False,
         "enable.partition.eof": True,
     }))  # fmt: skip

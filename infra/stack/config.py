@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.kafka_config import KafkaAccess
+from infra.stack.secrets import SECRETS_FILE
+
 
 @dataclass(frozen=True)
 class StackConfig:
@@ -12,7 +15,8 @@ class StackConfig:
 
     state_dir: Path
     cache_dir: Path
-    bootstrap_servers: str
+    kafka: KafkaAccess
+    """The brokers in effect, as the operator (a super user)."""
     kafka_local: bool
     kafka_port: int
     kafka_controller_port: int
@@ -42,7 +46,7 @@ class StackConfig:
     @property
     def secrets_file(self) -> Path:
         """The deployment's generated credentials (owner-only)."""
-        return self.state_dir / "secrets.json"
+        return self.state_dir / SECRETS_FILE
 
     @property
     def logs(self) -> Path:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+SECRETS_FILE = "secrets.json"
+"""Its name in the state folder."""
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 TOKEN_BYTES = 32

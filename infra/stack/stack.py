@@ -14,6 +14,7 @@ from infra.stack.kafka import LocalKafka, admin
 from infra.stack.kafka import probe as kafka_probe
 from infra.stack.ports import port_free
 from infra.stack.postgres import LocalPostgres, login
+from infra.stack.principals import ensure_services
 from infra.stack.registry import LocalRegistry, registry_version
 from infra.stack.registry import probe as registry_probe
 from infra.stack.registry_gate import LocalRegistryGate
@@ -38,16 +39,17 @@ class Stack:
         """Choose, per component, the local implementation or an external check."""
         self._config = config
         self._report = report
-        db, kafka, registry = config.database_url, config.bootstrap_servers, config.registry_url
+        db, kafka, registry = config.database_url, config.kafka, config.registry_url
+        secrets = Secrets(config.secrets_file)
         self.postgres: Component = (
             LocalPostgres(config)
             if config.database_local
             else External("postgres", _redact(db), lambda: login(db)[0], lambda: login(db)[1])
         )
         self.kafka: Component = (
-            LocalKafka(config, report)
+            LocalKafka(config, report, secrets)
             if config.kafka_local
-            else External("kafka", kafka, lambda: kafka_probe(kafka))
+            else External("kafka", kafka.bootstrap, lambda: kafka_probe(kafka))
         )
         self.registry: Component = (
             LocalRegistry(config, report)
@@ -60,9 +62,7 @@ class Stack:
             )
         )
         self.gate: Component | None = (
-            LocalRegistryGate(config, Secrets(config.secrets_file))
-            if config.registry_local
-            else None
+            LocalRegistryGate(config, secrets) if config.registry_local else None
         )
         crm = config.crm_url
         self.crm: Component = (
@@ -78,7 +78,7 @@ class Stack:
         return (self.postgres, self.kafka, self.registry, *gate, self.crm)
 
     def up(self) -> UpResult:
-        """Start what is not running, wait for all to be healthy, create missing topics."""
+        """Start what is not running, wait for all, create missing topics and principals."""
         self._preflight()
         started = []
         if self.postgres.launch():
@@ -92,7 +92,9 @@ class Stack:
         for component in later:
             component.await_healthy()
         prefix, partitions = self._config.topic_prefix, self._config.partitions
-        created = ensure_topics(admin(self._config.bootstrap_servers), prefix, partitions)
+        client = admin(self._config.kafka)
+        created = ensure_topics(client, prefix, partitions)
+        ensure_services(client, Secrets(self._config.secrets_file), prefix)
         return UpResult(started, created)
 
     def down(self) -> list[str]:

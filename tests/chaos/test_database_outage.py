@@ -20,6 +20,7 @@ from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger, postgres_env
 from tests.decider_helpers import produce, proposal, read_topic, register, running
 from tests.execution_helpers import agent, decide, resource
+from tests.kafka_helpers import as_operator
 from tests.outage_proxy import OutageProxy, outage_proxy
 from tests.service_helpers import wait_status
 
@@ -152,7 +153,7 @@ def _decided_on_topic(settings: Settings, count: int, timeout_s: float = 60) -> 
     ids = registrar(settings).register([catalog()["PolicyDecided"]])
     decided = ids["agentledger.v1.PolicyDecided"].to_bytes(4, "big")
     consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"check-{uuid.uuid4()}",
+        **as_operator(settings), "group.id": f"check-{uuid.uuid4()}",
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
     })  # fmt: skip
     consumer.subscribe([settings.topic("actions.v1")])

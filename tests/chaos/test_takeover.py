@@ -23,6 +23,7 @@ from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
 from tests.decider_helpers import produce, proposal, register
 from tests.execution_helpers import agent, decide, resource
+from tests.kafka_helpers import as_operator
 from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.chaos
@@ -56,7 +57,7 @@ def _services(
 
 
 def _members_with_partitions(settings: Settings, group: str) -> int:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**as_operator(settings)})
     (future,) = admin.describe_consumer_groups([group], request_timeout=10).values()
     described = future.result()
     return sum(1 for m in described.members if m.assignment.topic_partitions)

@@ -24,6 +24,7 @@ from infra.ledger.ledger import Ledger
 from infra.serde.deadletter import DeadLetter
 from infra.serde.topic_serde import TopicSerde
 from tests.decider_helpers import read_topic, register, running
+from tests.kafka_helpers import as_operator
 from tests.strategies import records
 
 pytestmark = pytest.mark.fuzz
@@ -103,7 +104,7 @@ def test_every_fuzzed_record_ends_as_a_decision_a_rejection_or_a_dead_letter(
     serde = topic_serdes(settings_, "proposals.v1")["proposals.v1"]
     batch = data.draw(st.lists(_payloads(serde), min_size=1, max_size=60))
     produced_before = services[0].handled
-    producer = Producer({"bootstrap.servers": settings_.kafka_bootstrap})
+    producer = Producer({**as_operator(settings_)})
     for key, value in batch:
         producer.produce(serde.topic, value, key)
     assert producer.flush(30) == 0

@@ -9,12 +9,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from agentledger.settings import Settings
 from tests.conftest import unique
+from tests.kafka_helpers import as_operator
 
 
 @pytest.fixture
 def admin(settings: Settings) -> AdminClient:
     """An admin client on the real broker."""
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    return AdminClient({**as_operator(settings)})
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, desk, resource
+from tests.kafka_helpers import operator
 
 pytestmark = pytest.mark.integration
 ALICE = {"Authorization": "Bearer tok-alice"}
@@ -28,7 +29,7 @@ BOB = {"Authorization": "Bearer tok-bob"}
 def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator[TestClient]:
     """The API app over the isolated ledger; agent token ``tok-agent`` is agent ``api-agent``."""
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
-    sink = ProposalSink(isolated.kafka_bootstrap, serde, isolated.partitions)
+    sink = ProposalSink(operator(isolated), serde, isolated.partitions)
     app = create_app(desk(own_ledger, systems), own_ledger, sink, {"tok-agent": "api-agent"})
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client

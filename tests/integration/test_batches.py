@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer
 from agentledger.settings import Settings
 from infra.batches import ready_batch
 from tests.conftest import unique
+from tests.kafka_helpers import as_operator
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ TIMEOUT_S = 20.0
 def consumer(settings: Settings, scratch_topic: str) -> Iterator[Consumer]:
     """A consumer assigned to the scratch topic from its start."""
     consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": unique("batches"),
+        **as_operator(settings), "group.id": unique("batches"),
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
     })  # fmt: skip
     consumer.subscribe([scratch_topic])
@@ -30,7 +31,7 @@ def consumer(settings: Settings, scratch_topic: str) -> Iterator[Consumer]:
 
 
 def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**as_operator(settings)})
     for value in values:
         producer.produce(topic, value)
     assert producer.flush(30) == 0

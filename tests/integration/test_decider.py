@@ -13,7 +13,6 @@ import pytest
 from confluent_kafka import Producer
 
 from agentledger.bootstrap import decider, ledger, topic_serdes
-from agentledger.client import Client
 from agentledger.settings import Settings
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
@@ -24,6 +23,7 @@ from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.serde.deadletter import DeadLetter
 from tests.decider_helpers import proposal, read_topic, register, running
+from tests.kafka_helpers import as_operator, enrolled_client
 
 pytestmark = pytest.mark.integration
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -40,7 +40,7 @@ def test_each_outcome_is_decided_with_its_bundle_and_an_input_that_re_evaluates_
     register(own_ledger, "bot", scopes=["*"])
     bundle = load_bundle(POLICIES)
     with running(isolated, own_ledger):
-        client = Client("bot", isolated)
+        client = enrolled_client("bot", isolated)
         first = client.propose(
             resource="crm/contact/1", action_type="contact.update", idempotency_key="warm"
         )
@@ -76,7 +76,7 @@ def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_re
     register(own_ledger, "bot", scopes=["crm:contact.update"])
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
     with running(isolated, own_ledger):
-        client = Client("bot", isolated)
+        client = enrolled_client("bot", isolated)
         original = client.propose(
             resource="crm/contact/7", action_type="contact.update", idempotency_key="same"
         )
@@ -87,13 +87,13 @@ def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_re
         client.propose(
             resource="billing/invoice/7", action_type="invoice.void", idempotency_key="out-of-scope"
         )
-        Client("stranger", isolated).propose(
+        enrolled_client("stranger", isolated).propose(
             resource="crm/contact/7", action_type="contact.update", idempotency_key="x"
         )
         bad = proposal("bot", "too-sure").model_copy(
             update={"confidence": 1.5}
         )  # bypasses validation
-        producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+        producer = Producer({**as_operator(isolated)})
         producer.produce(serde.topic, serde.serialize(bad), b"crm/contact/7")
         producer.flush(30)
         records = read_topic(isolated, "actions.v1", until=10**9, timeout_s=20)
@@ -112,11 +112,11 @@ def test_bytes_that_are_not_a_proposal_become_dead_letters_and_the_decider_goes_
     register(own_ledger, "bot")
     topic = isolated.topic("proposals.v1")
     with running(isolated, own_ledger):
-        producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+        producer = Producer({**as_operator(isolated)})
         producer.produce(topic, b"\x07not avro at all", b"crm/contact/1")
         producer.produce(topic, b"\x00\x7f\xff\xff\xf0garbage", b"crm/contact/1")
         producer.flush(30)
-        client = Client("bot", isolated)
+        client = enrolled_client("bot", isolated)
         ref = client.propose(
             resource="crm/contact/1", action_type="contact.update", idempotency_key="after"
         )
@@ -178,7 +178,7 @@ def test_a_new_consumer_group_resumes_from_the_positions_in_the_ledger(
     """Kafka offsets are only for lag: a fresh group seeks to the stored positions and re-decides nothing."""
     register(own_ledger, "bot")
     with running(isolated, own_ledger):
-        client = Client("bot", isolated)
+        client = enrolled_client("bot", isolated)
         refs = [
             client.propose(
                 resource=f"crm/contact/{i}", action_type="contact.update", idempotency_key=f"g{i}"
@@ -188,7 +188,9 @@ def test_a_new_consumer_group_resumes_from_the_positions_in_the_ledger(
         for ref in refs:
             client.wait_for_decision(ref, 60)
     stored = _events(own_ledger)
-    with running(isolated, own_ledger, group_id=f"other-{uuid.uuid4()}") as services:
+    with running(
+        isolated, own_ledger, group_id=f"{isolated.topic_prefix}decider-{uuid.uuid4()}"
+    ) as services:
         time.sleep(3)
         assert services[0].handled == 0
     assert _events(own_ledger) == stored
@@ -200,7 +202,7 @@ def test_two_deciders_in_one_group_share_the_partitions_and_decide_each_proposal
     """Both instances get partitions; 60 proposals on many resources are each decided exactly once."""
     register(own_ledger, "bot")
     with running(isolated, own_ledger, deciders=2) as services:
-        client = Client("bot", isolated)
+        client = enrolled_client("bot", isolated)
         refs = [
             client.propose(
                 resource=f"crm/contact/{i}", action_type="contact.update", idempotency_key=f"p{i}"
@@ -228,7 +230,7 @@ def test_a_shadow_bundle_records_disagreements_and_is_never_enforced(
     settings = isolated.model_copy(update={"shadow_bundle": candidate})
     register(own_ledger, "bot")
     with running(settings, own_ledger):
-        client = Client("bot", settings)
+        client = enrolled_client("bot", settings)
         client.wait_for_decision(
             client.propose(
                 resource="crm/contact/3", action_type="contact.update", idempotency_key="w"
@@ -260,7 +262,7 @@ def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one
     settings = isolated.model_copy(update={"policy_bundle": bundle_dir, "policy_reload_s": 0.2})
     register(own_ledger, "bot")
     with running(settings, own_ledger):
-        client = Client("bot", settings)
+        client = enrolled_client("bot", settings)
         before = client.wait_for_decision(
             client.propose(
                 resource="crm/contact/5", action_type="ticket.close", idempotency_key="1"

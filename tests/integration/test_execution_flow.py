@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agentledger.client import Client
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
@@ -17,6 +16,7 @@ from infra.ledger.ledger import Ledger
 from tests.conftest import unique
 from tests.decider_helpers import read_topic, register
 from tests.execution_helpers import ALICE, desk, resource
+from tests.kafka_helpers import enrolled_client
 from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def test_a_proposal_is_approved_executed_observed_and_compensated(
     register(own_ledger, agent_id)
     with (
         services(isolated, own_ledger, systems),
-        Client(agent_id, isolated) as client,
+        enrolled_client(agent_id, isolated) as client,
     ):
         first = client.propose(resource=key, action_type="contact.update", idempotency_key="one",
                                parameters={"tier": "gold"}, preconditions={"tier": "silver"})  # fmt: skip

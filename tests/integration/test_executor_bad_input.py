@@ -17,6 +17,7 @@ from infra.ledger.ledger import Ledger
 from infra.serde.deadletter import DeadLetter
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, resource
+from tests.kafka_helpers import as_operator
 from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,7 @@ def test_garbage_is_dead_lettered_and_the_next_action_still_runs(
     """Random bytes before an Authorized: a dead letter from each reader of actions.v1, then the action runs."""
     projecting = [name for name, view in PROJECTIONS.items() if "actions.v1" in view.topics]
     readers = ["executor", *(f"{isolated.topic_prefix}projector.{name}" for name in projecting)]
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer = Producer({**as_operator(isolated)})
     for partition in range(isolated.partitions):
         producer.produce(
             isolated.topic("actions.v1"), b"\x00not avro at all", b"junk", partition=partition

@@ -21,6 +21,7 @@ from infra.connectors.registry import Connectors
 from infra.kafka_config import member_config
 from infra.ledger.ledger import Ledger
 from tests.execution_helpers import agent, decide, resource
+from tests.kafka_helpers import operator
 from tests.projection_helpers import projecting
 from tests.service_helpers import wait_status
 
@@ -93,7 +94,7 @@ def test_an_executor_fenced_by_the_instance_that_took_its_lock_stands_by(
     service = executor_service(isolated, own_ledger, systems)
     thread, stop = _running(service)
     other = RelayLock(isolated.database, f"executor:{own_ledger.name}")
-    seat = member_config(isolated.kafka_bootstrap, service.config.group_id, "active", {})
+    seat = member_config(operator(isolated), service.config.group_id, "active", {})
     intruder = Consumer(seat)
     try:
         _terminate_lock_session(isolated, own_ledger)

@@ -30,6 +30,7 @@ from infra.ledger.ledger import Ledger
 from infra.serde.deadletter import DeadLetter
 from infra.serde.topic_serde import TopicSerde
 from tests.decider_helpers import proposal, read_topic
+from tests.kafka_helpers import as_operator, operator
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
@@ -75,9 +76,9 @@ def test_a_forged_relay_position_is_refused_and_nothing_is_skipped(
     on_topics = len(stored(own_ledger))
     write_events(own_ledger, proposals=20, first=20)
     topic = isolated.topic("relay-positions.v1")
-    genuine = PositionStore(isolated.kafka_bootstrap, topic, own_ledger.name).load()
+    genuine = PositionStore(operator(isolated), topic, own_ledger.name).load()
     forged = Position(own_ledger.recorder.max_notification_id() or 0, genuine.chains)
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer = Producer({**as_operator(isolated)})
     producer.produce(topic, key=own_ledger.name.encode(), value=forged.encode(), partition=0)
     assert producer.flush(30) == 0
     the_relay, stop, refusals = relay(isolated, own_ledger), threading.Event(), []
@@ -179,7 +180,7 @@ def _copy(settings: Settings, source: str, edit: str) -> str:
     """Copy one partition of ``source`` into a new topic, changing one record as ``edit`` says."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **as_operator(settings),
             "group.id": str(uuid.uuid4()),
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
@@ -206,10 +207,10 @@ def _copy(settings: Settings, source: str, edit: str) -> str:
     elif edit == "reordered":
         rows[1], rows[2] = rows[2], rows[1]
     target = f"{settings.topic_prefix}copy.{edit}.{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**as_operator(settings)})
     for future in admin.create_topics([NewTopic(target, 1, 1)]).values():
         future.result(30)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**as_operator(settings)})
     for key, value, headers in rows:
         producer.produce(target, key=key, value=value, headers=headers)
     assert producer.flush(30) == 0

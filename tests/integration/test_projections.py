@@ -40,6 +40,7 @@ from projections.believed import believed_state
 from projections.store import Tables
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, executor, resource
+from tests.kafka_helpers import as_operator
 from tests.projection_helpers import caught_up, settled
 
 pytestmark = pytest.mark.integration
@@ -138,7 +139,7 @@ def test_after_fifty_thousand_events_the_replay_digest_equals_the_live_digest(
     build tables (``COPY``), the later ones apply over them as the live projector does.
     """
     serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap, "linger.ms": 20,
+    producer = Producer({**as_operator(isolated), "linger.ms": 20,
                          "enable.idempotence": True})  # fmt: skip
     now = datetime.now(UTC)
     for sequence in range(1, 50_001):
@@ -174,7 +175,7 @@ def test_a_replay_leaves_out_invalid_observations_as_the_live_view_does(
     """
     serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
     contract = catalog()["ExternalStateObserved"]
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer = Producer({**as_operator(isolated)})
     now = datetime.now(UTC)
 
     def send(name: str, sequence: int, *, valid: bool = True) -> None:
@@ -243,7 +244,7 @@ def test_a_record_the_view_refuses_is_dead_lettered_with_the_error_and_the_rest_
     partition and batch, are in the view, and the tracking rows moved past all of them.
     """
     serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer = Producer({**as_operator(isolated)})
     now = datetime.now(UTC)
     refs = [ResourceRef(system="billing", type="invoice", id=n) for n in ("a", "refused", "b")]
     partition = 0  # one partition, one batch: the refused record sits between the others
@@ -298,7 +299,7 @@ def test_a_replay_reads_past_what_it_cannot_take_in_runs_as_the_live_view_does(
     rebuild, finding its newest observation invalid, reads again and skips it.
     """
     serde = topic_serdes(isolated, "observations.v1")["observations.v1"]
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer = Producer({**as_operator(isolated)})
     now = datetime.now(UTC)
     ref = ResourceRef(system="billing", type="invoice", id="mixed")
     key = ref.key.encode()

@@ -16,6 +16,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from agentledger.bootstrap import registrar
 from agentledger.settings import Settings
 from infra.topics import TOPICS
+from tests.kafka_helpers import as_operator
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,7 @@ RECORD = {
 
 def _read_all(settings: Settings, topic: str, isolation: str) -> list[Message]:
     consumer = Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap, "group.id": f"g-{uuid.uuid4()}",
+        **as_operator(settings), "group.id": f"g-{uuid.uuid4()}",
         "isolation.level": isolation, "enable.auto.commit": False, "auto.offset.reset": "earliest",
     })  # fmt: skip
     consumer.assign([TopicPartition(topic, 0, 0)])
@@ -70,7 +71,7 @@ def test_avro_record_round_trips_through_the_registry_and_kafka(
 
     context = SerializationContext(scratch_topic, MessageField.VALUE)
     record = {"id": str(uuid.uuid4()), "amount": Decimal("1234.50"), "note": None}
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**as_operator(settings)})
     producer.produce(
         scratch_topic, value=AvroSerializer(registry, json.dumps(RECORD))(record, context)
     )
@@ -90,9 +91,7 @@ def test_aborted_transaction_is_invisible_to_read_committed(
     settings: Settings, scratch_topic: str
 ) -> None:
     """Records of an aborted transaction are skipped by read_committed consumers; committed ones are seen."""
-    producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "transactional.id": f"tx-{uuid.uuid4()}"}
-    )
+    producer = Producer({**as_operator(settings), "transactional.id": f"tx-{uuid.uuid4()}"})
     producer.init_transactions(30)
     producer.begin_transaction()
     producer.produce(scratch_topic, value=b"aborted-1")

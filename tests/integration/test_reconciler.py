@@ -37,6 +37,7 @@ from tests.drift_helpers import (
     wait_for,
 )
 from tests.execution_helpers import ALICE, desk, resource
+from tests.kafka_helpers import enrolled_client
 from tests.relay_helpers import drop_isolated, isolated_settings
 from tests.service_helpers import wait_status
 
@@ -94,7 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         with (
             services(settings, the_ledger, systems, observe=False),
-            Client(agent_id, settings) as client,
+            enrolled_client(agent_id, settings) as client,
             running_reconciler(settings, log) as process,
         ):
             observing.start()

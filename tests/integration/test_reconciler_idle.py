@@ -17,6 +17,7 @@ from domain.values import ResourceRef
 from infra.connectors.base import Change
 from infra.partitioner import partition_for
 from tests.drift_helpers import detected, fast, running_reconciler, wait_for
+from tests.kafka_helpers import as_operator
 from tests.relay_helpers import drop_isolated, isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ def test_an_edit_after_a_long_quiet_spell_is_still_reported(tmp_path: Path) -> N
             time.sleep(TRANSACTION_TIMEOUT_S + 10)
             ref = ResourceRef(system="crm", type="contact", id=uuid.uuid4().hex[:12])
             serde = topic_serdes(settings, "observations.v1")["observations.v1"]
-            producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+            producer = Producer({**as_operator(settings)})
             key = ref.key.encode()
             for sequence, tier in enumerate(["silver", "bronze"], start=1):
                 now = datetime.now(UTC)

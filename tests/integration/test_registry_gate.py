@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from agentledger.bootstrap import deployment_secrets, registrar
+from agentledger.bootstrap import registrar
+from agentledger.credentials import deployment_secrets
 from agentledger.settings import Settings
 from infra.stack.registry_gate import OPERATOR_ENTRY
 from tests.conftest import run_cli

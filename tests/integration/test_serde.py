@@ -43,6 +43,7 @@ from infra.serde.errors import (
 from infra.serde.gate import check_contracts
 from infra.serde.registrar import Registrar
 from infra.serde.topic_serde import TopicSerde
+from tests.kafka_helpers import as_operator
 from tests.strategies import records
 
 pytestmark = pytest.mark.integration
@@ -125,14 +126,14 @@ def test_an_event_travels_through_kafka_keyed_by_resource(
     """A proposal produced to proposals.v1 under its resource key is consumed and decoded equal."""
     proposal = _proposal(idempotency_key=str(uuid.uuid4()))
     topic = settings.topic("proposals.v1")
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**as_operator(settings)})
     where: list[tuple[int | None, int | None]] = []
     producer.produce(topic, key=proposal.resource.key.encode(), value=serdes["proposals.v1"].serialize(proposal),
                      on_delivery=lambda _err, msg: where.append((msg.partition(), msg.offset())))  # fmt: skip
     assert producer.flush(30) == 0
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **as_operator(settings),
             "group.id": f"t-{uuid.uuid4()}",
             "isolation.level": "read_committed",
         }

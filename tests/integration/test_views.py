@@ -36,6 +36,7 @@ from projections.timeline import action_timeline
 from tests.conftest import run_cli
 from tests.decider_helpers import proposal, read_topic
 from tests.execution_helpers import ALICE, BOB, Clock, agent, decide, desk, executor, resource
+from tests.kafka_helpers import as_operator
 from tests.projection_helpers import projecting, settled
 
 pytestmark = pytest.mark.integration
@@ -203,7 +204,7 @@ def test_an_unreadable_record_is_dead_lettered_and_the_projector_goes_on(
         assert error is None, error
         where.append(message)
 
-    producer = Producer({"bootstrap.servers": isolated.kafka_bootstrap})
+    producer = Producer({**as_operator(isolated)})
     producer.produce(topic, b"not avro", key.encode(), partition=partition, on_delivery=delivered)
     assert producer.flush(30) == 0
     offset = where[0].offset()

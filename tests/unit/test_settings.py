@@ -17,7 +17,7 @@ def test_every_component_is_local_when_no_address_is_set(monkeypatch: pytest.Mon
         monkeypatch.delenv(f"AGENTLEDGER_{name}", raising=False)
     config = stack_config(Settings())
     assert (config.kafka_local, config.registry_local, config.database_local) == (True, True, True)
-    assert config.bootstrap_servers == "127.0.0.1:19092"
+    assert config.kafka.bootstrap == "127.0.0.1:19092"
     assert config.registry_url == "http://127.0.0.1:18081/apis/ccompat/v7"
     assert config.database_url.endswith("@127.0.0.1:15432/agentledger")
 
@@ -25,9 +25,11 @@ def test_every_component_is_local_when_no_address_is_set(monkeypatch: pytest.Mon
 def test_a_set_address_makes_that_component_external(monkeypatch: pytest.MonkeyPatch) -> None:
     """Setting AGENTLEDGER_BOOTSTRAP_SERVERS keeps the stack from starting Kafka, and only Kafka."""
     monkeypatch.setenv("AGENTLEDGER_BOOTSTRAP_SERVERS", "kafka.example:9092")
+    monkeypatch.setenv("AGENTLEDGER_KAFKA_USERNAME", "ops")
+    monkeypatch.setenv("AGENTLEDGER_KAFKA_PASSWORD", "not-a-default")
     config = stack_config(Settings())
     assert not config.kafka_local
-    assert config.bootstrap_servers == "kafka.example:9092"
+    assert (config.kafka.bootstrap, config.kafka.username) == ("kafka.example:9092", "ops")
     assert config.registry_local
     assert config.database_local
 

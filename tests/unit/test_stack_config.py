@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from unittest import mock
@@ -12,6 +13,7 @@ from agentledger.bootstrap import stack_config
 from agentledger.settings import Settings
 from infra.stack.errors import StackError
 from infra.stack.kafka import LocalKafka, new_cluster_id
+from infra.stack.secrets import Secrets
 from infra.topics import TOPICS
 
 pytestmark = pytest.mark.unit
@@ -19,7 +21,8 @@ pytestmark = pytest.mark.unit
 
 def _properties(tmp_path: Path) -> dict[str, str]:
     config = stack_config(Settings(state_dir=tmp_path, kafka_port=29092, partitions=3))
-    text = LocalKafka(config, report=lambda _: None).server_properties()
+    secrets = Secrets(tmp_path / "secrets.json")
+    text = LocalKafka(config, report=lambda _: None, secrets=secrets).server_properties()
     return dict(line.split("=", 1) for line in text.splitlines() if line)
 
 
@@ -44,9 +47,26 @@ def test_broker_never_creates_topics_implicitly(tmp_path: Path) -> None:
 def test_broker_listens_on_the_configured_loopback_port(tmp_path: Path) -> None:
     """The client listener and the advertised address follow the kafka_port setting."""
     props = _properties(tmp_path)
-    assert "PLAINTEXT://127.0.0.1:29092" in props["listeners"]
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:29092"
+    assert "CLIENT://127.0.0.1:29092" in props["listeners"]
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:29092"
     assert props["log.dirs"] == str(tmp_path.resolve() / "kafka" / "data")
+
+
+def test_every_listener_authenticates_and_nothing_is_allowed_without_an_acl(
+    tmp_path: Path,
+) -> None:
+    """SCRAM on the client listener, the controller's own PLAIN user only, deny by default."""
+    props = _properties(tmp_path)
+    assert props["listener.security.protocol.map"] == (
+        "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    )
+    assert props["listener.name.client.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:broker;User:controller;User:operator"
+    controller = props["listener.name.controller.plain.sasl.jaas.config"]
+    assert controller.count("user_") == 1, "the controller listener knows one user: itself"
+    secrets = json.loads((tmp_path / "secrets.json").read_text())
+    assert secrets["kafka.controller"] in controller, "generated per deployment, not a default"
 
 
 def test_topic_table_matches_the_design() -> None:

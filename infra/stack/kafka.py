@@ -21,9 +21,9 @@ from infra.stack.config import StackConfig
 from infra.stack.downloads import Report, kafka_libs
 from infra.stack.errors import StackError
 from infra.stack.java import java
-from infra.stack.kafka_auth import auth_properties, format_scram_arguments, write_private
+from infra.stack.kafka_auth import auth_properties, format_scram_arguments
 from infra.stack.process import OwnedProcess
-from infra.stack.secrets import Secrets
+from infra.stack.secrets import Secrets, write_private
 from infra.stack.wait import wait_healthy
 
 NAME = "kafka"

@@ -13,10 +13,7 @@ formatted, so the first admin call already authenticates.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from infra.stack.secrets import FILE_MODE, Secrets
+from infra.stack.secrets import Secrets
 
 SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
@@ -57,11 +54,3 @@ def format_scram_arguments(secrets: Secrets, operator_password: str) -> list[str
         for user, password in users.items()
         for argument in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")
     ]
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, readable by its owner only (it holds passwords)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    os.fchmod(descriptor, FILE_MODE)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)

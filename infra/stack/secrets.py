@@ -23,6 +23,14 @@ DIR_MODE = 0o700
 TOKEN_BYTES = 32
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (it holds a credential)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)  # an existing file keeps its mode through os.open
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)
+
+
 class Secrets:
     """The deployment's credentials, by name (e.g. ``registry.operator``)."""
 

@@ -1,0 +1,57 @@
+"""Which Kafka credential a process uses, and the errors that name the missing setting."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from agentledger.credentials import kafka_access, read_credential, write_credential
+from agentledger.settings import Settings
+from infra.kafka_config import KafkaAccess
+from infra.stack.errors import StackError
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_username_without_a_password_is_an_error_naming_the_setting(tmp_path: Path) -> None:
+    """AGENTLEDGER_KAFKA_USERNAME alone is refused, naming AGENTLEDGER_KAFKA_PASSWORD."""
+    settings = Settings(state_dir=tmp_path, kafka_username="decider")
+    with pytest.raises(StackError, match="AGENTLEDGER_KAFKA_PASSWORD"):
+        kafka_access(settings, "decider")
+
+
+def test_a_principal_with_no_credential_anywhere_is_an_error_naming_the_settings(
+    tmp_path: Path,
+) -> None:
+    """No setting and nothing in the deployment secrets: the error says how to get one."""
+    with pytest.raises(StackError, match="AGENTLEDGER_KAFKA_USERNAME") as refused:
+        kafka_access(Settings(state_dir=tmp_path), "agent.nobody")
+    assert "agent register" in str(refused.value)
+
+
+def test_the_operator_credential_of_the_local_stack_is_generated_once(tmp_path: Path) -> None:
+    """Asked twice, the operator gets the same generated password; no default exists."""
+    first = kafka_access(Settings(state_dir=tmp_path), "operator")
+    again = kafka_access(Settings(state_dir=tmp_path), "operator")
+    assert first == again
+    assert len(first.password) >= 40
+
+
+def test_a_credential_file_is_owner_only_and_read_back(tmp_path: Path) -> None:
+    """``agent register --credential-file`` writes 0600 JSON that the SDK reads back."""
+    path = tmp_path / "bot.json"
+    write_credential(path, KafkaAccess("127.0.0.1:1", "agent.bot", "pw-generated"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    settings = Settings(state_dir=tmp_path, kafka_credential_file=path)
+    found = kafka_access(settings, "ignored: the file wins")
+    assert (found.username, found.password) == ("agent.bot", "pw-generated")
+
+
+def test_a_broken_credential_file_is_an_error_naming_the_setting(tmp_path: Path) -> None:
+    """A file without the two fields is refused with the setting's name."""
+    path = tmp_path / "bad.json"
+    path.write_text('{"username": "x"}')
+    with pytest.raises(StackError, match="AGENTLEDGER_KAFKA_CREDENTIAL_FILE"):
+        read_credential(path, Settings(state_dir=tmp_path))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentledger.bootstrap import enroll_agent
 from agentledger.settings import Settings
 from infra.ledger.ledger import Ledger
 from tests.decider_helpers import register, running
@@ -26,6 +27,7 @@ def test_the_readme_sdk_example_proposes_and_prints_the_decision(
     monkeypatch.setenv("AGENTLEDGER_TOPIC_PREFIX", isolated.topic_prefix)
     monkeypatch.setenv("AGENTLEDGER_LEDGER_NAME", isolated.ledger_name)
     register(own_ledger, "billing-bot", scopes=["crm:*"], budget=500)
+    enroll_agent(isolated, "billing-bot")  # its Kafka user, as `agentledger agent register` makes
     printed = io.StringIO()
     with running(isolated, own_ledger), contextlib.redirect_stdout(printed):
         exec(compile(block.group(1), "README.md", "exec"), {})  # noqa: S102  # the documented example

@@ -33,6 +33,7 @@ from infra.kafka_acls import AGENT, principal_name
 from infra.kafka_config import client_config
 from infra.proposal_sink import ProposalSink
 from infra.serde.errors import BadRecord
+from infra.watermarks import offsets_since
 
 LOOKBACK_MS = 3_600_000
 """How far back ``wait_for_decision`` looks for an action this client did not propose."""
@@ -131,7 +132,7 @@ class Client:
             "auto.offset.reset": "earliest",
         }))  # fmt: skip
         try:
-            consumer.assign(consumer.offsets_for_times(starts, 10))
+            consumer.assign(offsets_since(consumer, starts))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 for message in ready_batch(consumer, 500, 0.1):

@@ -36,6 +36,7 @@ from infra.connectors.registry import Connectors
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
+from infra.watermarks import offsets_since
 
 START_TIMEOUT_S = 60.0
 
@@ -116,7 +117,7 @@ def observations_since(
     try:
         starts = [TopicPartition(serde.topic, p, int(since_s * 1000) - 5000)
                   for p in range(settings.partitions)]  # fmt: skip
-        consumer.assign(consumer.offsets_for_times(starts, 10))
+        consumer.assign(offsets_since(consumer, starts))
         at_end: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while len(at_end) < settings.partitions and time.monotonic() < deadline:

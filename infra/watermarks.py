@@ -37,3 +37,21 @@ def watermarks(
             time.sleep(PAUSE_S)
             continue
         return int(low), int(high)
+
+
+def offsets_since(
+    consumer: Consumer, starts: list[TopicPartition], timeout_s: float = 10.0
+) -> list[TopicPartition]:
+    """Where to read each partition from to see every record at or after its timestamp.
+
+    ``offsets_for_times`` answers -1 (the log end, resolved only when fetching starts)
+    where no record is that recent yet, so a record written in between would be
+    skipped; the end is taken first instead, as a fixed offset.
+    """
+    ends = [watermarks(consumer, TopicPartition(p.topic, p.partition), timeout_s)[1]
+            for p in starts]  # fmt: skip
+    found = consumer.offsets_for_times(starts, timeout_s)
+    return [
+        TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else end)
+        for p, end in zip(found, ends, strict=True)
+    ]

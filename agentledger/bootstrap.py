@@ -12,10 +12,19 @@ from functools import cache
 from uuid import UUID, uuid4
 
 import faust
+import psycopg
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from psycopg.conninfo import make_conninfo
 
 from agentledger.approvals import ApprovalDesk, Approver
-from agentledger.credentials import deployment_secrets, kafka_access
+from agentledger.credentials import (
+    admin_database_url,
+    database_url,
+    deployment_secrets,
+    kafka_access,
+    require_login,
+    systems_database_url,
+)
 from agentledger.settings import REPO_ROOT, Settings
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
@@ -42,6 +51,7 @@ from infra.audit.topic import audit_topic as topic_audit
 from infra.connectors.http_crm import HttpCrm
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
+from infra.database_roles import REGISTRY, VIEW_MEMBERS, VIEWS
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import KafkaAccess
 from infra.ledger.ledger import Ledger, postgres_env
@@ -54,7 +64,7 @@ from infra.serde.catalog import Catalog
 from infra.serde.deadletter import DeadLetter
 from infra.serde.registrar import Registrar, authenticated_http
 from infra.serde.topic_serde import TopicSerde
-from infra.stack import principals
+from infra.stack import database, principals
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
 from infra.stack.kafka import admin
@@ -91,10 +101,11 @@ def stack_config(settings: Settings) -> StackConfig:
         registry_backend_port=settings.registry_backend_port,
         apicurio_version=settings.apicurio_version,
         registry_heap=settings.registry_heap,
-        database_url=settings.database,
+        database_url=database_url(settings, OPERATOR, generate=True),
+        registry_database_url=database_url(settings, REGISTRY, generate=True),
         database_local=not settings.database_external,
         postgres_port=settings.postgres_port,
-        systems_database_url=settings.systems_database,
+        systems_database_url=systems_database_url(settings, generate=True),
         systems_database_local=not settings.database_external
         and settings.systems_database_url is None,
         crm_url=settings.crm,
@@ -112,22 +123,39 @@ def build_stack(settings: Settings, report: Report) -> Stack:
 
 
 def deploy(settings: Settings, report: Report) -> tuple[UpResult, dict[str, int]]:
-    """Bring the stack up (topics included) and register every contract; ids by subject."""
+    """Bring the stack up (topics included), make the ledger's tables, register every contract."""
     result = build_stack(settings, report).up()
+    ensure_ledger_tables(settings)
     return result, registrar(settings).register(catalog())
 
 
 def provision(settings: Settings) -> list[str]:
-    """Create the topics of ``settings``' prefix and give each service its rights on them."""
+    """Create the topics and tables of ``settings``' deployment; give each service its rights."""
     client = admin(kafka_access(settings, OPERATOR))
     created = ensure_topics(client, settings.topic_prefix, settings.partitions)
     principals.ensure_services(client, deployment_secrets(settings), settings.topic_prefix)
+    ensure_ledger_tables(settings)
     return created
 
 
+def ensure_ledger_tables(settings: Settings) -> None:
+    """The event store and side tables of the ledger in effect (an external role makes its own)."""
+    if settings.database_external:
+        return
+    with psycopg.connect(admin_database_url(settings), autocommit=True) as conn:
+        database.ensure_ledger(conn, settings.ledger_name)
+
+
 def unprovision(settings: Settings) -> None:
-    """Withdraw every right on the topics of ``settings``' prefix (its topics are dropped)."""
+    """Withdraw every right of ``settings``' deployment and drop its tables (topics are dropped)."""
     principals.revoke_prefix(admin(kafka_access(settings, OPERATOR)), settings.topic_prefix)
+    url = (
+        database_url(settings, OPERATOR)
+        if settings.database_external
+        else admin_database_url(settings)
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        database.drop_ledger(conn, settings.ledger_name)
 
 
 def connectors(settings: Settings) -> Connectors:
@@ -135,7 +163,8 @@ def connectors(settings: Settings) -> Connectors:
 
     Nothing connects until first use; close them with :meth:`Connectors.close`.
     """
-    return Connectors([PostgresSystemOfRecord(settings.systems_database), HttpCrm(settings.crm)])
+    billing = PostgresSystemOfRecord(systems_database_url(settings))
+    return Connectors([billing, HttpCrm(settings.crm)])
 
 
 @cache
@@ -197,10 +226,13 @@ def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
     return serdes
 
 
-def ledger(settings: Settings) -> Ledger:
-    """The ledger on the database in effect."""
+def ledger(settings: Settings, role: str = OPERATOR) -> Ledger:
+    """The ledger on the database in effect, as ``role`` (its tables are made at deployment)."""
     pool = max(5, settings.executor_workers + 2)  # executor lanes each hold a connection
-    return Ledger(postgres_env(settings.database, pool), catalog(), settings.ledger_name)
+    url = database_url(settings, role)
+    require_login(settings, url)
+    env = postgres_env(url, pool, create_tables=settings.database_external)
+    return Ledger(env, catalog(), settings.ledger_name)
 
 
 def system_context(correlation_id: UUID | None = None) -> CommandContext:
@@ -212,7 +244,7 @@ def system_context(correlation_id: UUID | None = None) -> CommandContext:
 
 def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
     """The relay for the ledger in effect (every contract must be registered)."""
-    the_ledger = the_ledger or ledger(settings)
+    the_ledger = the_ledger or ledger(settings, "relay")
     ids = registrar(settings).require(catalog())
     transcoder = the_ledger.transcoder
 
@@ -228,8 +260,8 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
     positions = PositionStore(
         kafka_access(settings, "relay"), settings.topic("relay-positions.v1"), the_ledger.name
     )
-    lock = RelayLock(settings.database, the_ledger.name)
-    wakeup = StoreWakeup(settings.database, the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
+    lock = RelayLock(database_url(settings, "relay"), the_ledger.name)
+    wakeup = StoreWakeup(database_url(settings, "relay"), the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
     letters = topic_serdes(settings, "deadletter.v1")["deadletter.v1"]
     return Relay(
         the_ledger, config, schema_id, positions, lock, letters=letters, clock=wall_clock,
@@ -269,7 +301,7 @@ def policy_engine(bundle: Bundle) -> PolicyEngine:
 
 def decider(settings: Settings, the_ledger: Ledger | None = None) -> Decider:
     """The decider on the ledger in effect, with the active (and shadow) bundle compiled."""
-    the_ledger = the_ledger or ledger(settings)
+    the_ledger = the_ledger or ledger(settings, "decider")
     serdes = topic_serdes(settings, "proposals.v1", "deadletter.v1")
     shadow = settings.shadow_bundle
     return Decider(
@@ -287,7 +319,7 @@ def decider(settings: Settings, the_ledger: Ledger | None = None) -> Decider:
 
 def actual_reader(settings: Settings) -> ActualReader:
     """Reads of the actual-state view (what the systems were last seen to show)."""
-    store = projection_store(settings)
+    store = projection_store(settings, "decider")
     return ActualReader(store.url, store.prefix)
 
 
@@ -363,14 +395,16 @@ def approval_desk(
 
 def expirer(settings: Settings, the_ledger: Ledger | None = None) -> Expirer:
     """The expirer of approval requests on the ledger in effect."""
-    return Expirer(the_ledger or ledger(settings), wall_clock, context_at, settings.expiry_poll_s)
+    return Expirer(
+        the_ledger or ledger(settings, "expirer"), wall_clock, context_at, settings.expiry_poll_s
+    )
 
 
 def executor_service(
     settings: Settings, the_ledger: Ledger | None = None, systems: Connectors | None = None
 ) -> ExecutorService:
     """The executor (one active per ledger) following ``actions.v1``."""
-    the_ledger = the_ledger or ledger(settings)
+    the_ledger = the_ledger or ledger(settings, "executor")
     systems = systems or connectors(settings)
     serdes = topic_serdes(settings, "actions.v1", "proposals.v1", "deadletter.v1")
     config = ExecutorConfig(
@@ -390,7 +424,7 @@ def executor_service(
         the_executor, the_ledger.executions, serdes["actions.v1"],
         compensations=CompensationForwarder(sink, wall_clock, uuid4),
         dead_letter=DeadLetterSink(kafka_access(settings, "executor"), serdes["deadletter.v1"]),
-        lock=RelayLock(settings.database, f"executor:{the_ledger.name}"),
+        lock=RelayLock(database_url(settings, "executor"), f"executor:{the_ledger.name}"),
         config=ExecutorServiceConfig(
             kafka=kafka_access(settings, "executor"),
             group_id=f"{settings.topic_prefix}executor.{the_ledger.name}",
@@ -462,9 +496,22 @@ PROJECTIONS: dict[str, type[AnyProjection]] = {
 }
 
 
-def projection_store(settings: Settings) -> ProjectionStore:
-    """The read models of the ledger in effect (tables ``<ledger>_…``)."""
-    return ProjectionStore(settings.database, f"{settings.ledger_name.lower()}_view")
+def projection_store(
+    settings: Settings, role: str = OPERATOR, *, builds: bool = False
+) -> ProjectionStore:
+    """The read models of the ledger in effect (tables ``<ledger>_…``), as ``role``.
+
+    A store that ``builds`` views (the projector, a replay) acts as the group role that
+    owns them, so a table the projector made can be switched by a replay, and the other
+    way round; readers keep their own role (the operator's also reads the ledger's tables).
+    """
+    url = database_url(settings, role)
+    require_login(settings, url)
+    if builds and not settings.database_external:
+        if role not in VIEW_MEMBERS:
+            raise ValueError(f"role {role!r} cannot build views; {list(VIEW_MEMBERS)} can")
+        url = make_conninfo(url, options=f"-c role={VIEWS}")
+    return ProjectionStore(url, f"{settings.ledger_name.lower()}_view")
 
 
 def projections(names: list[str] | None = None) -> list[AnyProjection]:
@@ -489,7 +536,7 @@ def projectors(settings: Settings) -> list[Projector]:
         group_id=f"{settings.topic_prefix}projector",
         instance=settings.instance_id,
     )
-    store = projection_store(settings)
+    store = projection_store(settings, "projector", builds=True)
     sink = DeadLetterSink(kafka_access(settings, "projector"), serdes["deadletter.v1"])
     lock = threading.Lock()
 
@@ -512,6 +559,7 @@ def replay(
     """Rebuild the projection ``name`` from offset 0 (beside the live one if ``as_of``)."""
     (projection,) = projections([name])
     return rebuild(
-        projection_store(settings), projection, kafka=kafka_access(settings, "projector"),
+        projection_store(settings, "projector", builds=True), projection,
+        kafka=kafka_access(settings, "projector"),
         serdes=topic_serdes(settings, *projection.topics), as_of=as_of, progress=progress,
     )  # fmt: skip

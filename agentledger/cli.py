@@ -6,9 +6,11 @@ import time
 from typing import Annotated
 
 import httpx
+import psycopg
 import typer
 from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +32,7 @@ from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
 from agentledger.cli_queries import show_queue, show_timeline
 from agentledger.cli_schemas import app as schemas_app
 from agentledger.cli_views import replay, run_projector
-from agentledger.credentials import kafka_refusal
+from agentledger.credentials import database_refusal, kafka_refusal
 from agentledger.settings import Settings
 from consumers.relay.position_check import PositionRefused
 from infra.runtime import tune_garbage_collector
@@ -162,6 +164,9 @@ def main() -> None:
         raise SystemExit(1) from None
     except KafkaException as exc:  # fatal for this client, e.g. fenced out of its group
         err.print(f"[red]error[/] {kafka_refusal(exc, Settings())}", soft_wrap=True)
+        raise SystemExit(1) from None
+    except (psycopg.Error, PersistenceError) as exc:  # e.g. a wrong password, a refused grant
+        err.print(f"[red]error[/] {database_refusal(exc, Settings())}", soft_wrap=True)
         raise SystemExit(1) from None
     except httpx.HTTPStatusError as exc:  # it answered, so it is up: say what it answered
         refusal = f"{exc.response.status_code} {exc.response.text[:500]}"

@@ -52,7 +52,7 @@ def run_expirer() -> None:
 def run_api() -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the api_host/api_port settings."""
     settings = Settings()
-    the_ledger = ledger(settings)
+    the_ledger = ledger(settings, "api")
     sink = ProposalSink(
         kafka_access(settings, "api"),
         topic_serdes(settings, "proposals.v1")["proposals.v1"],

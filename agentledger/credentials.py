@@ -1,4 +1,4 @@
-"""Who this process is to Kafka: the credential of the principal it acts as.
+"""Who this process is to Kafka and PostgreSQL: the credential of the principal it acts as.
 
 A process started with ``kafka_username`` (and ``kafka_password``) uses that credential
 for every client, whatever it runs: the way to run a service against a cluster we do not
@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
+import psycopg
 from confluent_kafka import KafkaError, KafkaException
+from psycopg.conninfo import make_conninfo
 
-from agentledger.settings import Settings
+from agentledger.settings import SYSTEMS_DATABASE, Settings, with_database
+from infra import database_roles
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import KafkaAccess
 from infra.stack.errors import StackError
@@ -56,6 +60,66 @@ def kafka_access(settings: Settings, principal: str) -> KafkaAccess:
     return _access(settings, principal, found)
 
 
+def database_url(settings: Settings, role: str, *, generate: bool = False) -> str:
+    """The PostgreSQL URL of this process acting as ``role`` (e.g. ``decider``).
+
+    An external ``database_url`` is used as given, by every role. Locally each role logs
+    in with the password ``agentledger up`` generated for it (``generate``: the deployment
+    makes it now if missing).
+    """
+    if settings.database_external:
+        return settings.database
+    return _with_role(settings, settings.database, role, generate=generate)
+
+
+LOGIN_REFUSALS = ("password authentication failed", "permission denied for database", "no password")
+"""How the server (or libpq) says that this role may not log in: never worth waiting for."""
+
+
+def require_login(settings: Settings, url: str) -> None:
+    """A refused login at ``url`` is a :class:`StackError` now, naming the setting to check.
+
+    Any other failure (the server down, unreachable) passes: services wait for PostgreSQL
+    to come back, as they do for an outage.
+    """
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        if any(marker in str(exc) for marker in LOGIN_REFUSALS):
+            raise StackError("postgres", _refusal_detail(exc, settings)) from exc
+
+
+def systems_database_url(settings: Settings, *, generate: bool = False) -> str:
+    """The URL of the ``billing`` system of record, as its API client (never its owner)."""
+    if settings.systems_database_url is not None:
+        return settings.systems_database_url
+    if settings.database_external:
+        return with_database(settings.database, SYSTEMS_DATABASE)
+    client = database_roles.BILLING_CLIENT
+    return _with_role(settings, settings.systems_database, client, generate=generate)
+
+
+def admin_database_url(settings: Settings, dbname: str | None = None) -> str:
+    """The local server's superuser, through its private socket (deployment only)."""
+    database = dbname or str(urlsplit(settings.database).path.lstrip("/"))
+    socket = settings.state_dir.resolve() / "postgres" / "run"
+    return make_conninfo(host=str(socket), port=settings.postgres_port, user="postgres",
+                         dbname=database)  # fmt: skip
+
+
+def _with_role(settings: Settings, url: str, role: str, *, generate: bool = False) -> str:
+    secrets, name = deployment_secrets(settings), database_roles.secret_name(role)
+    password = secrets.get(name) if generate else secrets.find(name)
+    if password is None:
+        raise StackError("postgres", (
+            f"no password for PostgreSQL role {role!r}: run `agentledger up` to make the local"
+            " stack's, or set AGENTLEDGER_DATABASE_URL"
+        ))  # fmt: skip
+    parts = urlsplit(url)
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{parts.netloc}"
+    return parts._replace(netloc=netloc).geturl()
+
+
 def _access(settings: Settings, user: str, password: str) -> KafkaAccess:
     return KafkaAccess(settings.kafka_bootstrap, user, password, settings.kafka_security_protocol)
 
@@ -77,6 +141,21 @@ def kafka_refusal(exc: KafkaException, settings: Settings) -> str:
         else "this service's Kafka user (from the deployment secrets)"
     )  # fmt: skip
     return f"Kafka refused {who}: {error.name()} ({error.str()}); see the README's ACL table"
+
+
+def database_refusal(exc: Exception, settings: Settings) -> str:
+    """One line on a PostgreSQL error that stopped a command: the role's problem, the fix."""
+    return f"PostgreSQL: {_refusal_detail(exc, settings)}"
+
+
+def _refusal_detail(exc: Exception, settings: Settings) -> str:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if settings.database_external:
+        return f"{first} (the role of AGENTLEDGER_DATABASE_URL)"
+    return (
+        f"{first} (this service's role, from the deployment secrets;"
+        " see the README's role table, or run `agentledger up`)"
+    )
 
 
 def write_credential(path: Path, kafka: KafkaAccess) -> None:

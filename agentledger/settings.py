@@ -76,12 +76,15 @@ class Settings(BaseSettings):
         " generated at `up`. Reading needs none.",
     )
     database_url: str | None = Field(
-        default=None, description="PostgreSQL URL; unset = start the local PostgreSQL."
+        default=None,
+        description="PostgreSQL URL (its role creates the ledger's tables and every service"
+        " uses it); unset = start the local PostgreSQL, one generated role per service.",
     )
     systems_database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL of the `billing` system of record; unset = database "
-        "`agentledger_systems` on the server of `database`, same role and password.",
+        "`agentledger_systems` on the server of `database` (local: as role `billing_client`;"
+        " external: the same role as `database_url`).",
     )
     crm_url: str | None = Field(
         default=None, description="Base URL of the `crm` system; unset = start the simulator."
@@ -228,11 +231,8 @@ class Settings(BaseSettings):
 
     @property
     def database(self) -> str:
-        """The PostgreSQL URL in effect, external or local."""
-        return (
-            self.database_url
-            or f"postgresql://agentledger:agentledger@127.0.0.1:{self.postgres_port}/agentledger"
-        )
+        """The PostgreSQL URL in effect: external as given, local with no role (credentials)."""
+        return self.database_url or f"postgresql://127.0.0.1:{self.postgres_port}/agentledger"
 
     @property
     def systems_database(self) -> str:

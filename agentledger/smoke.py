@@ -21,7 +21,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 from rich.console import Console
 
-from agentledger.bootstrap import registrar
+from agentledger.bootstrap import projection_store, registrar
 from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from infra.kafka_acls import OPERATOR
@@ -90,7 +90,9 @@ def run_smoke(settings: Settings, out: Console) -> dict[str, Any]:
     decoded = AvroDeserializer(registry)(message.value(), context)
     out.print(f"[bold]3.[/] consumed it back through the registry: {decoded}")
 
-    with psycopg.connect(settings.database) as conn:
+    with psycopg.connect(
+        projection_store(settings, builds=True).url
+    ) as conn:  # a table of the views' role
         conn.execute(
             "CREATE TABLE IF NOT EXISTS smoke_runs "
             "(run_id uuid PRIMARY KEY, schema_id int NOT NULL,"

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 from confluent_kafka.admin import AdminClient
 
 from agentledger.bootstrap import provision, unprovision
@@ -27,14 +26,6 @@ def isolated(settings: Settings) -> Iterator[Settings]:
     try:
         yield mine
     finally:
-        with psycopg.connect(mine.database, autocommit=True) as conn:
-            prefix = mine.ledger_name.lower()
-            tables = conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s",
-                (f"{prefix}\\_%",),
-            ).fetchall()
-            for (table,) in tables:
-                conn.execute(f'DROP TABLE IF EXISTS "{table}"')  # our own throwaway tables
         # the topic table's topics and any a service made for itself (faust's changelogs)
         names = [name for name in admin.list_topics(timeout=10).topics
                  if name.startswith(mine.topic_prefix)]  # fmt: skip

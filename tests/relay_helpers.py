@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import psycopg
 from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.admin import AdminClient
 
@@ -33,14 +32,6 @@ def isolated_settings(base: Settings) -> Settings:
 
 def drop_isolated(settings: Settings) -> None:
     """Delete the isolated ledger's table and topics."""
-    with psycopg.connect(settings.database, autocommit=True) as conn:
-        prefix = settings.ledger_name.lower()
-        tables = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s",
-            (f"{prefix}\\_%",),
-        ).fetchall()
-        for (table,) in tables:
-            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
     admin = AdminClient({**as_operator(settings)})
     # the topic table's topics and any a service made for itself (faust's changelogs)
     names = [name for name in admin.list_topics(timeout=10).topics

@@ -1,5 +1,10 @@
 """The ``billing`` system's tables, and the triggers that keep its change feed honest.
 
+They belong to the billing system's own role (``billing_owner``), which makes them at
+deployment (:func:`infra.stack.database.ensure_billing`); its API clients may change
+``records`` but neither write ``changes`` nor touch the triggers. The feed trigger runs
+as the owner (``SECURITY DEFINER``), so a client's change is recorded all the same.
+
 Every change to ``records`` — through :class:`PostgresSystemOfRecord` or a human's SQL —
 goes through the triggers: an UPDATE always bumps ``version``, and each insert, update or
 delete appends the row as it now is to ``changes``. Every writer of the feed first calls
@@ -38,7 +43,8 @@ BEGIN
     PERFORM pg_advisory_xact_lock(7018986710744473650);
 END $$;
 
-CREATE OR REPLACE FUNCTION records_feed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION records_feed() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     PERFORM records_feed_lock();
     IF TG_OP = 'DELETE' THEN

@@ -1,13 +1,13 @@
 """The ``billing`` system of record: versioned records in a PostgreSQL database of its own.
 
-Resources are ``billing/<type>/<id>`` rows of one ``records`` table (schema and triggers in
-:mod:`infra.connectors.postgres_schema`, created on first use). Versions are the row's
-``version`` as a string; decimals are stored as strings (:mod:`infra.connectors.values`).
+Resources are ``billing/<type>/<id>`` rows of one ``records`` table (schema and triggers
+in :mod:`infra.connectors.postgres_schema`, made by the billing system's deployment).
+Versions are the row's ``version`` as a string; decimals are stored as strings
+(:mod:`infra.connectors.values`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,7 +27,6 @@ from infra.connectors.base import (
     VersionConflict,
 )
 from infra.connectors.postgres_idempotency import fingerprint, remember, replay
-from infra.connectors.postgres_schema import ensure_schema
 from infra.connectors.postgres_writes import write
 from infra.connectors.values import dumps, fields_of
 
@@ -45,8 +44,6 @@ class PostgresSystemOfRecord:
             kwargs={"autocommit": True, "connect_timeout": 5},
             check=ConnectionPool.check_connection,
         )  # fmt: skip
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
 
     @property
     def system(self) -> str:
@@ -121,17 +118,16 @@ class PostgresSystemOfRecord:
 
     @contextmanager
     def _connection(self) -> Iterator[Conn]:
-        """A pooled connection on a ready schema; failures to reach the server are retryable."""
+        """A pooled connection; failures to reach the server (or its tables) are retryable."""
         try:
             self._pool.open()
             with self._pool.connection() as conn:
-                with self._schema_lock:
-                    if not self._schema_ready:
-                        ensure_schema(conn)
-                        self._schema_ready = True
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             raise ConnectorUnavailable(f"{SYSTEM}: {exc}") from exc
+        except psycopg.errors.UndefinedTable as exc:
+            problem = f"{SYSTEM} has no tables yet (`agentledger up` makes them): {exc}"
+            raise ConnectorUnavailable(problem) from exc
         except psycopg.DataError as exc:
             raise MutationRefused(f"{SYSTEM} refused the values: {exc}") from exc
 

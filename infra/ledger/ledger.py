@@ -123,8 +123,14 @@ class Ledger(Application[UUID]):
                 return work(tx)
 
 
-def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
-    """Eventsourcing's settings for the PostgreSQL at ``database_url`` (default insert mode)."""
+def postgres_env(
+    database_url: str, pool_size: int = 5, *, create_tables: bool = False
+) -> dict[str, str]:
+    """Eventsourcing's settings for the PostgreSQL at ``database_url`` (default insert mode).
+
+    ``create_tables`` only where this role may own them: the deployment makes the tables
+    and grants each service role its rights (:mod:`infra.stack.database`).
+    """
     params = conninfo_to_dict(database_url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -134,7 +140,7 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user", "")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
         "POSTGRES_POOL_SIZE": str(pool_size),
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if create_tables else "n",
         "APPLICATION_RECORDER_TOPIC": "infra.ledger.recorder:LedgerRecorder",
         # Agents collect a reservation event per decision: keep loaded aggregates and only
         # fetch their newer events (fast-forward), instead of replaying every event again.

@@ -9,6 +9,7 @@ refused with :class:`AlreadyProcessed` (the position was already past this batch
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,17 @@ from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from infra.ledger.side_tables import side_table_statements
 
 DDL_LOCK = 0x61676C64  # "agld": serializes schema creation across processes
 RENDERED_LIMIT = 256  # statements kept rendered; more would mean statements built per call
+
+
+def _lock_key(table: str) -> int:
+    """A stable 64-bit advisory lock key for inserting into ``table``."""
+    return int.from_bytes(hashlib.sha256(f"insert:{table}".encode()).digest()[:8], signed=True)
 
 
 class AlreadyProcessed(Exception):
@@ -66,6 +72,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
             Identifier(datastore.originator_id_type),
         )
         self._notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        # Writers queue on an advisory lock of the table, not on LOCK TABLE: EXCLUSIVE mode
+        # needs UPDATE, DELETE or TRUNCATE on it, and no role that writes events has those.
+        self.lock_table_statements = [
+            self.lock_table_statements[0],  # eventsourcing's SET LOCAL lock_timeout
+            SQL("SELECT pg_advisory_xact_lock({0})").format(Literal(_lock_key(events_table_name))),
+        ]
         self._rendered: dict[int, tuple[Composable, bytes]] = {}
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
@@ -127,7 +139,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **_: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
     ) -> None:
-        """Insert as eventsourcing does (table locked, channel notified, ids returned in order).
+        """Insert as eventsourcing does (writers queued, channel notified, ids returned in order).
 
         The rows go as four arrays in binary, not as one array of composites: psycopg
         dumps composites as text, field by field in Python (about a tenth of a batch).

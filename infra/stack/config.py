@@ -31,6 +31,9 @@ class StackConfig:
     apicurio_version: str
     registry_heap: str
     database_url: str
+    """As the operator's role (the status probe)."""
+    registry_database_url: str
+    """As the registry's own role (its schema and nothing else)."""
     database_local: bool
     postgres_port: int
     systems_database_url: str

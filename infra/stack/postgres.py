@@ -2,7 +2,8 @@
 
 The server refuses to run as root, so when we are root it runs as the ``postgres`` system
 user (which the Debian package creates) and owns only its own folder. Socket connections
-in that folder use trust auth for provisioning; TCP connections use scram passwords.
+in that folder (0700, the server's user only) use trust auth for provisioning; TCP
+connections use scram passwords, and the superuser has none, so it cannot log in there.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from infra.database_roles import BILLING_CLIENT, BILLING_OWNER, LEDGER_OWNER, secret_name
+from infra.stack import database
 from infra.stack.component import ComponentStatus
 from infra.stack.config import StackConfig
 from infra.stack.errors import StackError
 from infra.stack.process import OwnedProcess
+from infra.stack.secrets import Secrets
 from infra.stack.wait import wait_healthy
 
 NAME = "postgres"
@@ -63,7 +67,7 @@ class LocalPostgres:
         return True
 
     def await_healthy(self) -> None:
-        """Create the application role and database, then wait for a TCP login to work."""
+        """Create the roles and databases, then wait for a TCP login (as the operator) to work."""
         self._provision()
         wait_healthy(NAME, self._probe, timeout_s=self._config.start_timeout_s, log=self._log)
 
@@ -117,31 +121,32 @@ class LocalPostgres:
             handle.write("\ninclude_if_exists = 'agentledger.conf'\n")
 
     def _provision(self) -> None:
-        params = conninfo_to_dict(self._config.database_url)
-        role, password, database = params.get("user"), params.get("password"), params.get("dbname")
-        if not (role and password and database):
-            raise StackError(NAME, "the database URL needs a user, a password and a database")
-        with psycopg.connect(
-            host=str(self._run), port=self._config.postgres_port, user="postgres",
-            dbname="postgres", autocommit=True,
-        ) as conn:  # fmt: skip
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                ddl = sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}")
-            else:
-                ddl = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}")
-            conn.execute(ddl.format(sql.Identifier(str(role)), sql.Literal(str(password))))
-            for name in self._databases(str(database)):
-                if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                    continue
-                create = sql.SQL("CREATE DATABASE {} OWNER {}")
-                conn.execute(create.format(sql.Identifier(name), sql.Identifier(str(role))))
-
-    def _databases(self, main: str) -> list[str]:
-        """The application's database, and the systems-of-record one when it lives here."""
-        names = [main]
+        """Roles, the ledger's and the billing system's databases, billing's tables."""
+        secrets = Secrets(self._config.secrets_file)
+        ledger_db = str(conninfo_to_dict(self._config.database_url).get("dbname"))
+        with self._superuser("postgres") as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'agentledger'").fetchone():
+                raise StackError(NAME, (
+                    f"{self._data} was made for one shared role with a default password;"
+                    f" remove {self._home} (the ledger's history in it is lost) and run up again"
+                ))  # fmt: skip
+            database.ensure_roles(conn, lambda role: secrets.get(secret_name(role)))
+            database.ensure_database(conn, ledger_db, LEDGER_OWNER, database.ledger_logins())
+            if self._config.systems_database_local:
+                systems = str(conninfo_to_dict(self._config.systems_database_url).get("dbname"))
+                database.ensure_database(conn, systems, BILLING_OWNER, (BILLING_CLIENT,))
+        with self._superuser(ledger_db) as conn:
+            database.prepare_ledger_database(conn)
         if self._config.systems_database_local:
-            names.append(str(conninfo_to_dict(self._config.systems_database_url).get("dbname")))
-        return names
+            with self._superuser(systems) as conn:
+                database.ensure_billing(conn)
+
+    def _superuser(self, dbname: str) -> psycopg.Connection[Any]:
+        """The server's superuser through the private socket (only we can reach it)."""
+        return psycopg.connect(
+            host=str(self._run), port=self._config.postgres_port, user="postgres",
+            dbname=dbname, autocommit=True,
+        )  # fmt: skip
 
     def _run_as_server(self, argv: list[str]) -> None:
         tool = Path(argv[0]).name

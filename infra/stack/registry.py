@@ -63,8 +63,9 @@ class LocalRegistry:
         if not runners:
             raise StackError(NAME, f"no runnable jar in {home}; delete it to download again")
         self._home.mkdir(parents=True, exist_ok=True)
-        db = conninfo_to_dict(self._config.database_url)
-        self._create_schema()
+        db = conninfo_to_dict(self._config.registry_database_url)
+        if not self._config.database_local:  # the local stack's deployment made it
+            self._create_schema()
         jdbc = f"jdbc:postgresql://{db.get('host')}:{db.get('port', 5432)}/{db.get('dbname')}"
         argv = [
             java(NAME), f"-Xmx{self._config.registry_heap}", "-XX:+UseSerialGC",
@@ -103,7 +104,7 @@ class LocalRegistry:
 
     def _create_schema(self) -> None:
         try:
-            with psycopg.connect(self._config.database_url, autocommit=True) as conn:
+            with psycopg.connect(self._config.registry_database_url, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {DB_SCHEMA}")
         except psycopg.Error as exc:
             raise StackError(NAME, f"cannot prepare its storage in PostgreSQL: {exc}") from exc

@@ -13,11 +13,14 @@ import pytest
 from confluent_kafka import Consumer
 
 from agentledger.bootstrap import catalog, executor_service, registrar, relay
+from agentledger.credentials import database_url
 from agentledger.settings import Settings
 from domain.action_state import Status
 from domain.events.decisions import DecisionOutcome
 from infra.connectors.registry import Connectors
+from infra.database_roles import OPERATOR
 from infra.ledger.ledger import Ledger, postgres_env
+from tests.db_helpers import admin_url
 from tests.decider_helpers import produce, proposal, read_topic, register, running
 from tests.execution_helpers import agent, decide, resource
 from tests.kafka_helpers import as_operator
@@ -46,7 +49,7 @@ def test_a_database_outage_is_waited_out_and_every_proposal_decided_once(
     proposals after three tries; the relay stopped when its read retries ran out.)
     """
     register(own_ledger, "bot")
-    url = urlsplit(isolated.database)
+    url = urlsplit(database_url(isolated, OPERATOR))
     with outage_proxy((url.hostname or "127.0.0.1", url.port or 5432)) as proxy:
         cut_off, proxied = _behind(proxy, isolated)
         try:
@@ -78,7 +81,7 @@ def test_the_executor_waits_out_an_outage_and_applies_every_authorized_action(
     dead-lettered the Authorized record, and the action was never executed; and its
     periodic look for due retries, failing, stopped it.)
     """
-    url = urlsplit(isolated.database)
+    url = urlsplit(database_url(isolated, OPERATOR))
     stop = threading.Event()
     with outage_proxy((url.hostname or "127.0.0.1", url.port or 5432)) as proxy:
         cut_off, proxied = _behind(proxy, isolated)
@@ -118,7 +121,7 @@ def test_the_executor_waits_out_an_outage_and_applies_every_authorized_action(
 
 def _behind(proxy: OutageProxy, settings: Settings) -> tuple[Settings, Ledger]:
     """Settings and a ledger reaching the database through ``proxy`` (short pool wait)."""
-    url = urlsplit(settings.database)
+    url = urlsplit(database_url(settings, OPERATOR))
     through = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{proxy.port}"))
     cut_off = settings.model_copy(update={"database_url": through.geturl()})
     env = postgres_env(cut_off.database, pool_size=5)
@@ -138,7 +141,7 @@ def _wait_for_decisions(settings: Settings, count: int, timeout_s: float = 120) 
     deadline = time.monotonic() + timeout_s
     table = f"{settings.ledger_name.lower()}_decisions"
     while True:
-        with psycopg.connect(settings.database) as conn:
+        with psycopg.connect(admin_url(settings)) as conn:
             row = conn.execute(
                 f"SELECT count(*), count(DISTINCT action_id) FROM {table}"
             ).fetchone()  # our table

@@ -14,6 +14,7 @@ import pytest
 
 from agentledger.settings import Settings
 from infra.ledger.ledger import Ledger
+from tests.db_helpers import admin_url
 from tests.decider_helpers import produce, register
 from tests.decider_helpers import proposal as make_proposal
 
@@ -37,7 +38,7 @@ def _start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
 
 def _counts(settings: Settings) -> tuple[int, int, int]:
     prefix = settings.ledger_name.lower()
-    with psycopg.connect(settings.database) as conn:
+    with psycopg.connect(admin_url(settings)) as conn:
         decided = conn.execute(
             f"SELECT count(*), count(DISTINCT action_id) FROM {prefix}_decisions"
         ).fetchone()  # our table

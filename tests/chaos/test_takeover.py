@@ -21,6 +21,7 @@ from domain.action_state import Status
 from domain.events.decisions import DecisionOutcome
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
+from tests.db_helpers import admin_url
 from tests.decider_helpers import produce, proposal, register
 from tests.execution_helpers import agent, decide, resource
 from tests.kafka_helpers import as_operator
@@ -71,7 +72,7 @@ def _wait_members(settings: Settings, group: str, count: int, logs: Path) -> Non
 
 
 def _decided(settings: Settings) -> int:
-    with psycopg.connect(settings.database) as conn:
+    with psycopg.connect(admin_url(settings)) as conn:
         row = conn.execute(f"SELECT count(*) FROM {settings.ledger_name.lower()}_decisions")
         return int(row.fetchone()[0])  # type: ignore[index]  # count(*) returns one row
 

@@ -6,7 +6,9 @@ import socket
 
 import pytest
 
+from agentledger.credentials import database_url
 from agentledger.settings import Settings
+from infra.database_roles import OPERATOR
 from tests.conftest import free_ports, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +47,7 @@ def test_unreachable_external_kafka_is_a_clear_error() -> None:
         env = {
             "AGENTLEDGER_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
             "AGENTLEDGER_REGISTRY_URL": local.registry,
-            "AGENTLEDGER_DATABASE_URL": local.database,
+            "AGENTLEDGER_DATABASE_URL": database_url(local, OPERATOR),
         }
         result = run_cli("up", env=env, timeout=120)
     assert result.returncode == 1
@@ -88,3 +90,15 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
     ):
         assert event in " ".join(timeline.split()), timeline
     assert "execution scenario done" in result.stdout
+
+
+def test_a_service_with_a_wrong_database_password_stops_naming_its_role_and_the_setting() -> None:
+    """A refused login is a startup error at once (not a wait for an outage that never ends)."""
+    local = Settings()
+    wrong = database_url(local, "decider").replace("decider:", "decider:not-", 1)
+    result = run_cli("decider", env={"AGENTLEDGER_DATABASE_URL": wrong}, timeout=60)
+    assert result.returncode == 1
+    assert 'password authentication failed for user "decider"' in result.stderr
+    assert "AGENTLEDGER_DATABASE_URL" in result.stderr
+    assert "not-" not in result.stderr + result.stdout  # the password is never printed
+    assert "Traceback" not in result.stderr + result.stdout

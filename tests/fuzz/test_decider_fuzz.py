@@ -23,6 +23,7 @@ from domain.events import ActionProposed
 from infra.ledger.ledger import Ledger
 from infra.serde.deadletter import DeadLetter
 from infra.serde.topic_serde import TopicSerde
+from tests.db_helpers import admin_url
 from tests.decider_helpers import read_topic, register, running
 from tests.kafka_helpers import as_operator
 from tests.strategies import records
@@ -75,7 +76,7 @@ def stack(
 
 def _outcomes(settings: Settings, dead_letters: int) -> int:
     prefix = settings.ledger_name.lower()
-    with psycopg.connect(settings.database) as conn:
+    with psycopg.connect(admin_url(settings)) as conn:
         decided = conn.execute(f"SELECT count(*) FROM {prefix}_decisions").fetchone()  # our table
         rejected = conn.execute(
             f"SELECT count(*) FROM {prefix}_events WHERE topic LIKE %s",

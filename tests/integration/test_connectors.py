@@ -14,7 +14,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from agentledger.bootstrap import build_stack, connectors
-from agentledger.settings import Settings
+from agentledger.credentials import systems_database_url
+from agentledger.settings import SYSTEMS_DATABASE, Settings
 from domain.values import ResourceRef, Value
 from infra.connectors.base import (
     Change,
@@ -30,8 +31,11 @@ from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.http_crm import HttpCrm
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors, UnknownSystem
+from infra.database_roles import BILLING_OWNER
+from infra.stack.database import ensure_billing
 from infra.stack.saas import probe
 from tests.conftest import free_ports, unique
+from tests.db_helpers import admin_url
 
 pytestmark = pytest.mark.integration
 
@@ -233,8 +237,9 @@ def test_out_of_band_edit_appears_in_the_change_feed(system: System) -> None:
 def test_unreachable_system_is_unavailable(settings: Settings) -> None:
     """A system that cannot be reached raises ConnectorUnavailable (retryable), never hangs."""
     [port] = free_ports(1)
-    dead_pg = settings.systems_database.replace(f":{settings.postgres_port}/", f":{port}/")
-    assert dead_pg != settings.systems_database
+    live_pg = systems_database_url(settings)
+    dead_pg = live_pg.replace(f":{settings.postgres_port}/", f":{port}/")
+    assert dead_pg != live_pg
     for connector in (
         HttpCrm(f"http://127.0.0.1:{port}", timeout_s=2),
         PostgresSystemOfRecord(dead_pg, timeout_s=2),
@@ -353,11 +358,11 @@ def billing(all_connectors: Connectors) -> PostgresSystemOfRecord:
 def test_manual_sql_update_bumps_the_version_and_is_fed(
     settings: Settings, billing: PostgresSystemOfRecord
 ) -> None:
-    """Any UPDATE typed by hand bumps the version, even one that tries to set it, and is fed."""
+    """Any UPDATE typed by hand (as an API client may) bumps the version, even one that tries to set it, and is fed."""
     ref = ResourceRef(system="billing", type="invoice", id=unique("inv"))
     created = billing.apply(upsert(ref, status="open"), unique("k"), None)
     start = head(billing)
-    with psycopg.connect(settings.systems_database, autocommit=True) as conn:
+    with psycopg.connect(systems_database_url(settings), autocommit=True) as conn:
         where = {"type": ref.type, "id": ref.id}
         conn.execute(
             'UPDATE records SET fields = fields || \'{"status": "void"}\''
@@ -372,10 +377,12 @@ def test_manual_sql_update_bumps_the_version_and_is_fed(
     assert billing.current(ref) == Snapshot(ref, second.version, {"status": "void"})
 
 
-def test_stack_provisions_the_systems_database_for_the_app_role(settings: Settings) -> None:
-    """`up` creates the systems-of-record database on the local server, owned by the app's role."""
-    role = conninfo_to_dict(settings.database)["user"]
-    with psycopg.connect(settings.database) as conn:
+def test_stack_provisions_the_systems_database_under_the_billing_systems_own_role(
+    settings: Settings,
+) -> None:
+    """`up` creates the systems-of-record database on the local server, owned by billing's role."""
+    role = BILLING_OWNER
+    with psycopg.connect(admin_url(settings)) as conn:
         row = conn.execute(
             "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
             (conninfo_to_dict(settings.systems_database)["dbname"],),
@@ -383,20 +390,18 @@ def test_stack_provisions_the_systems_database_for_the_app_role(settings: Settin
     assert row == (role,)
 
 
-def test_concurrent_first_starts_create_the_schema_without_failing(settings: Settings) -> None:
-    """Several connectors starting at once all get a working schema (creation is serialised)."""
+def test_concurrent_provisioning_of_the_billing_schema_never_fails(settings: Settings) -> None:
+    """Several deployments provisioning billing at once all succeed (creation is serialised)."""
     failures: list[BaseException] = []
     barrier = threading.Barrier(6)
 
     def start() -> None:
-        connector = PostgresSystemOfRecord(settings.systems_database, pool_size=1)
         try:
-            barrier.wait()
-            connector.current(ResourceRef(system="billing", type="invoice", id=unique("inv")))
+            with psycopg.connect(admin_url(settings, SYSTEMS_DATABASE), autocommit=True) as conn:
+                barrier.wait()
+                ensure_billing(conn)
         except BaseException as exc:  # noqa: BLE001  # collected and asserted below
             failures.append(exc)
-        finally:
-            connector.close()
 
     threads = [threading.Thread(target=start) for _ in range(6)]
     for thread in threads:

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from agentledger.bootstrap import executor_service
+from agentledger.credentials import database_url
 from agentledger.settings import Settings
 from consumers.executor.service import ExecutorService
 from consumers.relay.lock import RelayLock
@@ -20,6 +21,7 @@ from domain.events.decisions import DecisionOutcome
 from infra.connectors.registry import Connectors
 from infra.kafka_config import member_config
 from infra.ledger.ledger import Ledger
+from tests.db_helpers import admin_url
 from tests.execution_helpers import agent, decide, resource
 from tests.kafka_helpers import operator
 from tests.projection_helpers import projecting
@@ -43,7 +45,7 @@ def _lock_holders(isolated: Settings, own_ledger: Ledger) -> list[int]:
         "big",
         signed=True,
     )
-    with psycopg.connect(isolated.database, autocommit=True) as admin:
+    with psycopg.connect(admin_url(isolated), autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
             " AND classid = %s AND objid = %s",
@@ -55,7 +57,7 @@ def _lock_holders(isolated: Settings, own_ledger: Ledger) -> list[int]:
 def _terminate_lock_session(isolated: Settings, own_ledger: Ledger) -> int:
     """End the session holding the executor's lock, as a database restart would; its pid."""
     (pid,) = _lock_holders(isolated, own_ledger)
-    with psycopg.connect(isolated.database, autocommit=True) as admin:
+    with psycopg.connect(admin_url(isolated), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     return pid
 
@@ -93,7 +95,7 @@ def test_an_executor_fenced_by_the_instance_that_took_its_lock_stands_by(
     """Another instance takes the lock and the active seat: the first stands by, and takes over when that one goes."""
     service = executor_service(isolated, own_ledger, systems)
     thread, stop = _running(service)
-    other = RelayLock(isolated.database, f"executor:{own_ledger.name}")
+    other = RelayLock(database_url(isolated, "executor"), f"executor:{own_ledger.name}")
     seat = member_config(operator(isolated), service.config.group_id, "active", {})
     intruder = Consumer(seat)
     try:

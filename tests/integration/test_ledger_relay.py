@@ -29,6 +29,7 @@ from domain.events import ActionProposed
 from infra.ledger.ledger import Ledger
 from infra.serde.deadletter import DeadLetter
 from infra.serde.topic_serde import TopicSerde
+from tests.db_helpers import admin_url
 from tests.decider_helpers import proposal, read_topic
 from tests.kafka_helpers import as_operator, operator
 from tests.relay_helpers import (
@@ -113,7 +114,7 @@ def test_a_second_relay_run_adds_only_new_events(isolated: Settings, own_ledger:
 
 
 def _tamper(settings: Settings, sql: str) -> None:
-    with psycopg.connect(settings.database, autocommit=True) as conn:
+    with psycopg.connect(admin_url(settings), autocommit=True) as conn:
         conn.execute(sql.format(table=f"{settings.ledger_name.lower()}_events"))
 
 

@@ -76,12 +76,12 @@ def test_live_batches_with_restarts_leave_the_rows_and_digest_of_one_replay(
 ) -> None:
     """Any history, cut into batches at random and applied live, equals one replay of it."""
     (projection,) = projections([name])
-    store = projection_store(isolated)
+    store = projection_store(isolated, builds=True)
     topic = projection.topics[0]
     serde = _serde(isolated, topic)
     records = data.draw(history(topic), label="history")
     batches = data.draw(cuts(records), label="batches")
-    _fresh(store, projection, isolated.database)
+    _fresh(store, projection, store.url)
     _live(store, projection, batches)
     _replayed(store, projection, serde, records)
     live, build = Tables(store.prefix), Tables(store.prefix, build=True)
@@ -98,14 +98,14 @@ def test_the_timeline_is_the_same_however_rejections_of_other_partitions_interle
 ) -> None:
     """A rejected proposal, keyed by another resource, read before or after the action's events: same rows."""
     (projection,) = projections(["timeline"])
-    store = projection_store(isolated)
+    store = projection_store(isolated, builds=True)
     records = data.draw(history("actions.v1"), label="history")
     others = [r for r in records if not isinstance(r, ProposalRejected)]
     rejections = [r for r in records if isinstance(r, ProposalRejected)]
     moved = list(others)
     for rejection in rejections:
         moved.insert(data.draw(st.integers(0, len(moved)), label="at"), rejection)
-    _fresh(store, projection, isolated.database)
+    _fresh(store, projection, store.url)
     _live(store, projection, data.draw(cuts(records), label="batches"))
     _replayed(store, projection, _serde(isolated, "actions.v1"), moved)
     live, build = Tables(store.prefix), Tables(store.prefix, build=True)

@@ -18,6 +18,7 @@ from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
 from projections.actual import ActualState
 from projections.store import ProjectionStore, Tables, canonical
+from tests.db_helpers import admin_url
 from tests.strategies import records
 
 pytestmark = pytest.mark.integration
@@ -45,11 +46,11 @@ def _written(
     build_rows: Sequence[tuple[object, ...]],
 ) -> tuple[ProjectionStore, ActualState, Tables, Tables]:  # fmt: skip
     """The actual view's live and build tables, their fields rows written as given."""
-    store, projection = projection_store(isolated), ActualState()
+    store, projection = projection_store(isolated, builds=True), ActualState()
     live, build = Tables(store.prefix), Tables(store.prefix, build=True)
     store.ensure([projection], live)
     store.ensure([projection], build)
-    with psycopg.connect(isolated.database, autocommit=True) as conn:
+    with psycopg.connect(admin_url(isolated), autocommit=True) as conn:
         _write(conn, live, live_rows)
         _write(conn, build, build_rows)
     return store, projection, live, build
@@ -83,7 +84,7 @@ def test_a_single_difference_changes_the_digest(
     """Changing one value, one instant by a millisecond, or dropping one row changes the digest."""
     store, projection, live, build = _written(isolated, ROWS, ROWS)
     assert store.digest(projection, build) == store.digest(projection, live)
-    with psycopg.connect(isolated.database, autocommit=True) as conn:
+    with psycopg.connect(admin_url(isolated), autocommit=True) as conn:
         conn.execute(SQL(change).format(build("actual_fields")))
     assert store.digest(projection, build) != store.digest(projection, live), why
 
@@ -113,15 +114,15 @@ def test_filling_empty_tables_leaves_the_rows_that_applying_leaves(
     isolated: Settings, observed: list[ExternalStateObserved]
 ) -> None:
     """A rebuild's first write (binary COPY into empty tables) leaves exactly apply's rows."""
-    store, projection = projection_store(isolated), ActualState()
+    store, projection = projection_store(isolated, builds=True), ActualState()
     applied, filled = Tables(store.prefix), Tables(store.prefix, build=True)
     store.drop_build(projection)
-    with psycopg.connect(isolated.database, autocommit=True) as conn:
+    with psycopg.connect(admin_url(isolated), autocommit=True) as conn:
         for table in projection.tables:
             conn.execute(SQL("DROP TABLE IF EXISTS {0}").format(applied(table)))
     store.ensure([projection], applied)
     store.ensure([projection], filled)
-    with psycopg.connect(isolated.database) as conn:
+    with psycopg.connect(admin_url(isolated)) as conn:
         store.load(conn, projection, observed, applied, empty=False)
         store.load(conn, projection, observed, filled, empty=True)
     assert store.digest(projection, filled) == store.digest(projection, applied)

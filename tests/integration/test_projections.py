@@ -38,6 +38,7 @@ from projections import replay as replay_module
 from projections.actual import ActualState, actual_state
 from projections.believed import believed_state
 from projections.store import Tables
+from tests.db_helpers import admin_url
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, executor, resource
 from tests.kafka_helpers import as_operator
@@ -81,7 +82,7 @@ def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
         for thread in threads:
             thread.join(60)
     store = projection_store(isolated)
-    with psycopg.connect(isolated.database) as conn:
+    with psycopg.connect(admin_url(isolated)) as conn:
         for index, (key, aid) in enumerate(zip(keys, ids, strict=True)):
             ref = ResourceRef.parse(key)
             believed = believed_state(conn, store.prefix, key)
@@ -117,7 +118,7 @@ def _until_every_resource_shows(
     deadline = time.monotonic() + 120
     while True:
         settled(settings, the_ledger, live)
-        with psycopg.connect(settings.database) as conn:
+        with psycopg.connect(admin_url(settings)) as conn:
             prefix = projection_store(settings).prefix
             shown = [
                 "status" in believed_state(conn, prefix, key)
@@ -256,7 +257,7 @@ def test_a_record_the_view_refuses_is_dead_lettered_with_the_error_and_the_rest_
     assert producer.flush(30) == 0
     live = _caught_up_actual(isolated, _Refusing())
     assert (live.applied, live.dead_letters) == (2, 1)
-    with psycopg.connect(isolated.database) as conn:
+    with psycopg.connect(admin_url(isolated)) as conn:
         prefix = projection_store(isolated).prefix
         found = {ref.id: actual_state(conn, prefix, ref.key) for ref in refs}
     assert {name: a.fields if a else None for name, a in found.items()} == {
@@ -326,7 +327,7 @@ def test_a_replay_reads_past_what_it_cannot_take_in_runs_as_the_live_view_does(
     rebuilt = replay(isolated, "actual", None, lambda _d, _t: None)
     assert (rebuilt.records, rebuilt.skipped) == (7, 2)
     assert rebuilt.digest == projection_store(isolated).digest(live.projection)
-    with psycopg.connect(isolated.database) as conn:
+    with psycopg.connect(admin_url(isolated)) as conn:
         found = actual_state(conn, projection_store(isolated).prefix, ref.key)
     assert found is not None
     assert (found.external_version, found.fields) == ("6", {"n": 6})

@@ -16,6 +16,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from agentledger.bootstrap import registrar
 from agentledger.settings import Settings
 from infra.topics import TOPICS
+from tests.db_helpers import admin_url
 from tests.kafka_helpers import as_operator
 
 pytestmark = pytest.mark.integration
@@ -110,7 +111,7 @@ def test_aborted_transaction_is_invisible_to_read_committed(
 
 def test_postgres_accepts_writes_and_reads_them_back(settings: Settings, test_id: str) -> None:
     """The psycopg driver connects with the configured URL, writes in a transaction and reads the row back."""
-    with psycopg.connect(settings.database) as conn:
+    with psycopg.connect(admin_url(settings)) as conn:
         conn.execute("CREATE TEMP TABLE probe (id text PRIMARY KEY, n int)")
         conn.execute("INSERT INTO probe VALUES (%s, %s)", (test_id, 42))
         assert conn.execute("SELECT n FROM probe WHERE id = %s", (test_id,)).fetchone() == (42,)
@@ -137,7 +138,7 @@ def test_registry_keeps_schemas_in_postgres(settings: Settings, test_id: str) ->
     registry = registrar(settings).client
     schema = dict(RECORD, name=f"Ping_{test_id.replace('-', '_')}")
     registry.register_schema(f"{test_id}-value", Schema(json.dumps(schema), "AVRO"))
-    with psycopg.connect(settings.database) as conn:
+    with psycopg.connect(admin_url(settings)) as conn:
         row = conn.execute(
             "SELECT count(*) FROM apicurio_registry.artifacts WHERE artifactid = %s",
             (f"{test_id}-value",),

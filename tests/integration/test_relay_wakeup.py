@@ -12,9 +12,11 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from agentledger.bootstrap import relay
+from agentledger.credentials import database_url
 from agentledger.settings import Settings
 from consumers.relay.wakeup import StoreWakeup
 from infra.ledger.ledger import Ledger
+from tests.db_helpers import admin_url
 from tests.relay_helpers import assert_exactly_the_store, consume_all, stored, write_events
 
 pytestmark = pytest.mark.integration
@@ -23,7 +25,7 @@ NEVER_S = 60.0  # waits return False when they time out: True means a notificati
 
 
 def _notify(settings: Settings, channel: str) -> None:
-    with psycopg.connect(settings.database, autocommit=True) as conn:
+    with psycopg.connect(admin_url(settings), autocommit=True) as conn:
         conn.execute(SQL("NOTIFY {0}").format(Identifier(channel)))
 
 
@@ -33,7 +35,7 @@ def _channel(the_ledger: Ledger) -> str:
 
 def test_a_commit_of_the_ledger_ends_the_wait(isolated: Settings, own_ledger: Ledger) -> None:
     """A waiter listening on the ledger's channel returns True when events are committed."""
-    wakeup = StoreWakeup(isolated.database, _channel(own_ledger))
+    wakeup = StoreWakeup(database_url(isolated, "relay"), _channel(own_ledger))
     assert wakeup.listen()
     stop, woken = threading.Event(), []
     waiter = threading.Thread(
@@ -52,7 +54,7 @@ def test_commits_before_the_wait_end_it_at_once_and_wake_it_no_more_than_once_ea
     isolated: Settings, own_ledger: Ledger
 ) -> None:
     """Commits made while nobody waits are not lost, and their pile is used up, not kept."""
-    wakeup = StoreWakeup(isolated.database, _channel(own_ledger))
+    wakeup = StoreWakeup(database_url(isolated, "relay"), _channel(own_ledger))
     assert wakeup.listen()
     try:
         write_events(own_ledger, proposals=3, batch=1)  # four commits, four notifications

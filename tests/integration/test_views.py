@@ -34,6 +34,7 @@ from infra.serde.deadletter import DeadLetter
 from projections.approvals import approval_queue
 from projections.timeline import action_timeline
 from tests.conftest import run_cli
+from tests.db_helpers import admin_url
 from tests.decider_helpers import proposal, read_topic
 from tests.execution_helpers import ALICE, BOB, Clock, agent, decide, desk, executor, resource
 from tests.kafka_helpers import as_operator
@@ -116,7 +117,7 @@ def test_the_queue_and_timelines_mirror_the_ledger_and_replay_to_the_live_digest
     store = projection_store(isolated)
     index = own_ledger.approvals
     assert index is not None
-    with psycopg.connect(isolated.database) as conn:
+    with psycopg.connect(admin_url(isolated)) as conn:
         [queued] = approval_queue(conn, store.prefix)
         every = {q.action_id: q for q in approval_queue(conn, store.prefix, state=None)}
         timeline = action_timeline(
@@ -221,6 +222,6 @@ def test_an_unreadable_record_is_dead_lettered_and_the_projector_goes_on(
     assert letter.error
     assert letter.consumer == f"{isolated.topic_prefix}projector.timeline"
     store = projection_store(isolated)
-    with psycopg.connect(isolated.database) as conn:
+    with psycopg.connect(admin_url(isolated)) as conn:
         events = [e.event for e in action_timeline(conn, store.prefix, aid)]
     assert events[:2] == ["ActionProposed", "PolicyDecided"]

@@ -20,7 +20,7 @@ def _no_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_systems_database_defaults_to_its_own_database_on_the_local_server() -> None:
     """Unset, the billing system lives in `agentledger_systems` beside the app's database, which the stack creates."""
     settings = Settings(postgres_port=25432)
-    expected = "postgresql://agentledger:agentledger@127.0.0.1:25432/agentledger_systems"
+    expected = "postgresql://127.0.0.1:25432/agentledger_systems"
     assert settings.systems_database == expected
     assert stack_config(settings).systems_database_local
 

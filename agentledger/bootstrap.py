@@ -51,7 +51,7 @@ from infra.audit.topic import audit_topic as topic_audit
 from infra.connectors.http_crm import HttpCrm
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
-from infra.database_roles import REGISTRY, VIEW_MEMBERS, VIEWS
+from infra.database_roles import REGISTRY, VIEW_MEMBERS, VIEWS, VIEWS_SCHEMA
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import KafkaAccess
 from infra.ledger.ledger import Ledger, postgres_env
@@ -64,7 +64,7 @@ from infra.serde.catalog import Catalog
 from infra.serde.deadletter import DeadLetter
 from infra.serde.registrar import Registrar, authenticated_http
 from infra.serde.topic_serde import TopicSerde
-from infra.stack import database, principals
+from infra.stack import ledger_tables, principals
 from infra.stack.config import StackConfig
 from infra.stack.downloads import Report
 from infra.stack.kafka import admin
@@ -143,7 +143,7 @@ def ensure_ledger_tables(settings: Settings) -> None:
     if settings.database_external:
         return
     with psycopg.connect(admin_database_url(settings), autocommit=True) as conn:
-        database.ensure_ledger(conn, settings.ledger_name)
+        ledger_tables.ensure_ledger(conn, settings.ledger_name)
 
 
 def unprovision(settings: Settings) -> None:
@@ -155,7 +155,7 @@ def unprovision(settings: Settings) -> None:
         else admin_database_url(settings)
     )
     with psycopg.connect(url, autocommit=True) as conn:
-        database.drop_ledger(conn, settings.ledger_name)
+        ledger_tables.drop_ledger(conn, settings.ledger_name)
 
 
 def connectors(settings: Settings) -> Connectors:
@@ -507,11 +507,14 @@ def projection_store(
     """
     url = database_url(settings, role)
     require_login(settings, url)
-    if builds and not settings.database_external:
+    prefix = f"{settings.ledger_name.lower()}_view"
+    if settings.database_external:  # one role of the user's: its tables where it makes them
+        return ProjectionStore(url, prefix)
+    if builds:
         if role not in VIEW_MEMBERS:
             raise ValueError(f"role {role!r} cannot build views; {list(VIEW_MEMBERS)} can")
-        url = make_conninfo(url, options=f"-c role={VIEWS}")
-    return ProjectionStore(url, f"{settings.ledger_name.lower()}_view")
+        url = make_conninfo(url, options=f"-c role={VIEWS} -c search_path={VIEWS_SCHEMA}")
+    return ProjectionStore(url, f"{VIEWS_SCHEMA}.{prefix}")
 
 
 def projections(names: list[str] | None = None) -> list[AnyProjection]:

@@ -21,6 +21,7 @@ from agentledger.settings import SYSTEMS_DATABASE, Settings, with_database
 from infra import database_roles
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import KafkaAccess
+from infra.stack.database import SUPERUSER_OPTIONS
 from infra.stack.errors import StackError
 from infra.stack.principals import secret_name
 from infra.stack.secrets import SECRETS_FILE, Secrets, write_private
@@ -104,7 +105,7 @@ def admin_database_url(settings: Settings, dbname: str | None = None) -> str:
     database = dbname or str(urlsplit(settings.database).path.lstrip("/"))
     socket = settings.state_dir.resolve() / "postgres" / "run"
     return make_conninfo(host=str(socket), port=settings.postgres_port, user="postgres",
-                         dbname=database)  # fmt: skip
+                         dbname=database, options=SUPERUSER_OPTIONS)  # fmt: skip
 
 
 def _with_role(settings: Settings, url: str, role: str, *, generate: bool = False) -> str:

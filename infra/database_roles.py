@@ -8,7 +8,9 @@ private socket) acts as them, to create tables. The event store is append-only f
 everyone who can log in: SELECT and INSERT, never UPDATE, DELETE or TRUNCATE.
 
 Projections are rebuilt and switched by the projector (and the operator's ``replay``),
-so their tables belong to the group role ``views``, which those two hold.
+so their tables belong to the group role ``views``, which those two hold. ``views``
+creates in its own schema only, and may create tables and indexes there, nothing that
+runs code (a function, view, trigger or rule would run as whoever reads the views).
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ SIDE_TABLES = (
     "ledger side tables `<ledger>_positions`, `_policy_inputs`, `_decisions`, `_approvals`,"
     " `_executions`"
 )
-VIEW_TABLES = "views `<ledger>_view_*`"
-BILLING_RECORDS = "billing `records`, `idempotency`"
+VIEW_TABLES = "views `views.<ledger>_view_*`"
+BILLING_RECORDS = "billing `records`"
+BILLING_KEYS = "billing `idempotency`"
 BILLING_FEED = "billing change feed `changes`"
+VIEWS_SCHEMA = "views"
+"""The schema the views live in: ``views`` creates there and nowhere else, and no other
+role has it on its search path (a views member could otherwise plant functions there)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,12 @@ def _rows() -> list[Grant]:
     rows.append(Grant("decider", VIEW_TABLES, ("SELECT",)))  # the actual state it decides on
     rows += [Grant(member, VIEW_TABLES, ("owner, through group role `views`",))
              for member in ("projector", OPERATOR)]  # fmt: skip
-    rows += [
-        Grant(BILLING_CLIENT, BILLING_RECORDS, ("SELECT", "INSERT", "UPDATE", "DELETE")),
+    rows += [  # an API client's writes: it never sets a version or moves a record's key
+        Grant(BILLING_CLIENT, BILLING_RECORDS,
+              ("SELECT", "INSERT (type, id, fields)", "UPDATE (fields, deleted)")),
+        Grant(BILLING_CLIENT, BILLING_KEYS, ("SELECT", "INSERT")),
         Grant(BILLING_CLIENT, BILLING_FEED, ("SELECT",)),
-    ]
+    ]  # fmt: skip
     return rows
 
 

@@ -39,12 +39,22 @@ class Tables:
     """Table names of one projection set: live, or the build copies of a rebuild."""
 
     def __init__(self, prefix: str, *, build: bool = False) -> None:
-        """Names ``<prefix>_<name>`` (``…__build`` while rebuilding)."""
+        """Names ``<prefix>_<name>`` (``…__build`` while rebuilding).
+
+        A prefix may name its schema (``views.ledger_view``): readers then find the tables
+        by their qualified names, never through their search path.
+        """
         self.prefix, self.build = prefix, build
 
     def __call__(self, name: str) -> Identifier:
         """The table called ``name``."""
-        return Identifier(f"{self.prefix}_{name}{BUILD if self.build else ''}")
+        return qualified(self.prefix, f"{name}{BUILD if self.build else ''}")
+
+
+def qualified(prefix: str, name: str) -> Identifier:
+    """Table ``<prefix>_<name>``, in the schema ``prefix`` names if it names one."""
+    schema, _, bare = prefix.rpartition(".")
+    return Identifier(schema, f"{bare}_{name}") if schema else Identifier(f"{bare}_{name}")
 
 
 class Reducer(Protocol):
@@ -177,7 +187,7 @@ class ProjectionStore:
     def __init__(self, database_url: str, prefix: str) -> None:
         """Tables named ``<prefix>_…`` in the database at ``database_url``."""
         self.url, self.prefix = database_url, prefix
-        self.tracking = Identifier(f"{prefix}_tracking")
+        self.tracking = qualified(prefix, "tracking")
 
     def ensure(
         self, projections: Iterable[Projection], t: Tables | None = None,
@@ -314,16 +324,17 @@ class ProjectionStore:
         with self._connection(conn) as using, using.transaction():
             using.execute("SET LOCAL synchronous_commit TO on")
             for table in projection.tables:
-                live = f"{self.prefix}_{table}"
-                using.execute(SQL("DROP TABLE IF EXISTS {0}").format(Identifier(live)))
+                live = qualified(self.prefix, table)
+                bare = f"{self.prefix.rpartition('.')[2]}_{table}"  # RENAME TO takes no schema
+                using.execute(SQL("DROP TABLE IF EXISTS {0}").format(live))
                 using.execute(
                     SQL("ALTER TABLE {0} RENAME TO {1}").format(
-                        Identifier(live + BUILD), Identifier(live)
+                        qualified(self.prefix, table + BUILD), Identifier(bare)
                     )
                 )
                 using.execute(
                     SQL("ALTER INDEX {0} RENAME TO {1}").format(
-                        Identifier(f"{live}{BUILD}_pkey"), Identifier(f"{live}_pkey")
+                        qualified(self.prefix, f"{table}{BUILD}_pkey"), Identifier(f"{bare}_pkey")
                     )
                 )
             using.execute(
@@ -353,7 +364,7 @@ class ProjectionStore:
         """Remove leftover build tables (an interrupted rebuild); through ``conn`` if given."""
         with self._connection(conn, autocommit=True) as using:
             for table in projection.tables:
-                name = Identifier(f"{self.prefix}_{table}{BUILD}")
+                name = qualified(self.prefix, f"{table}{BUILD}")
                 using.execute(SQL("DROP TABLE IF EXISTS {0}").format(name))
 
 

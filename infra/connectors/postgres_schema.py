@@ -70,5 +70,5 @@ def ensure_schema(conn: psycopg.Connection[TupleRow]) -> None:
     Concurrent starts queue on the lock; the later ones find everything in place.
     """
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s::bigint)", (SCHEMA_LOCK,))
         conn.execute(DDL.encode())

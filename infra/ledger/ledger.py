@@ -129,7 +129,7 @@ def postgres_env(
     """Eventsourcing's settings for the PostgreSQL at ``database_url`` (default insert mode).
 
     ``create_tables`` only where this role may own them: the deployment makes the tables
-    and grants each service role its rights (:mod:`infra.stack.database`).
+    and grants each service role its rights (:mod:`infra.stack.ledger_tables`).
     """
     params = conninfo_to_dict(database_url)
     return {

@@ -27,7 +27,7 @@ DDL_LOCK = 0x61676C64  # "agld": serializes schema creation across processes
 RENDERED_LIMIT = 256  # statements kept rendered; more would mean statements built per call
 
 
-def _lock_key(table: str) -> int:
+def insert_lock_key(table: str) -> int:
     """A stable 64-bit advisory lock key for inserting into ``table``."""
     return int.from_bytes(hashlib.sha256(f"insert:{table}".encode()).digest()[:8], signed=True)
 
@@ -74,9 +74,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self._notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
         # Writers queue on an advisory lock of the table, not on LOCK TABLE: EXCLUSIVE mode
         # needs UPDATE, DELETE or TRUNCATE on it, and no role that writes events has those.
+        # The table's own insert trigger takes the same lock (infra.stack.ledger_tables).
         self.lock_table_statements = [
             self.lock_table_statements[0],  # eventsourcing's SET LOCAL lock_timeout
-            SQL("SELECT pg_advisory_xact_lock({0})").format(Literal(_lock_key(events_table_name))),
+            SQL("SELECT pg_catalog.pg_advisory_xact_lock({0}::bigint)").format(
+                Literal(insert_lock_key(events_table_name))
+            ),
         ]
         self._rendered: dict[int, tuple[Composable, bytes]] = {}
 
@@ -86,7 +89,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         A relay and a decider starting together both create the ledger's tables; without
         the lock one of them dies with "tuple concurrently updated".
         """
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+        curs.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s::bigint)", (DDL_LOCK,))
         super()._create_table(curs)
 
     def select_newer(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:

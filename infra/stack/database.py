@@ -1,48 +1,63 @@
-"""Roles, databases and tables, made as the role table says (idempotently, as a superuser).
+"""Roles and databases made as the role table says (idempotently, as the superuser).
 
-Run by the deployment only, through a superuser connection: the roles with their
-generated passwords, the owners' databases, then each ledger's tables (created as
-``ledger_owner``, granted per :mod:`infra.database_roles`). No service creates a table
-of the event store; they find it made.
+Run by the deployment only, through the server's private socket, with ``search_path``
+pinned to ``pg_catalog``: nothing a service role created can stand in for what these
+statements call. Passwords go to the server as SCRAM verifiers, never as text that a
+failing statement could log.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 
 from infra.connectors.postgres_schema import ensure_schema
 from infra.database_roles import (
     BILLING_CLIENT,
     BILLING_FEED,
+    BILLING_KEYS,
     BILLING_OWNER,
     BILLING_RECORDS,
-    EVENT_STORE,
-    LEDGER_OWNER,
     LOGINS,
     OWNERS,
     REGISTRY,
     SERVICES,
-    SIDE_TABLES,
     VIEW_MEMBERS,
     VIEW_READERS,
     VIEWS,
+    VIEWS_SCHEMA,
     privileges,
 )
-from infra.ledger.recorder import DDL_LOCK, LedgerRecorder
 
 Conn = psycopg.Connection[Any]
 REGISTRY_SCHEMA = "apicurio_registry"
-SIDE_SUFFIXES = ("positions", "policy_inputs", "decisions", "approvals", "executions")
+SUPERUSER_OPTIONS = "-c search_path=pg_catalog"
+VIEWS_MAY = ("CREATE TABLE", "CREATE INDEX", "ALTER TABLE", "ALTER INDEX", "DROP TABLE",
+             "DROP INDEX")  # fmt: skip
+"""What ``views`` may do: tables and their indexes, nothing that would run code."""
+VIEWS_GUARD = """
+CREATE OR REPLACE FUNCTION public.views_make_tables_only() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF pg_has_role(current_user, 'views', 'MEMBER')
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND tg_tag <> ALL (%(allowed)s::text[]) THEN
+        RAISE EXCEPTION 'views may create tables and indexes only, not %%', tg_tag
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION public.views_make_tables_only() FROM PUBLIC;
+DROP EVENT TRIGGER IF EXISTS views_make_tables_only;
+CREATE EVENT TRIGGER views_make_tables_only ON ddl_command_start
+    EXECUTE FUNCTION public.views_make_tables_only();
+"""
 
 
-def _ident(name: str) -> sql.Identifier:
-    return sql.Identifier(name)
+def _ident(*names: str) -> sql.Identifier:
+    return sql.Identifier(*names)
 
 
 def ensure_roles(conn: Conn, password: Callable[[str], str]) -> None:
@@ -53,12 +68,16 @@ def ensure_roles(conn: Conn, password: Callable[[str], str]) -> None:
         if role in OWNERS:
             conn.execute(sql.SQL(verb + " ROLE {} NOLOGIN").format(_ident(role)))
             continue
-        conn.execute(
-            sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
-                    " PASSWORD {}").format(_ident(role), sql.Literal(password(role)))
-        )  # fmt: skip
+        verifier = conn.pgconn.encrypt_password(
+            password(role).encode(), role.encode(), b"scram-sha-256"
+        ).decode()
+        attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION"
+        statement = sql.SQL(verb + " ROLE {} " + attributes + " PASSWORD {}")
+        conn.execute(statement.format(_ident(role), sql.Literal(verifier)))
     for member in VIEW_MEMBERS:
         conn.execute(sql.SQL("GRANT {} TO {}").format(_ident(VIEWS), _ident(member)))
+    for name in ("postgres", "template1"):  # the server's own: nobody of ours connects there
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(_ident(name)))
 
 
 def ensure_database(conn: Conn, name: str, owner: str, logins: tuple[str, ...]) -> None:
@@ -78,74 +97,39 @@ def ledger_logins() -> tuple[str, ...]:
 
 
 def prepare_ledger_database(conn: Conn) -> None:
-    """Schema rights in the ledger's database: views may create, the registry has its own."""
-    conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(_ident(VIEWS)))
+    """Schemas in the ledger's database: the views' and the registry's, each its owner's.
+
+    Nobody but the ledger's owner creates in ``public``; ``views`` makes only tables and
+    indexes, in its own schema, which its readers reach by qualified names.
+    """
     conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
-    conn.execute(
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
-            _ident(REGISTRY_SCHEMA), _ident(REGISTRY)
+    for schema, owner in ((VIEWS_SCHEMA, VIEWS), (REGISTRY_SCHEMA, REGISTRY)):
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                _ident(schema), _ident(owner)
+            )
         )
-    )
     readers = sql.SQL(", ").join(_ident(r) for r in VIEW_READERS)
-    default = "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}"
-    conn.execute(sql.SQL(default).format(_ident(VIEWS), readers))
-
-
-def ensure_ledger(conn: Conn, ledger_name: str) -> None:
-    """The event store and side tables of ledger ``ledger_name``, owned and granted."""
-    prefix = ledger_name.lower()
-    recorder = LedgerRecorder(_statements_only(conn), events_table_name=f"{prefix}_events")
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_ident(LEDGER_OWNER)))
-        for statement in recorder.sql_create_statements:
-            if "CREATE TYPE" not in statement.as_string(conn):
-                conn.execute(statement)
-                continue
-            with contextlib.suppress(psycopg.errors.DuplicateObject), conn.transaction():
-                conn.execute(statement)  # no IF NOT EXISTS for types: a savepoint instead
-        events = f"{prefix}_events"
-        for role in SERVICES:
-            _grant(conn, privileges(role, EVENT_STORE), events, role)
-            for suffix in SIDE_SUFFIXES:
-                _grant(conn, privileges(role, SIDE_TABLES), f"{prefix}_{suffix}", role)
-            if "INSERT" in privileges(role, EVENT_STORE):
-                conn.execute(
-                    sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
-                        _ident(f"{events}_notification_id_seq"), _ident(role)
-                    )
-                )
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(_ident(VIEWS_SCHEMA), readers))
+    default = "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+    conn.execute(sql.SQL(default).format(_ident(VIEWS), _ident(VIEWS_SCHEMA), readers))
+    conn.execute(VIEWS_GUARD.replace("%(allowed)s", _array(VIEWS_MAY)).encode())
 
 
 def ensure_billing(conn: Conn) -> None:
     """The billing system's tables and triggers, owned by it; its API client's rights."""
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(_ident(BILLING_OWNER)))
+        conn.execute("SET LOCAL search_path = public")  # where billing's owner alone creates
         ensure_schema(conn)
-        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC"))
-        for table in ("records", "idempotency"):
-            _grant(conn, privileges(BILLING_CLIENT, BILLING_RECORDS), table, BILLING_CLIENT)
-        _grant(conn, privileges(BILLING_CLIENT, BILLING_FEED), "changes", BILLING_CLIENT)
+        conn.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC")
+        client = _ident(BILLING_CLIENT)
+        for table, objects in (("records", BILLING_RECORDS), ("idempotency", BILLING_KEYS),
+                               ("changes", BILLING_FEED)):  # fmt: skip
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(_ident(table), client))
+            grant = "GRANT " + ", ".join(privileges(BILLING_CLIENT, objects)) + " ON {} TO {}"
+            conn.execute(sql.SQL(grant).format(_ident(table), client))
 
 
-def drop_ledger(conn: Conn, ledger_name: str) -> None:
-    """Drop every table of ledger ``ledger_name`` (events, side tables, views)."""
-    prefix = ledger_name.lower()
-    tables = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s",
-        (f"{prefix}\\_%",),
-    ).fetchall()
-    for (table,) in tables:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(str(table))))
-
-
-def _grant(conn: Conn, granted: tuple[str, ...], table: str, role: str) -> None:
-    if granted:
-        grant = sql.SQL("GRANT " + ", ".join(granted) + " ON {} TO {}")
-        conn.execute(grant.format(_ident(table), _ident(role)))
-
-
-def _statements_only(conn: Conn) -> PostgresDatastore:
-    """A datastore that never connects: the recorder needs one to build its statements."""
-    info = conn.info
-    return PostgresDatastore(info.dbname, info.host, info.port, info.user, "", schema="public")
+def _array(words: tuple[str, ...]) -> str:
+    return "ARRAY[" + ", ".join(f"'{word}'" for word in words) + "]"

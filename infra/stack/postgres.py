@@ -145,7 +145,7 @@ class LocalPostgres:
         """The server's superuser through the private socket (only we can reach it)."""
         return psycopg.connect(
             host=str(self._run), port=self._config.postgres_port, user="postgres",
-            dbname=dbname, autocommit=True,
+            dbname=dbname, autocommit=True, options=database.SUPERUSER_OPTIONS,
         )  # fmt: skip
 
     def _run_as_server(self, argv: list[str]) -> None:

@@ -358,11 +358,11 @@ def billing(all_connectors: Connectors) -> PostgresSystemOfRecord:
 def test_manual_sql_update_bumps_the_version_and_is_fed(
     settings: Settings, billing: PostgresSystemOfRecord
 ) -> None:
-    """Any UPDATE typed by hand (as an API client may) bumps the version, even one that tries to set it, and is fed."""
+    """Any UPDATE typed by hand (by billing's own DBA) bumps the version, even one that tries to set it, and is fed."""
     ref = ResourceRef(system="billing", type="invoice", id=unique("inv"))
     created = billing.apply(upsert(ref, status="open"), unique("k"), None)
     start = head(billing)
-    with psycopg.connect(systems_database_url(settings), autocommit=True) as conn:
+    with psycopg.connect(admin_url(settings, SYSTEMS_DATABASE), autocommit=True) as conn:
         where = {"type": ref.type, "id": ref.id}
         conn.execute(
             'UPDATE records SET fields = fields || \'{"status": "void"}\''

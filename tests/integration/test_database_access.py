@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
+from agentledger.bootstrap import ensure_ledger_tables, projection_store
 from agentledger.credentials import database_url, systems_database_url
 from agentledger.settings import SYSTEMS_DATABASE, Settings
 from infra.database_roles import (
@@ -22,9 +23,13 @@ from infra.database_roles import (
     LEDGER_OWNER,
     REGISTRY,
     SERVICES,
+    VIEW_MEMBERS,
     WRITERS,
 )
 from infra.ledger.ledger import Ledger
+from infra.ledger.recorder import insert_lock_key
+from infra.stack.errors import StackError
+from projections.store import qualified
 from tests.conftest import unique
 from tests.db_helpers import admin_url
 from tests.relay_helpers import write_events
@@ -32,6 +37,15 @@ from tests.relay_helpers import write_events
 pytestmark = pytest.mark.integration
 
 ROLES = (*SERVICES, REGISTRY)
+VIEWS_ATTACKS = (
+    "CREATE FUNCTION public.pg_advisory_xact_lock(integer) RETURNS void LANGUAGE sql AS 'SELECT'",
+    "CREATE FUNCTION views.pg_advisory_xact_lock(integer) RETURNS void LANGUAGE sql AS 'SELECT'",
+    "CREATE VIEW views.looks_like_a_table AS SELECT 1 AS n",
+    "CREATE TABLE public.shadow (n integer)",
+    "CREATE OPERATOR views.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4eq)",
+    "CREATE SCHEMA elsewhere",
+)
+"""What a views builder might plant for others (or the superuser) to run."""
 REFUSED = (errors.InsufficientPrivilege, errors.UndefinedTable)
 """What the server answers: no right, or (no USAGE on it at all) no such table to see."""
 
@@ -181,3 +195,90 @@ def test_the_servers_socket_is_private(settings: Settings) -> None:
     """Only the server's own user reaches the socket where provisioning logs in without a password."""
     socket_dir = Path(settings.state_dir).resolve() / "postgres" / "run"
     assert stat.S_IMODE(socket_dir.stat().st_mode) & 0o077 == 0
+
+
+@pytest.mark.parametrize("builder", VIEW_MEMBERS)
+def test_a_views_builder_makes_tables_in_its_schema_and_nothing_that_runs_code(
+    isolated: Settings, builder: str
+) -> None:
+    """A function, view, trigger or rule by ``views`` would run as whoever reads the views.
+
+    So would a function planted in ``public`` run as the superuser provisioning the next
+    ledger (CVE-2018-1058): ``views`` makes tables and indexes in its own schema only.
+    """
+    store = projection_store(isolated, builder, builds=True)
+    scratch = qualified(store.prefix, "scratch")
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {} (n integer PRIMARY KEY)").format(scratch))
+        try:
+            for attack in VIEWS_ATTACKS:
+                _refused(conn, sql.SQL(attack))
+            _refused(conn, sql.SQL(
+                "CREATE RULE forge AS ON SELECT TO {} DO INSTEAD SELECT 1 AS n"
+            ).format(scratch))  # fmt: skip
+        finally:
+            conn.execute(sql.SQL("DROP TABLE {}").format(scratch))
+
+
+def test_tables_made_ahead_of_the_ledgers_owner_are_refused(isolated: Settings) -> None:
+    """Provisioning never adopts an event store someone else made (and could then rewrite)."""
+    later = isolated.model_copy(update={"ledger_name": unique("L").replace("-", "")})
+    events = sql.Identifier("public", f"{later.ledger_name.lower()}_events")
+    with psycopg.connect(admin_url(later), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {} (n integer)").format(events))
+        conn.execute(sql.SQL("ALTER TABLE {} OWNER TO projector").format(events))
+        try:
+            with pytest.raises(StackError, match="not all ledger_owner's"):
+                ensure_ledger_tables(later)
+        finally:
+            conn.execute(sql.SQL("DROP TABLE {}").format(events))
+
+
+def test_an_insert_that_skips_the_recorders_lock_still_waits_for_the_writers_lock(
+    isolated: Settings, history: tuple[str, list[tuple[object, ...]]]
+) -> None:
+    """Events commit in notification order even from a writer that inserts by hand.
+
+    The table's own trigger takes the writers' lock, so an insert that skipped it cannot
+    take a notification id while another writer holds one uncommitted.
+    """
+    table, _ = history
+    holder = psycopg.connect(database_url(isolated, "executor"))
+    try:
+        holder.execute(
+            "SELECT pg_catalog.pg_advisory_xact_lock(%s::bigint)", (insert_lock_key(table),)
+        )
+        with _as(isolated, "decider") as hostile:
+            hostile.execute("SET lock_timeout = '1s'")
+            with pytest.raises(errors.LockNotAvailable):
+                hostile.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (originator_id, originator_version, topic, state)"
+                        " VALUES (gen_random_uuid(), 1, 'by hand', 'x'::bytea)"
+                    ).format(sql.Identifier(table))
+                )
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_the_billing_client_can_neither_move_a_record_nor_set_its_version(
+    settings: Settings,
+) -> None:
+    """A moved key or a chosen version would leave the feed telling another story."""
+    ident = unique("kept")
+    with psycopg.connect(systems_database_url(settings), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO records (type, id, fields) VALUES ('invoice', %s, '{}')", (ident,)
+        )
+        for attack in (
+            "UPDATE records SET id = 'moved' WHERE id = %(id)s",
+            "UPDATE records SET type = 'other' WHERE id = %(id)s",
+            "UPDATE records SET version = 99 WHERE id = %(id)s",
+            "INSERT INTO records (type, id, fields, version) VALUES ('invoice', 'v', '{}', 99)",
+            "DELETE FROM records WHERE id = %(id)s",
+        ):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(attack, {"id": ident} if "%(id)s" in attack else None)
+        row = conn.execute("SELECT type, version FROM records WHERE id = %s", (ident,))
+        assert row.fetchone() == ("invoice", 1)

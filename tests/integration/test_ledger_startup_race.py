@@ -10,7 +10,7 @@ import pytest
 
 from agentledger.bootstrap import ensure_ledger_tables, ledger
 from agentledger.settings import Settings
-from infra.stack.database import drop_ledger
+from infra.stack.ledger_tables import drop_ledger
 from tests.db_helpers import admin_url
 
 pytestmark = pytest.mark.integration

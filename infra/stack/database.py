@@ -45,7 +45,7 @@ BEGIN
     IF pg_has_role(current_user, 'views', 'MEMBER')
        AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
        AND tg_tag <> ALL (%(allowed)s::text[]) THEN
-        RAISE EXCEPTION 'views may create tables and indexes only, not %%', tg_tag
+        RAISE EXCEPTION 'views may create tables and indexes only, not %', tg_tag
             USING ERRCODE = 'insufficient_privilege';
     END IF;
 END $$;

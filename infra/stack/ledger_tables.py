@@ -37,8 +37,11 @@ def ensure_ledger(conn: Conn, ledger_name: str) -> None:
     prefix = ledger_name.lower()
     events = f"{prefix}_events"
     recorder = LedgerRecorder(_statements_only(conn), events_table_name=events)
+    tables = [events, f"{events}_notification_id_seq"]
+    tables += [f"{prefix}_{suffix}" for suffix in SIDE_SUFFIXES]
     with conn.transaction():
         conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s::bigint)", (DDL_LOCK,))
+        _require_owned(conn, tables, every=False)
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(LEDGER_OWNER)))
         for statement in recorder.sql_create_statements:
             if "CREATE TYPE" not in statement.as_string(conn):
@@ -53,9 +56,7 @@ def ensure_ledger(conn: Conn, ledger_name: str) -> None:
                 " FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_insert_lock({})"
             ).format(_public(events), sql.Literal(str(insert_lock_key(events))))
         )
-        tables = [events, f"{events}_notification_id_seq"]
-        tables += [f"{prefix}_{suffix}" for suffix in SIDE_SUFFIXES]
-        _require_owned(conn, tables)
+        _require_owned(conn, tables, every=True)
         for role in SERVICES:
             for table in tables:
                 kind = "SEQUENCE " if table.endswith("_seq") else "TABLE "
@@ -79,15 +80,18 @@ def drop_ledger(conn: Conn, ledger_name: str) -> None:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, table)))
 
 
-def _require_owned(conn: Conn, names: list[str]) -> None:
-    """Every one of ``names`` belongs to the ledger's owner: none was made ahead of us."""
+def _require_owned(conn: Conn, names: list[str], *, every: bool) -> None:
+    """Those of ``names`` that exist (``every``: all must) belong to the ledger's owner.
+
+    A table someone else made ahead of us would stay theirs to rewrite: never adopted.
+    """
     found = conn.execute(
         "SELECT c.relname, pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c"
         " WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s)",
         (names,),
     ).fetchall()
     strangers = sorted(name for name, owner in found if owner != LEDGER_OWNER)
-    if strangers or len(found) != len(names):
+    if strangers or (every and len(found) != len(names)):
         problem = f"the ledger's tables {strangers or names} are not all {LEDGER_OWNER}'s"
         raise StackError("postgres", problem)
 

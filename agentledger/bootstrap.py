@@ -18,6 +18,7 @@ from psycopg.conninfo import make_conninfo
 
 from agentledger.approvals import ApprovalDesk, Approver
 from agentledger.credentials import (
+    AGENT_TOKEN_PREFIX,
     admin_database_url,
     database_url,
     deployment_secrets,
@@ -199,11 +200,15 @@ def registrar(settings: Settings) -> Registrar:
 
 
 def enroll_agent(settings: Settings, agent_id: str) -> KafkaAccess:
-    """Give agent ``agent_id`` its own Kafka user and rights (idempotent); its credential."""
+    """Give agent ``agent_id`` its own Kafka user, rights and API token (idempotent).
+
+    Returns its Kafka credential; :func:`agent_api_token` finds the token.
+    """
+    secrets = deployment_secrets(settings)
     user = principals.enroll_agent(
-        admin(kafka_access(settings, OPERATOR)), deployment_secrets(settings),
-        settings.topic_prefix, agent_id,
-    )  # fmt: skip
+        admin(kafka_access(settings, OPERATOR)), secrets, settings.topic_prefix, agent_id
+    )
+    secrets.get(AGENT_TOKEN_PREFIX + agent_id)
     return kafka_access(settings, user)
 
 
@@ -531,8 +536,8 @@ def policy_inputs_table(settings: Settings) -> str:
     return f"{settings.ledger_name.lower()}_policy_inputs"  # the recorder's prefix: name.lower()
 
 
-def projectors(settings: Settings) -> list[Projector]:
-    """One live projector per projection; unreadable records go to ``deadletter.v1``."""
+def projectors(settings: Settings, names: list[str] | None = None) -> list[Projector]:
+    """One live projector per projection (``names``: all by default); bad records dead-lettered."""
     serdes = topic_serdes(settings, "actions.v1", "observations.v1", "drift.v1", "deadletter.v1")
     config = ProjectorConfig(
         kafka=kafka_access(settings, "projector"),
@@ -549,7 +554,7 @@ def projectors(settings: Settings) -> list[Projector]:
 
     return [
         Projector(p, store, serdes, config, dead_letter=dead_letter, clock=wall_clock)
-        for p in projections()
+        for p in projections(names)
     ]
 
 

@@ -143,9 +143,10 @@ def demo() -> None:
     from agentledger.demo import run_governed  # noqa: PLC0415  # demo deps load only when asked
     from agentledger.demo_drift import run_drift  # noqa: PLC0415
     from agentledger.demo_flow import run_flow  # noqa: PLC0415
+    from agentledger.services import with_own_api_port  # noqa: PLC0415
     from agentledger.smoke import run_smoke  # noqa: PLC0415
 
-    settings = Settings()
+    settings = with_own_api_port(Settings())  # its in-process API never meets a running one
     run_smoke(settings, out)
     run_governed(settings, out)
     run_flow(settings, out)

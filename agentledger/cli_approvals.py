@@ -10,7 +10,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from agentledger.api.app import create_app
+from agentledger.api.server import api_app
 from agentledger.api.timeline import action_view
 from agentledger.approvals import ApprovalDesk, Approver, Unauthenticated
 from agentledger.bootstrap import (
@@ -19,13 +19,10 @@ from agentledger.bootstrap import (
     expirer,
     ledger,
     observer,
-    topic_serdes,
 )
 from agentledger.cli_ledger import until_signalled
-from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from domain.errors import DomainError
-from infra.proposal_sink import ProposalSink
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -52,13 +49,7 @@ def run_expirer() -> None:
 def run_api() -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the api_host/api_port settings."""
     settings = Settings()
-    the_ledger = ledger(settings, "api")
-    sink = ProposalSink(
-        kafka_access(settings, "api"),
-        topic_serdes(settings, "proposals.v1")["proposals.v1"],
-        settings.partitions,
-    )
-    app = create_app(approval_desk(settings, the_ledger), the_ledger, sink, settings.agent_tokens)
+    app = api_app(settings, ledger(settings, "api"))
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
 
 

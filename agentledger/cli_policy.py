@@ -25,7 +25,7 @@ from agentledger.bootstrap import (
     system_context,
 )
 from agentledger.cli_ledger import until_signalled
-from agentledger.credentials import write_credential
+from agentledger.credentials import agent_api_token, write_credential
 from agentledger.settings import Settings
 from consumers.decider.dry_run import PlanRefused, impact, plan
 from domain.events import ActionProposed
@@ -137,10 +137,11 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
     budget: Annotated[str, typer.Option(help="Budget limit (decimal).")] = "1000",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     credential_file: Annotated[
-        Path | None, typer.Option(help="Also write the agent's Kafka credential (JSON) here.")
+        Path | None,
+        typer.Option(help="Also write the agent's Kafka credential and API token (JSON) here."),
     ] = None,
 ) -> None:
-    """Register an agent (no-op if it exists) and give it its own Kafka user."""
+    """Register an agent (no-op if it exists); give it its own Kafka user and API token."""
     settings = Settings()
     the_ledger = ledger(settings)
     with the_ledger.batch(system_context()) as tx:
@@ -151,9 +152,13 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
     kafka = enroll_agent(settings, agent_id)
     out.print(f"its Kafka user is [cyan]{kafka.username}[/] (SASL/SCRAM-SHA-512, {kafka.protocol})")
     if credential_file is None:
-        out.print("its password is in the deployment secrets, where the SDK on this host finds it")
-    else:
-        write_credential(credential_file, kafka)
         out.print(
-            f"its Kafka credential is in [cyan]{credential_file}[/] (mode 0600): hand it over"
+            "its password and API token are in the deployment secrets, where the SDK on this"
+            " host finds them"
+        )
+    else:
+        write_credential(credential_file, kafka, agent_api_token(settings, agent_id))
+        out.print(
+            f"its Kafka credential and API token are in [cyan]{credential_file}[/] (mode 0600):"
+            " hand it over"
         )

@@ -6,7 +6,7 @@
     decision = client.wait_for_decision(ref, timeout=30)
 
 Proposals go to ``proposals.v1`` as Avro through the registry, keyed by the resource;
-decisions are read back from ``actions.v1`` (``read_committed``).
+decisions are asked of the HTTP API (``GET /actions/{id}/decision``) with the agent's token.
 """
 
 from __future__ import annotations
@@ -14,29 +14,28 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Self
 from uuid import UUID, uuid4
 
-from confluent_kafka import Consumer, TopicPartition
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from agentledger.bootstrap import topic_serdes
-from agentledger.credentials import kafka_access
+from agentledger.credentials import agent_api_token, kafka_access
 from agentledger.settings import Settings
-from domain.events import ActionProposed, PolicyDecided, ProposalRejected
+from domain.events import ActionProposed
 from domain.events.decisions import Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id
 from domain.values import ResourceRef, Value
-from infra.batches import ready_batch
 from infra.kafka_acls import AGENT, principal_name
-from infra.kafka_config import client_config
 from infra.proposal_sink import ProposalSink
-from infra.serde.errors import BadRecord
-from infra.watermarks import offsets_since
 
 LOOKBACK_MS = 3_600_000
 """How far back ``wait_for_decision`` looks for an action this client did not propose."""
+CLOCK_SKEW_MS = 5_000
+"""How much earlier than this host's clock the ledger may date a decision."""
+POLL_S = 0.1
 
 
 class ActionRef(BaseModel):
@@ -85,9 +84,12 @@ class Client:
         self.agent_id = agent_id
         self.settings = settings or Settings()
         self._kafka = kafka_access(self.settings, principal_name(AGENT, agent_id))
-        serdes = topic_serdes(self.settings, "proposals.v1", "actions.v1")
-        self._proposals, self._actions = serdes["proposals.v1"], serdes["actions.v1"]
-        self._sink = ProposalSink(self._kafka, self._proposals, self.settings.partitions)
+        proposals = topic_serdes(self.settings, "proposals.v1")["proposals.v1"]
+        self._sink = ProposalSink(self._kafka, proposals, self.settings.partitions)
+        token = agent_api_token(self.settings, agent_id)
+        self._api = httpx.Client(
+            base_url=self.settings.api, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         self._refs: dict[UUID, ActionRef] = {}
 
     def propose(  # noqa: PLR0913  # a proposal states everything the policy may weigh
@@ -116,37 +118,34 @@ class Client:
         return self._refs[aid]
 
     def wait_for_decision(self, action: ActionRef | UUID, timeout: float = 30.0) -> Decision:
-        """The decision (or rejection) on ``action``, or :class:`DecisionTimeout`."""
+        """The decision (or rejection) on ``action``, or :class:`DecisionTimeout`.
+
+        Asked of the HTTP API with the agent's token (an agent reads no topic), the first
+        decision since this client proposed it (else within the last hour).
+        """
         ref = self._refs.get(action) if isinstance(action, UUID) else action
         aid = action if isinstance(action, UUID) else action.action_id
-        topic = self._actions.topic
-        if ref is not None:
-            starts = [TopicPartition(topic, ref.partition, ref.proposed_at_ms - 5_000)]
-        else:
-            since = int(time.time() * 1000) - LOOKBACK_MS
-            starts = [TopicPartition(topic, p, since) for p in range(self.settings.partitions)]
-        group = self._kafka.scratch_group("wait")
-        consumer = Consumer(client_config(self._kafka, {
-            "group.id": group,
-            "enable.auto.commit": False, "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }))  # fmt: skip
-        try:
-            consumer.assign(offsets_since(consumer, starts))
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                for message in ready_batch(consumer, 500, 0.1):
-                    if message.error() is None:
-                        found = self._decision_in(message.value(), aid)
-                        if found is not None:
-                            return found
-        finally:
-            consumer.close()
-        raise DecisionTimeout(f"no decision on {aid} within {timeout} s")
+        since_ms = ref.proposed_at_ms - CLOCK_SKEW_MS if ref else _now_ms() - LOOKBACK_MS
+        since = datetime.fromtimestamp(since_ms / 1000, UTC).isoformat()
+        deadline, last = time.monotonic() + timeout, "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                answer = self._api.get(f"/actions/{aid}/decision", params={"since": since})
+            except httpx.TransportError as exc:
+                last = f"the API at {self.settings.api} did not answer ({exc})"
+            else:
+                if answer.status_code == httpx.codes.OK:
+                    return Decision.model_validate(answer.json())
+                if answer.status_code != httpx.codes.NOT_FOUND:
+                    answer.raise_for_status()  # refused (401): waiting will not change it
+                last = "not decided yet"
+            time.sleep(POLL_S)
+        raise DecisionTimeout(f"no decision on {aid} within {timeout} s: {last}")
 
     def close(self) -> None:
         """Deliver anything pending."""
         self._sink.close()
+        self._api.close()
 
     def __enter__(self) -> Self:
         """Use as a context manager."""
@@ -156,20 +155,6 @@ class Client:
         """Close on exit."""
         self.close()
 
-    def _decision_in(self, payload: bytes | None, aid: UUID) -> Decision | None:
-        try:
-            record: Any = self._actions.deserialize(payload)
-        except BadRecord:
-            return None
-        if isinstance(record, PolicyDecided) and record.action_id == aid:
-            return Decision(
-                action_id=aid, outcome=record.outcome.value, reasons=record.reasons,
-                obligations=record.obligations, bundle_digest=record.bundle_digest,
-                bundle_version=record.bundle_version, input_digest=record.input_digest,
-            )  # fmt: skip
-        if isinstance(record, ProposalRejected) and record.action_id == aid:
-            return Decision(
-                action_id=aid, outcome="rejected", reasons=[record.reason],
-                existing_action_id=record.existing_action_id,
-            )  # fmt: skip
-        return None
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

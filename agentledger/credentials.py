@@ -159,16 +159,56 @@ def _refusal_detail(exc: Exception, settings: Settings) -> str:
     )
 
 
-def write_credential(path: Path, kafka: KafkaAccess) -> None:
-    """Write ``kafka``'s credential as JSON, readable by its owner only."""
-    write_private(path, json.dumps({"username": kafka.username, "password": kafka.password}))
+AGENT_TOKEN_PREFIX = "api.agent."  # noqa: S105  # a name in the secrets file, not a secret
+"""Name of an agent's API token in the deployment secrets: ``api.agent.<id>``."""
+
+
+def agent_api_token(settings: Settings, agent_id: str) -> str:
+    """The bearer token the SDK of ``agent_id`` shows the HTTP API."""
+    if settings.agent_token is not None:
+        return settings.agent_token.get_secret_value()
+    if settings.kafka_credential_file is not None:
+        held = _credential(settings.kafka_credential_file)
+        if "api_token" in held:
+            return str(held["api_token"])
+    found = deployment_secrets(settings).find(AGENT_TOKEN_PREFIX + agent_id)
+    if found is None:
+        raise StackError("api", (
+            f"no API token for agent {agent_id!r}: set AGENTLEDGER_AGENT_TOKEN, or run"
+            f" `agentledger agent register {agent_id} ...` on the local stack"
+        ))  # fmt: skip
+    return found
+
+
+def agent_tokens(settings: Settings) -> dict[str, str]:
+    """Every agent token the API accepts (token → agent id): the settings', then registered ones."""
+    registered = deployment_secrets(settings).named(AGENT_TOKEN_PREFIX)
+    made = {token: name.removeprefix(AGENT_TOKEN_PREFIX) for name, token in registered.items()}
+    return {**made, **settings.agent_tokens}
+
+
+def write_credential(path: Path, kafka: KafkaAccess, api_token: str) -> None:
+    """Write an agent's Kafka credential and API token as JSON, readable by its owner only."""
+    held = {"username": kafka.username, "password": kafka.password, "api_token": api_token}
+    write_private(path, json.dumps(held))
 
 
 def read_credential(path: Path, settings: Settings) -> KafkaAccess:
-    """The credential :func:`write_credential` wrote, for the brokers in ``settings``."""
+    """The Kafka credential :func:`write_credential` wrote, for the brokers in ``settings``."""
+    held = _credential(path)
+    try:
+        return _access(settings, str(held["username"]), str(held["password"]))
+    except KeyError as exc:
+        problem = f"AGENTLEDGER_KAFKA_CREDENTIAL_FILE {path} lacks {exc}"
+        raise StackError("kafka", problem) from exc
+
+
+def _credential(path: Path) -> dict[str, object]:
     try:
         held = json.loads(path.read_text())
-        return _access(settings, str(held["username"]), str(held["password"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         problem = f"AGENTLEDGER_KAFKA_CREDENTIAL_FILE {path} is not a readable credential: {exc}"
         raise StackError("kafka", problem) from exc
+    if not isinstance(held, dict):
+        raise StackError("kafka", f"AGENTLEDGER_KAFKA_CREDENTIAL_FILE {path} is not a JSON object")
+    return held

@@ -6,7 +6,6 @@ actions through the SDK and prints each decision with its reasons and obligation
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from rich.console import Console
 
 from agentledger.bootstrap import decider_service, enroll_agent, ledger, relay, system_context
 from agentledger.client import Client, Decision
+from agentledger.services import answering, running
 from agentledger.settings import Settings
 from infra.ledger.ledger import Ledger
 
@@ -63,19 +63,11 @@ def run_governed(settings: Settings, out: Console) -> list[Decision]:
 
 @contextmanager
 def _services(settings: Settings, the_ledger: Ledger) -> Iterator[None]:
-    stop = threading.Event()
-    service = decider_service(settings, the_ledger)
-    threads = [
-        threading.Thread(target=relay(settings, the_ledger).run, args=(stop,), daemon=True),
-        threading.Thread(target=service.run, args=(stop,), daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        if not service.ready.wait(TIMEOUT_S):
-            raise RuntimeError("the decider got no partitions in time")
+    """The relay and the decider, and the API the SDK asks for decisions."""
+    the_relay, decider = relay(settings, the_ledger), decider_service(settings, the_ledger)
+    with (
+        running([("the relay", the_relay.run, the_relay.active),
+                 ("the decider", decider.run, decider.ready)]),
+        answering(settings, the_ledger),
+    ):  # fmt: skip
         yield
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(TIMEOUT_S)

@@ -7,6 +7,7 @@ for a demo or a laptop.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from uuid import UUID
 
 from confluent_kafka import Consumer, TopicPartition
 
+from agentledger.api.server import ApiServer, api_app
 from agentledger.bootstrap import (
     decider_service,
     executor_service,
@@ -41,6 +43,10 @@ from infra.watermarks import offsets_since
 START_TIMEOUT_S = 60.0
 
 
+Runner = tuple[str, Callable[[threading.Event], None], threading.Event | None]
+"""A service to run: its name, its ``run(stop)``, and the event it sets once ready (if any)."""
+
+
 @contextmanager
 def services(
     settings: Settings,
@@ -50,36 +56,67 @@ def services(
     decide: bool = True,
     observe: bool = True,
 ) -> Iterator[None]:
-    """Run the services until the block ends; ``decide`` adds the relay and the decider."""
-    stop = threading.Event()
+    """Run the services until the block ends; ``decide`` adds the relay and the decider.
+
+    The HTTP API runs too, on ``api_port``: agents learn their decisions from it.
+    """
     executor = executor_service(settings, the_ledger, systems)
-    waits: list[tuple[str, threading.Event]] = [("the executor", executor.ready)]
-    runners: list[Callable[[threading.Event], None]] = [
-        executor.run, expirer(settings, the_ledger).run,
-    ]  # fmt: skip
+    the_expirer = expirer(settings, the_ledger)
+    runners: list[Runner] = [
+        ("the executor", executor.run, executor.ready),
+        ("the expirer", the_expirer.run, None),
+    ]
     if decide:
         the_relay, decider = relay(settings, the_ledger), decider_service(settings, the_ledger)
-        runners += [the_relay.run, decider.run]
-        waits += [("the relay", the_relay.active), ("the decider", decider.ready)]
+        runners += [("the relay", the_relay.run, the_relay.active),
+                    ("the decider", decider.run, decider.ready)]  # fmt: skip
     if observe:
         the_observer = observer(settings, systems)
-        runners.append(the_observer.run)
-        waits.append(("the observer", the_observer.ready))
+        runners.append(("the observer", the_observer.run, the_observer.ready))
     for projector in projectors(settings):  # the decider reads the actual-state view
-        runners.append(projector.run)
-        waits.append((f"the {projector.projection.name} projector", projector.ready))
-    threads = [threading.Thread(target=run, args=(stop,), daemon=True) for run in runners]
+        runners.append(
+            (f"the {projector.projection.name} projector", projector.run, projector.ready)
+        )
+    api = ApiServer(api_app(settings, the_ledger, systems), settings.api_host, settings.api_port)
+    runners.append(("the API", api.run, api.ready))
+    with running(runners):
+        yield
+
+
+@contextmanager
+def answering(settings: Settings, the_ledger: Ledger) -> Iterator[None]:
+    """The HTTP API and the timeline view: all an agent needs to learn its decisions."""
+    (timeline,) = projectors(settings, ["timeline"])
+    api = ApiServer(api_app(settings, the_ledger), settings.api_host, settings.api_port)
+    with running([("the timeline projector", timeline.run, timeline.ready),
+                  ("the API", api.run, api.ready)]):  # fmt: skip
+        yield
+
+
+@contextmanager
+def running(runners: list[Runner]) -> Iterator[None]:
+    """Each runner in a thread until the block ends, once every one with a ready event is."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=run, args=(stop,), daemon=True) for _, run, _ in runners]
     for thread in threads:
         thread.start()
     try:
-        for name, ready in waits:
-            if not ready.wait(START_TIMEOUT_S):
+        for name, _, started in runners:
+            if started is not None and not started.wait(START_TIMEOUT_S):
                 raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S:.0f} s")
         yield
     finally:
         stop.set()
         for thread in threads:
             thread.join(START_TIMEOUT_S)
+
+
+def with_own_api_port(settings: Settings) -> Settings:
+    """``settings`` with a free loopback port for an in-process API (the demo's)."""
+    with socket.socket() as probe:
+        probe.bind((settings.api_host, 0))
+        port = int(probe.getsockname()[1])
+    return settings.model_copy(update={"api_port": port})
 
 
 class NotReached(RuntimeError):

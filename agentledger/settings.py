@@ -153,6 +153,16 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds.")
     api_port: Port = Field(default=18000, description="Port of the HTTP API.")
+    api_url: str | None = Field(
+        default=None,
+        description="Base URL of the HTTP API an agent (the SDK) asks for its decisions;"
+        " unset = `http://<api_host>:<api_port>`.",
+    )
+    agent_token: SecretStr | None = Field(
+        default=None,
+        description="The SDK's bearer token for the HTTP API; unset = the one"
+        " `agentledger agent register` made for the agent on the local stack.",
+    )
     expiry_poll_s: float = Field(
         default=1.0, gt=0, description="How often the expirer looks for due approvals."
     )
@@ -238,6 +248,11 @@ class Settings(BaseSettings):
     def systems_database(self) -> str:
         """The PostgreSQL URL of the ``billing`` system of record in effect."""
         return self.systems_database_url or with_database(self.database, SYSTEMS_DATABASE)
+
+    @property
+    def api(self) -> str:
+        """The HTTP API's base URL in effect."""
+        return self.api_url or f"http://{self.api_host}:{self.api_port}"
 
     @property
     def crm(self) -> str:

@@ -60,6 +60,7 @@ def _rows() -> list[Grant]:
         rows.append(Grant(writer, EVENT_STORE, ("SELECT", "INSERT")))
         rows.append(Grant(writer, SIDE_TABLES, ("SELECT", "INSERT", "UPDATE", "DELETE")))
     rows.append(Grant("decider", VIEW_TABLES, ("SELECT",)))  # the actual state it decides on
+    rows.append(Grant("api", VIEW_TABLES, ("SELECT",)))  # timelines: the agents' decisions
     rows += [Grant(member, VIEW_TABLES, ("owner, through group role `views`",))
              for member in ("projector", OPERATOR)]  # fmt: skip
     rows += [  # an API client's writes: it never sets a version or moves a record's key

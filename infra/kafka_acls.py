@@ -64,8 +64,6 @@ WRITE = ("Write", "Describe")
 READ = ("Read", "Describe")
 TABLE: tuple[Grant, ...] = (
     _topic(AGENT, "proposals.v1", *WRITE),
-    _topic(AGENT, "actions.v1", *READ),
-    _scratch(AGENT),
     _topic("api", "proposals.v1", *WRITE),
     *(_topic("relay", name, *READ, "Write") for name in ("actions.v1", "agents.v1", "policies.v1")),
     _topic("relay", "relay-positions.v1", *READ, "Write"),

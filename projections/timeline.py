@@ -146,3 +146,19 @@ def action_timeline(
         )
         for event_id, event, at, version, data, digest, text in rows
     ]
+
+
+class TimelineReader:
+    """Reads one action's timeline at a time (a connection per read: reads are rare)."""
+
+    def __init__(self, database_url: str, prefix: str) -> None:
+        """The timeline view of the ledger whose views start with ``prefix``."""
+        self.url, self.prefix = database_url, prefix
+
+    def __call__(self, action: UUID) -> list[TimelineEntry]:
+        """The action's events; none while the view is not made yet."""
+        try:
+            with psycopg.connect(self.url, connect_timeout=5) as conn:
+                return action_timeline(conn, self.prefix, action)
+        except psycopg.errors.UndefinedTable:
+            return []

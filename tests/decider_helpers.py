@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from agentledger.bootstrap import decider_service, relay, system_context, topic_serdes
+from agentledger.services import answering
 from agentledger.settings import Settings
 from consumers.decider.service import DeciderService
 from domain.events import ActionProposed
@@ -51,7 +52,10 @@ def proposal(agent_id: str, key: str, **overrides: Any) -> ActionProposed:
 def running(
     settings: Settings, the_ledger: Ledger, deciders: int = 1, group_id: str | None = None
 ) -> Iterator[list[DeciderService]]:
-    """A relay and ``deciders`` decider instances (one consumer group) in threads."""
+    """A relay and ``deciders`` decider instances (one consumer group) in threads.
+
+    The API and the timeline view run too: they answer the SDK's ``wait_for_decision``.
+    """
     stop = threading.Event()
     the_relay = relay(settings, the_ledger)
     services = [decider_service(settings, the_ledger) for _ in range(deciders)]
@@ -66,7 +70,8 @@ def running(
         assert the_relay.active.wait(60), "relay did not become active"
         for service in services:
             assert service.ready.wait(60), "decider got no partitions"
-        yield services
+        with answering(settings, the_ledger):
+            yield services
     finally:
         stop.set()
         for thread in threads:

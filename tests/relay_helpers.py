@@ -17,6 +17,7 @@ from domain.events.decisions import DecisionOutcome, Obligations
 from infra.chain import NOTIFICATION
 from infra.ledger.ledger import Ledger
 from infra.topics import TOPICS
+from tests.conftest import free_ports
 from tests.kafka_helpers import as_operator
 
 RELAYED = ("actions.v1", "agents.v1", "policies.v1")
@@ -25,7 +26,9 @@ RELAYED = ("actions.v1", "agents.v1", "policies.v1")
 def isolated_settings(base: Settings) -> Settings:
     """Settings for a ledger and topics no other test uses."""
     tag = uuid.uuid4().hex[:8]
-    settings = base.model_copy(update={"ledger_name": f"T{tag}", "topic_prefix": f"t{tag}."})
+    settings = base.model_copy(update={
+        "ledger_name": f"T{tag}", "topic_prefix": f"t{tag}.", "api_port": free_ports(1)[0],
+    })  # fmt: skip
     provision(settings)
     return settings
 

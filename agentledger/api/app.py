@@ -1,7 +1,7 @@
 """The FastAPI application (OpenAPI at ``/docs``); every route needs a bearer token.
 
 Approvers (``approvers`` setting) read actions and the approval queue and approve,
-reject or revoke; agents (``agent_tokens`` setting) propose and read their own actions.
+reject or revoke; agents propose, and read their own actions and decisions.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 
-from agentledger.api.auth import Callers, bearer
+from agentledger.api.auth import AgentTokens, Callers, bearer
+from agentledger.api.decisions import Timeline, decision_of
 from agentledger.api.models import (
     ActionOut,
     ApprovalOut,
     ApprovalState,
     ApproveIn,
+    DecisionOut,
     ProposalAccepted,
     ProposalIn,
     ReasonIn,
@@ -36,22 +38,23 @@ Token = Annotated[str | None, Depends(bearer)]
 
 
 def create_app(
-    desk: ApprovalDesk, ledger: Ledger, sink: ProposalSink, agent_tokens: dict[str, str]
-) -> FastAPI:
-    """The API over ``desk`` and ``ledger``; proposals go out through ``sink``."""
+    desk: ApprovalDesk, ledger: Ledger, sink: ProposalSink, agents: AgentTokens,
+    timeline: Timeline,
+) -> FastAPI:  # fmt: skip
+    """The API over ``desk``, ``ledger`` and the ``timeline`` view; proposals go to ``sink``."""
     app = FastAPI(
         title="agentledger",
         summary="Governance of what AI agents do to systems of record.",
         version="0.1.0",
     )
     install(app)
-    callers = Callers(desk, agent_tokens)
-    app.include_router(_actions(callers, ledger, sink))
+    callers = Callers(desk, agents)
+    app.include_router(_actions(callers, ledger, sink, timeline))
     app.include_router(_approvals(callers, desk, ledger))
     return app
 
 
-def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink) -> APIRouter:
+def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Timeline) -> APIRouter:
     router = APIRouter(tags=["actions"])
 
     @router.post("/proposals", status_code=202, response_model=ProposalAccepted)
@@ -79,6 +82,17 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink) -> APIRouter:
         if who is not None and view.agent_id != who:
             raise LookupError(f"no action {aid}")
         return view
+
+    @router.get("/actions/{aid}/decision", response_model=DecisionOut)
+    def get_decision(
+        aid: UUID, token: Token, since: Annotated[datetime | None, Query()] = None
+    ) -> DecisionOut:
+        """The first decision on the action at or after ``since``: 404 until there is one."""
+        who = callers.reader(token)
+        decision = decision_of(timeline, aid, since)
+        if who is not None and decision.agent_id != who:
+            raise LookupError(f"no decision on {aid} yet")
+        return decision
 
     return router
 

@@ -1,8 +1,9 @@
-"""Who is calling: an approver (``approvers`` setting) or an agent (``agent_tokens``)."""
+"""Who is calling: an approver (``approvers`` setting) or an agent (its API token)."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Header
@@ -16,13 +17,18 @@ def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+AgentTokens = Callable[[], dict[str, str]]
+"""The agents' tokens in effect (token → agent id), asked for on each call: an agent
+registered while the API runs is known at once."""
+
+
 class Callers:
     """Resolves tokens to approvers and agents."""
 
-    def __init__(self, desk: ApprovalDesk, agent_tokens: dict[str, str]) -> None:
-        """Approvers come from ``desk``; agents from ``agent_tokens`` (token → agent id)."""
+    def __init__(self, desk: ApprovalDesk, agents: AgentTokens) -> None:
+        """Approvers come from ``desk``; agents from ``agents`` (token → agent id)."""
         self._desk = desk
-        self._agents = dict(agent_tokens)
+        self._agents = agents
 
     def approver(self, token: str | None) -> Approver:
         """The approver holding ``token``, or Unauthenticated."""
@@ -45,7 +51,7 @@ class Callers:
 
     def _agent(self, token: str | None) -> str | None:
         if token:
-            for known, agent_id in self._agents.items():
+            for known, agent_id in self._agents().items():
                 if hmac.compare_digest(known.encode(), token.encode()):
                     return agent_id
         return None

@@ -37,6 +37,23 @@ class ProposalAccepted(BaseModel):
     status_url: str
 
 
+class DecisionOut(BaseModel):
+    """The ledger's answer to a proposal: a policy decision, or ``rejected`` before one."""
+
+    action_id: UUID
+    agent_id: str | None
+    outcome: str = Field(description="allow, deny, require_approval or rejected")
+    reasons: list[dict[str, Any]]
+    obligations: dict[str, Any] | None = None
+    bundle_digest: str | None = None
+    bundle_version: str | None = None
+    input_digest: str | None = None
+    existing_action_id: UUID | None = Field(
+        default=None, description="For a repeated idempotency key: the action it opened first."
+    )
+    decided_at: datetime
+
+
 class ApproveIn(BaseModel):
     """An approval, bound to what the approver saw."""
 

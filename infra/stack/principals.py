@@ -1,8 +1,9 @@
 """The deployment's Kafka principals: SCRAM users with per-deployment passwords, and ACLs.
 
 Made through the admin API as the operator, idempotently: a user is upserted with the
-password the deployment's secrets hold (the broker only checks it at connect), and
-creating an ACL binding that exists already changes nothing.
+password the deployment's secrets hold (the broker only checks it at connect), creating
+an ACL binding that exists already changes nothing, and a binding the table no longer
+lists is withdrawn.
 """
 
 from __future__ import annotations
@@ -35,30 +36,38 @@ def secret_name(user: str) -> str:
 
 
 def ensure_services(admin: AdminClient, secrets: Secrets, prefix: str) -> None:
-    """Every service's user, and its rights on the topics of ``prefix``."""
+    """Every service's user, and exactly its rights on the topics of ``prefix``."""
     _upsert(admin, {service: secrets.get(secret_name(service)) for service in SERVICES})
-    _grant(admin, [made for service in SERVICES for made in bindings(prefix, service, service)])
+    wanted = [made for service in SERVICES for made in bindings(prefix, service, service)]
+    _grant_exactly(admin, wanted, set(SERVICES), prefix)
 
 
 def enroll_agent(admin: AdminClient, secrets: Secrets, prefix: str, agent_id: str) -> str:
     """Agent ``agent_id``'s user (``agent.<id>``) and its rights; returns the user name."""
     user = principal_name(AGENT, agent_id)
     _upsert(admin, {user: secrets.get(secret_name(user))})
-    _grant(admin, bindings(prefix, user, AGENT))
+    _grant_exactly(admin, bindings(prefix, user, AGENT), {user}, prefix)
     return user
 
 
 def revoke_prefix(admin: AdminClient, prefix: str) -> None:
     """Delete every binding on a resource named with ``prefix`` (a dropped deployment's)."""
+    mine = [_exactly(binding) for binding in _every_binding(admin)
+            if binding.name.startswith(prefix)]  # fmt: skip
+    if mine:
+        for future in admin.delete_acls(mine, request_timeout=TIMEOUT_S).values():
+            future.result(TIMEOUT_S)
+
+
+def _every_binding(admin: AdminClient) -> list[AclBinding]:
     every = AclBindingFilter(
         ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]  # None: any (the library's docs); its stubs say str
         AclOperation.ANY, AclPermissionType.ANY,
     )  # fmt: skip
-    found = admin.describe_acls(every, request_timeout=TIMEOUT_S).result(TIMEOUT_S)
-    mine = [_exactly(binding) for binding in found if binding.name.startswith(prefix)]
-    if mine:
-        for future in admin.delete_acls(mine, request_timeout=TIMEOUT_S).values():
-            future.result(TIMEOUT_S)
+    found: list[AclBinding] = admin.describe_acls(every, request_timeout=TIMEOUT_S).result(
+        TIMEOUT_S
+    )
+    return found
 
 
 def _upsert(admin: AdminClient, passwords: dict[str, str]) -> None:
@@ -72,10 +81,28 @@ def _upsert(admin: AdminClient, passwords: dict[str, str]) -> None:
         future.result(TIMEOUT_S)
 
 
-def _grant(admin: AdminClient, made: list[AclBinding]) -> None:
-    if made:
-        for future in admin.create_acls(made, request_timeout=TIMEOUT_S).values():
+def _grant_exactly(
+    admin: AdminClient, wanted: list[AclBinding], users: set[str], prefix: str
+) -> None:
+    """Create ``wanted``; withdraw what else ``users`` hold here (rows the table dropped)."""
+    principals = {f"User:{user}" for user in users}
+    keep = {_key(binding) for binding in wanted}
+    stale = [
+        _exactly(binding) for binding in _every_binding(admin)
+        if binding.principal in principals and _key(binding) not in keep
+        and (binding.name.startswith(prefix) or binding.name.startswith(binding.principal[5:]))
+    ]  # fmt: skip
+    if stale:
+        for future in admin.delete_acls(stale, request_timeout=TIMEOUT_S).values():
             future.result(TIMEOUT_S)
+    if wanted:
+        for future in admin.create_acls(wanted, request_timeout=TIMEOUT_S).values():
+            future.result(TIMEOUT_S)
+
+
+def _key(binding: AclBinding) -> tuple[object, ...]:
+    return (binding.restype, binding.name, binding.resource_pattern_type, binding.principal,
+            binding.host, binding.operation, binding.permission_type)  # fmt: skip
 
 
 def _exactly(binding: AclBinding) -> AclBindingFilter:

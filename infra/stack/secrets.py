@@ -54,6 +54,10 @@ class Secrets:
         """The credential ``name`` if it was generated, else ``None`` (never generates)."""
         return self._read().get(name)
 
+    def named(self, prefix: str) -> dict[str, str]:
+        """Every credential whose name starts with ``prefix``, by name."""
+        return {name: value for name, value in self._read().items() if name.startswith(prefix)}
+
     def _read(self) -> dict[str, str]:
         try:
             text = self.path.read_text()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,12 +18,16 @@ from domain.ids import action_id
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
+from projections.timeline import TimelineEntry
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, desk, resource
 from tests.kafka_helpers import operator
 
 pytestmark = pytest.mark.integration
 ALICE = {"Authorization": "Bearer tok-alice"}
+AGENT = {"Authorization": "Bearer tok-agent"}
+TIMELINES: dict[UUID, list[TimelineEntry]] = {}
+"""What the timeline view shows the API in these tests (the view has its own tests)."""
 BOB = {"Authorization": "Bearer tok-bob"}
 
 
@@ -30,7 +36,10 @@ def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator
     """The API app over the isolated ledger; agent token ``tok-agent`` is agent ``api-agent``."""
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
     sink = ProposalSink(operator(isolated), serde, isolated.partitions)
-    app = create_app(desk(own_ledger, systems), own_ledger, sink, {"tok-agent": "api-agent"})
+    app = create_app(
+        desk(own_ledger, systems), own_ledger, sink, lambda: {"tok-agent": "api-agent"},
+        lambda aid: TIMELINES.get(aid, []),
+    )  # fmt: skip
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -162,3 +171,39 @@ def test_the_openapi_document_is_served(api: TestClient) -> None:
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/proposals", "/actions/{aid}", "/approvals", "/approvals/{aid}/approve"} <= set(paths)
+
+
+def _entry(event: str, at: datetime, **data: object) -> TimelineEntry:
+    return TimelineEntry(uuid4(), event, at, 1, dict(data), None, None)
+
+
+def test_an_agent_reads_the_first_decision_since_it_proposed_and_only_its_own(
+    api: TestClient,
+) -> None:
+    """`GET /actions/{id}/decision`: 404 until decided, then the decision; another's is 404.
+
+    A repeated key is answered by its rejection, not by the decision the first proposal got.
+    """
+    mine, theirs, t0 = uuid4(), uuid4(), datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    url = f"/actions/{mine}/decision"
+    assert api.get(url, headers=AGENT).status_code == 404
+    TIMELINES[mine] = [
+        _entry("ActionProposed", t0, agent_id="api-agent"),
+        _entry("PolicyDecided", t0 + timedelta(seconds=1), agent_id="api-agent",
+               outcome="allow", reasons=[{"code": "ok", "message": "fine"}],
+               obligations={"approvals_required": 0, "approver_roles": [], "extra": {}},
+               bundle_digest="b", bundle_version="1", input_digest="i"),
+        _entry("ProposalRejected", t0 + timedelta(seconds=9), agent_id="api-agent",
+               reason={"code": "duplicate", "message": "again"}, existing_action_id=str(mine)),
+    ]  # fmt: skip
+    TIMELINES[theirs] = [_entry("PolicyDecided", t0, agent_id="someone-else", outcome="deny",
+                                reasons=[], obligations={}, bundle_digest="b",
+                                bundle_version="1", input_digest="i")]  # fmt: skip
+    first = api.get(url, headers=AGENT)
+    assert first.status_code == 200
+    assert (first.json()["outcome"], first.json()["bundle_digest"]) == ("allow", "b")
+    later = api.get(url, headers=AGENT, params={"since": (t0 + timedelta(seconds=5)).isoformat()})
+    assert (later.json()["outcome"], later.json()["existing_action_id"]) == ("rejected", str(mine))
+    assert api.get(f"/actions/{theirs}/decision", headers=AGENT).status_code == 404
+    assert api.get(f"/actions/{theirs}/decision", headers=ALICE).json()["outcome"] == "deny"
+    assert api.get(url).status_code == 401

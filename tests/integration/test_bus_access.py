@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -126,6 +127,26 @@ def test_an_agent_may_propose_but_an_anonymous_client_may_not(
     assert sum(_end(isolated, name)) == before + 1
 
 
+@pytest.mark.parametrize("topic", ["actions.v1", "proposals.v1", "observations.v1"])
+def test_an_agent_reads_no_topic(isolated: Settings, intruder_agent: str, topic: str) -> None:
+    """Its decisions reach an agent through the API, with its token; the bus lets it read nothing."""
+    consumer = Consumer(_config(isolated, intruder_agent, {"group.id": f"{intruder_agent}.peek"}))
+    try:
+        consumer.assign([TopicPartition(isolated.topic(topic), 0, 0)])
+        errors: list[KafkaError] = []
+        deadline = time.monotonic() + 20
+        while not errors and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None:
+                error = message.error()
+                assert error is not None, "an agent read a record"
+                errors.append(error)
+        assert errors, "no refusal within 20 s"
+        assert errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    finally:
+        consumer.close()
+
+
 def _admin_attacks(admin: AdminClient, settings: Settings) -> dict[str, Any]:
     actions = settings.topic("actions.v1")
     retention = ConfigResource(ResourceType.TOPIC, actions, set_config={"retention.ms": "1000"})
@@ -231,3 +252,25 @@ def test_a_service_run_with_another_services_credential_stops_naming_user_and_re
     assert "Kafka refused Kafka user 'decider'" in done.stderr, done.stderr
     assert "AUTHORIZATION_FAILED" in done.stderr
     assert password not in done.stderr + done.stdout
+
+
+def test_a_right_the_table_dropped_is_withdrawn_when_the_principal_is_provisioned_again(
+    isolated: Settings,
+) -> None:
+    """An agent enrolled when agents could still read actions.v1 loses that right at its next enrolment."""
+    agent = f"old-{uuid.uuid4().hex[:6]}"
+    user = enroll_agent(isolated, agent).username
+    admin = AdminClient(as_operator(isolated))
+    stale = AclBinding(
+        ResourceType.TOPIC, isolated.topic("actions.v1"), ResourcePatternType.LITERAL,
+        f"User:{user}", "*", AclOperation.READ, AclPermissionType.ALLOW,
+    )  # fmt: skip
+    admin.create_acls([stale])[stale].result(30)
+    enroll_agent(isolated, agent)
+    mine = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{user}", None,  # type: ignore[arg-type]  # None: any
+        AclOperation.ANY, AclPermissionType.ANY,
+    )  # fmt: skip
+    held = admin.describe_acls(mine, request_timeout=30).result(30)
+    assert [(b.name, b.operation) for b in held if b.operation == AclOperation.READ] == []
+    assert {b.name for b in held} == {isolated.topic("proposals.v1")}

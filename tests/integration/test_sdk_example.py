@@ -26,8 +26,9 @@ def test_the_readme_sdk_example_proposes_and_prints_the_decision(
     assert block is not None, "README lost its SDK example"
     monkeypatch.setenv("AGENTLEDGER_TOPIC_PREFIX", isolated.topic_prefix)
     monkeypatch.setenv("AGENTLEDGER_LEDGER_NAME", isolated.ledger_name)
+    monkeypatch.setenv("AGENTLEDGER_API_PORT", str(isolated.api_port))
     register(own_ledger, "billing-bot", scopes=["crm:*"], budget=500)
-    enroll_agent(isolated, "billing-bot")  # its Kafka user, as `agentledger agent register` makes
+    enroll_agent(isolated, "billing-bot")  # its Kafka user and token, as `agent register` makes
     printed = io.StringIO()
     with running(isolated, own_ledger), contextlib.redirect_stdout(printed):
         exec(compile(block.group(1), "README.md", "exec"), {})  # noqa: S102  # the documented example

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from agentledger.credentials import kafka_access, read_credential, write_credential
+from agentledger.credentials import (
+    AGENT_TOKEN_PREFIX,
+    agent_api_token,
+    agent_tokens,
+    deployment_secrets,
+    kafka_access,
+    read_credential,
+    write_credential,
+)
 from agentledger.settings import Settings
 from infra.kafka_config import KafkaAccess
 from infra.stack.errors import StackError
@@ -42,11 +50,24 @@ def test_the_operator_credential_of_the_local_stack_is_generated_once(tmp_path: 
 def test_a_credential_file_is_owner_only_and_read_back(tmp_path: Path) -> None:
     """``agent register --credential-file`` writes 0600 JSON that the SDK reads back."""
     path = tmp_path / "bot.json"
-    write_credential(path, KafkaAccess("127.0.0.1:1", "agent.bot", "pw-generated"))
+    write_credential(path, KafkaAccess("127.0.0.1:1", "agent.bot", "pw-generated"), "tok-made")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     settings = Settings(state_dir=tmp_path, kafka_credential_file=path)
     found = kafka_access(settings, "ignored: the file wins")
     assert (found.username, found.password) == ("agent.bot", "pw-generated")
+    assert agent_api_token(settings, "bot") == "tok-made"
+
+
+def test_an_agents_api_token_is_found_in_the_secrets_and_a_missing_one_names_the_setting(
+    tmp_path: Path,
+) -> None:
+    """The SDK finds the token `agent register` made; without one, the error says what to set."""
+    settings = Settings(state_dir=tmp_path)
+    with pytest.raises(StackError, match="AGENTLEDGER_AGENT_TOKEN"):
+        agent_api_token(settings, "bot")
+    made = deployment_secrets(settings).get(AGENT_TOKEN_PREFIX + "bot")
+    assert agent_api_token(settings, "bot") == made
+    assert agent_tokens(settings) == {made: "bot"}
 
 
 def test_a_broken_credential_file_is_an_error_naming_the_setting(tmp_path: Path) -> None:

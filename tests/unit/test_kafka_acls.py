@@ -35,8 +35,11 @@ def test_only_the_observer_writes_observations_and_only_the_reconciler_drift() -
 
 
 def test_an_agent_may_write_proposals_and_nothing_else() -> None:
-    """An agent's only write is a proposal; it has no group, transaction or admin right."""
+    """An agent's only rights: Write and Describe on proposals (its decisions come from the API)."""
     rows = [grant for grant in TABLE if grant.principal == AGENT]
+    assert [(g.resource, g.name, g.operations) for g in rows] == [
+        ("topic", "proposals.v1", ("Write", "Describe"))
+    ]
     assert {(g.resource, g.name) for g in rows if "Write" in g.operations} == {
         ("topic", "proposals.v1")
     }
@@ -54,18 +57,18 @@ def test_no_service_may_create_alter_or_delete_a_topic_of_the_table() -> None:
             assert "Delete" not in grant.operations
 
 
-def test_bindings_carry_the_deployments_prefix_and_the_agents_own_names() -> None:
-    """Topics get the prefix; an agent's scratch groups are its own (``agent.<id>.``)."""
+def test_bindings_carry_the_deployments_prefix_and_the_principals_own_names() -> None:
+    """Topics get the prefix, the agent its own user; scratch groups are their reader's own."""
     made = bindings("t1.", "agent.bot", AGENT)
-    assert {(b.restype, b.name, b.resource_pattern_type) for b in made} >= {
-        (ResourceType.TOPIC, "t1.proposals.v1", ResourcePatternType.LITERAL),
+    assert [(b.restype, b.name, b.resource_pattern_type, b.principal) for b in made] == [
+        (ResourceType.TOPIC, "t1.proposals.v1", ResourcePatternType.LITERAL, "User:agent.bot"),
+    ] * 2  # Write and Describe
+    relay = {
+        (b.restype, b.name, b.resource_pattern_type) for b in bindings("t1.", "relay", "relay")
     }
-    assert all(b.principal == "User:agent.bot" for b in made)
-    assert all(b.name.startswith(("t1.", "agent.bot.")) for b in made)
-    assert all("<id>" not in b.name for b in made)
-    assert (ResourceType.GROUP, "agent.bot.", ResourcePatternType.PREFIXED) in {
-        (b.restype, b.name, b.resource_pattern_type) for b in made
-    }, "an agent's scratch groups are its own, in every deployment"
+    assert (ResourceType.GROUP, "relay.", ResourcePatternType.PREFIXED) in relay, (
+        "a service's scratch groups are its own, in every deployment"
+    )
 
 
 def test_every_service_has_bindings_except_the_expirer_which_never_touches_the_bus() -> None:

@@ -199,17 +199,17 @@ def registrar(settings: Settings) -> Registrar:
     return Registrar(client, settings.registry, authenticated_http(user, password))
 
 
-def enroll_agent(settings: Settings, agent_id: str) -> KafkaAccess:
+def enroll_agent(settings: Settings, agent_id: str) -> tuple[KafkaAccess, str]:
     """Give agent ``agent_id`` its own Kafka user, rights and API token (idempotent).
 
-    Returns its Kafka credential; :func:`agent_api_token` finds the token.
+    Returns its Kafka credential and its API token, both kept in the deployment secrets.
     """
     secrets = deployment_secrets(settings)
     user = principals.enroll_agent(
         admin(kafka_access(settings, OPERATOR)), secrets, settings.topic_prefix, agent_id
     )
-    secrets.get(AGENT_TOKEN_PREFIX + agent_id)
-    return kafka_access(settings, user)
+    token = secrets.get(AGENT_TOKEN_PREFIX + agent_id)
+    return kafka_access(settings, user), token
 
 
 def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:

@@ -49,7 +49,7 @@ def run_expirer() -> None:
 def run_api() -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the api_host/api_port settings."""
     settings = Settings()
-    app = api_app(settings, ledger(settings, "api"))
+    app, _ = api_app(settings, ledger(settings, "api"))  # closed with the process
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
 
 

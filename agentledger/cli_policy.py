@@ -25,7 +25,7 @@ from agentledger.bootstrap import (
     system_context,
 )
 from agentledger.cli_ledger import until_signalled
-from agentledger.credentials import agent_api_token, write_credential
+from agentledger.credentials import write_credential
 from agentledger.settings import Settings
 from consumers.decider.dry_run import PlanRefused, impact, plan
 from domain.events import ActionProposed
@@ -149,7 +149,7 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
                           budget_limit=Decimal(budget))  # fmt: skip
     the_ledger.close()
     out.print(f"agent [cyan]{agent_id}[/] registered with scopes {scope}")
-    kafka = enroll_agent(settings, agent_id)
+    kafka, token = enroll_agent(settings, agent_id)
     out.print(f"its Kafka user is [cyan]{kafka.username}[/] (SASL/SCRAM-SHA-512, {kafka.protocol})")
     if credential_file is None:
         out.print(
@@ -157,7 +157,7 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
             " host finds them"
         )
     else:
-        write_credential(credential_file, kafka, agent_api_token(settings, agent_id))
+        write_credential(credential_file, kafka, token)
         out.print(
             f"its Kafka credential and API token are in [cyan]{credential_file}[/] (mode 0600):"
             " hand it over"

@@ -39,7 +39,7 @@ POLL_S = 0.1
 
 
 class ActionRef(BaseModel):
-    """A proposal in flight: the action's id and where to look for its decision."""
+    """A proposal in flight: the action's id, and since when to look for its decision."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -128,18 +128,20 @@ class Client:
         since_ms = ref.proposed_at_ms - CLOCK_SKEW_MS if ref else _now_ms() - LOOKBACK_MS
         since = datetime.fromtimestamp(since_ms / 1000, UTC).isoformat()
         deadline, last = time.monotonic() + timeout, "no answer yet"
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                answer = self._api.get(f"/actions/{aid}/decision", params={"since": since})
+                answer = self._api.get(
+                    f"/actions/{aid}/decision", params={"since": since}, timeout=min(left, 10)
+                )
             except httpx.TransportError as exc:
                 last = f"the API at {self.settings.api} did not answer ({exc})"
             else:
                 if answer.status_code == httpx.codes.OK:
                     return Decision.model_validate(answer.json())
-                if answer.status_code != httpx.codes.NOT_FOUND:
+                if answer.is_client_error and answer.status_code != httpx.codes.NOT_FOUND:
                     answer.raise_for_status()  # refused (401): waiting will not change it
-                last = "not decided yet"
-            time.sleep(POLL_S)
+                last = f"the API answered {answer.status_code}"  # 404 (not yet), or it is down
+            time.sleep(min(POLL_S, max(deadline - time.monotonic(), 0)))
         raise DecisionTimeout(f"no decision on {aid} within {timeout} s: {last}")
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from confluent_kafka import Consumer, TopicPartition
 
-from agentledger.api.server import ApiServer, api_app
+from agentledger.api.server import ApiServer
 from agentledger.bootstrap import (
     decider_service,
     executor_service,
@@ -77,7 +77,7 @@ def services(
         runners.append(
             (f"the {projector.projection.name} projector", projector.run, projector.ready)
         )
-    api = ApiServer(api_app(settings, the_ledger, systems), settings.api_host, settings.api_port)
+    api = ApiServer(settings, the_ledger, systems)
     runners.append(("the API", api.run, api.ready))
     with running(runners):
         yield
@@ -87,7 +87,7 @@ def services(
 def answering(settings: Settings, the_ledger: Ledger) -> Iterator[None]:
     """The HTTP API and the timeline view: all an agent needs to learn its decisions."""
     (timeline,) = projectors(settings, ["timeline"])
-    api = ApiServer(api_app(settings, the_ledger), settings.api_host, settings.api_port)
+    api = ApiServer(settings, the_ledger, None)
     with running([("the timeline projector", timeline.run, timeline.ready),
                   ("the API", api.run, api.ready)]):  # fmt: skip
         yield
@@ -116,7 +116,7 @@ def with_own_api_port(settings: Settings) -> Settings:
     with socket.socket() as probe:
         probe.bind((settings.api_host, 0))
         port = int(probe.getsockname()[1])
-    return settings.model_copy(update={"api_port": port})
+    return settings.model_copy(update={"api_port": port, "api_url": None})
 
 
 class NotReached(RuntimeError):

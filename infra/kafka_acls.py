@@ -24,6 +24,8 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from infra.topics import TOPICS
+
 SERVICES = ("relay", "decider", "executor", "observer", "projector", "reconciler", "expirer", "api")
 OPERATOR = "operator"
 AGENT = "agent.<id>"
@@ -101,6 +103,20 @@ _RESOURCES = {
     "topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
     "transactional-id": ResourceType.TRANSACTIONAL_ID,
 }  # fmt: skip
+
+
+def in_deployment(name: str, prefix: str, user: str) -> bool:
+    """Whether resource ``name`` of ``user``'s is one the table grants in deployment ``prefix``.
+
+    Exactly: a topic of the deployment, a name a table row makes under its prefix, or the
+    user's own scratch groups. A deployment whose prefix merely starts with ``prefix``
+    (``agentledger.staging.`` under ``agentledger.``) is another one.
+    """
+    if name == f"{user}.":
+        return True
+    tails = {spec.name for spec in TOPICS}
+    tails |= {grant.name.replace(AGENT, user) for grant in TABLE if grant.scoped}
+    return name.startswith(prefix) and name[len(prefix) :] in tails
 
 
 def principal_name(principal: str, agent_id: str | None = None) -> str:

@@ -21,6 +21,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg_pool import ConnectionPool
 
 from domain.events import (
     ActionProposed,
@@ -149,16 +150,25 @@ def action_timeline(
 
 
 class TimelineReader:
-    """Reads one action's timeline at a time (a connection per read: reads are rare)."""
+    """Reads one action's timeline at a time, through a small pool (waiting agents poll)."""
 
     def __init__(self, database_url: str, prefix: str) -> None:
         """The timeline view of the ledger whose views start with ``prefix``."""
-        self.url, self.prefix = database_url, prefix
+        self.prefix = prefix
+        self._pool = ConnectionPool(
+            database_url, min_size=1, max_size=4, open=False, timeout=10.0,
+            kwargs={"autocommit": True, "connect_timeout": 5}, name="timeline",
+        )  # fmt: skip
 
     def __call__(self, action: UUID) -> list[TimelineEntry]:
         """The action's events; none while the view is not made yet."""
+        self._pool.open()
         try:
-            with psycopg.connect(self.url, connect_timeout=5) as conn:
+            with self._pool.connection() as conn:
                 return action_timeline(conn, self.prefix, action)
         except psycopg.errors.UndefinedTable:
             return []
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()

@@ -11,9 +11,10 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import AwareDatetime
 
 from agentledger.api.auth import AgentTokens, Callers, bearer
-from agentledger.api.decisions import Timeline, decision_of
+from agentledger.api.decisions import Timeline, decision_for
 from agentledger.api.models import (
     ActionOut,
     ApprovalOut,
@@ -85,14 +86,10 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Tim
 
     @router.get("/actions/{aid}/decision", response_model=DecisionOut)
     def get_decision(
-        aid: UUID, token: Token, since: Annotated[datetime | None, Query()] = None
+        aid: UUID, token: Token, since: Annotated[AwareDatetime | None, Query()] = None
     ) -> DecisionOut:
         """The first decision on the action at or after ``since``: 404 until there is one."""
-        who = callers.reader(token)
-        decision = decision_of(timeline, aid, since)
-        if who is not None and decision.agent_id != who:
-            raise LookupError(f"no decision on {aid} yet")
-        return decision
+        return decision_for(timeline, aid, callers.reader(token), since)
 
     return router
 

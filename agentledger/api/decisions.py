@@ -6,7 +6,7 @@ found as well as a policy decision: a rejected proposal has no action in the led
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -19,10 +19,24 @@ Timeline = Callable[[UUID], list[TimelineEntry]]
 """The events of an action, as the timeline view holds them."""
 
 
-def decision_of(timeline: Timeline, aid: UUID, since: datetime | None) -> DecisionOut:
-    """The first decision on ``aid`` recorded at or after ``since``, or ``LookupError``."""
+def decision_for(
+    timeline: Timeline, aid: UUID, reader: str | None, since: datetime | None
+) -> DecisionOut:
+    """The first decision on ``aid`` since ``since``, as ``reader`` may see it.
+
+    ``reader`` is an agent's id (it sees its own actions only) or ``None`` (an approver).
+    Another agent's action is not found, before anything about it is looked at.
+    """
+    entries = timeline(aid)
+    owners = {entry.data["agent_id"] for entry in entries if "agent_id" in entry.data}
+    if reader is not None and owners != {reader}:
+        raise LookupError(f"no decision on {aid} yet")
+    return _first(entries, aid, since)
+
+
+def _first(entries: Sequence[TimelineEntry], aid: UUID, since: datetime | None) -> DecisionOut:
     found = [
-        entry for entry in timeline(aid)
+        entry for entry in entries
         if entry.event in DECISIONS and (since is None or entry.occurred_at >= since)
     ]  # fmt: skip
     if not found:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,26 +21,43 @@ from projections.timeline import TimelineReader
 WATCH_S = 0.05
 
 
-def api_app(settings: Settings, the_ledger: Ledger, systems: Connectors | None = None) -> FastAPI:
-    """The API on ``the_ledger``: proposals to Kafka as ``api``, decisions from the views."""
+def api_app(
+    settings: Settings, the_ledger: Ledger, systems: Connectors | None = None
+) -> tuple[FastAPI, Callable[[], None]]:
+    """The API on ``the_ledger`` (proposals to Kafka as ``api``, decisions from the views).
+
+    Returns the app and what closes its producer and its view connections.
+    """
     sink = ProposalSink(
         kafka_access(settings, "api"),
         topic_serdes(settings, "proposals.v1")["proposals.v1"],
         settings.partitions,
     )
     views = projection_store(settings, "api")
-    return create_app(
+    timeline = TimelineReader(views.url, views.prefix)
+    app = create_app(
         approval_desk(settings, the_ledger, systems), the_ledger, sink,
-        lambda: agent_tokens(settings), TimelineReader(views.url, views.prefix),
+        lambda: agent_tokens(settings), timeline,
     )  # fmt: skip
+
+    def close() -> None:
+        sink.close()
+        timeline.close()
+
+    return app, close
 
 
 class ApiServer:
-    """uvicorn serving ``app``, run like every service: ``run(stop)``, ``ready`` once listening."""
+    """The API in a thread, run like every service: ``run(stop)``, ``ready`` once serving.
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        """Serve ``app`` on ``host``:``port`` once run."""
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    The port is bound at once, so a busy one fails here and now, not in the thread.
+    """
+
+    def __init__(self, settings: Settings, the_ledger: Ledger, systems: Connectors | None) -> None:
+        """Bind ``api_host``:``api_port`` and build the app on ``the_ledger``."""
+        self._socket = socket.create_server((settings.api_host, settings.api_port))
+        self._app, self._close = api_app(settings, the_ledger, systems)
+        self.server = uvicorn.Server(uvicorn.Config(self._app, log_level="warning"))
         self.ready = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
@@ -51,4 +70,8 @@ class ApiServer:
             self.server.should_exit = True
 
         threading.Thread(target=watch, daemon=True, name="api-stop").start()
-        self.server.run()
+        try:
+            self.server.run(sockets=[self._socket])
+        finally:
+            self._socket.close()
+            self._close()

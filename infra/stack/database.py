@@ -113,6 +113,8 @@ def prepare_ledger_database(conn: Conn) -> None:
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(_ident(VIEWS_SCHEMA), readers))
     default = "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
     conn.execute(sql.SQL(default).format(_ident(VIEWS), _ident(VIEWS_SCHEMA), readers))
+    existing = "GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}"  # made before a reader was added
+    conn.execute(sql.SQL(existing).format(_ident(VIEWS_SCHEMA), readers))
     conn.execute(VIEWS_GUARD.replace("%(allowed)s", _array(VIEWS_MAY)).encode())
 
 

@@ -22,7 +22,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from infra.kafka_acls import AGENT, SERVICES, bindings, principal_name
+from infra.kafka_acls import AGENT, SERVICES, bindings, in_deployment, principal_name
 from infra.stack.secrets import Secrets
 
 ITERATIONS = 8192
@@ -36,17 +36,28 @@ def secret_name(user: str) -> str:
 
 
 def ensure_services(admin: AdminClient, secrets: Secrets, prefix: str) -> None:
-    """Every service's user, and exactly its rights on the topics of ``prefix``."""
+    """Every service's user, and exactly its rights on the topics of ``prefix``.
+
+    Agents enrolled here before get exactly the table's rights again too: a right the
+    table no longer grants (agents once read ``actions.v1``) is withdrawn at ``up``.
+    """
     _upsert(admin, {service: secrets.get(secret_name(service)) for service in SERVICES})
+    held = _every_binding(admin)
+    agents = {
+        b.principal.removeprefix("User:") for b in held
+        if b.principal.startswith("User:agent.")
+        and in_deployment(b.name, prefix, b.principal.removeprefix("User:"))
+    }  # fmt: skip
     wanted = [made for service in SERVICES for made in bindings(prefix, service, service)]
-    _grant_exactly(admin, wanted, set(SERVICES), prefix)
+    wanted += [made for user in agents for made in bindings(prefix, user, AGENT)]
+    _grant_exactly(admin, wanted, set(SERVICES) | agents, prefix, held)
 
 
 def enroll_agent(admin: AdminClient, secrets: Secrets, prefix: str, agent_id: str) -> str:
     """Agent ``agent_id``'s user (``agent.<id>``) and its rights; returns the user name."""
     user = principal_name(AGENT, agent_id)
     _upsert(admin, {user: secrets.get(secret_name(user))})
-    _grant_exactly(admin, bindings(prefix, user, AGENT), {user}, prefix)
+    _grant_exactly(admin, bindings(prefix, user, AGENT), {user}, prefix, _every_binding(admin))
     return user
 
 
@@ -82,15 +93,15 @@ def _upsert(admin: AdminClient, passwords: dict[str, str]) -> None:
 
 
 def _grant_exactly(
-    admin: AdminClient, wanted: list[AclBinding], users: set[str], prefix: str
-) -> None:
-    """Create ``wanted``; withdraw what else ``users`` hold here (rows the table dropped)."""
-    principals = {f"User:{user}" for user in users}
+    admin: AdminClient, wanted: list[AclBinding], users: set[str], prefix: str,
+    held: list[AclBinding],
+) -> None:  # fmt: skip
+    """Create ``wanted``; withdraw what else ``users`` hold in this deployment (``held``)."""
     keep = {_key(binding) for binding in wanted}
     stale = [
-        _exactly(binding) for binding in _every_binding(admin)
-        if binding.principal in principals and _key(binding) not in keep
-        and (binding.name.startswith(prefix) or binding.name.startswith(binding.principal[5:]))
+        _exactly(binding) for binding in held
+        if binding.principal.removeprefix("User:") in users and _key(binding) not in keep
+        and in_deployment(binding.name, prefix, binding.principal.removeprefix("User:"))
     ]  # fmt: skip
     if stale:
         for future in admin.delete_acls(stale, request_timeout=TIMEOUT_S).values():

@@ -207,3 +207,5 @@ def test_an_agent_reads_the_first_decision_since_it_proposed_and_only_its_own(
     assert api.get(f"/actions/{theirs}/decision", headers=AGENT).status_code == 404
     assert api.get(f"/actions/{theirs}/decision", headers=ALICE).json()["outcome"] == "deny"
     assert api.get(url).status_code == 401
+    naive = api.get(url, headers=AGENT, params={"since": "2026-12-05T08:00:00"})
+    assert naive.status_code == 422  # a moment without its zone means nothing here

@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 
 from agentledger.settings import REPO_ROOT
-from infra.kafka_acls import AGENT, SERVICES, TABLE, bindings, markdown
+from infra.kafka_acls import AGENT, SERVICES, TABLE, bindings, in_deployment, markdown
 
 
 def _writers(topic: str) -> set[str]:
@@ -77,3 +77,14 @@ def test_every_service_has_bindings_except_the_expirer_which_never_touches_the_b
         made = bindings("", service, service)
         assert bool(made) == (service != "expirer"), service
     assert AclOperation.DESCRIBE_CONFIGS in {b.operation for b in bindings("", "r", "reconciler")}
+
+
+def test_a_deployment_owns_only_its_own_names_not_those_of_a_longer_prefix() -> None:
+    """Withdrawing stale rights in `agentledger.` never touches `agentledger.staging.` or `api-eu.`."""
+    assert in_deployment("agentledger.actions.v1", "agentledger.", "agent.bot")  # a dropped row
+    assert in_deployment("agentledger.relay.", "agentledger.", "relay")
+    assert in_deployment("relay.", "agentledger.", "relay")  # its scratch groups
+    assert not in_deployment("agentledger.staging.actions.v1", "agentledger.", "agent.bot")
+    assert not in_deployment("agentledger.staging.relay.", "agentledger.", "relay")
+    assert not in_deployment("api-eu.proposals.v1", "agentledger.", "api")
+    assert not in_deployment("api-eu.", "agentledger.", "api")

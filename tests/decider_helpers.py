@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -50,11 +50,13 @@ def proposal(agent_id: str, key: str, **overrides: Any) -> ActionProposed:
 
 @contextmanager
 def running(
-    settings: Settings, the_ledger: Ledger, deciders: int = 1, group_id: str | None = None
-) -> Iterator[list[DeciderService]]:
+    settings: Settings, the_ledger: Ledger, deciders: int = 1, group_id: str | None = None,
+    *, answer: bool = True,
+) -> Iterator[list[DeciderService]]:  # fmt: skip
     """A relay and ``deciders`` decider instances (one consumer group) in threads.
 
-    The API and the timeline view run too: they answer the SDK's ``wait_for_decision``.
+    With ``answer``, the API and the timeline view run too: they answer the SDK's
+    ``wait_for_decision``.
     """
     stop = threading.Event()
     the_relay = relay(settings, the_ledger)
@@ -70,7 +72,7 @@ def running(
         assert the_relay.active.wait(60), "relay did not become active"
         for service in services:
             assert service.ready.wait(60), "decider got no partitions"
-        with answering(settings, the_ledger):
+        with answering(settings, the_ledger) if answer else nullcontext():
             yield services
     finally:
         stop.set()

@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds.")
     api_port: Port = Field(default=18000, description="Port of the HTTP API.")
+    api_failed_logins: str = Field(
+        default="20/minute",
+        pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$",
+        description="Failed authentications one client address may make before the API answers"
+        " 429 until the window clears (`N/second`, `N/minute`, `N/hour`).",
+    )
     api_url: str | None = Field(
         default=None,
         description="Base URL of the HTTP API an agent (the SDK) asks for its decisions;"
@@ -162,6 +168,15 @@ class Settings(BaseSettings):
         default=None,
         description="The SDK's bearer token for the HTTP API; unset = the one"
         " `agentledger agent register` made for the agent on the local stack.",
+    )
+    approver_token: SecretStr | None = Field(
+        default=None,
+        description="The approver's bearer token the CLI's `approvals`, `approve`, `reject` and"
+        " `revoke` send to the HTTP API (the API decides whose it is).",
+    )
+    approver_token_file: Path | None = Field(
+        default=None,
+        description="A file whose first line is that token; used when the token is unset.",
     )
     expiry_poll_s: float = Field(
         default=1.0, gt=0, description="How often the expirer looks for due approvals."

@@ -14,7 +14,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import AwareDatetime
 
 from agentledger.api.auth import AgentTokens, Callers, bearer
+from agentledger.api.body_limits import BodyLimits
 from agentledger.api.decisions import Timeline, decision_for
+from agentledger.api.documented import problems
+from agentledger.api.login_limits import LoginLimits
 from agentledger.api.models import (
     ActionOut,
     ApprovalOut,
@@ -26,29 +29,40 @@ from agentledger.api.models import (
     ReasonIn,
 )
 from agentledger.api.problems import InvalidRequest, install
+from agentledger.api.shown import shown
 from agentledger.api.timeline import action_view
 from agentledger.approvals import ApprovalDesk
 from domain.events import ActionProposed
 from domain.ids import action_id
+from domain.proposal_limits import proposal_problem
 from domain.values import ResourceRef
 from infra.ledger.approval_index import ApprovalRow
 from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
 
 Token = Annotated[str | None, Depends(bearer)]
+READ = (401, 404, 422, 429)
+DECIDE = (401, 403, 404, 409, 413, 422, 429, 503)
 
 
-def create_app(
+def create_app(  # noqa: PLR0913  # the API's collaborators and its two limits
     desk: ApprovalDesk, ledger: Ledger, sink: ProposalSink, agents: AgentTokens,
-    timeline: Timeline,
+    timeline: Timeline, *, max_body_bytes: int, failed_logins: str,
 ) -> FastAPI:  # fmt: skip
-    """The API over ``desk``, ``ledger`` and the ``timeline`` view; proposals go to ``sink``."""
+    """The API over ``desk``, ``ledger`` and the ``timeline`` view; proposals go to ``sink``.
+
+    Bodies over ``max_body_bytes`` get 413; a client past ``failed_logins`` (e.g.
+    ``20/minute``) failed authentications gets 429 until its window clears.
+    """
+    logins = LoginLimits(failed_logins)
     app = FastAPI(
         title="agentledger",
         summary="Governance of what AI agents do to systems of record.",
         version="0.1.0",
+        dependencies=[Depends(logins.check)],
     )
-    install(app)
+    app.add_middleware(BodyLimits, max_bytes=max_body_bytes)
+    install(app, logins)
     callers = Callers(desk, agents)
     app.include_router(_actions(callers, ledger, sink, timeline))
     app.include_router(_approvals(callers, desk, ledger))
@@ -58,7 +72,10 @@ def create_app(
 def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Timeline) -> APIRouter:
     router = APIRouter(tags=["actions"])
 
-    @router.post("/proposals", status_code=202, response_model=ProposalAccepted)
+    @router.post(
+        "/proposals", status_code=202, response_model=ProposalAccepted,
+        responses=problems(401, 413, 422, 429, 503),
+    )  # fmt: skip
     def propose(body: ProposalIn, token: Token) -> ProposalAccepted:
         """Propose an action as the agent the token names (decided asynchronously)."""
         agent_id = callers.agent(token)
@@ -71,11 +88,14 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Tim
             })  # fmt: skip
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise InvalidRequest(f"the proposal is not valid: {exc}") from exc
+        problem = proposal_problem(proposal)
+        if problem is not None:
+            raise InvalidRequest(f"the proposal is not valid: {problem}")
         sink.send(proposal)
         aid = action_id(agent_id, body.idempotency_key)
         return ProposalAccepted(action_id=aid, status_url=f"/actions/{aid}")
 
-    @router.get("/actions/{aid}", response_model=ActionOut)
+    @router.get("/actions/{aid}", response_model=ActionOut, responses=problems(*READ))
     def get_action(aid: UUID, token: Token) -> ActionOut:
         """An action's state and every event of its timeline."""
         who = callers.reader(token)
@@ -84,7 +104,7 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Tim
             raise LookupError(f"no action {aid}")
         return view
 
-    @router.get("/actions/{aid}/decision", response_model=DecisionOut)
+    @router.get("/actions/{aid}/decision", response_model=DecisionOut, responses=problems(*READ))
     def get_decision(
         aid: UUID, token: Token, since: Annotated[AwareDatetime | None, Query()] = None
     ) -> DecisionOut:
@@ -97,7 +117,7 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Tim
 def _approvals(callers: Callers, desk: ApprovalDesk, ledger: Ledger) -> APIRouter:
     router = APIRouter(prefix="/approvals", tags=["approvals"])
 
-    @router.get("", response_model=list[ApprovalOut])
+    @router.get("", response_model=list[ApprovalOut], responses=problems(401, 422, 429))
     def listing(
         token: Token,
         state: Annotated[ApprovalState | None, Query()] = "pending",
@@ -107,19 +127,19 @@ def _approvals(callers: Callers, desk: ApprovalDesk, ledger: Ledger) -> APIRoute
         callers.approver(token)
         return [_out(row) for row in desk.index.listing(state, limit)]
 
-    @router.post("/{aid}/approve", response_model=ApprovalOut)
+    @router.post("/{aid}/approve", response_model=ApprovalOut, responses=problems(*DECIDE))
     def approve(aid: UUID, body: ApproveIn, token: Token) -> ApprovalOut:
         """Approve, bound to the action digest and the resource version seen."""
         desk.approve(callers.approver(token), aid, **body.model_dump())
         return _out(desk.request(aid))
 
-    @router.post("/{aid}/reject", response_model=ApprovalOut)
+    @router.post("/{aid}/reject", response_model=ApprovalOut, responses=problems(*DECIDE))
     def reject(aid: UUID, body: ReasonIn, token: Token) -> ApprovalOut:
         """Reject: the action will never run."""
         desk.reject(callers.approver(token), aid, body.reason)
         return _out(desk.request(aid))
 
-    @router.post("/{aid}/revoke", response_model=ActionOut)
+    @router.post("/{aid}/revoke", response_model=ActionOut, responses=problems(*DECIDE))
     def revoke(aid: UUID, body: ReasonIn, token: Token) -> ActionOut:
         """Revoke the authorization; after execution, a compensation is proposed."""
         desk.revoke(callers.approver(token), aid, body.reason)
@@ -129,4 +149,6 @@ def _approvals(callers: Callers, desk: ApprovalDesk, ledger: Ledger) -> APIRoute
 
 
 def _out(row: ApprovalRow) -> ApprovalOut:
-    return ApprovalOut.model_validate({**row.__dict__, "resource": row.resource_key})
+    return ApprovalOut.model_validate(
+        {**row.__dict__, "resource": row.resource_key, "parameters": shown(row.parameters)}
+    )

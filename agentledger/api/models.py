@@ -9,7 +9,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.values import Values
+from domain.values import Name, Values
+
+_PART = r"[^/\s\x00-\x1f\x7f]{1,200}"
+RESOURCE_KEY = f"^{_PART}/{_PART}/{_PART}$"
+"""A resource key: three names (no slash, space or control character) joined by slashes."""
 
 ApprovalState = Literal["pending", "approved", "rejected", "expired", "revoked"]
 
@@ -19,15 +23,19 @@ class ProposalIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    resource: str = Field(description="system/type/id", examples=["crm/contact/42"])
-    action_type: str = Field(examples=["contact.update"])
+    resource: str = Field(
+        description="system/type/id", examples=["crm/contact/42"], pattern=RESOURCE_KEY
+    )
+    action_type: Name = Field(examples=["contact.update"])
     idempotency_key: str = Field(min_length=1, max_length=200)
     parameters: Values = Field(default_factory=dict)
     preconditions: Values = Field(default_factory=dict)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
-    estimated_cost: Decimal | None = None
+    estimated_cost: Decimal | None = Field(
+        default=None, ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False
+    )
     plan_id: str | None = None
-    rationale: str | None = None
+    rationale: str | None = Field(default=None, max_length=4000)
 
 
 class ProposalAccepted(BaseModel):

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from agentledger.api.login_limits import LoginLimits, TooManyFailedLogins
 from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavailable
 from domain import errors
 from infra.proposal_sink import ProposalNotDelivered
@@ -17,7 +18,6 @@ class InvalidRequest(ValueError):
 
 STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (InvalidRequest, 422, "invalid_request"),
-    (Unauthenticated, 401, "unauthenticated"),
     (NoSuchApproval, 404, "not_found"),
     (LookupError, 404, "not_found"),
     (errors.SelfApproval, 403, "self_approval"),
@@ -34,18 +34,32 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 
-def problem(status: int, code: str, detail: str, instance: str) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, instance: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """A problem-details response."""
     body = {
         "type": f"urn:agentledger:problem:{code}", "title": code.replace("_", " "),
         "status": status, "detail": detail, "instance": instance,
     }  # fmt: skip
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None  # noqa: PLR2004  # HTTP
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
 
 
-def install(app: FastAPI) -> None:
-    """Map domain and API errors to problem details on ``app``."""
+def install(app: FastAPI, logins: LoginLimits) -> None:
+    """Map domain and API errors to problem details on ``app``; count failed logins."""
+
+    async def unauthenticated(request: Request, exc: Exception) -> JSONResponse:
+        logins.failed(request)
+        path, challenge = request.url.path, {"WWW-Authenticate": "Bearer"}
+        return problem(401, "unauthenticated", str(exc), path, challenge)
+
+    async def throttled(request: Request, exc: Exception) -> JSONResponse:
+        wait = str(exc.retry_after_s)  # type: ignore[attr-defined]  # a TooManyFailedLogins
+        path = request.url.path
+        return problem(429, "too_many_failed_logins", str(exc), path, {"Retry-After": wait})
+
+    app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(TooManyFailedLogins, throttled)
     for exc_type, status, code in STATUS:
 
         async def handler(

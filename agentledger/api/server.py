@@ -38,6 +38,7 @@ def api_app(
     app = create_app(
         approval_desk(settings, the_ledger, systems), the_ledger, sink,
         lambda: agent_tokens(settings), timeline,
+        max_body_bytes=settings.max_record_bytes, failed_logins=settings.api_failed_logins,
     )  # fmt: skip
 
     def close() -> None:

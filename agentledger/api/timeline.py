@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from agentledger.api.models import ActionOut
+from agentledger.api.shown import shown
 from domain.action import Action
 from domain.events import DomainEvent
 from infra.ledger.ledger import Ledger
@@ -24,7 +25,8 @@ def timeline(ledger: Ledger, aid: UUID) -> list[dict[str, Any]]:
             "event": type(record).__name__, "event_id": str(record.metadata.event_id),
             "occurred_at": record.metadata.occurred_at.isoformat(),
             "version": record.metadata.aggregate_version,
-            "data": record.model_dump(mode="json", exclude={"metadata"}),
+            "data": shown({name: getattr(record, name) for name in type(record).model_fields
+                           if name != "metadata"}),
         })  # fmt: skip
     return entries
 
@@ -40,5 +42,5 @@ def action_view(ledger: Ledger, aid: UUID) -> ActionOut:
     return ActionOut(
         action_id=aid, agent_id=action.agent_id, resource=action.resource.key,
         action_type=action.action_type, status=str(action.status), action_digest=action.digest,
-        parameters=action.parameters, timeline=timeline(ledger, aid),
+        parameters=shown(action.parameters), timeline=timeline(ledger, aid),
     )  # fmt: skip

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from domain.events import ActionProposed
 from domain.events.proposals import KafkaPosition
+from domain.proposal_limits import proposal_problem, text_problem
 from domain.values import ResourceRef
 from infra.serde.errors import BadRecord, RecordFailsValidation
 from infra.serde.topic_serde import TopicSerde
@@ -76,16 +77,30 @@ def read(consumed: Consumed, serde: TopicSerde) -> Intake:
         return Undecodable(consumed, exc)
     if not isinstance(record, ActionProposed):  # the topic serde only carries proposals
         return Undecodable(consumed, BadRecord(f"{type(record).__name__} is not a proposal"))
+    problem = proposal_problem(record)
+    if problem is not None:
+        fields = {"agent_id": record.agent_id, "idempotency_key": record.idempotency_key,
+                  "resource": record.resource}  # fmt: skip
+        return Malformed(consumed, problem, _known(fields))
     return Proposal(consumed, record)
 
 
 def _known(datum: dict[str, Any]) -> dict[str, Any]:
     known: dict[str, Any] = {}
     agent, key = datum.get("agent_id"), datum.get("idempotency_key")
-    if isinstance(agent, str) and 0 < len(agent) <= 200:  # noqa: PLR2004  # ProposalRejected's limit
+    if _storable(agent):
         known["agent_id"] = agent
-    if isinstance(key, str) and 0 < len(key) <= 200:  # noqa: PLR2004  # ditto
+    if _storable(key):
         known["idempotency_key"] = key
     with contextlib.suppress(ValidationError):
         known["resource"] = ResourceRef.model_validate(datum.get("resource"))
     return known
+
+
+def _storable(text: object) -> bool:
+    """Whether ``text`` fits ProposalRejected's string fields (and PostgreSQL's text)."""
+    return (
+        isinstance(text, str)
+        and 0 < len(text) <= 200  # noqa: PLR2004  # ProposalRejected's limit
+        and text_problem(text, "") is None
+    )

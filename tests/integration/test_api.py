@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -29,6 +31,7 @@ AGENT = {"Authorization": "Bearer tok-agent"}
 TIMELINES: dict[UUID, list[TimelineEntry]] = {}
 """What the timeline view shows the API in these tests (the view has its own tests)."""
 BOB = {"Authorization": "Bearer tok-bob"}
+PROPOSAL = {"resource": "crm/contact/7", "action_type": "contact.update", "idempotency_key": "k"}
 
 
 @pytest.fixture
@@ -38,7 +41,8 @@ def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator
     sink = ProposalSink(operator(isolated), serde, isolated.partitions)
     app = create_app(
         desk(own_ledger, systems), own_ledger, sink, lambda: {"tok-agent": "api-agent"},
-        lambda aid: TIMELINES.get(aid, []),
+        lambda aid: TIMELINES.get(aid, []), max_body_bytes=isolated.max_record_bytes,
+        failed_logins="1000/minute",  # test_failed_logins_are_limited has its own
     )  # fmt: skip
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -142,7 +146,7 @@ def test_an_agent_proposes_over_http_and_reads_only_its_own_actions(
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"resource": "crm"}, "resource key"),
+        ({"resource": "crm"}, "body.resource"),
         ({"action_type": "contact update"}, "action_type"),
         ({"estimated_cost": "1e30"}, "estimated_cost"),
         ({"rationale": "x" * 5000}, "rationale"),
@@ -209,3 +213,83 @@ def test_an_agent_reads_the_first_decision_since_it_proposed_and_only_its_own(
     assert api.get(url).status_code == 401
     naive = api.get(url, headers=AGENT, params={"since": "2026-12-05T08:00:00"})
     assert naive.status_code == 422  # a moment without its zone means nothing here
+
+
+def _deep(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        (b'{"resource": "' + b"x" * 2_000_000 + b'"}', 413, "larger than"),
+        (b"[" * 100_000 + b"]" * 100_000, 422, "nests deeper"),
+        (json.dumps({**PROPOSAL, "parameters": _deep(300)}).encode(), 422, "parameters.a.a"),
+        (json.dumps({**PROPOSAL, "parameters": {"n": "a\x00"}}).encode(), 422, "NUL"),
+        (json.dumps({**PROPOSAL, "resource": "crm/contact/\ud800"}).encode(), 422, "surrogate"),
+        (json.dumps({**PROPOSAL, "estimated_cost": -1}).encode(), 422, "estimated_cost"),
+    ],
+    ids=["2MB", "100k-deep", "parameters-300-deep", "nul", "lone-surrogate", "negative-cost"],
+)
+def test_a_body_over_a_limit_is_refused_before_anything_is_sent(
+    api: TestClient, isolated: Settings, body: bytes, status: int, named: str
+) -> None:
+    """Too large: 413. Nested too deep, a NUL, a lone surrogate, a negative cost: 422.
+
+    Each names what broke, as a problem; nothing reaches proposals.v1.
+    """
+    headers = {**AGENT, "Content-Type": "application/json"}
+    response = api.post("/proposals", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert named in response.json()["detail"]
+    assert read_topic(isolated, "proposals.v1", until=1, timeout_s=2) == []
+
+
+def test_text_no_store_accepts_is_refused_on_every_route(
+    api: TestClient, own_ledger: Ledger
+) -> None:
+    """A NUL in a rejection's reason is a 422, and the request stays pending."""
+    aid = decide(own_ledger, agent(own_ledger), resource("billing", "invoice"))
+    refused = api.post(f"/approvals/{aid}/reject", json={"reason": "no\x00"}, headers=ALICE)
+    assert (refused.status_code, refused.json()["type"]) == (
+        422,
+        "urn:agentledger:problem:invalid_request",
+    )
+    assert desk(own_ledger, connectors(Settings())).request(aid).state == "pending"
+
+
+def test_a_stored_request_nested_300_deep_is_still_listed(
+    api: TestClient, own_ledger: Ledger
+) -> None:
+    """Parameters stored before the limits existed: the queue and the action still answer."""
+    aid = decide(own_ledger, agent(own_ledger), resource("crm", "contact"), parameters=_deep(300))
+    listing = api.get("/approvals", params={"limit": 1000}, headers=ALICE)
+    assert listing.status_code == 200, listing.text
+    (row,) = [row for row in listing.json() if row["action_id"] == str(aid)]
+    assert "not shown" in json.dumps(row["parameters"])
+    action = api.get(f"/actions/{aid}", headers=ALICE)
+    assert action.status_code == 200, action.text
+
+
+def test_failed_logins_are_limited_per_client(
+    isolated: Settings, own_ledger: Ledger, systems: Connectors
+) -> None:
+    """Past 5 failures a minute, every request from that client is 429 with Retry-After."""
+    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
+    sink = ProposalSink(operator(isolated), serde, isolated.partitions)
+    app = create_app(
+        desk(own_ledger, systems), own_ledger, sink, dict, lambda _aid: [],
+        max_body_bytes=isolated.max_record_bytes, failed_logins="5/minute",
+    )  # fmt: skip
+    with TestClient(app, raise_server_exceptions=False) as client:
+        wrong = [client.get("/approvals", headers={"Authorization": f"Bearer guess-{n}"})
+                 for n in range(300)]  # fmt: skip
+        assert [r.status_code for r in wrong[:5]] == [401] * 5
+        assert {r.status_code for r in wrong[5:]} == {429}
+        assert 1 <= int(wrong[-1].headers["Retry-After"]) <= 60
+        assert wrong[-1].headers["content-type"] == "application/problem+json"
+        assert client.get("/approvals", headers=ALICE).status_code == 429  # no guessing meanwhile

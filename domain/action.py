@@ -218,7 +218,7 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
             after_execution=after,
         )
         if after:
-            undo = {key: self.preconditions.get(key) for key in self.parameters}
+            undo_type, undo = self._undo()
             self.record(
                 ctx,
                 CompensationProposed,
@@ -226,10 +226,18 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
                 agent_id=self.agent_id,
                 resource=self.resource,
                 compensates_action_id=self.id,
-                action_type=f"{self.action_type}{COMPENSATION_SUFFIX}",
+                action_type=undo_type,
                 parameters=undo,
                 reason=reason,
             )
+
+    def compensation(self) -> tuple[str, dict[str, Value]] | None:
+        """The action type and parameters that undo this action, once revoked after execution."""
+        return self._undo() if self.revoked_after_execution else None
+
+    def _undo(self) -> tuple[str, dict[str, Value]]:
+        undo = {key: self.preconditions.get(key) for key in self.parameters}
+        return f"{self.action_type}{COMPENSATION_SUFFIX}", undo
 
     def start_execution(
         self,

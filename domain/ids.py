@@ -24,9 +24,15 @@ def lease_id(resource_key: str) -> UUID:
     return uuid5(LEDGER, f"lease\x00{resource_key}")
 
 
+COMPENSATION_PREFIX = "compensates:"
+"""Idempotency keys under it are the system's: only the compensation the ledger recorded
+for the action named after it may use one (the decider refuses any other as
+``reserved_key``), so no agent can take a compensation's key first."""
+
+
 def compensation_key(action: UUID) -> str:
     """The idempotency key of the proposal that compensates ``action`` (one per action)."""
-    return f"compensates:{action}"
+    return f"{COMPENSATION_PREFIX}{action}"
 
 
 COMPENSATION_SUFFIX = ".compensate"

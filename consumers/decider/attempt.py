@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from consumers.decider.intake import Consumed, Intake, Malformed, Proposal, Undecodable
+from consumers.decider.reserved_keys import reserved_key_problem
 from domain.context import CommandContext
 from domain.errors import DomainError
 from domain.events.decisions import DecisionOutcome, Obligations
@@ -95,6 +96,10 @@ class Attempt:
         if not agent.may(system, kind):
             message = f"agent {agent.agent_id} has no scope for {kind} on {system}"
             self._reject_proposal(item, Reason(code="scope_missing", message=message))
+            return
+        reserved = reserved_key_problem(self.tx, proposal)
+        if reserved is not None:
+            self._reject_proposal(item, Reason(code="reserved_key", message=reserved))
             return
         if aid in self.seen or self.tx.exists(aid):
             message = f"idempotency key {proposal.idempotency_key!r} was already proposed"

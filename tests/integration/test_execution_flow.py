@@ -59,3 +59,37 @@ def test_a_proposal_is_approved_executed_observed_and_compensated(
     assert len(versions) == len(set(versions)), "one observation per change"
     assert applied.expected_version is not None
     assert systems[system].current(ref).version in versions
+
+
+def test_an_agent_cannot_take_the_key_of_a_compensation(
+    isolated: Settings, own_ledger: Ledger, systems: Connectors
+) -> None:
+    """An agent proposes under `compensates:<its action>` first: `reserved_key`.
+
+    The revocation's real undo still runs, with the values from before the change.
+    """
+    key = resource("crm", "contact")
+    ref = ResourceRef.parse(key)
+    systems["crm"].apply(Mutation(ref, Operation.UPSERT, {"tier": "silver"}), f"seed-{key}", None)
+    agent_id = unique("grabbing-agent")
+    register(own_ledger, agent_id, scopes=["*"])
+    with (
+        services(isolated, own_ledger, systems),
+        enrolled_client(agent_id, isolated) as client,
+    ):
+        change = client.propose(resource=key, action_type="contact.update", idempotency_key="one",
+                                parameters={"tier": "gold"}, preconditions={"tier": "silver"})  # fmt: skip
+        assert client.wait_for_decision(change, 60).outcome == "require_approval"
+        desk(own_ledger, systems).approve(ALICE, change.action_id)
+        wait_status(own_ledger, change.action_id, Status.APPLIED)
+        grab = client.propose(resource=key, action_type="contact.update",
+                              idempotency_key=compensation_key(change.action_id),
+                              parameters={"tier": "bronze"})  # fmt: skip
+        refused = client.wait_for_decision(grab, 60)
+        assert refused.outcome == "rejected"
+        assert refused.reasons[0].code == "reserved_key"
+        desk(own_ledger, systems).revoke(ALICE, change.action_id, "wrong tier")
+        undo = action_id(agent_id, compensation_key(change.action_id))
+        undone = wait_status(own_ledger, undo, Status.APPLIED, Status.AWAITING_APPROVAL)
+    assert undone.action_type == "contact.update.compensate"
+    assert undone.parameters == {"tier": "silver"}

@@ -252,11 +252,13 @@ def test_revocation_after_execution_proposes_a_compensation() -> None:
     action.start_execution(clock.ctx(), executor="e1", resource_version="v1", actual=None)
     action.applied(clock.ctx(), external_version="v2", fields={})
     action.collect_events()
+    assert action.compensation() is None  # nothing to undo before the revocation
     action.revoke(clock.ctx(), by="alice", reason="mistake")
     revoked, compensation = records_of(action)
     assert revoked.after_execution
     assert compensation.parameters == {"email": "old@x.io"}
     assert compensation.compensates_action_id == action.id
+    assert action.compensation() == (compensation.action_type, compensation.parameters)
 
 
 def test_every_event_is_sealed_and_linked_to_the_one_before() -> None:

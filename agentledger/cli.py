@@ -16,16 +16,13 @@ from rich.table import Table
 
 from agentledger.bootstrap import build_stack, deploy, ledger, relay_lag
 from agentledger.cli_approvals import (
-    approve,
-    list_approvals,
-    reject,
-    revoke,
     run_api,
     run_executor,
     run_expirer,
     run_observer,
     show_action,
 )
+from agentledger.cli_approver import approve, list_approvals, reject, revoke
 from agentledger.cli_drift import drift_app, run_reconciler
 from agentledger.cli_ledger import audit_app, run_relay
 from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan

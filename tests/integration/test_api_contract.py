@@ -72,6 +72,6 @@ def test_every_answer_is_one_the_document_states(
          f"{live_api.api}/openapi.json", "--checks", ",".join(CHECKS), "--max-examples", "25",
          "--seed", "1", "--no-color", "--generation-database", "none",
          "--report-dir", str(tmp_path / "report")],
-        env=env, capture_output=True, text=True, timeout=900, check=False,
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]

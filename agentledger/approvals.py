@@ -55,22 +55,32 @@ class ApprovalDesk:
         approvers: Mapping[str, Approver],
         current_version: Callable[[ResourceRef], str | None],
         context: Callable[[], CommandContext],
+        signed_in: Callable[[str], Approver] | None = None,
     ) -> None:
-        """Approvers by token; ``current_version`` reads a resource's version now."""
+        """Approvers by static token, or ``signed_in`` for a JWT (OpenID Connect).
+
+        ``current_version`` reads a resource's version now.
+        """
         if ledger.approvals is None:
             raise TypeError("the ledger was built without its approval index")
         self._ledger = ledger
         self.index: ApprovalIndex = ledger.approvals
         self._approvers = dict(approvers)
+        self._signed_in = signed_in
         self._current_version = current_version
         self._context = context
 
     def identify(self, token: str | None) -> Approver:
-        """The approver holding ``token`` (compared in constant time), or Unauthenticated."""
+        """The approver ``token`` names, or Unauthenticated.
+
+        A static token (compared in constant time) first; then a JWT, if sign-in is set up.
+        """
         if token:
             for known, approver in self._approvers.items():
                 if hmac.compare_digest(known.encode(), token.encode()):
                     return approver
+            if self._signed_in is not None and token.count(".") == 2:  # noqa: PLR2004  # a JWS
+                return self._signed_in(token)
         raise Unauthenticated("a valid approver token is required")
 
     def request(self, action_id: UUID) -> ApprovalRow:

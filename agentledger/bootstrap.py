@@ -26,6 +26,7 @@ from agentledger.credentials import (
     require_login,
     systems_database_url,
 )
+from agentledger.oidc import OidcConfig, OidcVerifier
 from agentledger.settings import REPO_ROOT, Settings
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
@@ -392,9 +393,13 @@ def approval_desk(
         token: Approver(entry.name, list(entry.roles))
         for token, entry in settings.approvers.items()
     }
+    signed_in = None
+    if settings.oidc_issuer is not None:
+        config = OidcConfig(settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim)
+        signed_in = OidcVerifier(config, wall_clock).approver
     return ApprovalDesk(
         the_ledger, approvers, lambda ref: systems.for_resource(ref).current(ref).version,
-        lambda: context_at(wall_clock()),
+        lambda: context_at(wall_clock()), signed_in,
     )  # fmt: skip
 
 

@@ -14,7 +14,9 @@ import shutil
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -22,14 +24,16 @@ from uuid import UUID
 from rich.console import Console
 
 from agentledger.approvals import Approver
+from agentledger.approver_client import ApproverClient
 from agentledger.bootstrap import (
-    approval_desk,
     connectors,
     enroll_agent,
     ledger,
     system_context,
+    wall_clock,
 )
 from agentledger.client import Client
+from agentledger.local_issuer import LocalIssuer
 from agentledger.services import observations_since, services, wait_until
 from agentledger.settings import Settings
 from domain.action import Action
@@ -73,7 +77,8 @@ class Step:
 def run_flow(settings: Settings, out: Console) -> dict[str, str]:
     """Run the scenario; the final status of each step's action, by title."""
     bundle = _demo_bundle(settings.policy_bundle)
-    settings = settings.model_copy(update={"policy_bundle": bundle})
+    issuer = LocalIssuer(settings.oidc_audience).start()  # the approver signs in through it
+    settings = settings.model_copy(update={"policy_bundle": bundle, "oidc_issuer": issuer.url})
     the_ledger, systems = ledger(settings), connectors(settings)
     run = uuid.uuid4().hex[:6]
     contact = ResourceRef(system="crm", type="contact", id=f"demo-{run}")
@@ -89,12 +94,19 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
                 )  # fmt: skip
         out.print(f"[bold]8.[/] agents {', '.join(AGENTS)} registered; approval TTL {DEMO_TTL_S} s")
         steps = _steps(run, contact, invoice)
-        desk = approval_desk(settings, the_ledger, systems)
         for agent in AGENTS:
             enroll_agent(settings, agent)
-        with services(settings, the_ledger, systems), Client(AGENTS[0], settings) as sales:
+        token = issuer.mint(APPROVER.name, APPROVER.roles, wall_clock(), timedelta(hours=1))
+        with (
+            services(settings, the_ledger, systems),
+            Client(AGENTS[0], settings) as sales,
+            closing(ApproverClient(settings.api, token)) as desk,
+        ):
             clients = {AGENTS[0]: sales, AGENTS[1]: Client(AGENTS[1], settings)}
-            out.print("[bold]9.[/] relay, decider, executor, expirer and observer running")
+            out.print(
+                "[bold]9.[/] relay, decider, executor, expirer, observer and API running;"
+                f" {APPROVER.name} signed in through the local issuer {issuer.url}"
+            )
             ids = {}
             for step in steps:
                 ref = clients[step.agent].propose(
@@ -107,12 +119,12 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
                 reasons = ", ".join(r.code for r in decision.reasons) or "-"
                 out.print(f"   {step.title}: [bold]{decision.outcome}[/] ({reasons})")
                 if decision.outcome == "require_approval" and step.approver == "approve":
-                    desk.approve(APPROVER, ref.action_id, comment="looks right")
-                    out.print(f"     approved by {APPROVER.name}")
+                    done = desk.decide("approve", ref.action_id, {"comment": "looks right"})
+                    out.print(f"     approved over the API by {', '.join(done['approved_by'])}")
                 if decision.outcome in {"allow", "require_approval"} and step.approver == "approve":
                     wait_until(the_ledger, ref.action_id, {Status.APPLIED}, TIMEOUT_S)
             revoked = ids["raise the invoice amount"]
-            desk.revoke(APPROVER, revoked, "amount was agreed by phone, not in writing")
+            desk.decide("revoke", revoked, {"reason": "amount was agreed by phone, not in writing"})
             out.print("   revoked after execution: [bold]raise the invoice amount[/]")
             undo = action_id(AGENTS[1], compensation_key(revoked))
             wait_until(the_ledger, undo, {Status.APPLIED, Status.AWAITING_APPROVAL}, TIMEOUT_S)
@@ -127,6 +139,7 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
     finally:
         systems.close()
         the_ledger.close()
+        issuer.stop()
         shutil.rmtree(bundle, ignore_errors=True)
 
 

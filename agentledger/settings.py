@@ -169,6 +169,17 @@ class Settings(BaseSettings):
         description="The SDK's bearer token for the HTTP API; unset = the one"
         " `agentledger agent register` made for the agent on the local stack.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL whose signed tokens (JWTs) name approvers;"
+        " its keys are discovered at `<issuer>/.well-known/openid-configuration`.",
+    )
+    oidc_audience: str = Field(
+        default="agentledger", min_length=1, description="The audience a token must name."
+    )
+    oidc_roles_claim: str = Field(
+        default="roles", min_length=1, description="The claim holding an approver's roles."
+    )
     approver_token: SecretStr | None = Field(
         default=None,
         description="The approver's bearer token the CLI's `approvals`, `approve`, `reject` and"

@@ -27,7 +27,7 @@ _MEANING = {
     413: "The request body is larger than the record limit.",
     422: "The request breaks the contract: the field is named in `detail`.",
     429: "Too many failed authentications from this client: retry after `Retry-After`.",
-    503: "A system or the bus is unreachable now: retry later.",
+    503: "A system, the bus or the sign-in issuer is unreachable now: retry later.",
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}},

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from agentledger.api.login_limits import LoginLimits, TooManyFailedLogins
 from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavailable
+from agentledger.oidc import IssuerUnavailable
 from domain import errors
 from infra.proposal_sink import ProposalNotDelivered
 
@@ -30,6 +31,7 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.InvalidTransition, 409, "invalid_transition"),
     (errors.DomainError, 409, "refused"),
     (VersionUnavailable, 503, "resource_version_unavailable"),
+    (IssuerUnavailable, 503, "issuer_unavailable"),
     (ProposalNotDelivered, 503, "proposal_not_delivered"),
 )
 

@@ -90,6 +90,10 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
     ):
         assert event in " ".join(timeline.split()), timeline
     assert "execution scenario done" in result.stdout
+    assert "demo-approver signed in through the local issuer http://127.0.0.1:" in " ".join(
+        result.stdout.split()
+    )
+    assert "approved over the API by demo-approver" in result.stdout
 
 
 def test_a_service_with_a_wrong_database_password_stops_naming_its_role_and_the_setting() -> None:

@@ -432,7 +432,7 @@ def executor_service(
         raise TypeError("the ledger was built without its execution index")
     return ExecutorService(
         the_executor, the_ledger.executions, serdes["actions.v1"],
-        compensations=CompensationForwarder(sink, wall_clock, uuid4),
+        compensations=CompensationForwarder(sink, the_executor.load, wall_clock, uuid4),
         dead_letter=DeadLetterSink(kafka_access(settings, "executor"), serdes["deadletter.v1"]),
         lock=RelayLock(database_url(settings, "executor"), f"executor:{the_ledger.name}"),
         config=ExecutorServiceConfig(

@@ -15,6 +15,7 @@ from uuid import UUID
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agentledger.approver_client import ApiRefused, ApiUnreachable, ApproverClient, read_token
 from agentledger.settings import Settings
@@ -35,12 +36,12 @@ def list_approvals(
     table = Table("action", "agent", "resource", "type", "approvals", "roles", "expires")
     with _approver() as api:
         rows = _answer(lambda: api.listing(state))
-    for row in rows:
-        table.add_row(
+    for row in rows:  # cells as text: an agent chooses the resource id, never our markup
+        table.add_row(*(Text(str(cell)) for cell in (
             row["action_id"], row["agent_id"], row["resource"], row["action_type"],
             f"{len(row['approved_by'])}/{row['approvals_required']}",
             ", ".join(row["approver_roles"]) or "any", row["expires_at"],
-        )  # fmt: skip
+        )))  # fmt: skip
     out.print(table)
 
 

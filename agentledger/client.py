@@ -27,6 +27,7 @@ from domain.events import ActionProposed
 from domain.events.decisions import Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id
+from domain.proposal_limits import proposal_problem
 from domain.values import ResourceRef, Value
 from infra.kafka_acls import AGENT, principal_name
 from infra.proposal_sink import ProposalSink
@@ -109,6 +110,9 @@ class Client:
             "estimated_cost": None if estimated_cost is None else Decimal(str(estimated_cost)),
             "plan_id": plan_id, "rationale": rationale,
         })  # fmt: skip
+        problem = proposal_problem(proposal)
+        if problem is not None:  # the decider would reject it as malformed: say so now
+            raise ValueError(f"the proposal breaks an intake limit: {problem}")
         partition = self._sink.send(proposal)
         aid = action_id(self.agent_id, idempotency_key)
         self._refs[aid] = ActionRef(
@@ -128,20 +132,21 @@ class Client:
         since_ms = ref.proposed_at_ms - CLOCK_SKEW_MS if ref else _now_ms() - LOOKBACK_MS
         since = datetime.fromtimestamp(since_ms / 1000, UTC).isoformat()
         deadline, last = time.monotonic() + timeout, "no answer yet"
+        answer: httpx.Response | None = None
         while (left := deadline - time.monotonic()) > 0:
             try:
                 answer = self._api.get(
                     f"/actions/{aid}/decision", params={"since": since}, timeout=min(left, 10)
                 )
             except httpx.TransportError as exc:
-                last = f"the API at {self.settings.api} did not answer ({exc})"
+                answer, last = None, f"the API at {self.settings.api} did not answer ({exc})"
             else:
                 if answer.status_code == httpx.codes.OK:
                     return Decision.model_validate(answer.json())
-                if answer.is_client_error and answer.status_code != httpx.codes.NOT_FOUND:
+                if answer.is_client_error and answer.status_code not in WAIT_ON:
                     answer.raise_for_status()  # refused (401): waiting will not change it
-                last = f"the API answered {answer.status_code}"  # 404 (not yet), or it is down
-            time.sleep(min(POLL_S, max(deadline - time.monotonic(), 0)))
+                last = f"the API answered {answer.status_code}"  # not yet, limited, or down
+            time.sleep(min(_pause(answer), max(deadline - time.monotonic(), 0)))
         raise DecisionTimeout(f"no decision on {aid} within {timeout} s: {last}")
 
     def close(self) -> None:
@@ -160,3 +165,13 @@ class Client:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+WAIT_ON = {httpx.codes.NOT_FOUND, httpx.codes.TOO_MANY_REQUESTS}
+"""Client errors that pass: no decision yet (404), or the API limits this address (429)."""
+
+
+def _pause(answer: httpx.Response | None) -> float:
+    """How long to wait before asking again: the poll interval, or the API's Retry-After."""
+    wanted = answer.headers.get("Retry-After", "") if answer is not None else ""
+    return float(wanted) if wanted.isdigit() else POLL_S

@@ -2,7 +2,8 @@
 
 They are checked at intake and not in the event models, so that a record stored before a
 limit existed still loads. The API refuses a breach with 422; the decider records it as a
-``malformed`` rejection naming the field.
+``malformed`` rejection naming the field (text holding a NUL never gets that far from
+Kafka: the Avro reader refuses it, and the record becomes a dead letter).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def value_problem(value: object, where: str, max_depth: int = MAX_DEPTH) -> str 
 def proposal_problem(proposal: ActionProposed) -> str | None:
     """The first limit ``proposal`` breaks, named with its field, or ``None``."""
     cost = proposal.estimated_cost
-    if cost is not None and cost < Decimal(0):
+    if cost is not None and (cost < Decimal(0) or cost.is_signed()):  # -0 included
         return f"estimated_cost must not be negative (got {cost})"
     for where in ("idempotency_key", "plan_id", "rationale"):
         text = getattr(proposal, where)

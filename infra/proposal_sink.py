@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from domain.events import ActionProposed
 from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
+from infra.serde.errors import PayloadTooLarge
 from infra.serde.topic_serde import TopicSerde
 
 
 class ProposalNotDelivered(RuntimeError):
     """The broker did not acknowledge a proposal in time."""
+
+
+class ProposalTooLarge(ValueError):
+    """The proposal's record is over the record limit (or the producer's message limit)."""
 
 
 class ProposalSink:
@@ -30,10 +35,17 @@ class ProposalSink:
         key = proposal.resource.key.encode()
         partition = partition_for(key, self._partitions)
         errors: list[KafkaError] = []
-        self._producer.produce(
-            self._serde.topic, self._serde.serialize(proposal), key, partition=partition,
-            on_delivery=lambda error, _msg: errors.append(error) if error else None,
-        )  # fmt: skip
+        try:
+            self._producer.produce(
+                self._serde.topic, self._serde.serialize(proposal), key, partition=partition,
+                on_delivery=lambda error, _msg: errors.append(error) if error else None,
+            )  # fmt: skip
+        except PayloadTooLarge as exc:
+            raise ProposalTooLarge(f"the proposal's record is too large: {exc}") from exc
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            raise ProposalTooLarge(f"the proposal's record is too large: {exc}") from exc
         if self._producer.flush(timeout_s) or errors:
             raise ProposalNotDelivered(f"proposal not delivered: {errors or 'timed out'}")
         return partition

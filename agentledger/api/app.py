@@ -41,7 +41,7 @@ from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
 
 Token = Annotated[str | None, Depends(bearer)]
-READ = (401, 404, 422, 429, 503)
+READ = (401, 404, 413, 422, 429, 503)
 DECIDE = (401, 403, 404, 409, 413, 422, 429, 503)
 
 
@@ -117,7 +117,7 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Tim
 def _approvals(callers: Callers, desk: ApprovalDesk, ledger: Ledger) -> APIRouter:
     router = APIRouter(prefix="/approvals", tags=["approvals"])
 
-    @router.get("", response_model=list[ApprovalOut], responses=problems(401, 422, 429, 503))
+    @router.get("", response_model=list[ApprovalOut], responses=problems(401, 413, 422, 429, 503))
     def listing(
         token: Token,
         state: Annotated[ApprovalState | None, Query()] = "pending",

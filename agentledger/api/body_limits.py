@@ -15,6 +15,8 @@ from agentledger.api.problems import problem
 from domain.proposal_limits import MAX_DEPTH, value_problem
 
 BODY_DEPTH = MAX_DEPTH + 1
+DIGITS = 18
+"""A declared length longer than this is too large whatever it says (and int() stays cheap)."""
 """The body object, then its fields' values (a proposal's parameters are at depth 2)."""
 
 
@@ -31,15 +33,19 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        too_large = not declared.isdigit() or int(declared) > self.max_bytes
-        body, messages = b"", []
+        too_large = (
+            not declared.isdigit() or len(declared) > DIGITS or int(declared) > self.max_bytes
+        )
+        chunks, size, messages = [], 0, []
         while not too_large:
             message = await receive()
             messages.append(message)
-            body += message.get("body", b"")
-            too_large = len(body) > self.max_bytes
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            too_large = size > self.max_bytes
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
         if too_large:
             detail = f"the request body is larger than {self.max_bytes} bytes"
             await problem(413, "body_too_large", detail, scope["path"])(scope, receive, send)

@@ -1,19 +1,23 @@
 """Failed authentications counted per client address: past the limit, 429 until it clears.
 
 Every request from a client over its limit is refused, with a valid token too, so that
-guessing cannot go on in the window. ``limits`` keeps the moving windows in memory (one
-API process); behind a proxy every client shares its address, so the limit is shared.
+guessing cannot go on in the window. The address is the connection's peer, never a
+forwarded-for header (the server trusts none), and an IPv6 address counts as its /64, the
+block one host usually holds. So behind a proxy, or on one machine, clients share a limit.
+``limits`` keeps fixed windows in memory (one API process): a window's counter is deleted
+when it expires, so many failing addresses do not grow memory for good.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 
 
 class TooManyFailedLogins(Exception):
@@ -28,12 +32,12 @@ class TooManyFailedLogins(Exception):
 
 
 class LoginLimits:
-    """The failures each client address may make in a moving window (e.g. ``20/minute``)."""
+    """The failures each client address may make in a window (e.g. ``20/minute``)."""
 
     def __init__(self, rate: str) -> None:
         """``rate`` in ``limits`` notation: ``N/second``, ``N/minute``, ``N/hour``..."""
         self._item: RateLimitItem = parse(rate)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = FixedWindowRateLimiter(MemoryStorage())
 
     def check(self, request: Request) -> None:
         """Raise TooManyFailedLogins while the request's client is over its limit."""
@@ -48,4 +52,11 @@ class LoginLimits:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:  # noqa: PLR2004  # IPv6
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return host

@@ -34,7 +34,7 @@ class ProposalIn(BaseModel):
     estimated_cost: Decimal | None = Field(
         default=None, ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False
     )
-    plan_id: str | None = None
+    plan_id: str | None = Field(default=None, max_length=200)
     rationale: str | None = Field(default=None, max_length=4000)
 
 

@@ -10,7 +10,8 @@ from agentledger.api.login_limits import LoginLimits, TooManyFailedLogins
 from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavailable
 from agentledger.oidc import IssuerUnavailable
 from domain import errors
-from infra.proposal_sink import ProposalNotDelivered
+from infra.proposal_sink import ProposalNotDelivered, ProposalTooLarge
+from infra.serde.errors import RegistryUnavailable
 
 
 class InvalidRequest(ValueError):
@@ -33,6 +34,8 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (VersionUnavailable, 503, "resource_version_unavailable"),
     (IssuerUnavailable, 503, "issuer_unavailable"),
     (ProposalNotDelivered, 503, "proposal_not_delivered"),
+    (ProposalTooLarge, 413, "proposal_too_large"),
+    (RegistryUnavailable, 503, "registry_unavailable"),
 )
 
 

@@ -58,7 +58,9 @@ class ApiServer:
         """Bind ``api_host``:``api_port`` and build the app on ``the_ledger``."""
         self._socket = socket.create_server((settings.api_host, settings.api_port))
         self._app, self._close = api_app(settings, the_ledger, systems)
-        self.server = uvicorn.Server(uvicorn.Config(self._app, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self._app, log_level="warning", proxy_headers=False)
+        )  # a client's X-Forwarded-For must not choose the address its failures count on
         self.ready = threading.Event()
 
     def run(self, stop: threading.Event) -> None:

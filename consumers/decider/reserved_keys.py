@@ -2,16 +2,20 @@
 
 The executor proposes a revoked action's undo under ``compensates:<action id>``. Were any
 proposal with that key decided, an agent could take it first and have the real undo
-refused as a duplicate. So the ledger decides: only a proposal equal to the compensation
-it recorded for that action (agent, resource, action type and parameters) may use it.
+refused as a duplicate. So the ledger decides: only a proposal equal to what the
+executor proposes for the compensation it recorded may use the key. Equal in everything
+policy weighs (agent, resource, action type, parameters, no preconditions, no cost, full
+confidence, no plan), compared by canonical text so that ``1`` is not ``true``, and under
+the key spelled exactly as the system spells it. The rationale may differ: it is prose.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from domain.canonical import canonical_text
 from domain.events import ActionProposed
-from domain.ids import COMPENSATION_PREFIX
+from domain.ids import COMPENSATION_PREFIX, compensation_key
 from infra.ledger.commands import Commands
 
 
@@ -28,8 +32,18 @@ def reserved_key_problem(tx: Commands, proposal: ActionProposed) -> str | None:
     undo = revoked.compensation()
     if undo is None:
         return f"{refusal}; action {revoked.id} was not revoked after it ran"
-    recorded = (revoked.agent_id, revoked.resource, *undo)
-    proposed = (proposal.agent_id, proposal.resource, proposal.action_type, proposal.parameters)
-    if proposed != recorded:
+    undo_type, undo_parameters = undo
+    recorded = {
+        "key": compensation_key(revoked.id), "agent_id": revoked.agent_id,
+        "resource": revoked.resource, "action_type": undo_type, "parameters": undo_parameters,
+        "preconditions": {}, "estimated_cost": None, "confidence": 1.0, "plan_id": None,
+    }  # fmt: skip
+    proposed = {
+        "key": key, "agent_id": proposal.agent_id, "resource": proposal.resource,
+        "action_type": proposal.action_type, "parameters": proposal.parameters,
+        "preconditions": proposal.preconditions, "estimated_cost": proposal.estimated_cost,
+        "confidence": proposal.confidence, "plan_id": proposal.plan_id,
+    }  # fmt: skip
+    if canonical_text(proposed) != canonical_text(recorded):
         return f"{refusal}; this is not the compensation recorded for action {revoked.id}"
     return None

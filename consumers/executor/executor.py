@@ -103,7 +103,7 @@ class Executor:
         Raises :class:`ConnectorUnavailable` when the resource cannot even be read: the
         caller retries later, nothing was recorded.
         """
-        action = self._load(action_id)
+        action = self.load(action_id)
         if action is None or action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
             return Outcome.SKIPPED
         connector = self._connector_for(action.resource.system)
@@ -140,7 +140,7 @@ class Executor:
 
     def redrive(self, row: ExecutionRow) -> Outcome:
         """Finish an execution left in flight (a crash): call again with the same key."""
-        action = self._load(row.action_id)
+        action = self.load(row.action_id)
         if action is None or action.status is not Status.EXECUTING:
             return Outcome.SKIPPED
         log.info(
@@ -185,7 +185,8 @@ class Executor:
                     "retry scheduled" if retryable else "final", error)  # fmt: skip
         return Outcome.RETRY_SCHEDULED if retryable else Outcome.FAILED
 
-    def _load(self, action_id: UUID) -> Action | None:
+    def load(self, action_id: UUID) -> Action | None:
+        """The action as the ledger holds it, or ``None``."""
         try:
             found: object = self._ledger.repository.get(action_id)
         except AggregateNotFoundError:

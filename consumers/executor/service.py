@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumers.executor.compensations import CompensationForwarder
+from consumers.executor.compensations import CompensationForwarder, CompensationNotRecorded
 from consumers.executor.executor import Executor, Outcome
 from consumers.relay.lock import RelayLock
 from domain.events import Authorized, CompensationProposed
@@ -210,6 +210,8 @@ class ExecutorService:
                 self._persist(lambda: self._compensations.forward(record), stop)
         except _GaveUp as exc:
             self._dead_letter(message, ProcessingFailed(str(exc.__cause__)[:2000]))
+        except CompensationNotRecorded as exc:
+            self._dead_letter(message, ProcessingFailed(str(exc)))
 
     def _dead_letter(self, message: Message, error: BadRecord) -> None:
         """Park a record this executor can never handle, with the reason, and move on."""
@@ -236,6 +238,8 @@ class ExecutorService:
                 result = work()
             except TRANSIENT as exc:
                 log.warning("transient failure, retrying: %s", exc)
+            except CompensationNotRecorded:
+                raise  # a forged record: retrying will not make the ledger hold it
             except Exception as exc:
                 failures += 1
                 log.exception("executor step failed (%d times)", failures)

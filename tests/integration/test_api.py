@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from agentledger.api.app import create_app
+from agentledger.api.server import ApiServer
 from agentledger.bootstrap import connectors, topic_serdes
+from agentledger.services import running
 from agentledger.settings import Settings
 from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome
@@ -293,3 +296,36 @@ def test_failed_logins_are_limited_per_client(
         assert 1 <= int(wrong[-1].headers["Retry-After"]) <= 60
         assert wrong[-1].headers["content-type"] == "application/problem+json"
         assert client.get("/approvals", headers=ALICE).status_code == 429  # no guessing meanwhile
+
+
+def test_a_proposal_whose_record_outgrows_the_limit_is_a_413(
+    api: TestClient, isolated: Settings
+) -> None:
+    """A body under the limit whose Avro record is over it (each 0.5 costs 10 bytes): 413."""
+    body = {**PROPOSAL, "parameters": {"a": [0.5] * 200_000}}
+    response = api.post("/proposals", json=body, headers=AGENT)
+    assert (response.status_code, response.json()["type"]) == (
+        413,
+        "urn:agentledger:problem:proposal_too_large",
+    )
+    long_plan = api.post("/proposals", json={**PROPOSAL, "plan_id": "p" * 1_020_000}, headers=AGENT)
+    assert long_plan.status_code == 422
+    assert read_topic(isolated, "proposals.v1", until=1, timeout_s=2) == []
+
+
+def test_a_forwarded_for_header_chooses_nothing(
+    isolated: Settings, own_ledger: Ledger, systems: Connectors
+) -> None:
+    """Over real HTTP, failures count on the peer address whatever X-Forwarded-For says."""
+    served = isolated.model_copy(update={"api_failed_logins": "5/minute"})
+    server = ApiServer(served, own_ledger, systems)
+    with (
+        running([("the API", server.run, server.ready)]),
+        httpx.Client(base_url=served.api) as http,
+    ):
+        answers = [
+            http.get("/approvals", headers={"Authorization": f"Bearer guess-{n}",
+                                            "X-Forwarded-For": f"192.0.2.{n}"})
+            for n in range(8)
+        ]  # fmt: skip
+    assert [a.status_code for a in answers] == [401] * 5 + [429] * 3

@@ -7,7 +7,7 @@ import pytest
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
-from domain.events import ExternalStateObserved
+from domain.events import ExternalStateObserved, ProposalRejected
 from domain.ids import action_id, compensation_key
 from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
@@ -64,9 +64,10 @@ def test_a_proposal_is_approved_executed_observed_and_compensated(
 def test_an_agent_cannot_take_the_key_of_a_compensation(
     isolated: Settings, own_ledger: Ledger, systems: Connectors
 ) -> None:
-    """An agent proposes under `compensates:<its action>` first: `reserved_key`.
+    """An agent proposes under `compensates:<its action>`: `reserved_key`, every time.
 
-    The revocation's real undo still runs, with the values from before the change.
+    Before the revocation, and after it with a copy of the undo that differs only in its
+    cost, or under the key spelled in capitals. The real undo still runs.
     """
     key = resource("crm", "contact")
     ref = ResourceRef.parse(key)
@@ -89,7 +90,19 @@ def test_an_agent_cannot_take_the_key_of_a_compensation(
         assert refused.outcome == "rejected"
         assert refused.reasons[0].code == "reserved_key"
         desk(own_ledger, systems).revoke(ALICE, change.action_id, "wrong tier")
+        # the recorded undo itself, but with a cost that policy denies, or the key respelled
+        client.propose(resource=key, action_type="contact.update.compensate",
+                       idempotency_key=compensation_key(change.action_id),
+                       parameters={"tier": "silver"}, estimated_cost=999_999)  # fmt: skip
+        client.propose(resource=key, action_type="contact.update.compensate",
+                       idempotency_key=f"compensates:{str(change.action_id).upper()}",
+                       parameters={"tier": "silver"})  # fmt: skip
         undo = action_id(agent_id, compensation_key(change.action_id))
         undone = wait_status(own_ledger, undo, Status.APPLIED, Status.AWAITING_APPROVAL)
+        records = read_topic(isolated, "actions.v1", until=10**9, timeout_s=10)
     assert undone.action_type == "contact.update.compensate"
     assert undone.parameters == {"tier": "silver"}
+    assert undone.estimated_cost is None
+    reserved = [r for r in records
+                if isinstance(r, ProposalRejected) and r.reason.code == "reserved_key"]  # fmt: skip
+    assert len(reserved) == 3  # before the revocation, and both copies after it

@@ -58,6 +58,9 @@ def test_a_proposal_over_a_limit_is_rejected_and_its_key_stays_free(
             for key in BREACHES
         }
         decisions = {key: client.wait_for_decision(ref, 60) for key, ref in refs.items()}
+        with pytest.raises(ValueError, match="estimated_cost must not be negative"):
+            client.propose(resource="crm/contact/42", action_type="contact.update",
+                           idempotency_key="sdk", estimated_cost=-1)  # fmt: skip
         records = read_topic(isolated, "actions.v1", until=10**9, timeout_s=20)
         (letter,) = read_topic(isolated, "deadletter.v1", until=1)
     rejected = {r.idempotency_key: r for r in records if isinstance(r, ProposalRejected)}

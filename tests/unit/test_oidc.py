@@ -34,9 +34,9 @@ class Published:
         self.fetches += 1
         return dict(KeySet(list(self.keys)).as_dict(private=False))
 
-    def token(self, roles: object, key: int = -1) -> str:
-        """A token signed with key ``key`` for subject ``sub-1``."""
-        signer = self.keys[key]
+    def token(self, roles: object) -> str:
+        """A token signed with the newest key, for subject ``sub-1``."""
+        signer = self.keys[-1]
         claims = {"iss": ISSUER, "aud": "api", "sub": "sub-1", "roles": roles,
                   "exp": int((NOW + timedelta(minutes=5)).timestamp())}  # fmt: skip
         return jwt.encode({"alg": "ES256", "kid": signer.kid}, claims, signer)

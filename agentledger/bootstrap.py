@@ -28,6 +28,7 @@ from agentledger.credentials import (
 )
 from agentledger.oidc import OidcConfig, OidcVerifier
 from agentledger.settings import REPO_ROOT, Settings
+from agentledger.signing_keys import attesters, service_key
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
 from consumers.executor.compensations import CompensationForwarder
@@ -47,6 +48,7 @@ from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
 from consumers.relay.wakeup import StoreWakeup
 from domain.context import CommandContext
+from domain.signing import as_service
 from infra.audit import AuditResult
 from infra.audit.store import audit_store as store_audit
 from infra.audit.topic import audit_topic as topic_audit
@@ -317,7 +319,7 @@ def decider(settings: Settings, the_ledger: Ledger | None = None) -> Decider:
         dead_letter=DeadLetterSink(kafka_access(settings, "decider"), serdes["deadletter.v1"]),
         config=DeciderConfig(
             consumer=f"decider:{settings.topic('proposals.v1')}",
-            history_limit=settings.policy_history_limit,
+            history_limit=settings.policy_history_limit, attesters=attesters(settings),
         ),
         actual=actual_reader(settings),
     )  # fmt: skip
@@ -426,8 +428,9 @@ def executor_service(
         failpoint=failpoint(settings),
     )  # fmt: skip
     sink = ProposalSink(
-        kafka_access(settings, "executor"), serdes["proposals.v1"], settings.partitions
-    )
+        kafka_access(settings, "executor"), serdes["proposals.v1"], settings.partitions,
+        seal=as_service(service_key(settings, "executor")),
+    )  # fmt: skip
     if the_ledger.executions is None:
         raise TypeError("the ledger was built without its execution index")
     return ExecutorService(

@@ -24,9 +24,11 @@ from agentledger.bootstrap import (
     policy_engine,
     system_context,
 )
+from agentledger.cli_agent_keys import key_app, operator_name
 from agentledger.cli_ledger import until_signalled
 from agentledger.credentials import write_credential
 from agentledger.settings import Settings
+from agentledger.signing_keys import enroll_key, new_agent_key, pem
 from consumers.decider.dry_run import PlanRefused, impact, plan
 from domain.events import ActionProposed
 from infra.policy.bundle import BundleError, load_bundle
@@ -37,6 +39,7 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 policy_app = typer.Typer(help="Inspect decisions and try candidate bundles.", no_args_is_help=True)
 agent_app = typer.Typer(help="The agent registry.", no_args_is_help=True)
+agent_app.add_typer(key_app, name="key")
 
 
 def run_decider() -> None:
@@ -141,24 +144,31 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
         typer.Option(help="Also write the agent's Kafka credential and API token (JSON) here."),
     ] = None,
 ) -> None:
-    """Register an agent (no-op if it exists); give it its own Kafka user and API token."""
+    """Register an agent (no-op if it exists); give it a Kafka user, API token and signing key.
+
+    The key is made on this host and kept in the deployment secrets (or the credential
+    file); an agent that makes its own pair instead registers its public key with
+    ``agentledger agent key add``.
+    """
     settings = Settings()
     the_ledger = ledger(settings)
     with the_ledger.batch(system_context()) as tx:
         tx.register_agent(agent_id=agent_id, name=name or agent_id, owner=owner, scopes=scope,
                           budget_limit=Decimal(budget))  # fmt: skip
+        kid = enroll_key(settings, tx, agent_id, operator_name())
     the_ledger.close()
-    out.print(f"agent [cyan]{agent_id}[/] registered with scopes {scope}")
+    out.print(f"agent [cyan]{agent_id}[/] registered with scopes {scope}; it signs with {kid}")
     kafka, token = enroll_agent(settings, agent_id)
     out.print(f"its Kafka user is [cyan]{kafka.username}[/] (SASL/SCRAM-SHA-512, {kafka.protocol})")
     if credential_file is None:
         out.print(
-            "its password and API token are in the deployment secrets, where the SDK on this"
-            " host finds them"
+            "its password, API token and signing key are in the deployment secrets, where the"
+            " SDK on this host finds them"
         )
     else:
-        write_credential(credential_file, kafka, token)
+        write_credential(credential_file, kafka, token, pem(new_agent_key(settings, agent_id)))
         out.print(
-            f"its Kafka credential and API token are in [cyan]{credential_file}[/] (mode 0600):"
+            f"its Kafka credential, API token and signing key are in [cyan]{credential_file}[/]"
+            " (mode 0600):"
             " hand it over"
         )

@@ -5,7 +5,8 @@
                          parameters={"tier": "gold"}, idempotency_key="upgrade-42")
     decision = client.wait_for_decision(ref, timeout=30)
 
-Proposals go to ``proposals.v1`` as Avro through the registry, keyed by the resource;
+Proposals go to ``proposals.v1`` as Avro through the registry, keyed by the resource and
+signed with the agent's Ed25519 key (``agentledger agent register`` makes one);
 decisions are asked of the HTTP API (``GET /actions/{id}/decision``) with the agent's token.
 """
 
@@ -23,13 +24,16 @@ from pydantic import BaseModel, ConfigDict
 from agentledger.bootstrap import topic_serdes
 from agentledger.credentials import agent_api_token, kafka_access
 from agentledger.settings import Settings
+from agentledger.signing_keys import agent_key
 from domain.events import ActionProposed
 from domain.events.decisions import Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id
 from domain.proposal_limits import proposal_problem
+from domain.signing import as_agent
 from domain.values import ResourceRef, Value
 from infra.kafka_acls import AGENT, principal_name
+from infra.partitioner import partition_for
 from infra.proposal_sink import ProposalSink
 
 LOOKBACK_MS = 3_600_000
@@ -86,7 +90,10 @@ class Client:
         self.settings = settings or Settings()
         self._kafka = kafka_access(self.settings, principal_name(AGENT, agent_id))
         proposals = topic_serdes(self.settings, "proposals.v1")["proposals.v1"]
-        self._sink = ProposalSink(self._kafka, proposals, self.settings.partitions)
+        self._sink = ProposalSink(
+            self._kafka, proposals, self.settings.partitions,
+            seal=as_agent(agent_key(self.settings, agent_id)),
+        )  # fmt: skip
         token = agent_api_token(self.settings, agent_id)
         self._api = httpx.Client(
             base_url=self.settings.api, headers={"Authorization": f"Bearer {token}"}, timeout=10
@@ -99,7 +106,11 @@ class Client:
         confidence: float = 1.0, estimated_cost: Decimal | float | None = None,
         plan_id: str | None = None, rationale: str | None = None,
     ) -> ActionRef:  # fmt: skip
-        """Produce an ActionProposed; returns once the broker has it (not yet decided)."""
+        """Produce a signed ActionProposed; returns once the broker has it (not yet decided).
+
+        A value the signature cannot state exactly (an integer beyond 2**53 - 1) is a
+        ``ValueError``: send it as a ``Decimal``.
+        """
         ref = resource if isinstance(resource, ResourceRef) else ResourceRef.parse(resource)
         now = datetime.now(UTC)
         proposal = ActionProposed.model_validate({
@@ -113,7 +124,8 @@ class Client:
         problem = proposal_problem(proposal)
         if problem is not None:  # the decider would reject it as malformed: say so now
             raise ValueError(f"the proposal breaks an intake limit: {problem}")
-        partition = self._sink.send(proposal)
+        self._sink.send(proposal)  # signed with the agent's key on its way
+        partition = partition_for(ref.key.encode(), self.settings.partitions)
         aid = action_id(self.agent_id, idempotency_key)
         self._refs[aid] = ActionRef(
             action_id=aid, agent_id=self.agent_id, idempotency_key=idempotency_key,

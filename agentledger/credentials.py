@@ -167,10 +167,9 @@ def agent_api_token(settings: Settings, agent_id: str) -> str:
     """The bearer token the SDK of ``agent_id`` shows the HTTP API."""
     if settings.agent_token is not None:
         return settings.agent_token.get_secret_value()
-    if settings.kafka_credential_file is not None:
-        held = _credential(settings.kafka_credential_file)
-        if "api_token" in held:
-            return str(held["api_token"])
+    held = credential_entry(settings, "api_token")
+    if held is not None:
+        return held
     found = deployment_secrets(settings).find(AGENT_TOKEN_PREFIX + agent_id)
     if found is None:
         raise StackError("api", (
@@ -187,9 +186,20 @@ def agent_tokens(settings: Settings) -> dict[str, str]:
     return {**made, **settings.agent_tokens}
 
 
-def write_credential(path: Path, kafka: KafkaAccess, api_token: str) -> None:
-    """Write an agent's Kafka credential and API token as JSON, readable by its owner only."""
-    held = {"username": kafka.username, "password": kafka.password, "api_token": api_token}
+def credential_entry(settings: Settings, name: str) -> str | None:
+    """Entry ``name`` of the ``kafka_credential_file``, if the setting and the entry are there."""
+    if settings.kafka_credential_file is None:
+        return None
+    held = _credential(settings.kafka_credential_file)
+    return str(held[name]) if name in held else None
+
+
+def write_credential(path: Path, kafka: KafkaAccess, api_token: str, signing_key: str) -> None:
+    """Write an agent's Kafka credential, API token and signing key (PEM) as JSON (mode 0600)."""
+    held = {
+        "username": kafka.username, "password": kafka.password, "api_token": api_token,
+        "signing_key": signing_key,
+    }  # fmt: skip
     write_private(path, json.dumps(held))
 
 

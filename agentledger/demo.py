@@ -17,6 +17,7 @@ from agentledger.bootstrap import decider_service, enroll_agent, ledger, relay, 
 from agentledger.client import Client, Decision
 from agentledger.services import answering, running
 from agentledger.settings import Settings
+from agentledger.signing_keys import enroll_key
 from infra.ledger.ledger import Ledger
 
 AGENT = "demo-agent"
@@ -30,6 +31,7 @@ def run_governed(settings: Settings, out: Console) -> list[Decision]:
         with the_ledger.batch(system_context()) as tx:
             tx.register_agent(agent_id=AGENT, name="Demo agent", owner="demo-owner",
                               scopes=["crm:*"], budget_limit=Decimal(100))  # fmt: skip
+            enroll_key(settings, tx, AGENT, "demo")
         out.print(f"[bold]5.[/] registered [cyan]{AGENT}[/] (scopes crm:*, budget 100)")
         enroll_agent(settings, AGENT)
         with _services(settings, the_ledger), Client(AGENT, settings) as client:

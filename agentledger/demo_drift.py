@@ -32,6 +32,7 @@ from agentledger.credentials import kafka_access
 from agentledger.processes import ObserverThread, ReconcilerProcess
 from agentledger.services import services, wait_until
 from agentledger.settings import Settings
+from agentledger.signing_keys import enroll_key
 from domain.action_state import Status
 from domain.events import DriftDetected, DriftResolved
 from domain.events.drift import DriftClass
@@ -112,6 +113,7 @@ def run_drift(settings: Settings, out: Console) -> dict[str, int]:
                     agent_id=AGENT, name=AGENT, owner=f"{AGENT}-owner", scopes=["crm:*"],
                     budget_limit=Decimal(1000),
                 )  # fmt: skip
+            enroll_key(settings, tx, AGENT, "demo")
         enroll_agent(settings, AGENT)
         with (
             services(settings, the_ledger, systems, observe=False),

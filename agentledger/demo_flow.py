@@ -36,6 +36,7 @@ from agentledger.client import Client
 from agentledger.local_issuer import LocalIssuer
 from agentledger.services import observations_since, services, wait_until
 from agentledger.settings import Settings
+from agentledger.signing_keys import enroll_key
 from domain.action import Action
 from domain.action_state import Status
 from domain.events import (
@@ -92,6 +93,7 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
                     agent_id=agent, name=agent, owner=f"{agent}-owner",
                     scopes=["crm:*", "billing:*"], budget_limit=Decimal(1000),
                 )  # fmt: skip
+                enroll_key(settings, tx, agent, "demo")
         out.print(f"[bold]8.[/] agents {', '.join(AGENTS)} registered; approval TTL {DEMO_TTL_S} s")
         steps = _steps(run, contact, invoice)
         for agent in AGENTS:

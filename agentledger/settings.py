@@ -169,6 +169,21 @@ class Settings(BaseSettings):
         description="The SDK's bearer token for the HTTP API; unset = the one"
         " `agentledger agent register` made for the agent on the local stack.",
     )
+    agent_key_file: Path | None = Field(
+        default=None,
+        description="PEM file with the agent's Ed25519 private key, which the SDK signs its"
+        " proposals with; unset = the key `agentledger agent register` made on the local stack.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM file with this service's Ed25519 private key (the API's attestations,"
+        " the executor's compensations); unset = the local stack's, from the deployment secrets.",
+    )
+    service_public_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="The decider's trust in service keys, as JSON: {service: raw public key in"
+        " base64} for `api` and `executor`; a service left out = the local stack's key.",
+    )
     oidc_issuer: str | None = Field(
         default=None,
         description="OpenID Connect issuer URL whose signed tokens (JWTs) name approvers;"

@@ -13,6 +13,8 @@ from domain.context import CommandContext
 from domain.dispatching import recordmethod
 from domain.events import (
     AgentBudgetChanged,
+    AgentKeyRegistered,
+    AgentKeyRevoked,
     AgentRegistered,
     AgentReinstated,
     AgentScopesChanged,
@@ -24,6 +26,7 @@ from domain.events import (
 )
 from domain.ids import COMPENSATION_SUFFIX, agent_aggregate_id
 from domain.recording import RecordingAggregate
+from domain.signing import key_id
 
 
 class Agent(RecordingAggregate):
@@ -52,6 +55,9 @@ class Agent(RecordingAggregate):
         self.budget_limit = record.budget_limit
         self.reservations: dict[UUID, Decimal] = {}
         self.suspended = False
+        self.keys: dict[str, bytes] = {}
+        """Public keys its proposals may be signed with, by key id."""
+        self.revoked_keys: set[str] = set()
         self.last_hash = record.metadata.hash
 
     @classmethod
@@ -104,6 +110,26 @@ class Agent(RecordingAggregate):
         """Set a new budget limit (open reservations stay)."""
         self.record(
             ctx, AgentBudgetChanged, agent_id=self.agent_id, budget_limit=limit, changed_by=by
+        )
+
+    def register_key(self, ctx: CommandContext, *, public_key: bytes, by: str) -> str:
+        """Accept proposals signed with ``public_key`` (no-op if it is registered); its id."""
+        kid = key_id(public_key)
+        if kid in self.revoked_keys:
+            raise errors.KeyRevoked(f"key {kid} of agent {self.agent_id} was revoked")
+        if kid not in self.keys:
+            self.record(
+                ctx, AgentKeyRegistered, agent_id=self.agent_id, key_id=kid,
+                public_key=public_key, registered_by=by,
+            )  # fmt: skip
+        return kid
+
+    def revoke_key(self, ctx: CommandContext, *, key: str, reason: str, by: str) -> None:
+        """Accept nothing more signed with key ``key``."""
+        if key not in self.keys:
+            raise errors.UnknownKey(f"agent {self.agent_id} has no active key {key!r}")
+        self.record(
+            ctx, AgentKeyRevoked, agent_id=self.agent_id, key_id=key, reason=reason, revoked_by=by
         )
 
     def suspend(self, ctx: CommandContext, *, reason: str, by: str) -> None:
@@ -179,6 +205,15 @@ class Agent(RecordingAggregate):
     @when.register
     def _(self, record: AgentBudgetChanged) -> None:
         self.budget_limit = record.budget_limit
+
+    @when.register
+    def _(self, record: AgentKeyRegistered) -> None:
+        self.keys[record.key_id] = record.public_key
+
+    @when.register
+    def _(self, record: AgentKeyRevoked) -> None:
+        self.keys.pop(record.key_id, None)
+        self.revoked_keys.add(record.key_id)
 
     @when.register
     def _(self, _: AgentSuspended) -> None:

@@ -91,3 +91,15 @@ class UnknownAgent(DomainError):
     """No agent is registered under this id."""
 
     code = "unknown_agent"
+
+
+class KeyRevoked(DomainError):
+    """A revoked key may not be registered again: a new key is made instead."""
+
+    code = "key_revoked"
+
+
+class UnknownKey(DomainError):
+    """The agent has no such key."""
+
+    code = "unknown_key"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -134,10 +134,21 @@ Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00-\
 """A non-empty identifier without slashes, spaces or control characters (key parts, codes)."""
 
 
+BYTES_AS_BASE64 = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+"""Keys and signatures in JSON (views, the API): base64, not text they are not."""
+
+
 class Record(BaseModel):
     """Base of every contract record: immutable, and unknown fields are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    added_fields: ClassVar[frozenset[str]] = frozenset()
+    """Optional fields added to the contract after records were sealed without them.
+
+    Their canonical text leaves them out while they are ``None``, so that every record
+    sealed before they existed still verifies.
+    """
 
 
 class ResourceRef(Record):

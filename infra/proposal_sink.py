@@ -5,6 +5,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from domain.events import ActionProposed
+from domain.signing import Sealer
 from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.serde.errors import PayloadTooLarge
@@ -22,16 +23,24 @@ class ProposalTooLarge(ValueError):
 class ProposalSink:
     """An idempotent producer of proposals (the SDK, the HTTP API, compensations)."""
 
-    def __init__(self, kafka: KafkaAccess, serde: TopicSerde, partitions: int) -> None:
-        """Produce to ``serde``'s topic, which has ``partitions`` partitions."""
+    def __init__(
+        self, kafka: KafkaAccess, serde: TopicSerde, partitions: int, *, seal: Sealer
+    ) -> None:
+        """Produce to ``serde``'s topic, which has ``partitions`` partitions.
+
+        Each proposal goes out as ``seal`` returns it: signed by its agent, or attested
+        by the service sending it (the decider refuses a proposal with neither).
+        """
+        self._seal = seal
         self._serde = serde
         self._partitions = partitions
         self._producer = Producer(
             client_config(kafka, {"enable.idempotence": True, "linger.ms": 2})
         )
 
-    def send(self, proposal: ActionProposed, timeout_s: float = 30.0) -> int:
-        """Produce and wait for the broker's acknowledgement; the partition it went to."""
+    def send(self, proposal: ActionProposed, timeout_s: float = 30.0) -> ActionProposed:
+        """Seal, produce and wait for the broker's acknowledgement; the proposal as sent."""
+        proposal = self._seal(proposal)
         key = proposal.resource.key.encode()
         partition = partition_for(key, self._partitions)
         errors: list[KafkaError] = []
@@ -48,7 +57,7 @@ class ProposalSink:
             raise ProposalTooLarge(f"the proposal's record is too large: {exc}") from exc
         if self._producer.flush(timeout_s) or errors:
             raise ProposalNotDelivered(f"proposal not delivered: {errors or 'timed out'}")
-        return partition
+        return proposal
 
     def close(self) -> None:
         """Deliver anything pending."""

@@ -14,7 +14,8 @@ ACTION_LIFECYCLE = (
 )  # fmt: skip
 AGENT_REGISTRY = (
     "AgentRegistered", "AgentScopesChanged", "AgentBudgetChanged", "AgentSuspended",
-    "AgentReinstated", "BudgetReserved", "BudgetSettled", "BudgetReleased",
+    "AgentReinstated", "BudgetReserved", "BudgetSettled", "BudgetReleased", "AgentKeyRegistered",
+    "AgentKeyRevoked",
 )  # fmt: skip
 
 

@@ -16,8 +16,10 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from agentledger.bootstrap import decider_service, relay, system_context, topic_serdes
 from agentledger.services import answering
 from agentledger.settings import Settings
+from agentledger.signing_keys import enroll_key, new_agent_key
 from consumers.decider.service import DeciderService
 from domain.events import ActionProposed
+from domain.signing import as_agent
 from domain.values import Record
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
@@ -27,16 +29,22 @@ from tests.kafka_helpers import as_operator
 def register(
     the_ledger: Ledger, agent_id: str, scopes: list[str] | None = None, budget: int = 10_000
 ) -> None:
-    """Register ``agent_id`` with ``scopes`` (default: everything) and a budget."""
+    """Register ``agent_id`` with ``scopes`` (default: everything), a budget and its key."""
     with the_ledger.batch(system_context()) as tx:
         tx.register_agent(
             agent_id=agent_id, name=agent_id, owner=f"owner-of-{agent_id}",
             scopes=scopes if scopes is not None else ["*"], budget_limit=Decimal(budget),
         )  # fmt: skip
+        enroll_key(Settings(), tx, agent_id, "test")
 
 
-def proposal(agent_id: str, key: str, **overrides: Any) -> ActionProposed:
-    """A valid proposal by ``agent_id``, fields overridable."""
+def proposal(
+    agent_id: str, key: str, *, signed_by: str | None = "", **overrides: Any
+) -> ActionProposed:
+    """A valid proposal by ``agent_id``, signed with its key, fields overridable.
+
+    ``signed_by`` names another agent whose key signs it; ``None`` leaves it unsigned.
+    """
     fields: dict[str, Any] = {
         "metadata": {"event_id": uuid.uuid4(), "correlation_id": uuid.uuid4(), "occurred_at": datetime.now(UTC)},
         "agent_id": agent_id, "idempotency_key": key,
@@ -45,7 +53,10 @@ def proposal(agent_id: str, key: str, **overrides: Any) -> ActionProposed:
         "confidence": 0.95,
     }  # fmt: skip
     fields.update(overrides)
-    return ActionProposed.model_validate(fields)
+    unsigned = ActionProposed.model_validate(fields)
+    if signed_by is None:
+        return unsigned
+    return as_agent(new_agent_key(Settings(), signed_by or agent_id))(unsigned)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from agentledger.approvals import ApprovalDesk, Approver
@@ -53,7 +54,7 @@ def decide(  # noqa: PLR0913  # a decided action states everything about it
     """Propose and decide an action directly on the ledger (no Kafka); its id."""
     ref = ResourceRef.parse(resource)
     params = parameters if parameters is not None else {"tier": "gold"}
-    fields = {"resource": ref, "parameters": params, "action_type": action_type}
+    fields: dict[str, Any] = {"resource": ref, "parameters": params, "action_type": action_type}
     ob = Obligations(
         approvals_required=approvals if outcome is DecisionOutcome.REQUIRE_APPROVAL else 0,
         approver_roles=roles or [], approval_ttl_seconds=ttl, extra={},

@@ -8,6 +8,7 @@ from agentledger.bootstrap import enroll_agent
 from agentledger.client import Client
 from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
+from agentledger.signing_keys import new_agent_key
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import KafkaAccess, client_config
 
@@ -23,6 +24,11 @@ def as_operator(settings: Settings) -> dict[str, Any]:
 
 
 def enrolled_client(agent_id: str, settings: Settings) -> Client:
-    """An SDK client for ``agent_id``, whose Kafka user is made first (as ``agent register`` does)."""
+    """An SDK client for ``agent_id``, whose Kafka user and key are made first.
+
+    As ``agent register`` does, except that the key is not registered on the agent: see
+    :func:`tests.decider_helpers.register`.
+    """
     enroll_agent(settings, agent_id)
+    new_agent_key(settings, agent_id)
     return Client(agent_id, settings)

@@ -73,8 +73,10 @@ def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:  
         return st.decimals(-(10**13), 10**13, places=4, allow_nan=False, allow_infinity=False)
     if annotation is UUID:
         return st.uuids()
-    if annotation is bytes:
-        return st.binary(max_size=50)
+    if annotation is bytes:  # a signature or key has its exact size
+        low = next((m.min_length for m in metadata if getattr(m, "min_length", None)), 0)
+        high = next((m.max_length for m in metadata if getattr(m, "max_length", None)), 50)
+        return st.binary(min_size=low, max_size=high)
     if annotation in {AwareDatetime, datetime}:
         return st.datetimes(timezones=st.just(UTC))
     if annotation is str and pattern:

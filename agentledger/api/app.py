@@ -6,6 +6,7 @@ reject or revoke; agents propose, and read their own actions and decisions.
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -13,6 +14,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import AwareDatetime
 
+from agentledger.api.agent_keys import agent_keys
 from agentledger.api.auth import AgentTokens, Callers, bearer
 from agentledger.api.body_limits import BodyLimits
 from agentledger.api.decisions import Timeline, decision_for
@@ -27,12 +29,14 @@ from agentledger.api.models import (
     ProposalAccepted,
     ProposalIn,
     ReasonIn,
+    SignatureIn,
 )
 from agentledger.api.problems import InvalidRequest, install
 from agentledger.api.shown import shown
 from agentledger.api.timeline import action_view
 from agentledger.approvals import ApprovalDesk
 from domain.events import ActionProposed
+from domain.events.proposals import Signature
 from domain.ids import action_id
 from domain.proposal_limits import proposal_problem
 from domain.values import ResourceRef
@@ -66,7 +70,14 @@ def create_app(  # noqa: PLR0913  # the API's collaborators and its two limits
     callers = Callers(desk, agents)
     app.include_router(_actions(callers, ledger, sink, timeline))
     app.include_router(_approvals(callers, desk, ledger))
+    app.include_router(agent_keys(callers, ledger))
     return app
+
+
+def _signature(given: SignatureIn | None) -> Signature | None:
+    if given is None:
+        return None
+    return Signature(key_id=given.key_id, value=base64.b64decode(given.value))
 
 
 def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Timeline) -> APIRouter:
@@ -84,7 +95,8 @@ def _actions(callers: Callers, ledger: Ledger, sink: ProposalSink, timeline: Tim
                 "metadata": {"event_id": uuid4(), "correlation_id": uuid4(),
                              "occurred_at": datetime.now(UTC)},
                 "agent_id": agent_id, "resource": ResourceRef.parse(body.resource),
-                **body.model_dump(exclude={"resource"}),
+                **body.model_dump(exclude={"resource", "signature"}),
+                "signature": _signature(body.signature),
             })  # fmt: skip
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise InvalidRequest(f"the proposal is not valid: {exc}") from exc

@@ -22,6 +22,14 @@ AgentTokens = Callable[[], dict[str, str]]
 registered while the API runs is known at once."""
 
 
+OPERATOR = "operator"
+"""The role that pulls the controls: agents' keys, and (later) suspensions and stops."""
+
+
+class RoleRequired(PermissionError):
+    """The caller is signed in but lacks the role the operation needs."""
+
+
 class Callers:
     """Resolves tokens to approvers and agents."""
 
@@ -33,6 +41,13 @@ class Callers:
     def approver(self, token: str | None) -> Approver:
         """The approver holding ``token``, or Unauthenticated."""
         return self._desk.identify(token)
+
+    def operator(self, token: str | None) -> Approver:
+        """The approver holding ``token`` if it has the role ``operator``."""
+        caller = self._desk.identify(token)
+        if OPERATOR not in caller.roles:
+            raise RoleRequired(f"{caller.name} lacks the role {OPERATOR!r}")
+        return caller
 
     def agent(self, token: str | None) -> str:
         """The agent holding ``token``, or Unauthenticated."""

@@ -18,6 +18,20 @@ RESOURCE_KEY = f"^{_PART}/{_PART}/{_PART}$"
 ApprovalState = Literal["pending", "approved", "rejected", "expired", "revoked"]
 
 
+class SignatureIn(BaseModel):
+    """The agent's own Ed25519 signature over the proposal's signing input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_id: str = Field(
+        min_length=1, max_length=200, pattern=r"^ed25519:[0-9a-f]{32}$",
+        description="The key's id: `ed25519:` and 32 hex digits of the sha256 of the raw key.",
+    )  # fmt: skip
+    value: str = Field(
+        pattern=r"^[A-Za-z0-9+/]{86}==$", description="The 64-byte signature, base64."
+    )
+
+
 class ProposalIn(BaseModel):
     """A proposal from an agent; the agent is the one its token names."""
 
@@ -36,6 +50,11 @@ class ProposalIn(BaseModel):
     )
     plan_id: str | None = Field(default=None, max_length=200)
     rationale: str | None = Field(default=None, max_length=4000)
+    signature: SignatureIn | None = Field(
+        default=None,
+        description="Optional: the agent's own signature (schemas/README.md). The decider"
+        " rejects the proposal as `unauthenticated` if it does not verify.",
+    )
 
 
 class ProposalAccepted(BaseModel):

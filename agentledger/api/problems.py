@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from agentledger.api.auth import RoleRequired
 from agentledger.api.login_limits import LoginLimits, TooManyFailedLogins
 from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavailable
 from agentledger.oidc import IssuerUnavailable
@@ -30,6 +31,10 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.ExecutionInFlight, 409, "execution_in_flight"),
     (errors.AgentSuspended, 409, "agent_suspended"),
     (errors.InvalidTransition, 409, "invalid_transition"),
+    (errors.UnknownAgent, 404, "not_found"),
+    (errors.UnknownKey, 404, "not_found"),
+    (errors.KeyRevoked, 409, "key_revoked"),
+    (RoleRequired, 403, "role_required"),
     (errors.DomainError, 409, "refused"),
     (VersionUnavailable, 503, "resource_version_unavailable"),
     (IssuerUnavailable, 503, "issuer_unavailable"),

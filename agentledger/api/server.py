@@ -13,6 +13,8 @@ from agentledger.api.app import create_app
 from agentledger.bootstrap import approval_desk, projection_store, topic_serdes
 from agentledger.credentials import agent_tokens, kafka_access
 from agentledger.settings import Settings
+from agentledger.signing_keys import service_key
+from domain.signing import as_service
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
@@ -31,8 +33,8 @@ def api_app(
     sink = ProposalSink(
         kafka_access(settings, "api"),
         topic_serdes(settings, "proposals.v1")["proposals.v1"],
-        settings.partitions,
-    )
+        settings.partitions, seal=as_service(service_key(settings, "api")),
+    )  # fmt: skip
     views = projection_store(settings, "api")
     timeline = TimelineReader(views.url, views.prefix)
     app = create_app(

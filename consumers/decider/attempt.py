@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from consumers.decider.authentication import Attester, Unauthenticated, authentication_problem
 from consumers.decider.intake import Consumed, Intake, Malformed, Proposal, Undecodable
 from consumers.decider.reserved_keys import reserved_key_problem
 from domain.context import CommandContext
@@ -65,6 +66,8 @@ class Attempt:
     poisoned: dict[int, Reason]
     actual: Mapping[str, Actual] = field(default_factory=dict)
     """The observed state of the batch's resources (absent: not observed yet)."""
+    attesters: Mapping[str, Attester] = field(default_factory=dict)
+    """The services whose attestation vouches for a proposal, by key id."""
     seen: set[UUID] = field(default_factory=set)
     decided: list[tuple[DecisionRow, PolicyInput]] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
@@ -88,6 +91,10 @@ class Attempt:
         proposal = item.record
         aid = action_id(proposal.agent_id, proposal.idempotency_key)
         agent = self.tx.find_agent(proposal.agent_id)
+        unauthenticated = authentication_problem(proposal, agent, self.attesters)
+        if unauthenticated is not None:
+            self._reject_unauthenticated(item, unauthenticated)
+            return
         if agent is None:
             message = f"no agent {proposal.agent_id!r} is registered"
             self._reject_proposal(item, Reason(code="unknown_agent", message=message))
@@ -197,6 +204,22 @@ class Attempt:
             "action_id": action_id(proposal.agent_id, proposal.idempotency_key),
             "existing_action_id": existing,
         }  # fmt: skip
+        self._reject(self.tx.using(_caused_by(self.tx.ctx, item)), item.consumed, reason, known)
+
+    def _reject_unauthenticated(self, item: Proposal, found: Unauthenticated) -> None:
+        """Recorded against the key: nothing of the agent it names is touched or answered.
+
+        Unless the API vouched for the agent: then the rejection is the agent's own, and
+        it is told (on its action's timeline) that its signature failed.
+        """
+        proposal = item.record
+        reason = Reason(code="unauthenticated", message=found.message[:MESSAGE_LIMIT])
+        known: dict[str, object] = {"resource": proposal.resource, "key_id": found.key_id}
+        if found.vouched:
+            known |= {
+                "agent_id": proposal.agent_id, "idempotency_key": proposal.idempotency_key,
+                "action_id": action_id(proposal.agent_id, proposal.idempotency_key),
+            }  # fmt: skip
         self._reject(self.tx.using(_caused_by(self.tx.ctx, item)), item.consumed, reason, known)
 
     def _reject(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from consumers.decider.attempt import Attempt, Poisoned, Tally
+from consumers.decider.authentication import Attester
 from consumers.decider.intake import Consumed, Intake, Malformed, Undecodable, read
 from domain.context import CommandContext
 from domain.events.proposals import Reason
@@ -42,6 +43,8 @@ class DeciderConfig:
 
     consumer: str = "decider"
     history_limit: int = 0
+    attesters: Mapping[str, Attester] = field(default_factory=dict)
+    """The services whose attestation vouches for a proposal, by key id."""
 
 
 class Decider:
@@ -141,7 +144,7 @@ class Decider:
             attempt = Attempt(
                 tx=tx, now=now, history=history.copy(), engine=self.engine,
                 shadow=self.shadow, history_limit=self.config.history_limit, poisoned=poisoned,
-                actual=actual,
+                actual=actual, attesters=self.config.attesters,
             )  # fmt: skip
             attempts.append(attempt)
             attempt.apply(items)

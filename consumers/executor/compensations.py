@@ -61,5 +61,4 @@ class CompensationForwarder:
             "parameters": parameters, "preconditions": {}, "confidence": 1.0,
             "rationale": f"compensates {revoked.id}: {record.reason}",
         })  # fmt: skip
-        self._sink.send(proposal)
-        return proposal
+        return self._sink.send(proposal)  # attested with the executor's key on its way

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from domain.events.agents import (
     AgentBudgetChanged,
+    AgentKeyRegistered,
+    AgentKeyRevoked,
     AgentRegistered,
     AgentReinstated,
     AgentScopesChanged,
@@ -46,13 +48,16 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MutationApplied, MutationFailed, CompensationProposed, ExternalStateObserved, ChangeFeedChecked,
     DriftDetected, DriftResolved, AgentRegistered, AgentScopesChanged, AgentBudgetChanged,
     AgentSuspended, AgentReinstated, PolicyBundlePublished, BudgetReserved, BudgetSettled,
-    BudgetReleased, LeaseAcquired, LeaseReleased, ShadowDecisionDiffered,
+    BudgetReleased, LeaseAcquired, LeaseReleased, ShadowDecisionDiffered, AgentKeyRegistered,
+    AgentKeyRevoked,
 )  # fmt: skip
 
 __all__ = [
     "ALL_EVENTS",
     "ActionProposed",
     "AgentBudgetChanged",
+    "AgentKeyRegistered",
+    "AgentKeyRevoked",
     "AgentRegistered",
     "AgentReinstated",
     "AgentScopesChanged",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import ConfigDict, Field
+
 from domain.events.base import DomainEvent
-from domain.values import Money, Name
+from domain.values import BYTES_AS_BASE64, Money, Name
 
 
 class AgentRegistered(DomainEvent):
@@ -46,3 +48,23 @@ class AgentReinstated(DomainEvent):
     agent_id: Name
     reason: str
     reinstated_by: str
+
+
+class AgentKeyRegistered(DomainEvent):
+    """A public key was registered for an agent: proposals signed with it are the agent's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", **BYTES_AS_BASE64)
+
+    agent_id: Name
+    key_id: str = Field(min_length=1, max_length=200)
+    public_key: bytes = Field(min_length=32, max_length=32)
+    registered_by: str
+
+
+class AgentKeyRevoked(DomainEvent):
+    """An agent's key was revoked: nothing signed with it is accepted any more."""
+
+    agent_id: Name
+    key_id: str = Field(min_length=1, max_length=200)
+    reason: str
+    revoked_by: str

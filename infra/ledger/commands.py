@@ -64,6 +64,14 @@ class Commands:
         self.uow.add(agent)
         return agent
 
+    def register_key(self, agent_id: str, *, public_key: bytes, by: str) -> str:
+        """Register an Ed25519 public key for the agent; returns its key id."""
+        return self.agent(agent_id).register_key(self.ctx, public_key=public_key, by=by)
+
+    def revoke_key(self, agent_id: str, *, key: str, reason: str, by: str) -> None:
+        """Revoke one of the agent's keys."""
+        self.agent(agent_id).revoke_key(self.ctx, key=key, reason=reason, by=by)
+
     def find_agent(self, agent_id: str) -> Agent | None:
         """The registered agent, or ``None``."""
         return self.uow.get(Agent, agent_aggregate_id(agent_id))

@@ -14,7 +14,7 @@ from domain.events import ALL_EVENTS
 from domain.events.base import EventMetadata
 from domain.events.decisions import Obligations
 from domain.events.drift import FieldDrift
-from domain.events.proposals import KafkaPosition, Reason
+from domain.events.proposals import KafkaPosition, Reason, Signature
 from domain.values import Record, ResourceRef
 from infra.serde.avro_native import (
     Keeping,
@@ -31,7 +31,7 @@ NAMESPACE = "agentledger.v1"
 TOP_LEVEL: tuple[type[Record], ...] = (*ALL_EVENTS, DeadLetter)
 """Records that travel on a topic on their own."""
 SHARED: tuple[type[Record], ...] = (
-    ResourceRef, EventMetadata, Reason, Obligations, KafkaPosition, FieldDrift,
+    ResourceRef, EventMetadata, Reason, Obligations, KafkaPosition, FieldDrift, Signature,
 )  # fmt: skip
 """Records only ever nested in others; ``Value`` is the one contract without a class."""
 

@@ -17,9 +17,11 @@ from agentledger.api.server import ApiServer
 from agentledger.bootstrap import connectors, topic_serdes
 from agentledger.services import running
 from agentledger.settings import Settings
+from agentledger.signing_keys import service_key
 from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome
 from domain.ids import action_id
+from domain.signing import as_service
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
@@ -41,7 +43,10 @@ PROPOSAL = {"resource": "crm/contact/7", "action_type": "contact.update", "idemp
 def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator[TestClient]:
     """The API app over the isolated ledger; agent token ``tok-agent`` is agent ``api-agent``."""
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
-    sink = ProposalSink(operator(isolated), serde, isolated.partitions)
+    sink = ProposalSink(
+        operator(isolated), serde, isolated.partitions,
+        seal=as_service(service_key(isolated, "api")),
+    )  # fmt: skip
     app = create_app(
         desk(own_ledger, systems), own_ledger, sink, lambda: {"tok-agent": "api-agent"},
         lambda aid: TIMELINES.get(aid, []), max_body_bytes=isolated.max_record_bytes,
@@ -283,7 +288,10 @@ def test_failed_logins_are_limited_per_client(
 ) -> None:
     """Past 5 failures a minute, every request from that client is 429 with Retry-After."""
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
-    sink = ProposalSink(operator(isolated), serde, isolated.partitions)
+    sink = ProposalSink(
+        operator(isolated), serde, isolated.partitions,
+        seal=as_service(service_key(isolated, "api")),
+    )  # fmt: skip
     app = create_app(
         desk(own_ledger, systems), own_ledger, sink, dict, lambda _aid: [],
         max_body_bytes=isolated.max_record_bytes, failed_logins="5/minute",

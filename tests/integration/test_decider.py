@@ -14,15 +14,17 @@ from confluent_kafka import Producer
 
 from agentledger.bootstrap import decider, ledger, topic_serdes
 from agentledger.settings import Settings
+from agentledger.signing_keys import service_key
 from consumers.decider.decider import Decider
 from consumers.decider.intake import Consumed
 from domain.events import PolicyBundlePublished, ProposalRejected, ShadowDecisionDiffered
+from domain.signing import as_service
 from infra.ledger.ledger import Ledger
 from infra.policy.bundle import load_bundle
 from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.serde.deadletter import DeadLetter
-from tests.decider_helpers import proposal, read_topic, register, running
+from tests.decider_helpers import produce, proposal, read_topic, register, running
 from tests.kafka_helpers import as_operator, enrolled_client
 
 pytestmark = pytest.mark.integration
@@ -72,7 +74,11 @@ def test_each_outcome_is_decided_with_its_bundle_and_an_input_that_re_evaluates_
 def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_rejected_with_reasons(
     isolated: Settings, own_ledger: Ledger
 ) -> None:
-    """Each refusal is a ProposalRejected with its code; a duplicate names the original action."""
+    """Each refusal is a ProposalRejected with its code; a duplicate names the original action.
+
+    A stranger's signature is no registered agent's key: unauthenticated. An agent nobody
+    registered, vouched for by the API: unknown.
+    """
     register(own_ledger, "bot", scopes=["crm:contact.update"])
     serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
     with running(isolated, own_ledger):
@@ -93,12 +99,22 @@ def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_re
         bad = proposal("bot", "too-sure").model_copy(
             update={"confidence": 1.5}
         )  # bypasses validation
+        vouched = as_service(service_key(isolated, "api"))(proposal("ghost", "x", signed_by=None))
+        produce(isolated, [vouched])  # the API vouches for an agent nobody registered
         producer = Producer({**as_operator(isolated)})
         producer.produce(serde.topic, serde.serialize(bad), b"crm/contact/7")
         producer.flush(30)
         records = read_topic(isolated, "actions.v1", until=10**9, timeout_s=20)
     rejected = {r.reason.code: r for r in records if isinstance(r, ProposalRejected)}
-    assert set(rejected) == {"duplicate", "scope_missing", "unknown_agent", "malformed"}
+    assert set(rejected) == {
+        "duplicate",
+        "scope_missing",
+        "unauthenticated",
+        "unknown_agent",
+        "malformed",
+    }
+    assert rejected["unknown_agent"].agent_id == "ghost"
+    assert rejected["unauthenticated"].agent_id is None  # the stranger's key is nobody's
     assert rejected["duplicate"].existing_action_id == original.action_id
     assert "confidence" in rejected["malformed"].reason.message
     assert rejected["malformed"].agent_id == "bot"

@@ -20,6 +20,8 @@ from agentledger.bootstrap import system_context, topic_serdes
 from agentledger.local_issuer import LocalIssuer
 from agentledger.oidc import OidcConfig, OidcVerifier
 from agentledger.settings import Settings
+from agentledger.signing_keys import service_key
+from domain.signing import as_service
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 from infra.proposal_sink import ProposalSink
@@ -49,8 +51,9 @@ def api(
         system_context, verifier.approver,
     )  # fmt: skip
     sink = ProposalSink(
-        operator(isolated), topic_serdes(isolated, "proposals.v1")["proposals.v1"], 6
-    )
+        operator(isolated), topic_serdes(isolated, "proposals.v1")["proposals.v1"], 6,
+        seal=as_service(service_key(isolated, "api")),
+    )  # fmt: skip
     app = create_app(
         desk, own_ledger, sink, dict, lambda _aid: [],
         max_body_bytes=isolated.max_record_bytes, failed_logins="1000/minute",

@@ -17,6 +17,8 @@ from agentledger.credentials import (
     write_credential,
 )
 from agentledger.settings import Settings
+from agentledger.signing_keys import agent_key, key_from_secret, pem
+from domain.signing import public_bytes
 from infra.kafka_config import KafkaAccess
 from infra.stack.errors import StackError
 
@@ -50,12 +52,16 @@ def test_the_operator_credential_of_the_local_stack_is_generated_once(tmp_path: 
 def test_a_credential_file_is_owner_only_and_read_back(tmp_path: Path) -> None:
     """``agent register --credential-file`` writes 0600 JSON that the SDK reads back."""
     path = tmp_path / "bot.json"
-    write_credential(path, KafkaAccess("127.0.0.1:1", "agent.bot", "pw-generated"), "tok-made")
+    key = key_from_secret("made-for-the-test")
+    write_credential(
+        path, KafkaAccess("127.0.0.1:1", "agent.bot", "pw-generated"), "tok-made", pem(key)
+    )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     settings = Settings(state_dir=tmp_path, kafka_credential_file=path)
     found = kafka_access(settings, "ignored: the file wins")
     assert (found.username, found.password) == ("agent.bot", "pw-generated")
     assert agent_api_token(settings, "bot") == "tok-made"
+    assert public_bytes(agent_key(settings, "bot")) == public_bytes(key)
 
 
 def test_an_agents_api_token_is_found_in_the_secrets_and_a_missing_one_names_the_setting(

@@ -1,0 +1,116 @@
+"""What an agent signs: a proposal's signing input, and Ed25519 key ids and signatures.
+
+The signing input is the RFC 8785 (JCS) canonical JSON of what the proposal asks for,
+defined in ``schemas/README.md`` so that an agent in any language computes the same
+bytes. Avro's binary form cannot serve: map order differs between encoders. The
+envelope (event id, time) and the signatures themselves are not signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from domain.events.proposals import ActionProposed, Signature
+
+SIGNED_AS = "agentledger.v1.ActionProposed"
+"""The signing input's ``schema`` member: a signature over one kind of record only."""
+SAFE_INTEGER = 2**53 - 1
+"""RFC 8785 writes numbers as IEEE doubles: larger integers are signed as decimals."""
+
+
+class Unsignable(ValueError):
+    """The proposal holds a value its signing input cannot state exactly."""
+
+
+def signing_input(proposal: ActionProposed) -> bytes:
+    """The bytes an agent signs for ``proposal`` (RFC 8785 canonical JSON, UTF-8)."""
+    cost = proposal.estimated_cost
+    document = {
+        "schema": SIGNED_AS,
+        "agent_id": proposal.agent_id,
+        "idempotency_key": proposal.idempotency_key,
+        "resource": proposal.resource.key,
+        "action_type": proposal.action_type,
+        "parameters": _signable(proposal.parameters),
+        "preconditions": _signable(proposal.preconditions),
+        "confidence": proposal.confidence,
+        "estimated_cost": None if cost is None else str(cost),
+        "plan_id": proposal.plan_id,
+        "rationale": proposal.rationale,
+    }
+    return rfc8785.dumps(document)
+
+
+def _signable(value: Any) -> Any:  # noqa: ANN401  # a field value
+    """``value`` with decimals tagged ``{"$decimal": text}``; unsafe integers refused."""
+    if isinstance(value, dict):
+        return {key: _signable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_signable(item) for item in value]
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if type(value) is int and not -SAFE_INTEGER <= value <= SAFE_INTEGER:
+        raise Unsignable(f"integer {value} is beyond 2**53 - 1: send it as a Decimal")
+    return value
+
+
+def key_id(public_key: bytes) -> str:
+    """A key's id: ``ed25519:`` and 32 hex digits of the sha256 of its raw public key."""
+    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:32]
+
+
+def public_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    """The raw 32-byte public key."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def signed(proposal: ActionProposed, key: Ed25519PrivateKey) -> Signature:
+    """``key``'s signature over ``proposal``'s signing input."""
+    return Signature(key_id=key_id(public_bytes(key)), value=key.sign(signing_input(proposal)))
+
+
+def valid(signature: Signature, public_key: bytes, data: bytes) -> bool:
+    """Whether ``signature`` is ``public_key``'s over ``data``."""
+    try:
+        _public(public_key).verify(signature.value, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=4096)
+def _public(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+Sealer = Callable[[ActionProposed], ActionProposed]
+"""What a producer of proposals does to each before sending it: sign or attest it."""
+
+
+def as_agent(key: Ed25519PrivateKey) -> Sealer:
+    """Sign each proposal as the agent whose registered key ``key`` is."""
+    return lambda proposal: proposal.model_copy(update={"signature": signed(proposal, key)})
+
+
+def as_service(key: Ed25519PrivateKey) -> Sealer:
+    """Attest each proposal with a service's ``key`` (the API's, the executor's)."""
+    return lambda proposal: proposal.model_copy(update={"attestation": signed(proposal, key)})
+
+
+def valid_public_key(raw: bytes) -> bool:
+    """Whether ``raw`` is a raw Ed25519 public key (32 bytes that decode to a point)."""
+    try:
+        _public(raw)
+    except ValueError:
+        return False
+    return True

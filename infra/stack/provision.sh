@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent machine setup for agentledger: Debian packages (Java 17, Maven, PostgreSQL,
+# Idempotent machine setup for agentledger: Debian packages (Java 17, Maven, PostgreSQL, Node.js,
 # Python 3.11), then the project's virtualenv and its Python packages.
 # Fast when everything is already there: it only checks.
 # Kafka and Apicurio jars are fetched by `agentledger up` through Maven, cached per machine.
@@ -19,6 +19,7 @@ command -v runuser >/dev/null || missing+=(util-linux)
 command -v "$PY" >/dev/null || missing+=(python3.11 python3.11-venv)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)  # the registry's gate
 command -v gcc >/dev/null || missing+=(gcc)  # builds the C Avro module (infra/serde/_avro_native.c)
+command -v node >/dev/null || missing+=(nodejs)  # runs the Node.js agent example and its test
 if command -v "$PY" >/dev/null && ! "$PY" -c 'import os, sysconfig, sys
 sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
   missing+=(python3.11-dev)  # Python.h, for the same build

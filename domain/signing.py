@@ -47,7 +47,10 @@ def signing_input(proposal: ActionProposed) -> bytes:
         "plan_id": proposal.plan_id,
         "rationale": proposal.rationale,
     }
-    return rfc8785.dumps(document)
+    try:
+        return rfc8785.dumps(document)
+    except rfc8785.CanonicalizationError as exc:  # e.g. a lone surrogate, which UTF-8 cannot hold
+        raise Unsignable(f"the proposal has no canonical form: {exc}") from exc
 
 
 def _signable(value: Any) -> Any:  # noqa: ANN401  # a field value

@@ -58,6 +58,8 @@ def test_an_integer_beyond_two_to_the_53_cannot_be_signed() -> None:
     """JCS numbers are doubles: the agent is told to send such a value as a decimal."""
     with pytest.raises(Unsignable, match="Decimal"):
         signing_input(proposal(parameters={"id": 2**53}))
+    with pytest.raises(Unsignable, match="canonical form"):
+        signing_input(proposal(parameters={"text": "\ud800"}))
 
 
 def test_a_proposal_signed_with_a_registered_key_is_authentic() -> None:

@@ -68,12 +68,16 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
     ):
         assert step in result.stdout
     assert "smoke check passed" in result.stdout
+    assert "registered demo-agent (scopes crm:*, budget 100), signing with its key ed25519:" in (
+        " ".join(result.stdout.split())
+    )
     for decided in (
         "first contact with a resource: require_approval (first_contact",
         "same resource again: allow",
         "a forbidden action type: deny (action_type_forbidden",
         "outside its scopes: rejected (scope_missing)",
         "a retry of the second proposal: allow",
+        "signed with a key it never registered: rejected (unauthenticated)",
     ):
         assert decided in result.stdout, result.stdout
     timeline = result.stdout.split("timeline (seconds since start):")[1]

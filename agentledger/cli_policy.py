@@ -30,6 +30,7 @@ from agentledger.credentials import write_credential
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key, new_agent_key, pem
 from consumers.decider.dry_run import PlanRefused, impact, plan
+from domain.errors import DomainError
 from domain.events import ActionProposed
 from infra.policy.bundle import BundleError, load_bundle
 from infra.policy.inputs import PolicyInput
@@ -152,11 +153,16 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
     """
     settings = Settings()
     the_ledger = ledger(settings)
-    with the_ledger.batch(system_context()) as tx:
-        tx.register_agent(agent_id=agent_id, name=name or agent_id, owner=owner, scopes=scope,
-                          budget_limit=Decimal(budget))  # fmt: skip
-        kid = enroll_key(settings, tx, agent_id, operator_name())
-    the_ledger.close()
+    try:
+        with the_ledger.batch(system_context()) as tx:
+            tx.register_agent(agent_id=agent_id, name=name or agent_id, owner=owner,
+                              scopes=scope, budget_limit=Decimal(budget))  # fmt: skip
+            kid = enroll_key(settings, tx, agent_id, operator_name())
+    except DomainError as exc:  # e.g. this host's key of the agent was revoked
+        err.print(f"[red]{exc}[/]: give the agent a new key with `agentledger agent key add`")
+        raise typer.Exit(1) from exc
+    finally:
+        the_ledger.close()
     out.print(f"agent [cyan]{agent_id}[/] registered with scopes {scope}; it signs with {kid}")
     kafka, token = enroll_agent(settings, agent_id)
     out.print(f"its Kafka user is [cyan]{kafka.username}[/] (SASL/SCRAM-SHA-512, {kafka.protocol})")

@@ -96,10 +96,21 @@ def new_agent_key(settings: Settings, agent_id: str) -> Ed25519PrivateKey:
 
 
 def attesters(settings: Settings) -> dict[str, Attester]:
-    """The services whose attestations the decider accepts, by key id."""
-    found = {}
+    """The services whose attestations the decider accepts, by key id.
+
+    Two services sharing a key would be one attester with the narrower reach, so that is
+    refused, as is a service the setting names that does not attest.
+    """
+    unknown = set(settings.service_public_keys) - set(ATTESTERS)
+    if unknown:
+        problem = f"AGENTLEDGER_SERVICE_PUBLIC_KEYS names {sorted(unknown)}: only {list(ATTESTERS)}"
+        raise StackError("keys", problem)
+    found: dict[str, Attester] = {}
     for name, compensations_only in ATTESTERS.items():
         public = _configured(settings, name) or public_bytes(_local_service_key(settings, name))
+        shared = found.get(key_id(public))
+        if shared is not None:
+            raise StackError("keys", f"the {shared.name} and the {name} have the same key")
         found[key_id(public)] = Attester(name, public, compensations_only=compensations_only)
     return found
 

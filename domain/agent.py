@@ -26,7 +26,7 @@ from domain.events import (
 )
 from domain.ids import COMPENSATION_SUFFIX, agent_aggregate_id
 from domain.recording import RecordingAggregate
-from domain.signing import key_id
+from domain.signing import key_id, valid_public_key
 
 
 class Agent(RecordingAggregate):
@@ -114,6 +114,8 @@ class Agent(RecordingAggregate):
 
     def register_key(self, ctx: CommandContext, *, public_key: bytes, by: str) -> str:
         """Accept proposals signed with ``public_key`` (no-op if it is registered); its id."""
+        if not valid_public_key(public_key):
+            raise errors.InvalidKey(f"not a usable Ed25519 public key for agent {self.agent_id}")
         kid = key_id(public_key)
         if kid in self.revoked_keys:
             raise errors.KeyRevoked(f"key {kid} of agent {self.agent_id} was revoked")

@@ -103,3 +103,9 @@ class UnknownKey(DomainError):
     """The agent has no such key."""
 
     code = "unknown_key"
+
+
+class InvalidKey(DomainError):
+    """Not a real Ed25519 public key (a small-order or non-canonical point verifies forgeries)."""
+
+    code = "invalid_key"

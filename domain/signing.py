@@ -18,11 +18,15 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from domain.events.proposals import ActionProposed, Signature
 
 SIGNED_AS = "agentledger.v1.ActionProposed"
 """The signing input's ``schema`` member: a signature over one kind of record only."""
+DECIMAL_TAG = "$decimal"
+"""A decimal signs as ``{"$decimal": text}``, its text in positional notation."""
+KEY_BYTES = 32
 SAFE_INTEGER = 2**53 - 1
 """RFC 8785 writes numbers as IEEE doubles: larger integers are signed as decimals."""
 
@@ -43,26 +47,36 @@ def signing_input(proposal: ActionProposed) -> bytes:
         "parameters": _signable(proposal.parameters),
         "preconditions": _signable(proposal.preconditions),
         "confidence": proposal.confidence,
-        "estimated_cost": None if cost is None else str(cost),
+        "estimated_cost": None if cost is None else format(cost, "f"),
         "plan_id": proposal.plan_id,
         "rationale": proposal.rationale,
     }
     try:
         return rfc8785.dumps(document)
-    except rfc8785.CanonicalizationError as exc:  # e.g. a lone surrogate, which UTF-8 cannot hold
+    except (rfc8785.CanonicalizationError, UnicodeError) as exc:  # e.g. a lone surrogate
         raise Unsignable(f"the proposal has no canonical form: {exc}") from exc
 
 
 def _signable(value: Any) -> Any:  # noqa: ANN401  # a field value
-    """``value`` with decimals tagged ``{"$decimal": text}``; unsafe integers refused."""
+    """``value`` with decimals tagged; unsafe integers and look-alike objects refused.
+
+    A decimal's text is positional, without exponent (``format(d, "f")``): ``1E-7`` is
+    ``"0.0000001"``, ``1E+3`` is ``"1000"``, ``25000.00`` keeps its two places. So any
+    language derives it from the value, whatever text carried it.
+    """
     if isinstance(value, dict):
+        if DECIMAL_TAG in value:
+            raise Unsignable(f"an object with a member {DECIMAL_TAG!r} would sign as a decimal")
         return {key: _signable(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_signable(item) for item in value]
     if isinstance(value, Decimal):
-        return {"$decimal": str(value)}
+        return {DECIMAL_TAG: format(value, "f")}
     if type(value) is int and not -SAFE_INTEGER <= value <= SAFE_INTEGER:
-        raise Unsignable(f"integer {value} is beyond 2**53 - 1: send it as a Decimal")
+        raise Unsignable(
+            f"integer {value} is beyond 2**53 - 1, which a signature cannot state exactly:"
+            " send it as a Decimal (a string over HTTP)"
+        )
     return value
 
 
@@ -111,9 +125,9 @@ def as_service(key: Ed25519PrivateKey) -> Sealer:
 
 
 def valid_public_key(raw: bytes) -> bool:
-    """Whether ``raw`` is a raw Ed25519 public key (32 bytes that decode to a point)."""
-    try:
-        _public(raw)
-    except ValueError:
-        return False
-    return True
+    """Whether ``raw`` is a real Ed25519 public key: canonical, on the curve, of prime order.
+
+    ``cryptography`` loads any 32 bytes; a small-order point such as the identity would
+    "verify" a forged signature over every message, so libsodium's check refuses it.
+    """
+    return len(raw) == KEY_BYTES and crypto_core_ed25519_is_valid_point(raw)

@@ -11,6 +11,7 @@ from agentledger.api.login_limits import LoginLimits, TooManyFailedLogins
 from agentledger.approvals import NoSuchApproval, Unauthenticated, VersionUnavailable
 from agentledger.oidc import IssuerUnavailable
 from domain import errors
+from domain.signing import Unsignable
 from infra.proposal_sink import ProposalNotDelivered, ProposalTooLarge
 from infra.serde.errors import RegistryUnavailable
 
@@ -34,6 +35,8 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.UnknownAgent, 404, "not_found"),
     (errors.UnknownKey, 404, "not_found"),
     (errors.KeyRevoked, 409, "key_revoked"),
+    (errors.InvalidKey, 422, "invalid_key"),
+    (Unsignable, 422, "unsignable"),
     (RoleRequired, 403, "role_required"),
     (errors.DomainError, 409, "refused"),
     (VersionUnavailable, 503, "resource_version_unavailable"),

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from consumers.decider.authentication import Attester, Unauthenticated, authentication_problem
+from consumers.decider.authentication import Attester, AuthenticationFailure, authentication_problem
 from consumers.decider.intake import Consumed, Intake, Malformed, Proposal, Undecodable
 from consumers.decider.reserved_keys import reserved_key_problem
 from domain.context import CommandContext
@@ -79,9 +79,12 @@ class Attempt:
         for index, item in enumerate(items):
             if isinstance(item, Undecodable):
                 continue
-            if isinstance(item, Malformed):
-                reason = Reason(code="malformed", message=item.reason[:MESSAGE_LIMIT])
-                self._reject(self.tx, item.consumed, reason, item.known)
+            if isinstance(item, Malformed):  # unauthenticated too: what it claims is prose only
+                claims = {k: v for k, v in item.known.items() if k != "resource"}
+                message = f"{item.reason} (it claims {claims})" if claims else item.reason
+                reason = Reason(code="malformed", message=message[:MESSAGE_LIMIT])
+                known = {k: v for k, v in item.known.items() if k == "resource"}
+                self._reject(self.tx, item.consumed, reason, known)
             elif index in self.poisoned:
                 self._reject_proposal(item, self.poisoned[index])
             else:
@@ -206,7 +209,7 @@ class Attempt:
         }  # fmt: skip
         self._reject(self.tx.using(_caused_by(self.tx.ctx, item)), item.consumed, reason, known)
 
-    def _reject_unauthenticated(self, item: Proposal, found: Unauthenticated) -> None:
+    def _reject_unauthenticated(self, item: Proposal, found: AuthenticationFailure) -> None:
         """Recorded against the key: nothing of the agent it names is touched or answered.
 
         Unless the API vouched for the agent: then the rejection is the agent's own, and
@@ -215,10 +218,11 @@ class Attempt:
         proposal = item.record
         reason = Reason(code="unauthenticated", message=found.message[:MESSAGE_LIMIT])
         known: dict[str, object] = {"resource": proposal.resource, "key_id": found.key_id}
-        if found.vouched:
+        aid = action_id(proposal.agent_id, proposal.idempotency_key)
+        if found.vouched and aid not in self.seen and not self.tx.exists(aid):  # not a replay
             known |= {
                 "agent_id": proposal.agent_id, "idempotency_key": proposal.idempotency_key,
-                "action_id": action_id(proposal.agent_id, proposal.idempotency_key),
+                "action_id": aid,
             }  # fmt: skip
         self._reject(self.tx.using(_caused_by(self.tx.ctx, item)), item.consumed, reason, known)
 

@@ -28,7 +28,7 @@ class Attester:
 
 
 @dataclass(frozen=True)
-class Unauthenticated:
+class AuthenticationFailure:
     """Why a proposal is not taken to be from the agent it names; the key it came with."""
 
     message: str
@@ -40,51 +40,66 @@ class Unauthenticated:
 
 def authentication_problem(
     proposal: ActionProposed, agent: Agent | None, attesters: Mapping[str, Attester]
-) -> Unauthenticated | None:
-    """Why ``proposal`` is not from ``agent`` (the agent it names, if registered), or ``None``."""
-    signature, attestation = proposal.signature, proposal.attestation
+) -> AuthenticationFailure | None:
+    """Why ``proposal`` is not from ``agent`` (the agent it names, if registered), or ``None``.
+
+    The keys are looked up before anything is computed: a made-up key id costs nothing.
+    """
     claimed = f"a proposal naming agent {proposal.agent_id!r}"
-    proof = signature or attestation
-    if proof is None:
-        return Unauthenticated(f"{claimed} carries no signature and no attestation", None)
+    found = _keys(proposal, agent, attesters, claimed)
+    if isinstance(found, AuthenticationFailure):
+        return found
     try:
         data = signing_input(proposal)
     except Unsignable as exc:
-        return Unauthenticated(f"{claimed} cannot have been signed: {exc}", proof.key_id)
+        proof = proposal.signature or proposal.attestation
+        key = proof.key_id if proof is not None else None
+        return AuthenticationFailure(f"{claimed} cannot have been signed: {exc}", key)
+    attester, public = found
+    attestation, signature = proposal.attestation, proposal.signature
+    if attestation and attester and not valid(attestation, attester.public_key, data):
+        message = f"{claimed}: the {attester.name}'s attestation does not verify"
+        return AuthenticationFailure(message, attestation.key_id)
+    if signature is None or (isinstance(public, bytes) and valid(signature, public, data)):
+        return None
+    vouched = attester is not None and not attester.compensations_only
+    problem = public if isinstance(public, str) else "the signature does not verify"
+    return AuthenticationFailure(f"{claimed}: {problem}", signature.key_id, vouched=vouched)
+
+
+def _keys(
+    proposal: ActionProposed, agent: Agent | None, attesters: Mapping[str, Attester], claimed: str
+) -> AuthenticationFailure | tuple[Attester | None, bytes | str | None]:
+    """The attester and the agent key the proofs name, or why one of them is not acceptable."""
+    signature, attestation = proposal.signature, proposal.attestation
+    if signature is None and attestation is None:
+        return AuthenticationFailure(f"{claimed} carries no signature and no attestation", None)
+    attester = public = None
     if attestation is not None:
-        problem = _attestation_problem(proposal, attestation, attesters, data)
+        attester = attesters.get(attestation.key_id)
+        problem = _attester_problem(proposal, attester)
         if problem is not None:
-            return Unauthenticated(f"{claimed}: {problem}", attestation.key_id)
+            return AuthenticationFailure(f"{claimed}: {problem}", attestation.key_id)
     if signature is not None:
-        problem = _signature_problem(signature, agent, data)
-        if problem is not None:
-            vouched = (
-                attestation is not None and not attesters[attestation.key_id].compensations_only
-            )
-            return Unauthenticated(f"{claimed}: {problem}", signature.key_id, vouched=vouched)
-    return None
+        public = _agent_key(signature, agent)
+        if isinstance(public, str) and attester is None:
+            return AuthenticationFailure(f"{claimed}: {public}", signature.key_id)
+    return attester, public  # a key, or why none (told once the attestation holds)
 
 
-def _attestation_problem(
-    proposal: ActionProposed, attestation: Signature, attesters: Mapping[str, Attester],
-    data: bytes,
-) -> str | None:  # fmt: skip
-    attester = attesters.get(attestation.key_id)
+def _attester_problem(proposal: ActionProposed, attester: Attester | None) -> str | None:
     if attester is None:
         return "its attestation is by no service's key"
-    if not valid(attestation, attester.public_key, data):
-        return f"the {attester.name}'s attestation does not verify"
     compensation = proposal.idempotency_key.startswith(COMPENSATION_PREFIX)
     if attester.compensations_only and not compensation:
         return f"the {attester.name} attests compensations only"
     return None
 
 
-def _signature_problem(signature: Signature, agent: Agent | None, data: bytes) -> str | None:
+def _agent_key(signature: Signature, agent: Agent | None) -> bytes | str:
+    """The registered public key the signature names, or why there is none."""
     public = agent.keys.get(signature.key_id) if agent is not None else None
-    if public is None:
-        revoked = agent is not None and signature.key_id in agent.revoked_keys
-        return f"its key {'was revoked' if revoked else 'is not registered for that agent'}"
-    if not valid(signature, public, data):
-        return "the signature does not verify"
-    return None
+    if public is not None:
+        return public
+    revoked = agent is not None and signature.key_id in agent.revoked_keys
+    return f"its key {'was revoked' if revoked else 'is not registered for that agent'}"

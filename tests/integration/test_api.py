@@ -178,6 +178,20 @@ def test_a_proposal_the_contract_refuses_is_a_422_naming_the_field(
     assert read_topic(isolated, "proposals.v1", until=1, timeout_s=2) == []
 
 
+def test_a_value_the_attestation_cannot_state_exactly_is_a_422(
+    api: TestClient, isolated: Settings
+) -> None:
+    """An integer beyond 2**53 - 1 cannot be signed exactly: 422 saying so, nothing sent."""
+    body = {"resource": "crm/contact/7", "action_type": "contact.update",
+            "idempotency_key": "http-big", "parameters": {"id": 2**53}}  # fmt: skip
+    response = api.post("/proposals", json=body, headers={"Authorization": "Bearer tok-agent"})
+    assert (response.status_code, response.json()["type"]) == (
+        422, "urn:agentledger:problem:unsignable"
+    )  # fmt: skip
+    assert "send it as a Decimal" in response.json()["detail"]
+    assert read_topic(isolated, "proposals.v1", until=1, timeout_s=2) == []
+
+
 def test_the_openapi_document_is_served(api: TestClient) -> None:
     """/docs and /openapi.json describe every route."""
     assert api.get("/docs").status_code == 200

@@ -117,7 +117,8 @@ def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_re
     assert rejected["unauthenticated"].agent_id is None  # the stranger's key is nobody's
     assert rejected["duplicate"].existing_action_id == original.action_id
     assert "confidence" in rejected["malformed"].reason.message
-    assert rejected["malformed"].agent_id == "bot"
+    assert rejected["malformed"].agent_id is None  # unauthenticated: what it claims is prose
+    assert "'agent_id': 'bot'" in rejected["malformed"].reason.message
     assert all(r.source is not None for r in rejected.values())
 
 

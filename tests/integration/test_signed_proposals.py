@@ -94,6 +94,8 @@ def test_an_operator_rotates_and_revokes_keys_through_the_api(
         keys = "/agents/rotating/keys"
         refused = http.post(keys, json={"public_key": raw}, headers=_bearer(approver))
         added = http.post(keys, json={"public_key": raw}, headers=_bearer(operator))
+        identity = base64.b64encode(b"\x01" + bytes(31)).decode()  # verifies any forgery
+        weak = http.post(keys, json={"public_key": identity}, headers=_bearer(operator))
         old_id = key_id(public_bytes(old_key))
         revoked = http.post(
             f"{keys}/{old_id}/revoke", json={"reason": "rotated"}, headers=_bearer(operator)
@@ -109,6 +111,8 @@ def test_an_operator_rotates_and_revokes_keys_through_the_api(
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
     assert (added.status_code, revoked.status_code) == (201, 200)
+    assert weak.status_code == 422
+    assert weak.json()["type"] == "urn:agentledger:problem:invalid_key"
     assert {(k["key_id"], k["state"]) for k in listed} == {
         (added.json()["key_id"], "active"),
         (old_id, "revoked"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import stat
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from agentledger.credentials import (
     write_credential,
 )
 from agentledger.settings import Settings
-from agentledger.signing_keys import agent_key, key_from_secret, pem
+from agentledger.signing_keys import agent_key, attesters, key_from_secret, pem, service_key
 from domain.signing import public_bytes
 from infra.kafka_config import KafkaAccess
 from infra.stack.errors import StackError
@@ -82,3 +84,34 @@ def test_a_broken_credential_file_is_an_error_naming_the_setting(tmp_path: Path)
     path.write_text('{"username": "x"}')
     with pytest.raises(StackError, match="AGENTLEDGER_KAFKA_CREDENTIAL_FILE"):
         read_credential(path, Settings(state_dir=tmp_path))
+
+
+def test_the_deciders_trust_in_service_keys_comes_from_the_setting_or_the_local_stack(
+    tmp_path: Path,
+) -> None:
+    """Configured keys win; a shared key, an unknown service or bad base64 is a clear error."""
+    api = base64.b64encode(public_bytes(key_from_secret("api-elsewhere"))).decode()
+    mine = Settings(state_dir=tmp_path, service_public_keys={"api": api})
+    found = {a.name: a for a in attesters(mine).values()}
+    assert base64.b64encode(found["api"].public_key).decode() == api
+    assert found["executor"].compensations_only
+    assert not found["api"].compensations_only
+    for bad, says in (
+        ({"api": api, "executor": api}, "the api and the executor have the same key"),
+        ({"relay": api}, "names ['relay']"),
+        ({"api": "not base64!"}, "is not base64"),
+        ({"api": base64.b64encode(b"short").decode()}, "is not 32 bytes"),
+    ):
+        with pytest.raises(StackError, match=re.escape(says)):
+            attesters(Settings(state_dir=tmp_path, service_public_keys=bad))
+
+
+def test_a_key_file_that_is_not_an_ed25519_pem_names_the_setting(tmp_path: Path) -> None:
+    """The agent's or the service's key file: unreadable or of another kind, said so."""
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    settings = Settings(state_dir=tmp_path, agent_key_file=junk, signing_key_file=junk)
+    with pytest.raises(StackError, match=r"AGENTLEDGER_AGENT_KEY_FILE .* is not a readable PEM"):
+        agent_key(settings, "bot")
+    with pytest.raises(StackError, match="AGENTLEDGER_SIGNING_KEY_FILE"):
+        service_key(settings, "api")

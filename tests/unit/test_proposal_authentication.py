@@ -131,3 +131,33 @@ def test_the_executor_attests_a_compensation() -> None:
     """Its reach is the system's own compensation keys."""
     undo = proposal(compensation_key(Clock().new_id()))
     assert authentication_problem(as_service(EXECUTOR_KEY)(undo), None, ATTESTERS) is None
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [bytes(32), b"\x01" + bytes(31), bytes.fromhex("ec" + "ff" * 30 + "7f"), b"\xff" * 32],
+    ids=["zero", "identity", "order 2", "not canonical"],
+)
+def test_a_key_that_would_verify_forgeries_is_never_registered(weak: bytes) -> None:
+    """The identity key verifies (R = identity, S = 0) over every message: refused."""
+    clock = Clock()
+    agent = _agent(clock)
+    with pytest.raises(errors.InvalidKey):
+        agent.register_key(clock.ctx(), public_key=weak, by="ops")
+    assert agent.keys == {}
+
+
+def test_decimals_sign_in_positional_notation_and_look_alike_objects_not_at_all() -> None:
+    """1E-7 is "0.0000001" whatever text carried it; {"$decimal": ...} as data is refused."""
+    signed = signing_input(proposal(parameters={"a": Decimal("1E-7"), "b": Decimal("1E+3")}))
+    assert b'"a":{"$decimal":"0.0000001"},"b":{"$decimal":"1000"}' in signed
+    with pytest.raises(Unsignable, match="decimal"):
+        signing_input(proposal(parameters={"x": {"$decimal": "5"}}))
+
+
+def test_an_unknown_key_is_refused_before_the_proposal_is_looked_at() -> None:
+    """A made-up key id costs no canonicalization: the key is what is refused."""
+    forged = as_agent(OTHER_KEY)(proposal()).model_copy(update={"parameters": {"n": 2**60}})
+    found = authentication_problem(forged, _agent(Clock(), AGENT_KEY), ATTESTERS)
+    assert found is not None
+    assert "is not registered" in found.message

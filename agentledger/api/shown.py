@@ -28,5 +28,8 @@ def bounded(value: Any, depth: int = SHOWN_DEPTH) -> Any:  # noqa: ANN401  # any
 
 
 def shown(value: Any) -> Any:  # noqa: ANN401  # any stored value
-    """``value`` bounded and as JSON-ready data (decimals and instants as strings)."""
-    return to_jsonable_python(bounded(value))
+    """``value`` bounded and as JSON-ready data (decimals and instants as strings).
+
+    Bytes (keys, signatures) are base64, as their records write them in JSON.
+    """
+    return to_jsonable_python(bounded(value), bytes_mode="base64")

@@ -7,7 +7,6 @@ eventsourcing's own fields, the record's name and its writer schema's fingerprin
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -39,9 +38,10 @@ class RecordTranscoder(Transcoder):
         self._by_name: dict[str, tuple[Contract, str]] = {}
         self._by_fingerprint: dict[str, Contract] = {}
         for contract in catalog:
-            print_ = fingerprint(contract)
-            self._by_name[contract.name] = (contract, print_)
-            self._by_fingerprint[print_] = contract
+            self._by_name[contract.name] = (contract, contract.fingerprint)
+            self._by_fingerprint[contract.fingerprint] = contract
+        for contract in catalog.superseded:  # read only: records stored before a change
+            self._by_fingerprint[contract.fingerprint] = contract
 
     def encode(self, obj: Any) -> bytes:  # noqa: ANN401  # eventsourcing's event state dict
         """Header + Avro body when the state carries a record, plain JSON otherwise."""
@@ -126,8 +126,3 @@ def _header_text(header: dict[str, Any]) -> str:
 
 def _from_instant(obj: dict[str, Any]) -> Any:  # noqa: ANN401  # json's object hook
     return datetime.fromisoformat(obj["$instant"]) if obj.keys() == {"$instant"} else obj
-
-
-def fingerprint(contract: Contract) -> str:
-    """A short, stable id of the exact schema a record was written with."""
-    return hashlib.sha256(contract.schema_str.encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from infra.serde.codec import compile_decoder, compile_encoder, named_types
 from infra.serde.deadletter import DeadLetter
 
 NAMESPACE = "agentledger.v1"
+HISTORY = "history"
+"""Where a contract's earlier expanded schemas are kept when it changes, one file each:
+``history/agentledger.v1.<Name>.<fingerprint>.avsc``, so records stored under them stay
+readable. ``tests/unit/test_schema_history.py`` finds any that git history needs."""
 TOP_LEVEL: tuple[type[Record], ...] = (*ALL_EVENTS, DeadLetter)
 """Records that travel on a topic on their own."""
 SHARED: tuple[type[Record], ...] = (
@@ -99,6 +104,21 @@ class Contract:
         """The validated record whose body fills ``data[start:]`` (its exact schema)."""
         return self.validate(self.datum(data, start))
 
+    @property
+    def fingerprint(self) -> str:
+        """A short, stable id of this exact schema (what the ledger stores records under)."""
+        return hashlib.sha256(self.schema_str.encode()).hexdigest()[:16]
+
+
+def _compiled(schema: dict[str, Any], cls: type[Record]) -> Contract:
+    """The contract of ``cls`` under ``schema`` (its own, or an earlier one it still reads)."""
+    named = named_types(schema)
+    return Contract(
+        cls.__name__, f"{NAMESPACE}.{cls.__name__}", schema, canonical_json(schema), cls,
+        compile_encoder(schema, named), compile_decoder(schema, named),
+        compile_writer(schema, named), compile_reader(schema, named),
+    )  # fmt: skip
+
 
 class Catalog:
     """Every top-level contract, loaded from a schemas directory."""
@@ -112,19 +132,22 @@ class Catalog:
             schema = load_schema(str(schemas_dir / f"{fullname}.avsc"), _write_hint=False)
             if not isinstance(schema, dict):
                 raise TypeError(f"{fullname}.avsc must hold one record schema")
-            named = named_types(schema)
-            encode, decode = compile_encoder(schema, named), compile_decoder(schema, named)
-            self._by_name[cls.__name__] = Contract(
-                cls.__name__,
-                fullname,
-                schema,
-                canonical_json(schema),
-                cls,
-                encode,
-                decode,
-                compile_writer(schema, named),
-                compile_reader(schema, named),
-            )
+            self._by_name[cls.__name__] = _compiled(schema, cls)
+        self.superseded = [
+            contract for path in sorted((schemas_dir / HISTORY).glob(f"{NAMESPACE}.*.avsc"))
+            if (contract := self._superseded(path)) is not None
+        ]  # fmt: skip
+        """Earlier versions of contracts, to read what was stored under them (``HISTORY``)."""
+
+    def _superseded(self, path: Path) -> Contract | None:
+        name, print_ = path.name.removeprefix(f"{NAMESPACE}.").removesuffix(".avsc").split(".")
+        current = self._by_name.get(name)
+        if current is None:  # a catalog of some classes only
+            return None
+        contract = _compiled(json.loads(path.read_text()), current.cls)
+        if contract.fingerprint != print_:
+            raise TypeError(f"{path} holds the schema {contract.fingerprint}, not {print_}")
+        return contract
 
     def __getitem__(self, name: str) -> Contract:
         """The contract of the record called ``name`` (short name, e.g. ``ActionProposed``)."""

@@ -28,7 +28,7 @@ from agentledger.credentials import (
 )
 from agentledger.oidc import OidcConfig, OidcVerifier
 from agentledger.settings import REPO_ROOT, Settings
-from agentledger.signing_keys import attesters, service_key
+from agentledger.signing_keys import attesters, record_signer, service_key, topic_owner
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
 from consumers.executor.compensations import CompensationForwarder
@@ -230,7 +230,8 @@ def topic_serdes(settings: Settings, *names: str) -> dict[str, TopicSerde]:
     for name, spec in zip(names, specs, strict=True):
         records = [contracts[record] for record in spec.records]
         limit = spec.max_bytes or settings.max_record_bytes
-        serdes[name] = TopicSerde(settings.topic(name), records, client, limit)
+        owner = topic_owner(settings, spec)
+        serdes[name] = TopicSerde(settings.topic(name), records, client, limit, owner)
     return serdes
 
 
@@ -272,8 +273,8 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
     wakeup = StoreWakeup(database_url(settings, "relay"), the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
     letters = topic_serdes(settings, "deadletter.v1")["deadletter.v1"]
     return Relay(
-        the_ledger, config, schema_id, positions, lock, letters=letters, clock=wall_clock,
-        wakeup=wakeup,
+        the_ledger, config, schema_id, positions, lock, letters=letters,
+        signer=record_signer(settings, "relay"), clock=wall_clock, wakeup=wakeup,
     )  # fmt: skip
 
 
@@ -293,7 +294,11 @@ def audit_store(settings: Settings) -> AuditResult:
 def audit_topic(settings: Settings, topic: str) -> AuditResult:
     """Verify a topic's chains (``topic`` with or without the prefix)."""
     name = topic if topic.startswith(settings.topic_prefix) else settings.topic(topic)
-    return topic_audit(kafka_access(settings, OPERATOR), name)
+    try:
+        owner = topic_owner(settings, topic_spec(name.removeprefix(settings.topic_prefix)))
+    except KeyError:  # not a topic of ours (a copy, say): its chains only
+        owner = None
+    return topic_audit(kafka_access(settings, OPERATOR), name, owner)
 
 
 _ENGINES: dict[str, PolicyEngine] = {}
@@ -462,7 +467,7 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     )  # fmt: skip
     return Observer(
         systems, serdes["observations.v1"], positions, wall_clock, config,
-        letters=serdes["deadletter.v1"],
+        letters=serdes["deadletter.v1"], signer=record_signer(settings, "observer"),
     )  # fmt: skip
 
 
@@ -495,7 +500,8 @@ def reconciler(settings: Settings, counters: Counters | None = None) -> faust.Ap
         ),
         DriftRules(engine.query),
         wall_clock,
-        counters,
+        signer=record_signer(settings, "reconciler"),
+        counters=counters,
     )  # fmt: skip
 
 

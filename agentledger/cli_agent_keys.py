@@ -16,7 +16,7 @@ from rich.console import Console
 
 from agentledger.bootstrap import ledger, system_context
 from agentledger.settings import Settings
-from agentledger.signing_keys import ATTESTERS, attesters, pem
+from agentledger.signing_keys import pem, service_public_keys
 from domain.errors import DomainError
 from domain.signing import public_bytes
 from infra.ledger.commands import Commands
@@ -109,9 +109,8 @@ def rotate_key(
 @key_app.command("services")
 def service_keys() -> None:
     """Print the services' public keys (the value of AGENTLEDGER_SERVICE_PUBLIC_KEYS)."""
-    found = {attester.name: base64.b64encode(attester.public_key).decode()
-             for attester in attesters(Settings()).values()}  # fmt: skip
-    typer.echo(json.dumps({name: found[name] for name in ATTESTERS}))
+    found = service_public_keys(Settings())
+    typer.echo(json.dumps({name: base64.b64encode(key).decode() for name, key in found.items()}))
 
 
 def _write(command: Callable[[Commands], object]) -> str:

@@ -118,7 +118,7 @@ def watch(
                 if message.error() is not None:
                     continue
                 try:
-                    record = serde.deserialize(message.value())
+                    record = serde.read_message(message)
                 except BadRecord as exc:
                     err.print(f"[yellow]unreadable record at {message.offset()}[/]: {exc}")
                     continue

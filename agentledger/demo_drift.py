@@ -223,7 +223,7 @@ def _read(
                     at_end.add(message.partition() or 0)
                     continue
                 try:
-                    record = serde.deserialize(message.value())
+                    record = serde.read_message(message)
                 except BadRecord:
                     continue
                 if not isinstance(record, DriftDetected | DriftResolved):

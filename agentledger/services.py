@@ -162,7 +162,7 @@ def observations_since(
                 if message.error() is not None:
                     at_end.add(message.partition() or 0)
                     continue
-                record = serde.deserialize(message.value())
+                record = serde.read_message(message)
                 if isinstance(record, ExternalStateObserved) and record.resource in refs:
                     found.append(record)
     finally:

@@ -177,12 +177,15 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(
         default=None,
         description="PEM file with this service's Ed25519 private key (the API's attestations,"
-        " the executor's compensations); unset = the local stack's, from the deployment secrets.",
+        " the executor's compensations, the relay's, observer's and reconciler's records);"
+        " unset = the local stack's, from the deployment secrets.",
     )
     service_public_keys: dict[str, str] = Field(
         default_factory=dict,
-        description="The decider's trust in service keys, as JSON: {service: raw public key in"
-        " base64} for `api` and `executor`; a service left out = the local stack's key.",
+        description="The services' public keys, as JSON: {service: raw public key in base64}"
+        " for `api`, `executor` (what the decider trusts), `relay`, `observer` and `reconciler`"
+        " (whose records every reader checks); a service left out = the local stack's key."
+        " `agentledger agent key services` prints them.",
     )
     oidc_issuer: str | None = Field(
         default=None,

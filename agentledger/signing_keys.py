@@ -26,12 +26,16 @@ from agentledger.settings import Settings
 from consumers.decider.authentication import Attester
 from domain.signing import key_id, public_bytes
 from infra.ledger.commands import Commands
+from infra.provenance import Owner, RecordSigner
 from infra.stack.errors import StackError
+from infra.topics import TOPICS, TopicSpec
 
 SERVICE_KEY_PREFIX = "sign.service."
 AGENT_KEY_PREFIX = "sign.agent."
 ATTESTERS = {"api": False, "executor": True}
 """The services whose attestation the decider accepts, and whether for compensations only."""
+SIGNING_SERVICES = (*ATTESTERS, *sorted({s.signed_by for s in TOPICS if s.signed_by}))
+"""Every service with a key: the attesters, and the owners of signed topics."""
 
 
 def key_from_secret(secret: str) -> Ed25519PrivateKey:
@@ -61,7 +65,7 @@ def read_key(path: Path, setting: str) -> Ed25519PrivateKey:
 
 
 def service_key(settings: Settings, service: str) -> Ed25519PrivateKey:
-    """The private key of ``service`` (``api`` or ``executor``) in this process."""
+    """The private key of ``service`` (one of :data:`SIGNING_SERVICES`) in this process."""
     if settings.signing_key_file is not None:
         return read_key(settings.signing_key_file, "AGENTLEDGER_SIGNING_KEY_FILE")
     return _local_service_key(settings, service)
@@ -95,24 +99,49 @@ def new_agent_key(settings: Settings, agent_id: str) -> Ed25519PrivateKey:
     return key_from_secret(deployment_secrets(settings).get(AGENT_KEY_PREFIX + agent_id))
 
 
-def attesters(settings: Settings) -> dict[str, Attester]:
-    """The services whose attestations the decider accepts, by key id.
+def service_public_keys(settings: Settings) -> dict[str, bytes]:
+    """Every signing service's public key, by service (configured, else the local stack's).
 
-    Two services sharing a key would be one attester with the narrower reach, so that is
-    refused, as is a service the setting names that does not attest.
+    Two services sharing a key could sign for each other (the observer for the relay, the
+    executor as the API), so that is refused, as is a name that signs nothing.
     """
-    unknown = set(settings.service_public_keys) - set(ATTESTERS)
+    unknown = set(settings.service_public_keys) - set(SIGNING_SERVICES)
     if unknown:
-        problem = f"AGENTLEDGER_SERVICE_PUBLIC_KEYS names {sorted(unknown)}: only {list(ATTESTERS)}"
+        problem = (
+            f"AGENTLEDGER_SERVICE_PUBLIC_KEYS names {sorted(unknown)}:"
+            f" only {list(SIGNING_SERVICES)}"
+        )
         raise StackError("keys", problem)
-    found: dict[str, Attester] = {}
-    for name, compensations_only in ATTESTERS.items():
+    found: dict[str, bytes] = {}
+    for name in SIGNING_SERVICES:
         public = _configured(settings, name) or public_bytes(_local_service_key(settings, name))
-        shared = found.get(key_id(public))
+        shared = next((other for other, held in found.items() if held == public), None)
         if shared is not None:
-            raise StackError("keys", f"the {shared.name} and the {name} have the same key")
-        found[key_id(public)] = Attester(name, public, compensations_only=compensations_only)
+            raise StackError("keys", f"the {shared} and the {name} have the same key")
+        found[name] = public
     return found
+
+
+def attesters(settings: Settings) -> dict[str, Attester]:
+    """The services whose attestations the decider accepts, by key id."""
+    keys = service_public_keys(settings)
+    return {
+        key_id(keys[name]): Attester(name, keys[name], compensations_only=compensations_only)
+        for name, compensations_only in ATTESTERS.items()
+    }
+
+
+def topic_owner(settings: Settings, spec: TopicSpec) -> Owner | None:
+    """Who must have signed each record of ``spec``'s topic (``None``: no one in particular)."""
+    if spec.signed_by is None:
+        return None
+    public = service_public_keys(settings)[spec.signed_by]
+    return Owner(spec.name, spec.signed_by, public, chained=spec.signed_by == "relay")
+
+
+def record_signer(settings: Settings, service: str) -> RecordSigner:
+    """What ``service`` (relay, observer, reconciler) signs the records it produces with."""
+    return RecordSigner(service_key(settings, service))
 
 
 def _configured(settings: Settings, name: str) -> bytes | None:

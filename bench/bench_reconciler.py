@@ -144,7 +144,7 @@ def _latency(settings: Settings, log: Path, count: int) -> tuple[float, float]:
 def _drain(consumer: Consumer, serde: TopicSerde, seen: dict[str, float], timeout: float) -> None:
     for message in consumer.consume(1000, timeout):
         if message.error() is None:
-            record = serde.deserialize(message.value())
+            record = serde.read_message(message)
             if isinstance(record, DriftDetected):
                 seen.setdefault(record.resource.key, time.monotonic())
 

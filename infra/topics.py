@@ -40,15 +40,22 @@ class TopicSpec:
     """Partition count; ``None`` means the ``partitions`` setting (every keyed topic)."""
     internal: bool = False
     """A working topic of one service (no contract, short retention), not a DESIGN.md topic."""
+    signed_by: str | None = None
+    """The service whose signature each record must carry to be acted on (``None``: anyone's)."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("proposals.v1", ("ActionProposed",), FOREVER),
-    TopicSpec("actions.v1", ACTION_LIFECYCLE, FOREVER),
-    TopicSpec("observations.v1", ("ExternalStateObserved", "ChangeFeedChecked"), FOREVER),
-    TopicSpec("drift.v1", ("DriftDetected", "DriftResolved"), FOREVER),
-    TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER),
-    TopicSpec("policies.v1", ("PolicyBundlePublished",), FOREVER),
+    TopicSpec("actions.v1", ACTION_LIFECYCLE, FOREVER, signed_by="relay"),
+    TopicSpec(
+        "observations.v1",
+        ("ExternalStateObserved", "ChangeFeedChecked"),
+        FOREVER,
+        signed_by="observer",
+    ),
+    TopicSpec("drift.v1", ("DriftDetected", "DriftResolved"), FOREVER, signed_by="reconciler"),
+    TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER, signed_by="relay"),
+    TopicSpec("policies.v1", ("PolicyBundlePublished",), FOREVER, signed_by="relay"),
     TopicSpec(
         "deadletter.v1",
         ("DeadLetter",),

@@ -199,7 +199,7 @@ class ExecutorService:
 
     def _handle(self, message: Message, stop: threading.Event) -> None:
         try:
-            record = self._serde.deserialize(message.value())
+            record = self._serde.read_message(message)
         except BadRecord as exc:
             self._dead_letter(message, exc)
             return

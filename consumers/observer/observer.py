@@ -26,12 +26,15 @@ from infra.connectors.base import Change, Connector, ConnectorError
 from infra.connectors.values import dumps
 from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
+from infra.provenance import RecordSigner
 from infra.serde.deadletter import dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
 from infra.topics import DEAD_LETTER_PRODUCER
 
 log = logging.getLogger("agentledger.observer")
+
+OBSERVATIONS = "observations.v1"
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,15 @@ class Observer:
         config: ObserverConfig,
         *,
         letters: TopicSerde,
+        signer: RecordSigner,
     ) -> None:
-        """Produce observations with ``serde`` to its topic, dead letters with ``letters``."""
+        """Produce observations with ``serde`` to its topic, dead letters with ``letters``.
+
+        Each observation is signed by ``signer``: readers act on the observer's only.
+        """
         self._connectors, self._serde, self._positions = connectors, serde, positions
         self._clock, self.config, self._letters = clock, config, letters
+        self._signer = signer
         self.ready = threading.Event()
         self.produced = self.dead_letters = 0
         self._producer: Producer | None = None
@@ -122,8 +130,7 @@ class Observer:
                 except (BadRecord, ValueError) as exc:  # pydantic's ValidationError included
                     self._unpublishable(producer, source, change, exc)
                     continue
-                partition = partition_for(key, self.config.partitions)
-                producer.produce(self._serde.topic, value, key, partition=partition)
+                self._produce(producer, key, value, partition_for(key, self.config.partitions))
                 count += 1
             sequence = changes[-1].sequence if changes else self._at.get(source, 0)
             self._heartbeat(producer, source, sequence, read_at)
@@ -179,7 +186,14 @@ class Observer:
         key = f"{source}/observer/feed".encode()
         for partition in range(self.config.partitions):
             value = self._serde.serialize(feed_read(source, sequence, at, partition))
-            producer.produce(self._serde.topic, value, key, partition=partition)
+            self._produce(producer, key, value, partition)
+
+    def _produce(self, producer: Producer, key: bytes, value: bytes, partition: int) -> None:
+        """One observation, signed over its place and bytes."""
+        headers: list[tuple[str, str | bytes | None]] = [
+            *self._signer.headers(OBSERVATIONS, partition, key, value)
+        ]
+        producer.produce(self._serde.topic, value, key, partition=partition, headers=headers)
 
     def run(self, stop: threading.Event) -> None:
         """Observe until ``stop`` is set; broker trouble restarts from committed positions."""

@@ -168,7 +168,7 @@ class Projector:
                 continue
             name = self._names[message.topic() or ""]
             try:
-                record = self._serdes[name].deserialize(message.value())
+                record = self._serdes[name].read_message(message)
             except BadRecord as exc:
                 letters.append(self._letter(message, exc))
                 continue

@@ -34,6 +34,7 @@ from consumers.reconciler.step import Counters, Input, Outputs, Send, Step
 from consumers.reconciler.verdicts import DriftRules
 from infra.kafka_config import MECHANISM, KafkaAccess, client_config
 from infra.partitioner import partition_for
+from infra.provenance import RecordSigner
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.reconciler")
@@ -81,14 +82,16 @@ class Serdes:
     deadletter: TopicSerde
 
 
-def build_app(
+def build_app(  # noqa: PLR0913  # the app joins its topics, rules, clock and signing key
     config: ReconcilerConfig,
     serdes: Serdes,
     rules: DriftRules,
     clock: Callable[[], datetime],
+    *,
+    signer: RecordSigner,
     counters: Counters | None = None,
 ) -> faust.App:
-    """The faust app; run it with :func:`run`."""
+    """The faust app; run it with :func:`run`. Its alerts are signed by ``signer``."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         config.app_id, broker=f"kafka://{config.kafka.bootstrap}", store="memory://",
@@ -116,7 +119,7 @@ def build_app(
         states, rules, config.windows, lambda key: partition_for(key, config.partitions)
     )
     send = transactional_send(app)
-    outputs = Outputs(serdes.drift, serdes.deadletter, send)
+    outputs = Outputs(serdes.drift, serdes.deadletter, send, signer)
     inputs = {
         serdes.actions.topic: ("actions.v1", serdes.actions),
         serdes.observations.topic: ("observations.v1", serdes.observations),
@@ -183,8 +186,14 @@ def transactional_send(app: faust.App) -> Send:
     producer = app.producer
     ids: dict[tuple[str, int, int], str] = {}
 
-    async def send(
-        topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
+    async def send(  # noqa: PLR0913  # Send's signature
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        partition: int,
+        source: tuple[str, int],
+        *,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> object:
         source_topic, source_partition = source
         slot = (source_topic, source_partition, app.assignor.group_for_topic(source_topic))
@@ -194,7 +203,7 @@ def transactional_send(app: faust.App) -> Send:
                 group_id=app.conf.id, tpg=TopicPartitionGroup(*slot)
             )
         return await producer.send(
-            topic, key, value, partition, None, None, transactional_id=transactional_id
+            topic, key, value, partition, None, headers, transactional_id=transactional_id
         )
 
     return send

@@ -73,7 +73,16 @@ class KafkaHeads:
                 offset = message.offset()
                 if message.error() is not None or offset is None or offset >= before:
                     return found  # end of the partition, or the record faust handed over
-                found.append(Input(topic, partition, offset, message.key(), message.value() or b""))
+                found.append(
+                    Input(
+                        topic,
+                        partition,
+                        offset,
+                        message.key(),
+                        message.value() or b"",
+                        message.headers(),
+                    )
+                )
             log.warning("reading %s[%d] up to %d took over %.0f s", topic, partition, before,
                         self._timeout_s)  # fmt: skip
             return found

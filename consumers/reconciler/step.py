@@ -13,12 +13,14 @@ from uuid import NAMESPACE_URL, uuid5
 from consumers.reconciler.rules import Reconciler, Source
 from domain.events.proposals import KafkaPosition
 from infra.partitioner import partition_for
+from infra.provenance import Headers, RecordSigner
 from infra.serde.deadletter import dead_letter_for
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.reconciler")
 
+DRIFT = "drift.v1"
 SUMMARY_MS = 60_000
 """How often (in the ticks' time) the counters are logged at INFO."""
 
@@ -32,12 +34,16 @@ class Input:
     offset: int
     key: bytes | None
     value: bytes
+    headers: Headers = None
 
     @classmethod
     def of(cls, event: Any) -> Input:  # noqa: ANN401  # a faust event
         """The record of a faust event."""
         message = event.message
-        return cls(message.topic, message.partition, message.offset, message.key, event.value)
+        return cls(
+            message.topic, message.partition, message.offset, message.key, event.value,
+            message.headers,
+        )  # fmt: skip
 
 
 class Counters:
@@ -61,9 +67,10 @@ class Counters:
 class Send(Protocol):
     """Sends a record inside the open transaction of the input partition that caused it."""
 
-    def __call__(
-        self, topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
-    ) -> Awaitable[object]:
+    def __call__(  # noqa: PLR0913  # a record's place, bytes and headers, and its cause
+        self, topic: str, key: bytes | None, value: bytes, partition: int,
+        source: tuple[str, int], *, headers: list[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[object]:  # fmt: skip
         """Hand the record to the producer of ``source``'s (topic, partition) transaction."""
         ...
 
@@ -75,6 +82,8 @@ class Outputs:
     drift_serde: TopicSerde
     letters_serde: TopicSerde
     send: Send
+    signer: RecordSigner
+    """Signs each alert: readers of drift.v1 act on the reconciler's only."""
 
 
 class Step:
@@ -109,18 +118,21 @@ class Step:
         else:
             name, serde = self.inputs[topic]
             try:
-                record = serde.deserialize(item.value)
+                record = serde.read(
+                    item.value, partition=partition, key=item.key, headers=item.headers
+                )
             except BadRecord as error:
                 await self._dead_letter(error, item)
                 return
             self.counters.records += 1
             out = self.reconciler.handle(Source(name, partition, offset), record)
-        serde = self.outputs.drift_serde
+        serde, signer = self.outputs.drift_serde, self.outputs.signer
         for key, alert in out:
+            value, place = serde.serialize(alert), partition_for(key, self.partitions)
+            headers = signer.headers(DRIFT, place, key, value)
             await self.outputs.send(
-                serde.topic, key, serde.serialize(alert), partition_for(key, self.partitions),
-                (topic, partition),
-            )  # fmt: skip
+                serde.topic, key, value, place, (topic, partition), headers=headers
+            )
             self.counters.alerts += 1
             if log.isEnabledFor(logging.DEBUG):  # alerts are on drift.v1: the log counts them
                 log.debug("%s %s", type(alert).__name__, alert.model_dump_json())

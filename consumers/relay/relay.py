@@ -29,6 +29,7 @@ from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.partitioner import partition_for
+from infra.provenance import Owner, RecordSigner
 from infra.routing import route
 from infra.serde.deadletter import dead_letter_for
 from infra.serde.errors import PayloadTooLarge
@@ -66,10 +67,13 @@ class Relay:
 
     def __init__(  # noqa: PLR0913  # the relay joins the store, the registry and Kafka
         self, ledger: Ledger, config: RelayConfig, schema_ids: Callable[[str], int],
-        positions: PositionStore, lock: RelayLock, *, letters: TopicSerde,
+        positions: PositionStore, lock: RelayLock, *, letters: TopicSerde, signer: RecordSigner,
         clock: Callable[[], datetime], wakeup: StoreWakeup | None = None,
     ) -> None:  # fmt: skip
         """``schema_ids`` maps a stored record's schema fingerprint to its registry id.
+
+        Each record is signed by ``signer`` over its bytes and chain link, so readers can
+        tell the relay's records from any other producer's.
 
         A stored record over ``config.max_record_bytes`` goes out as a dead letter
         (``letters``) in the batch's transaction: the broker would refuse the batch
@@ -79,7 +83,7 @@ class Relay:
         """
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
-        self._letters, self._clock = letters, clock
+        self._letters, self._clock, self._signer = letters, clock, signer
         self.position = Position()
         self.active = threading.Event()
         self._frames: dict[str, bytes] = {}
@@ -128,7 +132,12 @@ class Relay:
             raise PositionRefused(message)
         topics = {self._config.topic_prefix + name for name in RELAYED}
         topics |= {slot.rpartition(":")[0] for slot in position.chains}
-        tails = relayed_tails(self._config.kafka, topics, self._config.partitions)
+        prefix = len(self._config.topic_prefix)
+        owners = {
+            topic: Owner(topic[prefix:], "relay", self._signer.public_key, chained=True)
+            for topic in topics
+        }
+        tails = relayed_tails(self._config.kafka, owners, self._config.partitions)
         check_position(position, tails, self._chained_between)
         return position
 
@@ -229,5 +238,6 @@ class Relay:
             (NOTIFICATION, str(notification.id).encode()),
             (PREVIOUS, (previous or "").encode()),
             (HASH, chains[slot].encode()),
+            *self._signer.headers(topic_name, partition, key_bytes, payload, chains[slot]),
         ]
         producer.produce(topic, value=payload, key=key_bytes, partition=partition, headers=headers)

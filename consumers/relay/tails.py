@@ -1,18 +1,21 @@
 """The last record the relay put on each partition it writes, as the topics show it now.
 
 Read ``read_committed`` from the end of each partition backwards (in growing windows)
-until a record carrying the relay's chain headers is found: records without them (not
-the relay's) and aborted transactions are passed over.
+until a record with the relay's chain headers and signature is found: records of anyone
+else (even with a chain computed to follow) and aborted transactions are passed over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from infra.chain import HASH, NOTIFICATION
 from infra.kafka_config import KafkaAccess, client_config
+from infra.provenance import Owner
+from infra.serde.errors import Unproven
 from infra.watermarks import watermarks
 
 RELAYED = ("actions.v1", "agents.v1", "policies.v1")
@@ -29,8 +32,13 @@ class Tail:
     offset: int
 
 
-def relayed_tails(kafka: KafkaAccess, topics: set[str], partitions: int) -> dict[str, Tail]:
-    """The relay's last record per ``topic:partition`` of ``topics`` (absent: none there)."""
+def relayed_tails(
+    kafka: KafkaAccess, topics: Mapping[str, Owner], partitions: int
+) -> dict[str, Tail]:
+    """The relay's last record per ``topic:partition`` of ``topics`` (absent: none there).
+
+    ``topics`` maps each topic, as named on the broker, to the relay's signature check there.
+    """
     consumer = Consumer(client_config(kafka, {
         "group.id": kafka.scratch_group("tails"), "isolation.level": "read_committed",
         "enable.auto.commit": False, "enable.partition.eof": True,
@@ -40,7 +48,7 @@ def relayed_tails(kafka: KafkaAccess, topics: set[str], partitions: int) -> dict
         for topic in sorted(topics):
             for partition in range(partitions):
                 where = TopicPartition(topic, partition)
-                found = _last_relayed(consumer, where)
+                found = _last_relayed(consumer, where, topics[topic])
                 if found is not None:
                     tails[f"{where.topic}:{partition}"] = found
         return tails
@@ -48,19 +56,19 @@ def relayed_tails(kafka: KafkaAccess, topics: set[str], partitions: int) -> dict
         consumer.close()
 
 
-def _last_relayed(consumer: Consumer, where: TopicPartition) -> Tail | None:
+def _last_relayed(consumer: Consumer, where: TopicPartition, owner: Owner) -> Tail | None:
     low, high = watermarks(consumer, where)
     window, end = FIRST_WINDOW, high
     while end > low:
         start = max(low, end - window)
-        found = _last_in(consumer, TopicPartition(where.topic, where.partition, start), end)
+        found = _last_in(consumer, TopicPartition(where.topic, where.partition, start), end, owner)
         if found is not None:
             return found
         end, window = start, window * 4
     return None
 
 
-def _last_in(consumer: Consumer, start: TopicPartition, end: int) -> Tail | None:
+def _last_in(consumer: Consumer, start: TopicPartition, end: int, owner: Owner) -> Tail | None:
     """The last relayed record at offsets [start, end) of one partition."""
     consumer.assign([start])
     last = None
@@ -76,10 +84,14 @@ def _last_in(consumer: Consumer, start: TopicPartition, end: int) -> Tail | None
         offset = message.offset() or 0
         if offset >= end:
             return last
-        last = _tail(message) or last
+        last = _tail(message, owner) or last
 
 
-def _tail(message: Message) -> Tail | None:
+def _tail(message: Message, owner: Owner) -> Tail | None:
+    try:
+        owner.check(message.partition() or 0, message.key(), message.value(), message.headers())
+    except Unproven:
+        return None
     headers = dict(message.headers() or [])
     notification, chain = headers.get(NOTIFICATION), headers.get(HASH)
     if not notification or not chain:

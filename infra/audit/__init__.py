@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class AuditResult:
-    """How many events were checked, and the first broken link (``None``: all hold)."""
+    """How many records were checked and found genuine, and what was found wrong, in order."""
 
     checked: int
-    broken: str | None = None
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def broken(self) -> str | None:
+        """The first finding (``None``: every link holds)."""
+        return self.findings[0] if self.findings else None

@@ -25,20 +25,20 @@ def audit_store(ledger: Ledger) -> AuditResult:
             try:
                 record = ledger.transcoder.decode(notification.state)["record"]
             except Exception as exc:  # noqa: BLE001  # undecodable bytes are themselves the finding
-                return AuditResult(checked, f"{where}: does not decode ({exc}): modified")
+                return AuditResult(checked, [f"{where}: does not decode ({exc}): modified"])
             version, previous = last.get(notification.originator_id, (0, None))
             meta = record.metadata
             if notification.originator_version != version + 1:
                 problem = f"follows version {version}: an event was deleted, inserted or reordered"
-                return AuditResult(checked, f"{where}: {problem}")
+                return AuditResult(checked, [f"{where}: {problem}"])
             if meta.aggregate_version != notification.originator_version:
                 problem = f"its record says version {meta.aggregate_version}: reordered"
-                return AuditResult(checked, f"{where}: {problem}")
+                return AuditResult(checked, [f"{where}: {problem}"])
             if meta.previous_hash != previous:
                 problem = "does not link to the event before it: deleted, inserted or reordered"
-                return AuditResult(checked, f"{where}: {problem}")
+                return AuditResult(checked, [f"{where}: {problem}"])
             if not is_sealed(record):
-                return AuditResult(checked, f"{where}: content does not match its hash: modified")
+                return AuditResult(checked, [f"{where}: content does not match its hash: modified"])
             last[notification.originator_id] = (notification.originator_version, meta.hash)
             checked += 1
         if len(page) < PAGE:

@@ -1,16 +1,25 @@
-"""Walk a topic: each partition's records must chain as the relay wrote them."""
+"""Walk a topic: each record must be its owner's, and chain as the relay wrote it (if it chains).
+
+A record without its owner's valid signature is reported as forged and passed over, so
+the chain goes on from the last genuine record and the next genuine one is not blamed.
+After any other finding the walk takes up the chain again from the record it found.
+"""
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from infra.audit import AuditResult
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.kafka_config import KafkaAccess, client_config
+from infra.provenance import Owner, header_values
+from infra.serde.errors import Unproven
 
 
-def audit_topic(kafka: KafkaAccess, topic: str, timeout_s: float = 30.0) -> AuditResult:
-    """Check every committed record of ``topic`` against its partition's chain."""
+def audit_topic(
+    kafka: KafkaAccess, topic: str, owner: Owner | None, timeout_s: float = 30.0
+) -> AuditResult:
+    """Check every committed record of ``topic``: ``owner``'s signature, its partition's chain."""
     consumer = Consumer(client_config(kafka, {
         "group.id": kafka.scratch_group("audit"),
         "isolation.level": "read_committed", "enable.auto.commit": False,
@@ -19,48 +28,69 @@ def audit_topic(kafka: KafkaAccess, topic: str, timeout_s: float = 30.0) -> Audi
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:
-            return AuditResult(0, f"topic {topic}: {metadata.error}")
+            return AuditResult(0, [f"topic {topic}: {metadata.error}"])
         partitions = list(metadata.partitions)
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        return _walk(consumer, topic, set(partitions), timeout_s)
+        return _Walk(topic, owner).run(consumer, set(partitions), timeout_s)
     finally:
         consumer.close()
 
 
-def _text(value: str | bytes | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
+class _Walk:
+    """The chain heads so far, what was found, and how many records were genuine."""
 
+    def __init__(self, topic: str, owner: Owner | None) -> None:
+        self.topic, self.owner = topic, owner
+        self.heads: dict[int, str] = {}
+        self.findings: list[str] = []
+        self.checked = 0
 
-def _walk(
-    consumer: Consumer, topic: str, open_partitions: set[int], timeout_s: float
-) -> AuditResult:
-    heads: dict[int, str] = {}
-    checked = 0
-    while open_partitions:
-        message = consumer.poll(timeout_s)
-        if message is None:
-            return AuditResult(checked, f"topic {topic}: no answer within {timeout_s}s")
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001  # public constant
+    def run(self, consumer: Consumer, open_partitions: set[int], timeout_s: float) -> AuditResult:
+        while open_partitions:
+            message = consumer.poll(timeout_s)
+            if message is None:
+                self.findings.append(f"topic {self.topic}: no answer within {timeout_s}s")
+                break
+            error = message.error()
+            if error is None:
+                self.take(message)
+            elif error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001  # public constant
                 open_partitions.discard(message.partition() or 0)
-                continue
-            return AuditResult(checked, f"topic {topic}: {error}")
+            else:
+                self.findings.append(f"topic {self.topic}: {error}")
+                break
+        return AuditResult(self.checked, self.findings)
+
+    def take(self, message: Message) -> None:
         partition, offset = message.partition() or 0, message.offset()
-        where = f"{topic} partition {partition} offset {offset}"
-        raw = message.headers() or []
-        pairs = raw.items() if isinstance(raw, dict) else raw
-        headers = {str(k): _text(v) for k, v in pairs}
+        where = f"{self.topic} partition {partition} offset {offset}"
+        payload = message.value() or b""
+        try:
+            if self.owner is not None:
+                self.owner.check(partition, message.key(), payload, message.headers())
+            headers = header_values(message.headers())
+        except Unproven as exc:
+            self.findings.append(f"{where}: {exc.reason}")
+            return
+        if self.owner is not None and not self.owner.chained:
+            self.checked += 1  # its owner's signature is all an unchained record carries
+            return
         if HASH not in headers:
-            return AuditResult(checked, f"{where}: no chain headers: inserted")
-        if headers.get(PREVIOUS, "") != heads.get(partition, ""):
+            self.findings.append(f"{where}: no chain headers: inserted")
+            return
+        chain, previous = headers[HASH].decode(errors="replace"), headers.get(PREVIOUS, b"")
+        if previous.decode(errors="replace") != self.heads.get(partition, ""):
             problem = "does not link to the record before it: deleted, inserted or reordered"
-            return AuditResult(checked, f"{where}: {problem}")
-        expected = link(
-            headers.get(PREVIOUS) or None, int(headers[NOTIFICATION]), message.value() or b""
-        )
-        if expected != headers[HASH]:
-            return AuditResult(checked, f"{where}: content does not match its hash: modified")
-        heads[partition] = headers[HASH]
-        checked += 1
-    return AuditResult(checked)
+            self.findings.append(f"{where}: {problem}")
+        elif link(previous.decode() or None, _number(headers), payload) != chain:
+            self.findings.append(f"{where}: content does not match its hash: modified")
+        else:
+            self.checked += 1
+        self.heads[partition] = chain
+
+
+def _number(headers: dict[str, bytes]) -> int:
+    try:
+        return int(headers.get(NOTIFICATION, b""))
+    except ValueError:
+        return -1

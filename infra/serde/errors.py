@@ -72,3 +72,9 @@ class PayloadTooLarge(BadRecord):
 
 class RegistryUnavailable(SerdeError):
     """The registry could not be reached or failed: transient, never a dead letter."""
+
+
+class Unproven(BadRecord):
+    """A record on an internal topic without a valid signature of the service that owns it."""
+
+    code = "unproven"

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
+from confluent_kafka import Message
 from confluent_kafka.schema_registry import (
     Schema,
     SchemaRegistryClient,
@@ -29,6 +30,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import ValidationError
 
 from domain.values import Record
+from infra.provenance import Headers, Owner
 from infra.serde import expansion_cache
 from infra.serde.avro_native import Keeping, Newest
 from infra.serde.catalog import Contract
@@ -57,11 +59,14 @@ class TopicSerde:
 
     def __init__(
         self, topic: str, contracts: Iterable[Contract], client: SchemaRegistryClient,
-        max_bytes: int,
+        max_bytes: int, owner: Owner | None = None,
     ) -> None:  # fmt: skip
-        """Build one serializer and one deserializer per record type of ``topic``."""
+        """Build one serializer and one deserializer per record type of ``topic``.
+
+        With ``owner``, :meth:`read` takes only records signed by that service.
+        """
         expansion_cache.install()
-        self.topic = topic
+        self.topic, self.owner = topic, owner
         self._client = client
         self.max_bytes = max_bytes
         self._context = SerializationContext(topic, MessageField.VALUE)
@@ -111,6 +116,24 @@ class TopicSerde:
         if payload is None or len(payload) > self.max_bytes:
             raise PayloadTooLarge(f"{len(payload or b'')} bytes > limit {self.max_bytes}")
         return payload
+
+    def read(
+        self, payload: bytes | None, *, partition: int, key: bytes | None, headers: Headers
+    ) -> Record:
+        """The record a consumer received, if the topic's owner signed it (see :meth:`deserialize`).
+
+        Raises :class:`~infra.serde.errors.Unproven` for a record the owner did not sign.
+        """
+        if self.owner is not None:
+            self.owner.check(partition, key, payload, headers)
+        return self.deserialize(payload)
+
+    def read_message(self, message: Message) -> Record:
+        """:meth:`read` for a message from a confluent-kafka consumer."""
+        return self.read(
+            message.value(), partition=message.partition() or 0, key=message.key(),
+            headers=message.headers(),
+        )  # fmt: skip
 
     def deserialize(self, payload: bytes | None) -> Record:
         """The validated record in ``payload``, or a :class:`BadRecord` saying why not."""

@@ -18,10 +18,12 @@ from domain.events.decisions import DecisionOutcome
 from domain.ids import action_id, compensation_key
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
+from infra.partitioner import partition_for
 from infra.serde.deadletter import DeadLetter
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, resource
 from tests.kafka_helpers import as_operator
+from tests.provenance_helpers import owners_headers
 from tests.service_helpers import wait_status
 
 pytestmark = pytest.mark.integration
@@ -69,7 +71,12 @@ def test_a_compensation_the_ledger_never_recorded_is_dead_lettered_not_forwarded
     })  # fmt: skip
     serde = topic_serdes(isolated, "actions.v1")["actions.v1"]
     producer = Producer({**as_operator(isolated)})
-    producer.produce(serde.topic, serde.serialize(forged), b"crm/contact/forged")
+    payload, key = serde.serialize(forged), b"crm/contact/forged"
+    place = partition_for(
+        key, isolated.partitions
+    )  # with the relay's key: the ledger still says no
+    headers = owners_headers(isolated, "actions.v1", place, key, payload)
+    producer.produce(serde.topic, payload, key, partition=place, headers=headers)
     assert producer.flush(30) == 0
     with services(isolated, own_ledger, systems, observe=False):
         wait_status(own_ledger, aid, Status.APPLIED)

@@ -43,8 +43,10 @@ from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, executor, resource
 from tests.kafka_helpers import as_operator
 from tests.projection_helpers import caught_up, settled
+from tests.provenance_helpers import owners_headers
 
 pytestmark = pytest.mark.integration
+OBSERVATIONS = "observations.v1"
 
 
 def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
@@ -149,9 +151,10 @@ def test_after_fifty_thousand_events_the_replay_digest_equals_the_live_digest(
             sequence=sequence, resource=ref, version=str(sequence),
             fields={"amount": sequence, "status": "sent"}, deleted=False, changed_at=now,
         )  # fmt: skip
-        key = ref.key.encode()
-        producer.produce(serde.topic, serde.serialize(observation_of("billing", change, now)), key,
-                         partition=partition_for(key, isolated.partitions))  # fmt: skip
+        key, place = ref.key.encode(), partition_for(ref.key.encode(), isolated.partitions)
+        payload = serde.serialize(observation_of("billing", change, now))
+        producer.produce(serde.topic, payload, key, partition=place,
+                         headers=owners_headers(isolated, OBSERVATIONS, place, key, payload))  # fmt: skip
         if sequence % 10_000 == 0:
             producer.flush(60)
     assert producer.flush(60) == 0
@@ -191,9 +194,11 @@ def test_a_replay_leaves_out_invalid_observations_as_the_live_view_does(
             datum["change_sequence"] = -1
             payload = payload[:5] + contract._write(datum)  # noqa: SLF001  # the writer, unchecked
         key = ref.key.encode()
+        place = partition_for(key, isolated.partitions)
         producer.produce(
-            serde.topic, payload, key, partition=partition_for(key, isolated.partitions)
-        )
+            serde.topic, payload, key, partition=place,
+            headers=owners_headers(isolated, OBSERVATIONS, place, key, payload),
+        )  # fmt: skip
 
     send("steady", 1)
     send("steady", 2)
@@ -252,8 +257,9 @@ def test_a_record_the_view_refuses_is_dead_lettered_with_the_error_and_the_rest_
     for sequence, ref in enumerate(refs, start=1):
         change = Change(sequence=sequence, resource=ref, version="1", fields={"n": sequence},
                         deleted=False, changed_at=now)  # fmt: skip
-        payload = serde.serialize(observation_of("billing", change, now))
-        producer.produce(serde.topic, payload, ref.key.encode(), partition=partition)
+        payload, key = serde.serialize(observation_of("billing", change, now)), ref.key.encode()
+        headers = owners_headers(isolated, OBSERVATIONS, partition, key, payload)
+        producer.produce(serde.topic, payload, key, partition=partition, headers=headers)
     assert producer.flush(30) == 0
     live = _caught_up_actual(isolated, _Refusing())
     assert (live.applied, live.dead_letters) == (2, 1)
@@ -305,22 +311,25 @@ def test_a_replay_reads_past_what_it_cannot_take_in_runs_as_the_live_view_does(
     ref = ResourceRef(system="billing", type="invoice", id="mixed")
     key = ref.key.encode()
     partition = partition_for(key, isolated.partitions)
+
+    def send(payload: bytes) -> None:
+        headers = owners_headers(isolated, OBSERVATIONS, partition, key, payload)
+        producer.produce(serde.topic, payload, key, partition=partition, headers=headers)
+
     for sequence in range(1, 7):
         change = Change(
             sequence=sequence, resource=ref, version=str(sequence), fields={"n": sequence},
             deleted=False, changed_at=now,
         )  # fmt: skip
-        producer.produce(serde.topic, serde.serialize(observation_of("billing", change, now)),
-                         key, partition=partition)  # fmt: skip
+        send(serde.serialize(observation_of("billing", change, now)))
         if sequence == 2:
-            producer.produce(serde.topic, b"junk", key, partition=partition)
+            send(b"junk")
         if sequence == 4:
-            check = feed_read("billing", sequence, now, partition)
-            producer.produce(serde.topic, serde.serialize(check), key, partition=partition)
+            send(serde.serialize(feed_read("billing", sequence, now, partition)))
     change = Change(sequence=7, resource=ref, version="7", fields={"n": 7}, deleted=False,
                     changed_at=now)  # fmt: skip
     nul = observation_of("billing", change, now).model_copy(update={"source": "bill\x00ing"})
-    producer.produce(serde.topic, serde.serialize(nul), key, partition=partition)
+    send(serde.serialize(nul))
     assert producer.flush(30) == 0
     live = _caught_up_actual(isolated)
     assert live.dead_letters == 2

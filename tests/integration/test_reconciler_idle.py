@@ -18,6 +18,7 @@ from infra.connectors.base import Change
 from infra.partitioner import partition_for
 from tests.drift_helpers import detected, fast, running_reconciler, wait_for
 from tests.kafka_helpers import as_operator
+from tests.provenance_helpers import owners_headers
 from tests.relay_helpers import drop_isolated, isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -46,9 +47,11 @@ def test_an_edit_after_a_long_quiet_spell_is_still_reported(tmp_path: Path) -> N
                     sequence=sequence, resource=ref, version=str(sequence),
                     fields={"tier": tier}, deleted=False, changed_at=now,
                 )  # fmt: skip
+                payload = serde.serialize(observation_of("crm", change, now))
+                place = partition_for(key, settings.partitions)
                 producer.produce(
-                    serde.topic, serde.serialize(observation_of("crm", change, now)), key,
-                    partition=partition_for(key, settings.partitions),
+                    serde.topic, payload, key, partition=place,
+                    headers=owners_headers(settings, "observations.v1", place, key, payload),
                 )  # fmt: skip
             assert producer.flush(30) == 0
             records = wait_for(settings, lambda r: bool(detected(r, ref.key)), 30)

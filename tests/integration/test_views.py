@@ -39,6 +39,7 @@ from tests.decider_helpers import proposal, read_topic
 from tests.execution_helpers import ALICE, BOB, Clock, agent, decide, desk, executor, resource
 from tests.kafka_helpers import as_operator
 from tests.projection_helpers import projecting, settled
+from tests.provenance_helpers import owners_headers
 
 pytestmark = pytest.mark.integration
 VIEWS = ("approvals", "timeline")
@@ -195,7 +196,7 @@ def test_queue_and_timeline_commands_read_the_views(
 def test_an_unreadable_record_is_dead_lettered_and_the_projector_goes_on(
     isolated: Settings, own_ledger: Ledger
 ) -> None:
-    """Garbage on actions.v1 ends on deadletter.v1 with its reason and offset; a later event is projected."""
+    """Garbage on actions.v1 (signed, as by a broken relay) is dead-lettered with its reason; a later event is projected."""
     key = resource("crm", "contact")
     topic = isolated.topic("actions.v1")
     partition = partition_for(key.encode(), isolated.partitions)
@@ -206,7 +207,9 @@ def test_an_unreadable_record_is_dead_lettered_and_the_projector_goes_on(
         where.append(message)
 
     producer = Producer({**as_operator(isolated)})
-    producer.produce(topic, b"not avro", key.encode(), partition=partition, on_delivery=delivered)
+    headers = owners_headers(isolated, "actions.v1", partition, key.encode(), b"not avro")
+    producer.produce(topic, b"not avro", key.encode(), partition=partition, headers=headers,
+                     on_delivery=delivered)  # fmt: skip
     assert producer.flush(30) == 0
     offset = where[0].offset()
     aid = decide(own_ledger, agent(own_ledger), key)

@@ -98,7 +98,8 @@ def test_the_deciders_trust_in_service_keys_comes_from_the_setting_or_the_local_
     assert not found["api"].compensations_only
     for bad, says in (
         ({"api": api, "executor": api}, "the api and the executor have the same key"),
-        ({"relay": api}, "names ['relay']"),
+        ({"relay": api, "observer": api}, "the observer and the relay have the same key"),
+        ({"decider": api}, "names ['decider']"),
         ({"api": "not base64!"}, "is not base64"),
         ({"api": base64.b64encode(b"short").decode()}, "is not 32 bytes"),
     ):

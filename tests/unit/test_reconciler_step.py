@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consumers.reconciler.rules import Reconciler, Source
 from consumers.reconciler.step import Counters, Input, Outputs, Step
+from infra.provenance import RecordSigner
 from infra.serde.topic_serde import TopicSerde
 
 pytestmark = pytest.mark.unit
 
 T0 = 1_795_262_400_000  # a tick's clock reading (ms)
+SIGNER = RecordSigner(Ed25519PrivateKey.generate())
 
 
 class _Quiet:
@@ -25,10 +28,16 @@ class _Quiet:
         return []
 
 
-async def _never(  # the Send protocol's signature
-    topic: str, key: bytes | None, value: bytes, partition: int, source: tuple[str, int]
+async def _never(  # noqa: PLR0913  # the Send protocol's signature
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    partition: int,
+    source: tuple[str, int],
+    *,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> object:
-    sent = (topic, key, value, partition, source)
+    sent = (topic, key, value, partition, source, headers)
     raise AssertionError(f"nothing is sent on a quiet tick, yet {sent} was")
 
 
@@ -40,7 +49,7 @@ def test_the_counters_are_logged_at_most_once_a_minute_of_tick_time(
     counters.records, counters.alerts = 12, 3
     serde = cast("TopicSerde", object())
     step = Step(
-        cast("Reconciler", _Quiet()), {}, Outputs(serde, serde, _never), ticks_topic="ticks",
+        cast("Reconciler", _Quiet()), {}, Outputs(serde, serde, _never, SIGNER), ticks_topic="ticks",
         partitions=6, consumer="reconciler", clock=lambda: datetime.now(UTC), counters=counters,
     )  # fmt: skip
     with caplog.at_level(logging.INFO, logger="agentledger.reconciler"):

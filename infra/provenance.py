@@ -43,6 +43,10 @@ def signed_bytes(topic: str, partition: int, key: bytes | None, payload: bytes, 
     return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
+Signable = tuple[str, int, bytes | None, bytes, str]
+"""One record to sign: topic (unprefixed), partition, key, bytes, chain link."""
+
+
 class RecordSigner:
     """Signs the records one service produces (libsodium: a third of ``cryptography``'s time)."""
 

@@ -29,7 +29,7 @@ from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.partitioner import partition_for
-from infra.provenance import Owner, RecordSigner
+from infra.provenance import Owner, RecordSigner, Signable
 from infra.routing import route
 from infra.serde.deadletter import dead_letter_for
 from infra.serde.errors import PayloadTooLarge
@@ -196,8 +196,16 @@ class Relay:
         advanced = Position(notifications[-1].id, dict(self.position.chains))
         producer.begin_transaction()
         try:
-            for notification in notifications:
-                self._produce(producer, notification, advanced.chains)
+            outgoing = [
+                record for notification in notifications
+                if (record := self._record(producer, notification, advanced.chains)) is not None
+            ]  # fmt: skip
+            for record in outgoing:
+                signature = self._signer.headers(*record.signable)
+                producer.produce(
+                    record.topic, value=record.payload, key=record.key,
+                    partition=record.partition, headers=[*record.chain, *signature],
+                )  # fmt: skip
             self._positions.write(producer, advanced)
             producer.commit_transaction(60)
         except KafkaException as exc:
@@ -210,12 +218,13 @@ class Relay:
         self.position = advanced
         return len(notifications)
 
-    def _produce(
+    def _record(
         self, producer: Producer, notification: Notification, chains: dict[str, str]
-    ) -> None:
+    ) -> _Outgoing | None:
+        """The record ``notification`` goes out as, chained (too large: dead-lettered here)."""
         transcoder = self._ledger.transcoder
         if not transcoder.carries_record(notification.state):
-            return  # no contract record: nothing to publish
+            return None  # no contract record: nothing to publish
         header, print_, body = transcoder.split(notification.state)
         if "_route" in header:
             topic_name, key = header["_route"]
@@ -229,15 +238,27 @@ class Relay:
         key_bytes = key.encode()
         if len(payload) > self._config.max_record_bytes:
             self._too_large(producer, notification.id, topic, key_bytes, payload)
-            return
+            return None
         partition = partition_for(key_bytes, self._config.partitions)
         slot = f"{topic}:{partition}"
         previous = chains.get(slot)
         chains[slot] = link(previous, notification.id, payload)
-        headers: list[tuple[str, str | bytes | None]] = [
+        chain: list[tuple[str, str | bytes | None]] = [
             (NOTIFICATION, str(notification.id).encode()),
             (PREVIOUS, (previous or "").encode()),
             (HASH, chains[slot].encode()),
-            *self._signer.headers(topic_name, partition, key_bytes, payload, chains[slot]),
         ]
-        producer.produce(topic, value=payload, key=key_bytes, partition=partition, headers=headers)
+        signable = (topic_name, partition, key_bytes, payload, chains[slot])
+        return _Outgoing(topic, key_bytes, partition, payload, chain, signable)
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One record of a batch, chained and ready to be signed."""
+
+    topic: str
+    key: bytes
+    partition: int
+    payload: bytes
+    chain: list[tuple[str, str | bytes | None]]
+    signable: Signable

@@ -43,6 +43,7 @@ from consumers.reconciler.app import Serdes as ReconcilerSerdes
 from consumers.reconciler.rules import Windows
 from consumers.reconciler.step import Counters
 from consumers.reconciler.verdicts import DriftRules
+from consumers.relay.checkpoint_writer import CheckpointWriter
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
@@ -50,8 +51,11 @@ from consumers.relay.wakeup import StoreWakeup
 from domain.context import CommandContext
 from domain.signing import as_service
 from infra.audit import AuditResult
+from infra.audit.checkpoint_reader import latest_checkpoint
+from infra.audit.copies import relayed_copies
 from infra.audit.store import audit_store as store_audit
 from infra.audit.topic import audit_topic as topic_audit
+from infra.checkpoints import TOPIC as CHECKPOINTS
 from infra.connectors.http_crm import HttpCrm
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
@@ -75,7 +79,7 @@ from infra.stack.kafka import admin
 from infra.stack.registry_gate import OPERATOR_ENTRY
 from infra.stack.stack import Stack, UpResult
 from infra.stack.topics import ensure_topics
-from infra.topics import topic_spec
+from infra.topics import TOPICS, topic_spec
 from projections.actual import ActualReader, ActualState
 from projections.approvals import ApprovalQueue
 from projections.believed import BelievedState
@@ -272,9 +276,15 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
     lock = RelayLock(database_url(settings, "relay"), the_ledger.name)
     wakeup = StoreWakeup(database_url(settings, "relay"), the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
     letters = topic_serdes(settings, "deadletter.v1")["deadletter.v1"]
+    signer = record_signer(settings, "relay")
+    checkpoints = CheckpointWriter(
+        settings.topic(CHECKPOINTS), the_ledger.name, signer,
+        export_dir=settings.checkpoints(), interval_s=settings.checkpoint_interval_s,
+        clock=wall_clock,
+    )  # fmt: skip
     return Relay(
-        the_ledger, config, schema_id, positions, lock, letters=letters,
-        signer=record_signer(settings, "relay"), clock=wall_clock, wakeup=wakeup,
+        the_ledger, config, schema_id, positions, lock, letters=letters, signer=signer,
+        checkpoints=checkpoints, clock=wall_clock, wakeup=wakeup,
     )  # fmt: skip
 
 
@@ -287,8 +297,29 @@ def relay_lag(settings: Settings, the_ledger: Ledger) -> int:
 
 
 def audit_store(settings: Settings) -> AuditResult:
-    """Verify the event store's chains."""
-    return store_audit(ledger(settings))
+    """Verify the event store: its chains, the relay's signed copies, its latest checkpoint."""
+    the_ledger, kafka = ledger(settings), kafka_access(settings, OPERATOR)
+    owner = topic_owner(settings, topic_spec(CHECKPOINTS))
+    if owner is None:
+        raise RuntimeError(f"{CHECKPOINTS} has no owner in the topic table")
+    checkpoint, forged = latest_checkpoint(
+        kafka, settings.topic(CHECKPOINTS), owner, settings.checkpoints(), the_ledger.name
+    )
+    relayed = {settings.topic(spec.name): topic_owner(settings, spec) for spec in TOPICS}
+    copies = relayed_copies(
+        kafka, {topic: owner for topic, owner in relayed.items() if owner and owner.chained}
+    )
+    try:
+        result = store_audit(the_ledger, checkpoint=checkpoint, copies=copies,
+                             max_record_bytes=settings.max_record_bytes)  # fmt: skip
+    finally:
+        the_ledger.close()
+    basis = (
+        f"the relay's {len(copies)} signed copies and its checkpoint of {checkpoint.at}"
+        f" (notification {checkpoint.notification_id})" if checkpoint
+        else f"the relay's {len(copies)} signed copies (no checkpoint yet)"
+    )  # fmt: skip
+    return AuditResult(result.checked, forged + result.findings, basis)
 
 
 def audit_topic(settings: Settings, topic: str) -> AuditResult:

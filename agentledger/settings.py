@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=REPO_ROOT / ".stack", description="Where the local stack keeps data and logs."
     )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where the relay exports its signed checkpoints (one file each, under the"
+        " ledger's name); unset = `<state dir>/checkpoints`. Keep it where no database role"
+        " can write: `audit verify` checks the store against the latest.",
+    )
+    checkpoint_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often, at most, the relay signs a checkpoint while"
+        " it relays (0 = after every batch).",
+    )
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "agentledger",
         description="Download cache shared by every clone on this machine.",
@@ -302,6 +314,10 @@ class Settings(BaseSettings):
     def crm(self) -> str:
         """The base URL of the ``crm`` system in effect, external or the local simulator."""
         return self.crm_url or f"http://127.0.0.1:{self.crm_port}"
+
+    def checkpoints(self) -> Path:
+        """The export directory of this ledger's checkpoints."""
+        return (self.checkpoint_dir or self.state_dir / "checkpoints") / self.ledger_name
 
     def topic(self, name: str) -> str:
         """The full name of a topic, e.g. ``topic("actions.v1")``."""

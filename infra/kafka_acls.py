@@ -69,6 +69,7 @@ TABLE: tuple[Grant, ...] = (
     _topic("api", "proposals.v1", *WRITE),
     *(_topic("relay", name, *READ, "Write") for name in ("actions.v1", "agents.v1", "policies.v1")),
     _topic("relay", "relay-positions.v1", *READ, "Write"),
+    _topic("relay", "checkpoints.v1", *WRITE),
     _topic("relay", "deadletter.v1", *WRITE),
     _scratch("relay"),
     _own("relay", "transactional-id", *WRITE),

@@ -42,11 +42,13 @@ class TopicSpec:
     """A working topic of one service (no contract, short retention), not a DESIGN.md topic."""
     signed_by: str | None = None
     """The service whose signature each record must carry to be acted on (``None``: anyone's)."""
+    chained: bool = False
+    """Whether the relay chains the topic's records (and signs each one's chain link)."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("proposals.v1", ("ActionProposed",), FOREVER),
-    TopicSpec("actions.v1", ACTION_LIFECYCLE, FOREVER, signed_by="relay"),
+    TopicSpec("actions.v1", ACTION_LIFECYCLE, FOREVER, signed_by="relay", chained=True),
     TopicSpec(
         "observations.v1",
         ("ExternalStateObserved", "ChangeFeedChecked"),
@@ -54,8 +56,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         signed_by="observer",
     ),
     TopicSpec("drift.v1", ("DriftDetected", "DriftResolved"), FOREVER, signed_by="reconciler"),
-    TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER, signed_by="relay"),
-    TopicSpec("policies.v1", ("PolicyBundlePublished",), FOREVER, signed_by="relay"),
+    TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER, signed_by="relay", chained=True),
+    TopicSpec("policies.v1", ("PolicyBundlePublished",), FOREVER, signed_by="relay", chained=True),
     TopicSpec(
         "deadletter.v1",
         ("DeadLetter",),
@@ -69,6 +71,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         internal=True,
     ),
     TopicSpec("relay-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
+    TopicSpec("checkpoints.v1", (), FOREVER, partitions=1, signed_by="relay"),
     TopicSpec("observer-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
 )
 """Every topic is keyed by the resource key and has the same partition count."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +12,7 @@ from decimal import Decimal
 from confluent_kafka import Consumer, KafkaError
 from confluent_kafka.admin import AdminClient
 
-from agentledger.bootstrap import provision, system_context, unprovision
+from agentledger.bootstrap import provision, relay, system_context, unprovision
 from agentledger.settings import Settings
 from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome, Obligations
@@ -43,6 +45,7 @@ def drop_isolated(settings: Settings) -> None:
     for future in admin.delete_topics(names, operation_timeout=30).values():
         future.exception(30)
     unprovision(settings)
+    shutil.rmtree(settings.checkpoints(), ignore_errors=True)
 
 
 def write_events(
@@ -148,3 +151,22 @@ def assert_exactly_the_store(the_ledger: Ledger, records: list[Relayed]) -> None
     for key, sequence in per_key.items():
         assert sequence == sorted(sequence), f"key {key} out of store order"
     assert {r.key for r in records} == {key for _, key in expected}
+
+
+def relay_until_caught_up(settings: Settings, the_ledger: Ledger, timeout_s: float = 60) -> None:
+    """Run the ledger's relay until it relayed everything stored now, then stop it."""
+    the_relay = relay(settings, the_ledger)
+    stop = threading.Event()
+    thread = threading.Thread(target=the_relay.run, args=(stop,), daemon=True)
+    thread.start()
+    target = the_ledger.recorder.max_notification_id() or 0
+    try:
+        assert the_relay.active.wait(30), "relay never became active"
+        waited = 0.0
+        while the_relay.position.notification_id < target and waited < timeout_s:
+            stop.wait(0.1)
+            waited += 0.1
+        assert the_relay.position.notification_id == target
+    finally:
+        stop.set()
+        thread.join(30)

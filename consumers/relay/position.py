@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from eventsourcing.persistence import Notification
 
+from infra.checkpoints import store_link
 from infra.kafka_config import KafkaAccess, client_config
 from infra.watermarks import watermarks
 
@@ -32,14 +35,45 @@ def _transient(error: KafkaError) -> bool:
 
 @dataclass
 class Position:
-    """The last relayed notification id and the chain head per ``topic:partition``."""
+    """The last relayed notification id, each ``topic:partition``'s chain head, the store digest.
+
+    The digest (see :mod:`infra.checkpoints`) covers the ``notifications`` stored after
+    notification ``since``: 0, unless the position was first written without it.
+    """
 
     notification_id: int = 0
     chains: dict[str, str] = field(default_factory=dict)
+    notifications: int = 0
+    store_digest: str = ""
+    since: int = 0
 
     def encode(self) -> bytes:
         """JSON bytes for the position topic."""
-        return json.dumps({"notification_id": self.notification_id, "chains": self.chains}).encode()
+        return json.dumps({
+            "notification_id": self.notification_id, "chains": self.chains,
+            "notifications": self.notifications, "store_digest": self.store_digest,
+            "since": self.since,
+        }).encode()  # fmt: skip
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Position:
+        """The position in ``payload`` (one written before the digest starts it there)."""
+        data = json.loads(payload)
+        at = int(data["notification_id"])
+        return cls(
+            at, dict(data["chains"]), int(data.get("notifications", 0)),
+            str(data.get("store_digest", "")), int(data.get("since", at)),
+        )  # fmt: skip
+
+    def followed_by(self, notifications: Sequence[Notification]) -> Position:
+        """The position once ``notifications`` (the next in the store, in order) are relayed."""
+        digest = self.store_digest
+        for notification in notifications:
+            digest = store_link(digest, notification)
+        return Position(
+            notifications[-1].id, dict(self.chains), self.notifications + len(notifications),
+            digest, self.since,
+        )  # fmt: skip
 
 
 class PositionStore:
@@ -83,8 +117,7 @@ class PositionStore:
                         return latest
                     raise RuntimeError(f"reading {self._topic}: {error}")
                 if message.key() == self._key and message.value():
-                    data = json.loads(message.value() or b"{}")
-                    latest = Position(int(data["notification_id"]), dict(data["chains"]))
+                    latest = Position.decode(message.value() or b"{}")
         finally:
             consumer.close()
 

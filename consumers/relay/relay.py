@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, uuid5
 from confluent_kafka import KafkaException, Producer
 from eventsourcing.persistence import Notification
 
+from consumers.relay.checkpoint_writer import CheckpointWriter
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.position_check import PositionRefused, check_position
@@ -68,12 +69,15 @@ class Relay:
     def __init__(  # noqa: PLR0913  # the relay joins the store, the registry and Kafka
         self, ledger: Ledger, config: RelayConfig, schema_ids: Callable[[str], int],
         positions: PositionStore, lock: RelayLock, *, letters: TopicSerde, signer: RecordSigner,
-        clock: Callable[[], datetime], wakeup: StoreWakeup | None = None,
+        checkpoints: CheckpointWriter, clock: Callable[[], datetime],
+        wakeup: StoreWakeup | None = None,
     ) -> None:  # fmt: skip
         """``schema_ids`` maps a stored record's schema fingerprint to its registry id.
 
         Each record is signed by ``signer`` over its bytes and chain link, so readers can
         tell the relay's records from any other producer's.
+        ``checkpoints`` signs a checkpoint of the position now and then, in a batch's
+        transaction (or, when idle, one of its own).
 
         A stored record over ``config.max_record_bytes`` goes out as a dead letter
         (``letters``) in the batch's transaction: the broker would refuse the batch
@@ -84,6 +88,7 @@ class Relay:
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
         self._letters, self._clock, self._signer = letters, clock, signer
+        self._checkpoints = checkpoints
         self.position = Position()
         self.active = threading.Event()
         self._frames: dict[str, bytes] = {}
@@ -113,6 +118,7 @@ class Relay:
                     stop.wait(self._config.outage_backoff_s)
                     continue
                 if not relayed:
+                    self._checkpoint_idle(producer)
                     self._idle(stop)
         finally:
             self.active.clear()
@@ -193,7 +199,8 @@ class Relay:
         )  # fmt: skip
         if not notifications:
             return 0
-        advanced = Position(notifications[-1].id, dict(self.position.chains))
+        advanced = self.position.followed_by(notifications)
+        checkpoint = None
         producer.begin_transaction()
         try:
             outgoing = [
@@ -207,6 +214,7 @@ class Relay:
                     partition=record.partition, headers=[*record.chain, *signature],
                 )  # fmt: skip
             self._positions.write(producer, advanced)
+            checkpoint = self._checkpoints.produce(producer, advanced)
             producer.commit_transaction(60)
         except KafkaException as exc:
             error = exc.args[0]
@@ -216,7 +224,21 @@ class Relay:
             log.warning("relay batch aborted, will retry: %s", error)
             return 0
         self.position = advanced
+        if checkpoint is not None:
+            self._checkpoints.committed(checkpoint)
         return len(notifications)
+
+    def _checkpoint_idle(self, producer: Producer) -> None:
+        """When idle, a checkpoint of the last batches if one is due (a transaction of its own)."""
+        if not self._checkpoints.behind(self.position):
+            return
+        producer.begin_transaction()
+        checkpoint = self._checkpoints.produce(producer, self.position)
+        if checkpoint is None:
+            producer.abort_transaction(60)
+            return
+        producer.commit_transaction(60)
+        self._checkpoints.committed(checkpoint)
 
     def _record(
         self, producer: Producer, notification: Notification, chains: dict[str, str]

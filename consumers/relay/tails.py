@@ -16,10 +16,11 @@ from infra.chain import HASH, NOTIFICATION
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner
 from infra.serde.errors import Unproven
+from infra.topics import TOPICS
 from infra.watermarks import watermarks
 
-RELAYED = ("actions.v1", "agents.v1", "policies.v1")
-"""The topics the relay writes (DESIGN.md's topic table), unprefixed."""
+RELAYED = tuple(spec.name for spec in TOPICS if spec.chained)
+"""The topics the relay chains (DESIGN.md's topic table), unprefixed."""
 FIRST_WINDOW = 32
 
 

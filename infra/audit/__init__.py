@@ -11,6 +11,8 @@ class AuditResult:
 
     checked: int
     findings: list[str] = field(default_factory=list)
+    basis: str = ""
+    """What the records were checked against, besides their own chains (for the report)."""
 
     @property
     def broken(self) -> str | None:

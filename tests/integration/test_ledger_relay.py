@@ -35,6 +35,7 @@ from tests.kafka_helpers import as_operator, operator
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
+    relay_until_caught_up,
     stored,
     write_events,
 )
@@ -42,28 +43,10 @@ from tests.relay_helpers import (
 pytestmark = pytest.mark.integration
 
 
-def _relay_until_caught_up(settings: Settings, the_ledger: Ledger, timeout_s: float = 60) -> None:
-    the_relay = relay(settings, the_ledger)
-    stop = threading.Event()
-    thread = threading.Thread(target=the_relay.run, args=(stop,), daemon=True)
-    thread.start()
-    target = the_ledger.recorder.max_notification_id() or 0
-    try:
-        assert the_relay.active.wait(30), "relay never became active"
-        waited = 0.0
-        while the_relay.position.notification_id < target and waited < timeout_s:
-            stop.wait(0.1)
-            waited += 0.1
-        assert the_relay.position.notification_id == target
-    finally:
-        stop.set()
-        thread.join(30)
-
-
 def test_relayed_topics_equal_the_store(isolated: Settings, own_ledger: Ledger) -> None:
     """Save -> relay -> consume: every stored record once, keyed by resource or agent, in store order per key."""
     write_events(own_ledger, proposals=300)
-    _relay_until_caught_up(isolated, own_ledger)
+    relay_until_caught_up(isolated, own_ledger)
     expected = len(stored(own_ledger))
     assert_exactly_the_store(own_ledger, consume_all(isolated, expected))
 
@@ -73,7 +56,7 @@ def test_a_forged_relay_position_is_refused_and_nothing_is_skipped(
 ) -> None:
     """A position record written by someone else, past unrelayed events: the relay refuses it and skips nothing."""
     write_events(own_ledger, proposals=20)
-    _relay_until_caught_up(isolated, own_ledger)
+    relay_until_caught_up(isolated, own_ledger)
     on_topics = len(stored(own_ledger))
     write_events(own_ledger, proposals=20, first=20)
     topic = isolated.topic("relay-positions.v1")
@@ -107,9 +90,9 @@ def test_a_forged_relay_position_is_refused_and_nothing_is_skipped(
 def test_a_second_relay_run_adds_only_new_events(isolated: Settings, own_ledger: Ledger) -> None:
     """After a clean stop, the next relay resumes at its committed position: nothing twice."""
     write_events(own_ledger, proposals=50)
-    _relay_until_caught_up(isolated, own_ledger)
+    relay_until_caught_up(isolated, own_ledger)
     write_events(own_ledger, proposals=50, first=50)
-    _relay_until_caught_up(isolated, own_ledger)
+    relay_until_caught_up(isolated, own_ledger)
     assert_exactly_the_store(own_ledger, consume_all(isolated, len(stored(own_ledger))))
 
 
@@ -136,7 +119,7 @@ def test_a_stored_record_too_large_for_any_consumer_is_relayed_as_a_dead_letter(
         tx.propose(big)
     big_id = own_ledger.recorder.max_notification_id()
     write_events(own_ledger, proposals=5, first=5)
-    _relay_until_caught_up(isolated, own_ledger)
+    relay_until_caught_up(isolated, own_ledger)
     everything = stored(own_ledger)
     relayed = consume_all(isolated, len(everything) - 1)
     assert sorted(r.notification_id for r in relayed) == [n for n, _ in everything if n != big_id]
@@ -224,7 +207,7 @@ def test_topic_audit_finds_the_first_broken_link(
 ) -> None:
     """On a copy of a relayed partition, a modified, deleted or reordered record breaks the chain there."""
     write_events(own_ledger, proposals=60)
-    _relay_until_caught_up(isolated, own_ledger)
+    relay_until_caught_up(isolated, own_ledger)
     assert audit_topic(isolated, "actions.v1").broken is None
     result = audit_topic(isolated, _copy(isolated, isolated.topic("actions.v1"), edit))
     assert result.broken is not None

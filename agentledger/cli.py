@@ -138,6 +138,7 @@ def _print_relay_lag(rows: list[ComponentStatus]) -> None:
 def demo() -> None:
     """Run the demo scenario against the running stack, printing each step."""
     from agentledger.demo import run_governed  # noqa: PLC0415  # demo deps load only when asked
+    from agentledger.demo_audit import run_audit  # noqa: PLC0415
     from agentledger.demo_drift import run_drift  # noqa: PLC0415
     from agentledger.demo_flow import run_flow  # noqa: PLC0415
     from agentledger.services import with_own_api_port  # noqa: PLC0415
@@ -148,7 +149,8 @@ def demo() -> None:
     run_governed(settings, out)
     run_flow(settings, out)
     counts = run_drift(settings, out)
-    if not all(counts.values()):
+    audited = run_audit(settings, out)
+    if not all(counts.values()) or not audited:
         raise typer.Exit(1)
 
 

@@ -68,6 +68,7 @@ from infra.policy.bundle import Bundle, BundleError, load_bundle
 from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.proposal_sink import ProposalSink
+from infra.provenance import RecordSigner
 from infra.serde.catalog import Catalog
 from infra.serde.deadletter import DeadLetter
 from infra.serde.registrar import Registrar, authenticated_http
@@ -270,13 +271,11 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
         transactional_id=f"{settings.topic_prefix}relay.{the_ledger.name}",
         max_record_bytes=settings.max_record_bytes,
     )  # fmt: skip
-    positions = PositionStore(
-        kafka_access(settings, "relay"), settings.topic("relay-positions.v1"), the_ledger.name
-    )
+    signer = record_signer(settings, "relay")
+    positions = relay_positions(settings, the_ledger.name, signer)
     lock = RelayLock(database_url(settings, "relay"), the_ledger.name)
     wakeup = StoreWakeup(database_url(settings, "relay"), the_ledger.recorder.channel_name)  # type: ignore[attr-defined]  # the PostgreSQL recorder
     letters = topic_serdes(settings, "deadletter.v1")["deadletter.v1"]
-    signer = record_signer(settings, "relay")
     checkpoints = CheckpointWriter(
         settings.topic(CHECKPOINTS), the_ledger.name, signer,
         export_dir=settings.checkpoints(), interval_s=settings.checkpoint_interval_s,
@@ -288,11 +287,19 @@ def relay(settings: Settings, the_ledger: Ledger | None = None) -> Relay:
     )  # fmt: skip
 
 
+def relay_positions(
+    settings: Settings, ledger_name: str, signer: RecordSigner | None = None
+) -> PositionStore:
+    """The relay's positions of ledger ``ledger_name`` (signed by ``signer`` when written)."""
+    owner = topic_owner(settings, topic_spec("relay-positions.v1"))
+    if owner is None:
+        raise RuntimeError("relay-positions.v1 has no owner in the topic table")
+    return PositionStore(kafka_access(settings, "relay"), owner, ledger_name, signer=signer)
+
+
 def relay_lag(settings: Settings, the_ledger: Ledger) -> int:
     """Notifications in the store not yet committed to Kafka by the relay."""
-    positions = PositionStore(
-        kafka_access(settings, "relay"), settings.topic("relay-positions.v1"), the_ledger.name
-    )
+    positions = relay_positions(settings, the_ledger.name)
     return (the_ledger.recorder.max_notification_id() or 0) - positions.load().notification_id
 
 
@@ -486,10 +493,12 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     """The observer of every connector's change feed."""
     systems = systems or connectors(settings)
     serdes = topic_serdes(settings, "observations.v1", "deadletter.v1")
+    signer = record_signer(settings, "observer")
+    owner = topic_owner(settings, topic_spec("observer-positions.v1"))
+    if owner is None:
+        raise RuntimeError("observer-positions.v1 has no owner in the topic table")
     positions = ObserverPositions(
-        kafka_access(settings, "observer"),
-        settings.topic("observer-positions.v1"),
-        settings.ledger_name,
+        kafka_access(settings, "observer"), owner, settings.ledger_name, signer
     )
     config = ObserverConfig(
         kafka=kafka_access(settings, "observer"), partitions=settings.partitions,
@@ -498,7 +507,7 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
     )  # fmt: skip
     return Observer(
         systems, serdes["observations.v1"], positions, wall_clock, config,
-        letters=serdes["deadletter.v1"], signer=record_signer(settings, "observer"),
+        letters=serdes["deadletter.v1"], signer=signer,
     )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from infra.connectors.registry import Connectors
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
+from infra.serde.errors import BadRecord
 from infra.watermarks import offsets_since
 
 START_TIMEOUT_S = 60.0
@@ -162,7 +163,10 @@ def observations_since(
                 if message.error() is not None:
                     at_end.add(message.partition() or 0)
                     continue
-                record = serde.read_message(message)
+                try:
+                    record = serde.read_message(message)
+                except BadRecord:
+                    continue  # dead-lettered by the readers that act on it
                 if isinstance(record, ExternalStateObserved) and record.resource in refs:
                     found.append(record)
     finally:

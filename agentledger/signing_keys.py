@@ -136,7 +136,7 @@ def topic_owner(settings: Settings, spec: TopicSpec) -> Owner | None:
     if spec.signed_by is None:
         return None
     public = service_public_keys(settings)[spec.signed_by]
-    return Owner(spec.name, spec.signed_by, public, chained=spec.chained)
+    return Owner(settings.topic(spec.name), spec.signed_by, public, chained=spec.chained)
 
 
 def record_signer(settings: Settings, service: str) -> RecordSigner:

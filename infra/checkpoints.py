@@ -24,6 +24,8 @@ from infra.provenance import SIGNATURE, SIGNER, Owner, RecordSigner
 from infra.serde.errors import Unproven
 
 TOPIC = "checkpoints.v1"
+MAX_FILE_BYTES = 1_048_576
+"""Largest checkpoint file read (one holds a chain head per partition)."""
 
 
 def store_link(previous: str, notification: Notification) -> str:
@@ -64,15 +66,19 @@ class Checkpoint:
         """The checkpoint in ``payload``; :class:`Unproven` if it is not one."""
         try:
             data: dict[str, Any] = json.loads(payload)
-            return cls(**data)
-        except (ValueError, TypeError) as exc:
+            found = cls(**data)
+        except (ValueError, TypeError, RecursionError) as exc:
             raise Unproven(f"not a checkpoint: {exc}") from exc
+        kinds = zip(cls.__dataclass_fields__, (str, int, int, str, int, str, dict), strict=True)
+        if not all(isinstance(getattr(found, name), kind) for name, kind in kinds):
+            raise Unproven("not a checkpoint: a field of the wrong type")
+        return found
 
 
-def exported(checkpoint: Checkpoint, signer: RecordSigner) -> bytes:
-    """The export file of ``checkpoint``: its bytes, the key id and the signature."""
+def exported(checkpoint: Checkpoint, signer: RecordSigner, topic: str) -> bytes:
+    """The export file of ``checkpoint`` (as signed for ``topic``): bytes, key id, signature."""
     payload = checkpoint.encode()
-    signature = dict(signer.headers(TOPIC, 0, checkpoint.ledger.encode(), payload))
+    signature = dict(signer.headers(topic, 0, checkpoint.ledger.encode(), payload))
     document = {
         "checkpoint": payload.decode(), "key_id": signature[SIGNER].decode(),
         "signature": base64.b64encode(signature[SIGNATURE]).decode(),
@@ -80,15 +86,20 @@ def exported(checkpoint: Checkpoint, signer: RecordSigner) -> bytes:
     return json.dumps(document, indent=1).encode() + b"\n"
 
 
-def read_export(data: bytes, owner: Owner) -> Checkpoint:
-    """The checkpoint in an export file, if the relay signed it; else :class:`Unproven`."""
+def read_export(data: bytes, owner: Owner, ledger: str) -> Checkpoint:
+    """Ledger ``ledger``'s checkpoint in an export file, if the relay signed it.
+
+    The signature is checked before the checkpoint is read; :class:`Unproven` otherwise.
+    """
     try:
         document = json.loads(data)
         payload = str(document["checkpoint"]).encode()
         signature = base64.b64decode(str(document["signature"]), validate=True)
         headers = [(SIGNER, str(document["key_id"]).encode()), (SIGNATURE, signature)]
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error) as exc:
         raise Unproven(f"not a checkpoint file: {exc}") from exc
+    owner.check(0, ledger.encode(), payload, headers)
     checkpoint = Checkpoint.decode(payload)
-    owner.check(0, checkpoint.ledger.encode(), payload, headers)
+    if checkpoint.ledger != ledger:
+        raise Unproven(f"a checkpoint of ledger {checkpoint.ledger!r}, not {ledger!r}")
     return checkpoint

@@ -70,9 +70,17 @@ TOPICS: tuple[TopicSpec, ...] = (
         {"cleanup.policy": "delete", "retention.ms": str(3_600_000)},
         internal=True,
     ),
-    TopicSpec("relay-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
+    TopicSpec(
+        "relay-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1, signed_by="relay"
+    ),
     TopicSpec("checkpoints.v1", (), FOREVER, partitions=1, signed_by="relay"),
-    TopicSpec("observer-positions.v1", (), {"cleanup.policy": "compact"}, partitions=1),
+    TopicSpec(
+        "observer-positions.v1",
+        (),
+        {"cleanup.policy": "compact"},
+        partitions=1,
+        signed_by="observer",
+    ),
 )
 """Every topic is keyed by the resource key and has the same partition count."""
 

@@ -21,7 +21,7 @@ from domain.events.base import DomainEvent
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, client_config
 from infra.serde.decoded import Decoded
-from infra.serde.errors import BadRecord
+from infra.serde.errors import BadRecord, Unproven
 from infra.serde.topic_serde import TopicSerde
 from infra.watermarks import watermarks
 from projections.store import (
@@ -153,7 +153,12 @@ class _Reading:
         ) else None  # fmt: skip
 
     def take(self, batch: list[Message]) -> None:
-        """Read ``batch``: runs of it through the reducer's ``add_payloads``, if it can."""
+        """Read ``batch``: runs of it through the reducer's ``add_payloads``, if it can.
+
+        A record its topic's owner did not sign is skipped, as the live projector
+        dead-letters it.
+        """
+        batch = [message for message in batch if self._proven(message)]
         if self._fast is None:
             for message in batch:
                 self._read(message)
@@ -166,6 +171,17 @@ class _Reading:
             if taken < len(batch):  # one it cannot take: read here, then on
                 self._read(batch[taken])
             index = taken + 1
+
+    def _proven(self, message: Message) -> bool:
+        """Whether ``message`` may be read: an end of partition, or signed by its owner."""
+        if message.error() is not None:
+            return True
+        try:
+            self._by_topic[message.topic() or ""].prove(message)
+        except Unproven:
+            self.skipped += 1
+            return False
+        return True
 
     def _read(self, message: Message) -> None:
         error = message.error()

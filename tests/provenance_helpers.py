@@ -16,10 +16,10 @@ def owners_headers(
     On the relay's topics the record gets a chain link of its own (the relay's chain is not
     followed: readers check the signature over the link, the audit the chain).
     """
-    service = topic_spec(topic).signed_by
+    service, name = topic_spec(topic).signed_by, settings.topic(topic)
     assert service is not None, f"{topic} has no owner"
     signer = record_signer(settings, service)
     if service != "relay":
-        return [*signer.headers(topic, partition, key, payload)]
+        return [*signer.headers(name, partition, key, payload)]
     link = "00" * 32
-    return [(HASH, link.encode()), *signer.headers(topic, partition, key, payload, link)]
+    return [(HASH, link.encode()), *signer.headers(name, partition, key, payload, link)]

@@ -34,8 +34,6 @@ from infra.topics import DEAD_LETTER_PRODUCER
 
 log = logging.getLogger("agentledger.observer")
 
-OBSERVATIONS = "observations.v1"
-
 
 @dataclass(frozen=True)
 class ObserverConfig:
@@ -191,7 +189,7 @@ class Observer:
     def _produce(self, producer: Producer, key: bytes, value: bytes, partition: int) -> None:
         """One observation, signed over its place and bytes."""
         headers: list[tuple[str, str | bytes | None]] = [
-            *self._signer.headers(OBSERVATIONS, partition, key, value)
+            *self._signer.headers(self._serde.topic, partition, key, value)
         ]
         producer.produce(self._serde.topic, value, key, partition=partition, headers=headers)
 

@@ -8,19 +8,31 @@ repeated for ``read_committed`` readers.
 from __future__ import annotations
 
 import json
+import logging
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from infra.kafka_config import KafkaAccess, client_config
+from infra.provenance import Owner, RecordSigner
+from infra.serde.errors import Unproven
 from infra.watermarks import watermarks
+
+log = logging.getLogger("agentledger.observer")
 
 
 class ObserverPositions:
     """The last change sequence observed per source system."""
 
-    def __init__(self, kafka: KafkaAccess, topic: str, observer: str) -> None:
-        """Positions of the observer named ``observer`` on ``topic`` (one partition)."""
-        self._kafka, self._topic, self._observer = kafka, topic, observer
+    def __init__(
+        self, kafka: KafkaAccess, owner: Owner, observer: str, signer: RecordSigner
+    ) -> None:
+        """Positions of the observer named ``observer`` on ``owner``'s topic (one partition).
+
+        Written signed by ``signer``; only those ``owner`` signed are read, so a position
+        written with the observer's stolen Kafka credential cannot make it skip changes.
+        """
+        self._kafka, self._owner, self._observer = kafka, owner, observer
+        self._topic, self._signer = owner.topic, signer
 
     def load(self, timeout_s: float = 30.0) -> dict[str, int]:
         """The committed sequence per source (absent: start from the beginning)."""
@@ -45,13 +57,23 @@ class ObserverPositions:
                     raise RuntimeError(f"reading {self._topic}: {error}")
                 key = message.key() or b""
                 if key.startswith(prefix) and message.value():
-                    source = key.removeprefix(prefix).decode()
-                    positions[source] = int(json.loads(message.value() or b"{}")["sequence"])
+                    self._take(
+                        message, key.removeprefix(prefix).decode(errors="replace"), positions
+                    )
         finally:
             consumer.close()
 
+    def _take(self, message: Message, source: str, positions: dict[str, int]) -> None:
+        payload = message.value() or b""
+        try:
+            self._owner.check(0, message.key(), payload, message.headers())
+            positions[source] = int(json.loads(payload)["sequence"])
+        except (Unproven, ValueError, KeyError, TypeError) as exc:
+            log.warning("passing over an observer position at offset %s: %s", message.offset(), exc)
+
     def write(self, producer: Producer, source: str, sequence: int) -> None:
-        """Produce the position of ``source`` (inside the observations' transaction)."""
+        """Produce the position of ``source``, signed (inside the observations' transaction)."""
         key = f"{self._observer}:{source}".encode()
         value = json.dumps({"sequence": sequence}).encode()
-        producer.produce(self._topic, key=key, value=value, partition=0)
+        headers = self._signer.headers(self._topic, 0, key, value)
+        producer.produce(self._topic, key=key, value=value, partition=0, headers=[*headers])

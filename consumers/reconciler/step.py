@@ -20,7 +20,8 @@ from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.reconciler")
 
-DRIFT = "drift.v1"
+TICK_AHEAD_MS = 5_000
+"""How far ahead of the reconciler's clock a tick may be (clock steps between processes)."""
 SUMMARY_MS = 60_000
 """How often (in the ticks' time) the counters are logged at INFO."""
 
@@ -110,7 +111,9 @@ class Step:
         """Judge the input; send its alerts (or its dead letter)."""
         topic, partition, offset = item.topic, item.partition, item.offset
         if topic == self.ticks_topic:
-            now_ms = int(item.value)
+            now_ms = self._tick_time(item)
+            if now_ms is None:
+                return
             out = self.reconciler.tick(Source("ticks", partition, offset), now_ms)
             if now_ms - self.counters.logged_at_ms >= SUMMARY_MS:
                 self.counters.logged_at_ms = now_ms
@@ -129,13 +132,31 @@ class Step:
         serde, signer = self.outputs.drift_serde, self.outputs.signer
         for key, alert in out:
             value, place = serde.serialize(alert), partition_for(key, self.partitions)
-            headers = signer.headers(DRIFT, place, key, value)
+            headers = signer.headers(serde.topic, place, key, value)
             await self.outputs.send(
                 serde.topic, key, value, place, (topic, partition), headers=headers
             )
             self.counters.alerts += 1
             if log.isEnabledFor(logging.DEBUG):  # alerts are on drift.v1: the log counts them
                 log.debug("%s %s", type(alert).__name__, alert.model_dump_json())
+
+    def _tick_time(self, item: Input) -> int | None:
+        """The time a tick carries, unless it is not a time or one this clock has not reached.
+
+        Only the reconciler ticks, with this clock: a tick from the future was written by
+        someone else, and would run out every settle window at once.
+        """
+        try:
+            at_ms = int(item.value)
+        except ValueError:
+            log.warning("ignoring tick %s[%d]@%d: not a time", item.topic, item.partition,
+                        item.offset)  # fmt: skip
+            return None
+        if at_ms > self.clock().timestamp() * 1000 + TICK_AHEAD_MS:
+            log.warning("ignoring tick %s[%d]@%d: %d ms is ahead of this clock", item.topic,
+                        item.partition, item.offset, at_ms)  # fmt: skip
+            return None
+        return at_ms
 
     async def _dead_letter(self, error: BadRecord, item: Input) -> None:
         topic, partition, offset = item.topic, item.partition, item.offset

@@ -11,7 +11,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from consumers.relay.position import Position
-from infra.checkpoints import TOPIC, Checkpoint, exported
+from infra.checkpoints import Checkpoint, exported
 from infra.provenance import RecordSigner
 
 log = logging.getLogger("agentledger.relay")
@@ -45,7 +45,7 @@ class CheckpointWriter:
             dict(position.chains),
         )  # fmt: skip
         payload, key = checkpoint.encode(), self._ledger.encode()
-        headers = self._signer.headers(TOPIC, 0, key, payload)
+        headers = self._signer.headers(self._topic, 0, key, payload)
         producer.produce(self._topic, value=payload, key=key, partition=0, headers=[*headers])
         return checkpoint
 
@@ -56,7 +56,7 @@ class CheckpointWriter:
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
             partial = self._dir / f".{name}.partial"
-            partial.write_bytes(exported(checkpoint, self._signer))
+            partial.write_bytes(exported(checkpoint, self._signer, self._topic))
             partial.replace(self._dir / name)
         except OSError:
             log.exception("checkpoint %d not exported to %s (it is on %s)",

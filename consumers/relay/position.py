@@ -8,16 +8,21 @@ output: no gap, no duplicate.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from eventsourcing.persistence import Notification
 
 from infra.checkpoints import store_link
 from infra.kafka_config import KafkaAccess, client_config
+from infra.provenance import Owner, RecordSigner
+from infra.serde.errors import Unproven
 from infra.watermarks import watermarks
+
+log = logging.getLogger("agentledger.relay")
 
 LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
 
@@ -79,9 +84,16 @@ class Position:
 class PositionStore:
     """Reads and writes the relay's position on its topic."""
 
-    def __init__(self, kafka: KafkaAccess, topic: str, ledger: str) -> None:
-        """Positions of ledger ``ledger`` on ``topic``."""
-        self._kafka, self._topic, self._key = kafka, topic, ledger.encode()
+    def __init__(
+        self, kafka: KafkaAccess, owner: Owner, ledger: str, *, signer: RecordSigner | None = None
+    ) -> None:
+        """Positions of ledger ``ledger`` on ``owner``'s topic, signed by ``signer`` (to write).
+
+        Only positions the owner (the relay) signed are read: one written with its stolen
+        Kafka credential is passed over.
+        """
+        self._kafka, self._owner, self._key = kafka, owner, ledger.encode()
+        self._topic, self._signer = owner.topic, signer
 
     def load(self, attempts: int = 30) -> Position:
         """The last committed position (the empty position if none).
@@ -117,10 +129,24 @@ class PositionStore:
                         return latest
                     raise RuntimeError(f"reading {self._topic}: {error}")
                 if message.key() == self._key and message.value():
-                    latest = Position.decode(message.value() or b"{}")
+                    latest = self._genuine(message) or latest
         finally:
             consumer.close()
 
+    def _genuine(self, message: Message) -> Position | None:
+        """The position in ``message``, if the relay signed it."""
+        payload = message.value() or b""
+        try:
+            self._owner.check(0, message.key(), payload, message.headers())
+            return Position.decode(payload)
+        except (Unproven, ValueError, KeyError, TypeError) as exc:
+            log.warning("passing over a relay position at offset %s: %s", message.offset(), exc)
+            return None
+
     def write(self, producer: Producer, position: Position) -> None:
-        """Produce ``position`` (call inside the transaction that relays its records)."""
-        producer.produce(self._topic, key=self._key, value=position.encode(), partition=0)
+        """Produce ``position``, signed (call inside the transaction that relays its records)."""
+        if self._signer is None:
+            raise RuntimeError("this position store reads only: it has no signing key")
+        value = position.encode()
+        headers = self._signer.headers(self._topic, 0, self._key, value)
+        producer.produce(self._topic, key=self._key, value=value, partition=0, headers=[*headers])

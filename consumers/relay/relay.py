@@ -13,35 +13,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import NAMESPACE_URL, uuid5
 
 from confluent_kafka import KafkaException, Producer
 from eventsourcing.persistence import Notification
 
 from consumers.relay.checkpoint_writer import CheckpointWriter
 from consumers.relay.lock import RelayLock
+from consumers.relay.outgoing import FRAME, OutgoingRecords
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.position_check import PositionRefused, check_position
 from consumers.relay.tails import RELAYED, relayed_tails
 from consumers.relay.wakeup import StoreWakeup
-from domain.events.proposals import KafkaPosition
-from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
-from infra.partitioner import partition_for
-from infra.provenance import Owner, RecordSigner, Signable
-from infra.routing import route
-from infra.serde.deadletter import dead_letter_for
-from infra.serde.errors import PayloadTooLarge
+from infra.provenance import Owner, RecordSigner
 from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.relay")
-
-FRAME = 5
-"""Confluent framing before each Avro body: magic byte 0 and the 4-byte schema id."""
-LETTER_HEADROOM = 64 * 1024
-"""Room a dead letter needs beside the payload it carries (ids, origin, reason)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +80,7 @@ class Relay:
         self._checkpoints = checkpoints
         self.position = Position()
         self.active = threading.Event()
-        self._frames: dict[str, bytes] = {}
+        self._outgoing = OutgoingRecords(ledger, config, schema_ids, letters, clock)
 
     def run(self, stop: threading.Event) -> None:
         """Wait as a standby for the lock, then relay until ``stop`` is set."""
@@ -138,11 +127,8 @@ class Relay:
             raise PositionRefused(message)
         topics = {self._config.topic_prefix + name for name in RELAYED}
         topics |= {slot.rpartition(":")[0] for slot in position.chains}
-        prefix = len(self._config.topic_prefix)
-        owners = {
-            topic: Owner(topic[prefix:], "relay", self._signer.public_key, chained=True)
-            for topic in topics
-        }
+        owners = {topic: Owner(topic, "relay", self._signer.public_key, chained=True)
+                  for topic in topics}  # fmt: skip
         tails = relayed_tails(self._config.kafka, owners, self._config.partitions)
         check_position(position, tails, self._chained_between)
         return position
@@ -168,23 +154,6 @@ class Relay:
         _, _, body = transcoder.split(notification.state)
         return len(body) + FRAME <= self._config.max_record_bytes
 
-    def _too_large(
-        self, producer: Producer, notification_id: int, topic: str, key: bytes, payload: bytes
-    ) -> None:
-        """Relay a record no consumer would take as a dead letter (its chain skips it)."""
-        error = PayloadTooLarge(f"{len(payload)} bytes > limit {self._config.max_record_bytes}")
-        log.error("notification %d for %s is dead-lettered: %s", notification_id, topic, error)
-        if len(payload) > self._letters.max_bytes - LETTER_HEADROOM:  # too large for a letter
-            error = PayloadTooLarge(f"{error.reason}; the payload is left out of this letter")
-            payload = b""
-        where = f"relay:{self._ledger.name}:{notification_id}"
-        letter = dead_letter_for(
-            error, origin=KafkaPosition(topic=topic, partition=0, offset=notification_id),
-            key=key, payload=payload or None, headers={}, consumer=f"relay:{self._ledger.name}",
-            clock=self._clock, new_id=lambda: uuid5(NAMESPACE_URL, where),
-        )  # fmt: skip
-        producer.produce(self._letters.topic, self._letters.serialize(letter), key)
-
     def _idle(self, stop: threading.Event) -> None:
         if self._wakeup is None:
             stop.wait(self._config.idle_poll_s)
@@ -205,7 +174,7 @@ class Relay:
         try:
             outgoing = [
                 record for notification in notifications
-                if (record := self._record(producer, notification, advanced.chains)) is not None
+                if (record := self._outgoing.record(producer, notification, advanced.chains))
             ]  # fmt: skip
             for record in outgoing:
                 signature = self._signer.headers(*record.signable)
@@ -233,54 +202,17 @@ class Relay:
         if not self._checkpoints.behind(self.position):
             return
         producer.begin_transaction()
-        checkpoint = self._checkpoints.produce(producer, self.position)
-        if checkpoint is None:
+        try:
+            checkpoint = self._checkpoints.produce(producer, self.position)
+            if checkpoint is None:
+                producer.abort_transaction(60)
+                return
+            producer.commit_transaction(60)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal() or not error.txn_requires_abort():
+                raise
             producer.abort_transaction(60)
+            log.warning("checkpoint aborted, will try again: %s", error)
             return
-        producer.commit_transaction(60)
         self._checkpoints.committed(checkpoint)
-
-    def _record(
-        self, producer: Producer, notification: Notification, chains: dict[str, str]
-    ) -> _Outgoing | None:
-        """The record ``notification`` goes out as, chained (too large: dead-lettered here)."""
-        transcoder = self._ledger.transcoder
-        if not transcoder.carries_record(notification.state):
-            return None  # no contract record: nothing to publish
-        header, print_, body = transcoder.split(notification.state)
-        if "_route" in header:
-            topic_name, key = header["_route"]
-        else:  # stored before routes were recorded: decode to route it
-            topic_name, key = route(transcoder.decode(notification.state)["record"])
-        topic = self._config.topic_prefix + topic_name
-        frame = self._frames.get(print_)
-        if frame is None:  # Confluent framing: magic byte 0 + the registry's schema id
-            frame = self._frames[print_] = b"\x00" + self._schema_ids(print_).to_bytes(4, "big")
-        payload = frame + body
-        key_bytes = key.encode()
-        if len(payload) > self._config.max_record_bytes:
-            self._too_large(producer, notification.id, topic, key_bytes, payload)
-            return None
-        partition = partition_for(key_bytes, self._config.partitions)
-        slot = f"{topic}:{partition}"
-        previous = chains.get(slot)
-        chains[slot] = link(previous, notification.id, payload)
-        chain: list[tuple[str, str | bytes | None]] = [
-            (NOTIFICATION, str(notification.id).encode()),
-            (PREVIOUS, (previous or "").encode()),
-            (HASH, chains[slot].encode()),
-        ]
-        signable = (topic_name, partition, key_bytes, payload, chains[slot])
-        return _Outgoing(topic, key_bytes, partition, payload, chain, signable)
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """One record of a batch, chained and ready to be signed."""
-
-    topic: str
-    key: bytes
-    partition: int
-    payload: bytes
-    chain: list[tuple[str, str | bytes | None]]
-    signable: Signable

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from infra.chain import HASH, NOTIFICATION
+from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner
+from infra.provenance import Owner, header_values
 from infra.serde.errors import Unproven
 from infra.topics import TOPICS
 from infra.watermarks import watermarks
@@ -85,20 +85,21 @@ def _last_in(consumer: Consumer, start: TopicPartition, end: int, owner: Owner) 
         offset = message.offset() or 0
         if offset >= end:
             return last
-        last = _tail(message, owner) or last
+        found = _tail(message, owner)
+        if found is not None and (last is None or found.notification_id > last.notification_id):
+            last = found  # a genuine record relayed again later is not the tail
 
 
 def _tail(message: Message, owner: Owner) -> Tail | None:
+    """The relay's record in ``message``: signed by it, and its id the one its link covers."""
+    payload = message.value() or b""
     try:
-        owner.check(message.partition() or 0, message.key(), message.value(), message.headers())
-    except Unproven:
+        owner.check(message.partition() or 0, message.key(), payload, message.headers())
+        headers = header_values(message.headers())
+        number, chain = int(headers.get(NOTIFICATION, b"")), headers[HASH].decode()
+        previous = headers.get(PREVIOUS, b"").decode()
+    except (Unproven, ValueError, KeyError):
         return None
-    headers = dict(message.headers() or [])
-    notification, chain = headers.get(NOTIFICATION), headers.get(HASH)
-    if not notification or not chain:
+    if link(previous or None, number, payload) != chain:
         return None
-    try:
-        text = chain.decode() if isinstance(chain, bytes) else chain
-        return Tail(int(notification), text, message.offset() or 0)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    return Tail(number, chain, message.offset() or 0)

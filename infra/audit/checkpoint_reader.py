@@ -6,7 +6,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from infra.checkpoints import Checkpoint, read_export
+from infra.checkpoints import MAX_FILE_BYTES, Checkpoint, read_export
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner
 from infra.serde.errors import Unproven
@@ -19,13 +19,20 @@ def latest_checkpoint(
     found, findings = _on_topic(kafka, topic, owner, ledger)
     for path in sorted(export_dir.glob("checkpoint-*.json")):
         try:
-            checkpoint = read_export(path.read_bytes(), owner)
-        except (Unproven, OSError) as exc:
-            findings.append(f"{path}: {getattr(exc, 'reason', exc)}")
-            continue
-        if checkpoint.ledger == ledger:
-            found.append(checkpoint)
+            found.append(read_export(_regular(path), owner, ledger))
+        except Unproven as exc:
+            findings.append(f"{path}: {exc.reason}")
+        except OSError as exc:
+            findings.append(f"{path}: unreadable: {exc}")
     return max(found, key=lambda c: c.notification_id, default=None), findings
+
+
+def _regular(path: Path) -> bytes:
+    """A regular file's bytes, up to the size a checkpoint can have (no FIFO, no device)."""
+    if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+        raise Unproven(f"not a regular file of at most {MAX_FILE_BYTES} bytes")
+    with path.open("rb") as file:
+        return file.read(MAX_FILE_BYTES + 1)
 
 
 def _on_topic(
@@ -53,8 +60,11 @@ def _on_topic(
             payload = message.value() or b""
             try:
                 owner.check(0, message.key(), payload, message.headers())
-                found.append(Checkpoint.decode(payload))
+                checkpoint = Checkpoint.decode(payload)
             except Unproven as exc:
                 findings.append(f"{topic} offset {message.offset()}: {exc.reason}")
+                continue
+            if checkpoint.ledger == ledger:
+                found.append(checkpoint)
     finally:
         consumer.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from infra.chain import NOTIFICATION
+from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner, header_values
 from infra.serde.errors import Unproven
@@ -70,12 +70,20 @@ def relayed_copies(
 
 
 def _take(message: Message, owner: Owner, copies: dict[int, Copy]) -> None:
+    """Keep ``message`` if the relay signed it and its notification id is the one its link covers.
+
+    A genuine record relayed again later (a replay) does not displace the first copy.
+    """
     partition, payload = message.partition() or 0, message.value() or b""
     try:
         owner.check(partition, message.key(), payload, message.headers())
-        number = int(header_values(message.headers()).get(NOTIFICATION, b""))
+        headers = header_values(message.headers())
+        number = int(headers.get(NOTIFICATION, b""))
+        previous = headers.get(PREVIOUS, b"").decode()
     except (Unproven, ValueError):
         return
-    copies[number] = Copy(
+    if link(previous or None, number, payload) != headers.get(HASH, b"").decode(errors="replace"):
+        return
+    copies.setdefault(number, Copy(
         message.topic() or "", partition, message.offset() or 0, body_digest(payload[FRAME:])
-    )
+    ))  # fmt: skip

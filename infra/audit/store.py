@@ -38,6 +38,12 @@ class _Walk:
     covered: int = 0
     digest: str = ""
     last_id: int = 0
+    relayed_upto: int = 0
+    """The relay has relayed every notification up to here (its copies and checkpoint say)."""
+
+    def __post_init__(self) -> None:
+        covered = self.checkpoint.notification_id if self.checkpoint else 0
+        self.relayed_upto = max([covered, *self.copies])
 
     def take(self, notification: Notification) -> None:
         self.last_id = notification.id
@@ -63,8 +69,8 @@ class _Walk:
             return  # the relay dead-lettered it: no copy on the topics
         copy = self.copies.pop(notification.id, None)
         if copy is None:
-            if self.checkpoint and notification.id <= self.checkpoint.notification_id:
-                problem = "the relay never relayed it, though the checkpoint covers it: inserted"
+            if notification.id <= self.relayed_upto:
+                problem = "the relay passed it but never relayed it: inserted"
                 self.findings.append(f"{where}: {problem}")
         elif body_digest(body) != copy.body_digest:
             self.findings.append(

@@ -42,6 +42,7 @@ class _Walk:
     def __init__(self, topic: str, owner: Owner | None) -> None:
         self.topic, self.owner = topic, owner
         self.heads: dict[int, str] = {}
+        self.numbers: dict[int, int] = {}
         self.findings: list[str] = []
         self.checked = 0
 
@@ -78,15 +79,21 @@ class _Walk:
         if HASH not in headers:
             self.findings.append(f"{where}: no chain headers: inserted")
             return
-        chain, previous = headers[HASH].decode(errors="replace"), headers.get(PREVIOUS, b"")
-        if previous.decode(errors="replace") != self.heads.get(partition, ""):
+        chain = headers[HASH].decode(errors="replace")
+        previous = headers.get(PREVIOUS, b"").decode(errors="replace")
+        number, before = _number(headers), self.numbers.get(partition, 0)
+        if link(previous or None, number, payload) != chain:
+            self.findings.append(f"{where}: content does not match its hash: modified")
+        elif number <= before:  # the relay's notification ids only grow in a partition
+            problem = f"notification {number} again, after notification {before}"
+            self.findings.append(f"{where}: {problem}: replayed or reordered")
+            return  # the chain goes on from the record before it
+        elif previous != self.heads.get(partition, ""):
             problem = "does not link to the record before it: deleted, inserted or reordered"
             self.findings.append(f"{where}: {problem}")
-        elif link(previous.decode() or None, _number(headers), payload) != chain:
-            self.findings.append(f"{where}: content does not match its hash: modified")
         else:
             self.checked += 1
-        self.heads[partition] = chain
+        self.heads[partition], self.numbers[partition] = chain, number
 
 
 def _number(headers: dict[str, bytes]) -> int:

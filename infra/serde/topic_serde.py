@@ -44,6 +44,7 @@ from infra.serde.errors import (
     RegistryUnavailable,
     UnexpectedRecordType,
     UnknownSchemaId,
+    Unproven,
 )
 
 FRAME = 5  # magic byte 0 + 4-byte schema id
@@ -130,10 +131,18 @@ class TopicSerde:
 
     def read_message(self, message: Message) -> Record:
         """:meth:`read` for a message from a confluent-kafka consumer."""
-        return self.read(
-            message.value(), partition=message.partition() or 0, key=message.key(),
-            headers=message.headers(),
-        )  # fmt: skip
+        self.prove(message)
+        return self.deserialize(message.value())
+
+    def prove(self, message: Message) -> None:
+        """Return if the topic's owner (if any) signed ``message``, else :class:`Unproven`."""
+        if self.owner is None:
+            return
+        try:
+            headers = message.headers()
+        except Exception as exc:  # e.g. a header name that is not UTF-8 (SystemError)
+            raise Unproven(f"its headers cannot be read: {type(exc).__name__}") from exc
+        self.owner.check(message.partition() or 0, message.key(), message.value(), headers)
 
     def deserialize(self, payload: bytes | None) -> Record:
         """The validated record in ``payload``, or a :class:`BadRecord` saying why not."""

@@ -12,7 +12,13 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agentledger.bootstrap import PROJECTIONS, audit_topic, projection_store, topic_serdes
+from agentledger.bootstrap import (
+    PROJECTIONS,
+    audit_topic,
+    projection_store,
+    replay,
+    topic_serdes,
+)
 from agentledger.credentials import kafka_access
 from agentledger.services import services
 from agentledger.settings import Settings
@@ -83,7 +89,7 @@ def _forge_approval_request(settings: Settings, genuine: Message) -> tuple[uuid.
     thief = RecordSigner(Ed25519PrivateKey.generate())
     signature = dict(
         thief.headers(
-            "actions.v1", genuine.partition() or 0, genuine.key(), payload, chain[2][1].decode()
+            serde.topic, genuine.partition() or 0, genuine.key(), payload, chain[2][1].decode()
         )
     )
     claimed = [(SIGNER, headers[SIGNER]), (SIGNATURE, signature[SIGNATURE])]
@@ -95,6 +101,18 @@ def _forge_approval_request(settings: Settings, genuine: Message) -> tuple[uuid.
     )  # fmt: skip
     assert producer.flush(30) == 0
     return forged_id, offsets[0]
+
+
+def _replay(settings: Settings, genuine: Message) -> int:
+    """``genuine`` produced again as it is, headers and all; its new offset."""
+    offsets: list[int] = []
+    producer = _as(settings, "relay")
+    producer.produce(
+        genuine.topic() or "", genuine.value(), genuine.key(), partition=genuine.partition() or 0,
+        headers=genuine.headers(), on_delivery=lambda _e, m: offsets.append(m.offset() or 0),
+    )  # fmt: skip
+    assert producer.flush(30) == 0
+    return offsets[0]
 
 
 def _forge_observation(settings: Settings, key: str) -> int:
@@ -131,7 +149,7 @@ def test_forged_records_are_dropped_by_every_reader_and_the_audit_names_them(
     A thief forges an approval request (chained after the last genuine record) and an
     observation: the executor, each projector and the reconciler dead-letter them, nothing
     of them reaches a view, the next genuine record is taken, and `audit verify --topic`
-    names each forged record and only it.
+    names each forged record and only it (and a genuine record relayed again as replayed).
     """
     settings = fast(isolated)
     bot = agent(own_ledger)
@@ -152,9 +170,9 @@ def test_forged_records_are_dropped_by_every_reader_and_the_audit_names_them(
     ):
         first = decide(own_ledger, bot, key)
         _wait_queued(settings, store.prefix, first)
-        forged_id, forged_at = _forge_approval_request(
-            settings, _last(settings, "actions.v1", place)
-        )
+        genuine = _last(settings, "actions.v1", place)
+        forged_id, forged_at = _forge_approval_request(settings, genuine)
+        replayed_at = _replay(settings, genuine)
         observed_at = _forge_observation(settings, key)
         later = decide(own_ledger, bot, key)  # relayed after the forgery, chained to the genuine
         _wait_queued(settings, store.prefix, later)
@@ -174,14 +192,22 @@ def test_forged_records_are_dropped_by_every_reader_and_the_audit_names_them(
     assert queued == {first, later}
     assert actual is None or actual.fields.get("tier") != "forged"
     actions = audit_topic(settings, "actions.v1")
-    assert actions.findings == [actions.findings[0]]
+    assert len(actions.findings) == 2, actions.findings
     assert f"partition {place} offset {forged_at}: " in actions.findings[0]
     assert "signature does not match this record: forged" in actions.findings[0]
+    assert f"partition {place} offset {replayed_at}: notification " in actions.findings[1]
+    assert "replayed or reordered" in actions.findings[1]
     observations = audit_topic(settings, "observations.v1")
     assert len(observations.findings) == 1
     assert (
         f"partition {place} offset {observed_at}: not signed: a forgery" in observations.findings[0]
     )
+    for view in ("approvals", "actual"):  # a rebuild leaves them out too
+        assert replay(settings, view, None, lambda _d, _t: None).skipped == 1, view
+    with psycopg.connect(store.url) as conn:
+        assert {q.action_id for q in approval_queue(conn, store.prefix)} == {first, later}
+        actual = actual_state(conn, store.prefix, key)
+    assert actual is None or actual.fields.get("tier") != "forged"
     env = {"AGENTLEDGER_LEDGER_NAME": settings.ledger_name,
            "AGENTLEDGER_TOPIC_PREFIX": settings.topic_prefix}  # fmt: skip
     result = run_cli("audit", "verify", "--topic", "actions.v1", env=env)

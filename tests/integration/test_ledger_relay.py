@@ -20,10 +20,12 @@ from agentledger.bootstrap import (
     ledger,
     registry_client,
     relay,
+    relay_positions,
     system_context,
 )
 from agentledger.settings import Settings
-from consumers.relay.position import Position, PositionStore
+from agentledger.signing_keys import record_signer
+from consumers.relay.position import Position
 from consumers.relay.position_check import PositionRefused
 from domain.events import ActionProposed
 from infra.ledger.ledger import Ledger
@@ -31,7 +33,7 @@ from infra.serde.deadletter import DeadLetter
 from infra.serde.topic_serde import TopicSerde
 from tests.db_helpers import admin_url
 from tests.decider_helpers import proposal, read_topic
-from tests.kafka_helpers import as_operator, operator
+from tests.kafka_helpers import as_operator
 from tests.relay_helpers import (
     assert_exactly_the_store,
     consume_all,
@@ -51,20 +53,40 @@ def test_relayed_topics_equal_the_store(isolated: Settings, own_ledger: Ledger) 
     assert_exactly_the_store(own_ledger, consume_all(isolated, expected))
 
 
+def _forge_position(settings: Settings, the_ledger: Ledger, *, signed: bool) -> None:
+    """A position past the unrelayed events, with the relay's chain heads (signed: with its key)."""
+    topic = settings.topic("relay-positions.v1")
+    genuine = relay_positions(settings, the_ledger.name).load()
+    forged = Position(the_ledger.recorder.max_notification_id() or 0, genuine.chains)
+    key, value = the_ledger.name.encode(), forged.encode()
+    signature = record_signer(settings, "relay").headers(topic, 0, key, value)
+    headers: list[tuple[str, str | bytes | None]] = [*signature] if signed else []
+    producer = Producer({**as_operator(settings)})
+    producer.produce(topic, key=key, value=value, partition=0, headers=headers)
+    assert producer.flush(30) == 0
+
+
+def test_a_relay_position_it_did_not_sign_is_passed_over_and_nothing_is_skipped(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """A position written with the relay's stolen Kafka credential only: it follows its own, relays all once."""
+    write_events(own_ledger, proposals=20)
+    relay_until_caught_up(isolated, own_ledger)
+    write_events(own_ledger, proposals=20, first=20)
+    _forge_position(isolated, own_ledger, signed=False)
+    relay_until_caught_up(isolated, own_ledger)
+    assert_exactly_the_store(own_ledger, consume_all(isolated, len(stored(own_ledger))))
+
+
 def test_a_forged_relay_position_is_refused_and_nothing_is_skipped(
     isolated: Settings, own_ledger: Ledger
 ) -> None:
-    """A position record written by someone else, past unrelayed events: the relay refuses it and skips nothing."""
+    """A position signed with the relay's stolen key, past unrelayed events: refused, nothing skipped."""
     write_events(own_ledger, proposals=20)
     relay_until_caught_up(isolated, own_ledger)
     on_topics = len(stored(own_ledger))
     write_events(own_ledger, proposals=20, first=20)
-    topic = isolated.topic("relay-positions.v1")
-    genuine = PositionStore(operator(isolated), topic, own_ledger.name).load()
-    forged = Position(own_ledger.recorder.max_notification_id() or 0, genuine.chains)
-    producer = Producer({**as_operator(isolated)})
-    producer.produce(topic, key=own_ledger.name.encode(), value=forged.encode(), partition=0)
-    assert producer.flush(30) == 0
+    _forge_position(isolated, own_ledger, signed=True)
     the_relay, stop, refusals = relay(isolated, own_ledger), threading.Event(), []
 
     def run() -> None:

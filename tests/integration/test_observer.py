@@ -6,16 +6,22 @@ import json
 import threading
 
 import pytest
+from confluent_kafka import Producer
 
 from agentledger.bootstrap import observer
+from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
+from agentledger.signing_keys import record_signer, topic_owner
+from consumers.observer.positions import ObserverPositions
 from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.postgres_sor import PostgresSystemOfRecord
 from infra.connectors.registry import Connectors
+from infra.kafka_config import client_config
 from infra.serde.deadletter import DeadLetter
+from infra.topics import topic_spec
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import resource
 
@@ -129,3 +135,20 @@ def test_a_change_too_large_to_publish_is_dead_lettered_and_the_feed_goes_on(
     change = json.loads(letter.payload or b"")
     assert (change["resource"], change["sequence"]) == (big.key, letter.origin.offset)
     assert change["fields"] == {"blob": "x" * 1_200_000}
+
+
+def test_an_observer_position_it_did_not_sign_is_passed_over(isolated: Settings) -> None:
+    """A position written with the observer's stolen Kafka credential cannot make it skip changes."""
+    topic = isolated.topic("observer-positions.v1")
+    owner = topic_owner(isolated, topic_spec("observer-positions.v1"))
+    assert owner is not None
+    positions = ObserverPositions(
+        kafka_access(isolated, "observer"), owner, isolated.ledger_name,
+        record_signer(isolated, "observer"),
+    )  # fmt: skip
+    producer = Producer(client_config(kafka_access(isolated, "observer"), {}))
+    positions.write(producer, "crm", 7)
+    producer.produce(topic, key=f"{isolated.ledger_name}:crm".encode(),
+                     value=json.dumps({"sequence": 10**12}).encode(), partition=0)  # fmt: skip
+    assert producer.flush(30) == 0
+    assert positions.load() == {"crm": 7}

@@ -18,27 +18,32 @@ from infra.serde.errors import Unproven
 pytestmark = pytest.mark.unit
 
 KEY = Ed25519PrivateKey.generate()
-RELAY = Owner("checkpoints.v1", "relay", public_bytes(KEY))
+TOPIC = "t.checkpoints.v1"
+RELAY = Owner(TOPIC, "relay", public_bytes(KEY))
 CHECKPOINT = Checkpoint("Ledger", 42, 40, "ab" * 32, 2, "2026-12-05T16:00:00+00:00", {"t:0": "cd"})
 
 
 def test_an_exported_checkpoint_reads_back_as_signed() -> None:
     """The export file holds the checkpoint, the relay's key id and its signature."""
-    assert read_export(exported(CHECKPOINT, RecordSigner(KEY)), RELAY) == CHECKPOINT
+    assert (
+        read_export(exported(CHECKPOINT, RecordSigner(KEY), TOPIC), RELAY, "Ledger") == CHECKPOINT
+    )
 
 
 def test_an_edited_or_foreign_checkpoint_file_is_unproven() -> None:
     """A count or digest changed after signing, or a checkpoint signed by another key, is refused."""
-    document = json.loads(exported(CHECKPOINT, RecordSigner(KEY)))
+    document = json.loads(exported(CHECKPOINT, RecordSigner(KEY), TOPIC))
     document["checkpoint"] = document["checkpoint"].replace(
         '"notifications":40', '"notifications":39'
     )
     with pytest.raises(Unproven, match="signature does not match"):
-        read_export(json.dumps(document).encode(), RELAY)
+        read_export(json.dumps(document).encode(), RELAY, "Ledger")
     with pytest.raises(Unproven, match="not by the relay"):
-        read_export(exported(CHECKPOINT, RecordSigner(Ed25519PrivateKey.generate())), RELAY)
+        read_export(
+            exported(CHECKPOINT, RecordSigner(Ed25519PrivateKey.generate()), TOPIC), RELAY, "Ledger"
+        )
     with pytest.raises(Unproven, match="not a checkpoint file"):
-        read_export(b"{}", RELAY)
+        read_export(b"{}", RELAY, "Ledger")
 
 
 def _notification(number: int, state: bytes, version: int = 1) -> Notification:

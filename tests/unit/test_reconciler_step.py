@@ -58,3 +58,30 @@ def test_the_counters_are_logged_at_most_once_a_minute_of_tick_time(
             asyncio.run(step(tick))
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["since start: 12 records, 3 alerts, 0 dead letters"] * 2
+
+
+class _Ticked:
+    """A reconciler recording each tick it gets."""
+
+    def __init__(self) -> None:
+        self.ticks: list[int] = []
+
+    def tick(self, _source: Source, now_ms: int) -> list[Any]:
+        self.ticks.append(now_ms)
+        return []
+
+
+def test_a_tick_that_is_not_a_time_or_is_ahead_of_the_clock_is_ignored() -> None:
+    """Only the reconciler ticks, with its own clock: junk or a future tick never runs windows out."""
+    reconciler = _Ticked()
+    serde = cast("TopicSerde", object())
+    now = datetime.now(UTC)
+    step = Step(
+        cast("Reconciler", reconciler), {}, Outputs(serde, serde, _never, SIGNER),
+        ticks_topic="ticks", partitions=6, consumer="reconciler", clock=lambda: now,
+        counters=Counters(),
+    )  # fmt: skip
+    now_ms = int(now.timestamp() * 1000)
+    for offset, value in enumerate((b"x", str(now_ms + 3_600_000).encode(), str(now_ms).encode())):
+        asyncio.run(step(Input("ticks", 0, offset, None, value)))
+    assert reconciler.ticks == [now_ms]

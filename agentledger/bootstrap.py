@@ -47,6 +47,7 @@ from consumers.relay.checkpoint_writer import CheckpointWriter
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
+from consumers.relay.tails import RELAYED
 from consumers.relay.wakeup import StoreWakeup
 from domain.context import CommandContext
 from domain.signing import as_service
@@ -80,7 +81,7 @@ from infra.stack.kafka import admin
 from infra.stack.registry_gate import OPERATOR_ENTRY
 from infra.stack.stack import Stack, UpResult
 from infra.stack.topics import ensure_topics
-from infra.topics import TOPICS, topic_spec
+from infra.topics import topic_spec
 from projections.actual import ActualReader, ActualState
 from projections.approvals import ApprovalQueue
 from projections.believed import BelievedState
@@ -312,10 +313,8 @@ def audit_store(settings: Settings) -> AuditResult:
     checkpoint, forged = latest_checkpoint(
         kafka, settings.topic(CHECKPOINTS), owner, settings.checkpoints(), the_ledger.name
     )
-    relayed = {settings.topic(spec.name): topic_owner(settings, spec) for spec in TOPICS}
-    copies = relayed_copies(
-        kafka, {topic: owner for topic, owner in relayed.items() if owner and owner.chained}
-    )
+    relayed = {settings.topic(name): topic_owner(settings, topic_spec(name)) for name in RELAYED}
+    copies = relayed_copies(kafka, {topic: owner for topic, owner in relayed.items() if owner})
     try:
         result = store_audit(the_ledger, checkpoint=checkpoint, copies=copies,
                              max_record_bytes=settings.max_record_bytes)  # fmt: skip

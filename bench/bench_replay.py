@@ -11,8 +11,10 @@ from confluent_kafka import Producer
 from agentledger.bootstrap import replay, topic_serdes
 from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
+from agentledger.signing_keys import record_signer
 from bench.isolation import isolated
 from bench.result import Result
+from consumers.observer.chain import ObservationChain
 from consumers.observer.observer import observation_of
 from domain.values import ResourceRef
 from infra.connectors.base import Change
@@ -42,15 +44,18 @@ def _produce(settings: Settings) -> None:
                          "enable.idempotence": True}))  # fmt: skip
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]
+    signer, chain = record_signer(settings, "observer"), ObservationChain()
     for sequence in range(1, EVENTS + 1):
         ref = ResourceRef(system="billing", type="invoice", id=f"{tag}-{sequence % RESOURCES}")
         change = Change(
             sequence=sequence, resource=ref, version=str(sequence),
             fields={"amount": sequence, "status": "sent"}, deleted=False, changed_at=now,
         )  # fmt: skip
-        key = ref.key.encode()
-        producer.produce(serde.topic, serde.serialize(observation_of("billing", change, now)), key,
-                         partition=partition_for(key, settings.partitions))  # fmt: skip
+        key, payload = ref.key.encode(), serde.serialize(observation_of("billing", change, now))
+        place = partition_for(key, settings.partitions)
+        link, chained = chain.extend(place, payload)  # as the observer chains and signs
+        headers = [*chained, *signer.headers(serde.topic, place, key, payload, link)]
+        producer.produce(serde.topic, payload, key, partition=place, headers=[*headers])
         if sequence % 10_000 == 0:
             producer.flush(60)
     if producer.flush(60):

@@ -16,3 +16,12 @@ def link(previous: str | None, notification_id: int, payload: bytes) -> str:
     digest.update(notification_id.to_bytes(8, "big"))
     digest.update(payload)
     return digest.hexdigest()
+
+
+def number_in(headers: dict[str, bytes]) -> int | None:
+    """The notification id a record's headers give, if it is one a chain link can hold."""
+    try:
+        found = int(headers.get(NOTIFICATION, b""))
+    except ValueError:
+        return None
+    return found if 0 < found < 2**63 else None

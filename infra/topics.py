@@ -54,6 +54,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         ("ExternalStateObserved", "ChangeFeedChecked"),
         FOREVER,
         signed_by="observer",
+        chained=True,
     ),
     TopicSpec("drift.v1", ("DriftDetected", "DriftResolved"), FOREVER, signed_by="reconciler"),
     TopicSpec("agents.v1", AGENT_REGISTRY, FOREVER, signed_by="relay", chained=True),

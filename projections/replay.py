@@ -21,9 +21,10 @@ from domain.events.base import DomainEvent
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, client_config
 from infra.serde.decoded import Decoded
-from infra.serde.errors import BadRecord, Unproven
+from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.watermarks import watermarks
+from projections.signed_reading import BrokenChain, SignedReading
 from projections.store import (
     Projection,
     ProjectionStore,
@@ -65,18 +66,20 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
 
     Records are validated when the projection's reducer uses them (see ``Reducer``); an
     ``as_of`` cut-off reads each record's time from its decoded datum. If a record the
-    reducer kept unvalidated is invalid, the rebuild starts again and validates every
-    record as it reads it, so invalid records are skipped exactly as the live projector
-    dead-letters them; ``skipped`` then counts every one of them.
+    reducer kept unvalidated is invalid, or a topic's chain is broken (see
+    :class:`SignedReading`), the rebuild starts again and checks every record and its
+    signature as it reads it, so invalid and unsigned records are skipped exactly as the
+    live projector dead-letters them; ``skipped`` then counts every one of them.
     """
     try:
         return _rebuild(store, projection, kafka=kafka, serdes=serdes, as_of=as_of,
                         progress=progress, lazy=True)  # fmt: skip
     except UnusableRecord as exc:
-        log.warning("rebuild of %s: %s; reading again, validating every record", projection.name,
-                    exc)  # fmt: skip
+        signatures = isinstance(exc, BrokenChain)
+        log.warning("rebuild of %s: %s; reading again, validating every record%s",
+                    projection.name, exc, " and its signature" if signatures else "")  # fmt: skip
         return _rebuild(store, projection, kafka=kafka, serdes=serdes, as_of=as_of,
-                        progress=progress, lazy=False)  # fmt: skip
+                        progress=progress, lazy=False, signatures=signatures)  # fmt: skip
 
 
 def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate lazily
@@ -88,6 +91,7 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
     as_of: datetime | None,
     progress: Callable[[int, int], None],
     lazy: bool,
+    signatures: bool = False,
 ) -> Rebuilt:
     # One connection for the whole rebuild: its setup in autocommit mode, then one
     # transaction for the writes, the digest and the switch. The build tables are
@@ -107,7 +111,7 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
             "fetch.wait.max.ms": FETCH_WAIT_MS,
         }))  # fmt: skip
         started = time.perf_counter()
-        reading = _Reading(projection, serdes, lazy=lazy, as_of=as_of)
+        reading = _Reading(projection, serdes, lazy=lazy, as_of=as_of, signatures=signatures)
         loaded = False  # the build tables are empty until the first load
         ends: dict[tuple[str, int], int] = {}
         try:
@@ -123,6 +127,7 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
                     store.load(conn, projection, reading.held.drain(), build, empty=not loaded)
                     loaded = True
                 progress(reading.records + reading.skipped, total)
+            reading.signed.settle()
             store.load(conn, projection, reading.held.drain(), build, empty=not loaded)
         finally:
             consumer.close()
@@ -138,14 +143,18 @@ class _Reading:
 
     def __init__(
         self, projection: Projection, serdes: Mapping[str, TopicSerde], *, lazy: bool,
-        as_of: datetime | None,
+        as_of: datetime | None, signatures: bool = False,
     ) -> None:  # fmt: skip
-        """Read ``projection``'s topics through ``serdes`` (see :func:`rebuild`)."""
+        """Read ``projection``'s topics through ``serdes`` (see :func:`rebuild`).
+
+        ``signatures``: check every record's signature, not just each chain's last.
+        """
         self.held = projection.reducer()
         self.records = self.skipped = 0
         self.open_partitions: set[tuple[str, int]] = set()
         self._lazy, self._as_of = lazy, as_of
         self._by_topic = {serdes[name].topic: serdes[name] for name in projection.topics}
+        self.signed = SignedReading(self._by_topic, strict=signatures)
         # a reducer that takes its one topic's payloads in runs reads most records in C
         self._fast = serdes[projection.topics[0]] if (
             lazy and as_of is None and len(projection.topics) == 1
@@ -173,15 +182,11 @@ class _Reading:
             index = taken + 1
 
     def _proven(self, message: Message) -> bool:
-        """Whether ``message`` may be read: an end of partition, or signed by its owner."""
-        if message.error() is not None:
+        """Whether ``message`` may be read (see :class:`SignedReading`); if not, it is skipped."""
+        if self.signed.admits(message):
             return True
-        try:
-            self._by_topic[message.topic() or ""].prove(message)
-        except Unproven:
-            self.skipped += 1
-            return False
-        return True
+        self.skipped += 1
+        return False
 
     def _read(self, message: Message) -> None:
         error = message.error()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from agentledger.settings import Settings
 from agentledger.signing_keys import record_signer
-from infra.chain import HASH
+from consumers.observer.chain import ObservationChain
 from infra.topics import topic_spec
+
+_CHAINS: dict[str, ObservationChain] = {}
+"""Each topic's chain, as this test process extends it (one producer per topic in a test)."""
 
 
 def owners_headers(
@@ -13,13 +16,14 @@ def owners_headers(
 ) -> list[tuple[str, str | bytes | None]]:
     """Headers that make ``payload`` pass as the owner's record on ``topic`` (unprefixed).
 
-    On the relay's topics the record gets a chain link of its own (the relay's chain is not
-    followed: readers check the signature over the link, the audit the chain).
+    On the observer's topic the record is chained after the last one this helper signed
+    there. On the relay's topics it is signed off the chain (no relay takes it for its last
+    record; a rebuild finds the chain broken there and reads record by record).
     """
     service, name = topic_spec(topic).signed_by, settings.topic(topic)
     assert service is not None, f"{topic} has no owner"
     signer = record_signer(settings, service)
-    if service != "relay":
+    if not topic_spec(topic).chained or service == "relay":
         return [*signer.headers(name, partition, key, payload)]
-    link = "00" * 32
-    return [(HASH, link.encode()), *signer.headers(name, partition, key, payload, link)]
+    link, chained = _CHAINS.setdefault(name, ObservationChain()).extend(partition, payload)
+    return [*chained, *signer.headers(name, partition, key, payload, link)]

@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from confluent_kafka import Producer
 
+from consumers.observer.chain import ObservationChain
 from consumers.observer.positions import ObserverPositions
 from domain.events import ChangeFeedChecked, ExternalStateObserved
 from domain.events.proposals import KafkaPosition
@@ -97,6 +98,7 @@ class Observer:
         self._producer: Producer | None = None
         self._at: dict[str, int] = {}
         self._beat: dict[str, datetime] = {}
+        self._chain = ObservationChain()
 
     def start(self) -> None:
         """Take over the transactional id (fencing any older instance) and load positions."""
@@ -106,7 +108,7 @@ class Observer:
             **DEAD_LETTER_PRODUCER,  # observations are held to their own limit by the serde
         }))  # fmt: skip
         self._producer.init_transactions(60)
-        self._at = self._positions.load()
+        self._at, self._chain = self._positions.load()
         log.info("observer resuming at %s", self._at or "the beginning of every feed")
         self.ready.set()
 
@@ -134,6 +136,7 @@ class Observer:
             self._heartbeat(producer, source, sequence, read_at)
             if changes:
                 self._positions.write(producer, source, sequence)
+        self._positions.write_chain(producer, self._chain)
         producer.commit_transaction(60)
         for source, (read_at, changes) in read.items():
             self._beat[source] = read_at
@@ -187,9 +190,11 @@ class Observer:
             self._produce(producer, key, value, partition)
 
     def _produce(self, producer: Producer, key: bytes, value: bytes, partition: int) -> None:
-        """One observation, signed over its place and bytes."""
+        """One observation, chained in its partition and signed over its place, bytes and link."""
+        chain, linked = self._chain.extend(partition, value)
         headers: list[tuple[str, str | bytes | None]] = [
-            *self._signer.headers(self._serde.topic, partition, key, value)
+            *linked,
+            *self._signer.headers(self._serde.topic, partition, key, value, chain),
         ]
         producer.produce(self._serde.topic, value, key, partition=partition, headers=headers)
 

@@ -12,6 +12,7 @@ import logging
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
+from consumers.observer.chain import ObservationChain
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner, RecordSigner
 from infra.serde.errors import Unproven
@@ -33,9 +34,10 @@ class ObserverPositions:
         """
         self._kafka, self._owner, self._observer = kafka, owner, observer
         self._topic, self._signer = owner.topic, signer
+        self._chain_key = f"{observer}/chain".encode()  # no source has this name: ":" is absent
 
-    def load(self, timeout_s: float = 30.0) -> dict[str, int]:
-        """The committed sequence per source (absent: start from the beginning)."""
+    def load(self, timeout_s: float = 30.0) -> tuple[dict[str, int], ObservationChain]:
+        """The committed sequence per source (absent: from the beginning), and the chain."""
         consumer = Consumer(client_config(self._kafka, {
             "group.id": self._kafka.scratch_group("position"),
             "isolation.level": "read_committed", "enable.auto.commit": False,
@@ -43,6 +45,7 @@ class ObserverPositions:
         }))  # fmt: skip
         prefix = f"{self._observer}:".encode()
         positions: dict[str, int] = {}
+        chain = ObservationChain()
         try:
             low, _ = watermarks(consumer, TopicPartition(self._topic, 0))
             consumer.assign([TopicPartition(self._topic, 0, low)])
@@ -53,10 +56,12 @@ class ObserverPositions:
                 error = message.error()
                 if error is not None:
                     if error.code() == error._PARTITION_EOF:  # noqa: SLF001  # public constant
-                        return positions
+                        return positions, chain
                     raise RuntimeError(f"reading {self._topic}: {error}")
                 key = message.key() or b""
-                if key.startswith(prefix) and message.value():
+                if key == self._chain_key and message.value():
+                    chain = self._chain(message) or chain
+                elif key.startswith(prefix) and message.value():
                     self._take(
                         message, key.removeprefix(prefix).decode(errors="replace"), positions
                     )
@@ -70,6 +75,23 @@ class ObserverPositions:
             positions[source] = int(json.loads(payload)["sequence"])
         except (Unproven, ValueError, KeyError, TypeError) as exc:
             log.warning("passing over an observer position at offset %s: %s", message.offset(), exc)
+
+    def _chain(self, message: Message) -> ObservationChain | None:
+        payload = message.value() or b""
+        try:
+            self._owner.check(0, message.key(), payload, message.headers())
+            return ObservationChain.decode(payload)
+        except (Unproven, ValueError, KeyError, TypeError) as exc:
+            log.warning("passing over an observer chain at offset %s: %s", message.offset(), exc)
+            return None
+
+    def write_chain(self, producer: Producer, chain: ObservationChain) -> None:
+        """Produce the chain's heads, signed (inside the observations' transaction)."""
+        value = chain.encode()
+        headers = self._signer.headers(self._topic, 0, self._chain_key, value)
+        producer.produce(
+            self._topic, key=self._chain_key, value=value, partition=0, headers=[*headers]
+        )
 
     def write(self, producer: Producer, source: str, sequence: int) -> None:
         """Produce the position of ``source``, signed (inside the observations' transaction)."""

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
+from infra.chain import HASH, PREVIOUS, link, number_in
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner, header_values
 from infra.serde.errors import Unproven
 from infra.topics import TOPICS
 from infra.watermarks import watermarks
 
-RELAYED = tuple(spec.name for spec in TOPICS if spec.chained)
+RELAYED = tuple(spec.name for spec in TOPICS if spec.chained and spec.signed_by == "relay")
 """The topics the relay chains (DESIGN.md's topic table), unprefixed."""
 FIRST_WINDOW = 32
 
@@ -96,10 +96,10 @@ def _tail(message: Message, owner: Owner) -> Tail | None:
     try:
         owner.check(message.partition() or 0, message.key(), payload, message.headers())
         headers = header_values(message.headers())
-        number, chain = int(headers.get(NOTIFICATION, b"")), headers[HASH].decode()
+        number, chain = number_in(headers), headers[HASH].decode()
         previous = headers.get(PREVIOUS, b"").decode()
     except (Unproven, ValueError, KeyError):
         return None
-    if link(previous or None, number, payload) != chain:
+    if number is None or link(previous or None, number, payload) != chain:
         return None
     return Tail(number, chain, message.offset() or 0)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
+from infra.chain import HASH, PREVIOUS, link, number_in
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner, header_values
 from infra.serde.errors import Unproven
@@ -78,11 +78,13 @@ def _take(message: Message, owner: Owner, copies: dict[int, Copy]) -> None:
     try:
         owner.check(partition, message.key(), payload, message.headers())
         headers = header_values(message.headers())
-        number = int(headers.get(NOTIFICATION, b""))
+        number = number_in(headers)
         previous = headers.get(PREVIOUS, b"").decode()
     except (Unproven, ValueError):
         return
-    if link(previous or None, number, payload) != headers.get(HASH, b"").decode(errors="replace"):
+    if number is None or link(previous or None, number, payload) != headers.get(HASH, b"").decode(
+        errors="replace"
+    ):
         return
     copies.setdefault(number, Copy(
         message.topic() or "", partition, message.offset() or 0, body_digest(payload[FRAME:])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from infra.audit import AuditResult
-from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
+from infra.chain import HASH, PREVIOUS, link, number_in
 from infra.kafka_config import KafkaAccess, client_config
 from infra.provenance import Owner, header_values
 from infra.serde.errors import Unproven
@@ -81,7 +81,10 @@ class _Walk:
             return
         chain = headers[HASH].decode(errors="replace")
         previous = headers.get(PREVIOUS, b"").decode(errors="replace")
-        number, before = _number(headers), self.numbers.get(partition, 0)
+        number, before = number_in(headers), self.numbers.get(partition, 0)
+        if number is None:
+            self.findings.append(f"{where}: no notification id a chain can hold: inserted")
+            return
         if link(previous or None, number, payload) != chain:
             self.findings.append(f"{where}: content does not match its hash: modified")
         elif number <= before:  # the relay's notification ids only grow in a partition
@@ -94,10 +97,3 @@ class _Walk:
         else:
             self.checked += 1
         self.heads[partition], self.numbers[partition] = chain, number
-
-
-def _number(headers: dict[str, bytes]) -> int:
-    try:
-        return int(headers.get(NOTIFICATION, b""))
-    except ValueError:
-        return -1

@@ -20,6 +20,7 @@ from agentledger.bootstrap import (
     topic_serdes,
 )
 from agentledger.settings import Settings
+from agentledger.signing_keys import record_signer
 from consumers.decider.intake import Consumed
 from consumers.executor.executor import Outcome
 from consumers.expirer.expirer import Expirer
@@ -39,7 +40,6 @@ from tests.decider_helpers import proposal, read_topic
 from tests.execution_helpers import ALICE, BOB, Clock, agent, decide, desk, executor, resource
 from tests.kafka_helpers import as_operator
 from tests.projection_helpers import projecting, settled
-from tests.provenance_helpers import owners_headers
 
 pytestmark = pytest.mark.integration
 VIEWS = ("approvals", "timeline")
@@ -207,7 +207,11 @@ def test_an_unreadable_record_is_dead_lettered_and_the_projector_goes_on(
         where.append(message)
 
     producer = Producer({**as_operator(isolated)})
-    headers = owners_headers(isolated, "actions.v1", partition, key.encode(), b"not avro")
+    # signed with the relay's key, off its chain (so no relay takes it for its own last record)
+    signature = record_signer(isolated, "relay").headers(
+        topic, partition, key.encode(), b"not avro"
+    )
+    headers: list[tuple[str, str | bytes | None]] = [*signature]
     producer.produce(topic, b"not avro", key.encode(), partition=partition, headers=headers,
                      on_delivery=delivered)  # fmt: skip
     assert producer.flush(30) == 0

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.signing import public_bytes
-from infra.chain import HASH
+from infra.chain import HASH, NOTIFICATION, number_in
 from infra.provenance import SIGNATURE, SIGNER, Owner, RecordSigner
 from infra.serde.errors import Unproven
 
@@ -92,3 +92,14 @@ def test_a_signature_header_given_twice_is_unproven() -> None:
     headers = [*_relayed(), (SIGNATURE, b"\x00" * 64)]
     with pytest.raises(Unproven, match="appears twice"):
         ACTIONS.check(2, KEY, PAYLOAD, headers)
+
+
+@pytest.mark.parametrize("raw", [b"", b"x", b"-5", b"0", str(2**64).encode()])
+def test_a_notification_id_no_chain_link_can_hold_is_none(raw: bytes) -> None:
+    """Readers treat it as a break instead of failing on it (a link holds 8 bytes)."""
+    assert number_in({NOTIFICATION: raw}) is None
+
+
+def test_a_notification_id_a_chain_link_can_hold_is_read() -> None:
+    """A positive 63-bit id."""
+    assert number_in({NOTIFICATION: b"7"}) == 7

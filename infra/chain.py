@@ -11,11 +11,15 @@ HASH = "agentledger.chain"
 
 def link(previous: str | None, notification_id: int, payload: bytes) -> str:
     """The chain hash of a record given the previous record's hash in its partition."""
-    digest = hashlib.sha256()
-    digest.update((previous or "").encode())
+    return link_bytes((previous or "").encode(), notification_id, payload).decode()
+
+
+def link_bytes(previous: bytes, notification_id: int, payload: bytes) -> bytes:
+    """:func:`link` as the headers carry it (ASCII hex), from the previous one's header."""
+    digest = hashlib.sha256(previous)
     digest.update(notification_id.to_bytes(8, "big"))
     digest.update(payload)
-    return digest.hexdigest()
+    return digest.hexdigest().encode()
 
 
 def number_in(headers: dict[str, bytes]) -> int | None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from confluent_kafka import KafkaError, Message
 
-from infra.chain import HASH, PREVIOUS, link, number_in
-from infra.provenance import header_values
+from infra.chain import HASH, PREVIOUS, link_bytes, number_in
 from infra.serde.errors import Unproven
 from infra.serde.topic_serde import TopicSerde
 from projections.store import UnusableRecord
@@ -29,7 +29,7 @@ class BrokenChain(UnusableRecord):
 
 @dataclass
 class _Chain:
-    head: str | None = None
+    head: bytes | None = None
     number: int = 0
     last: Message | None = None
 
@@ -65,13 +65,19 @@ class SignedReading:
         return True
 
     def _follow(self, message: Message, chain: _Chain) -> None:
+        """Extend ``chain`` by ``message``; a break if it does not continue it.
+
+        Headers are taken as a plain dict here (a name given twice keeps its last value):
+        the record that closes the chain is checked strictly, and any other can only
+        continue it by linking exactly as the signed one covers.
+        """
         try:
-            headers = header_values(message.headers())
-            number, own = number_in(headers) or 0, headers[HASH].decode()
-            previous = headers.get(PREVIOUS, b"").decode()
+            headers = cast("dict[str, bytes]", dict(message.headers() or ()))
+            number, own = number_in(headers) or 0, headers[HASH]
+            previous = headers.get(PREVIOUS) or b""
         except Exception:  # noqa: BLE001  # any header fault is a break, read again strictly
-            number, own, previous = 0, "", ""
-        linked = number > 0 and link(previous or None, number, message.value() or b"") == own
+            number, own, previous = 0, b"", b""
+        linked = number > 0 and link_bytes(previous, number, message.value() or b"") == own
         if not linked or number <= chain.number or chain.head not in {None, previous}:
             self._break(
                 f"{message.topic()}[{message.partition()}]@{message.offset()} breaks its chain"

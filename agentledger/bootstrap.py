@@ -47,7 +47,6 @@ from consumers.relay.checkpoint_writer import CheckpointWriter
 from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
-from consumers.relay.tails import RELAYED
 from consumers.relay.wakeup import StoreWakeup
 from domain.context import CommandContext
 from domain.signing import as_service
@@ -81,7 +80,7 @@ from infra.stack.kafka import admin
 from infra.stack.registry_gate import OPERATOR_ENTRY
 from infra.stack.stack import Stack, UpResult
 from infra.stack.topics import ensure_topics
-from infra.topics import topic_spec
+from infra.topics import RELAYED, topic_spec
 from projections.actual import ActualReader, ActualState
 from projections.approvals import ApprovalQueue
 from projections.believed import BelievedState

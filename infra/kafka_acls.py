@@ -80,7 +80,7 @@ TABLE: tuple[Grant, ...] = (
     _topic("executor", "proposals.v1", *WRITE),
     _topic("executor", "deadletter.v1", *WRITE),
     _own("executor", "group", "Read"),
-    _topic("observer", "observations.v1", *WRITE),
+    _topic("observer", "observations.v1", *READ, "Write"),  # reads where its chains end
     _topic("observer", "observer-positions.v1", *READ, "Write"),
     _topic("observer", "deadletter.v1", *WRITE),
     _scratch("observer"),

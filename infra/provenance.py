@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from confluent_kafka import Message
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
@@ -107,6 +108,17 @@ class Owner:
                 f"the {self.service}'s signature does not match this record: forged, altered,"
                 " or moved from another topic, partition or key"
             ) from None
+
+
+def message_headers(message: Message) -> Headers:
+    """A consumed message's headers; :class:`Unproven` if they cannot be read.
+
+    confluent-kafka raises ``SystemError`` for a header name that is not UTF-8.
+    """
+    try:
+        return message.headers()
+    except Exception as exc:
+        raise Unproven(f"its headers cannot be read: {type(exc).__name__}") from exc
 
 
 def header_values(headers: Headers) -> dict[str, bytes]:

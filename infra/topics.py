@@ -86,6 +86,10 @@ TOPICS: tuple[TopicSpec, ...] = (
 """Every topic is keyed by the resource key and has the same partition count."""
 
 
+RELAYED = tuple(spec.name for spec in TOPICS if spec.chained and spec.signed_by == "relay")
+"""The topics the relay chains, unprefixed."""
+
+
 def topic_spec(name: str) -> TopicSpec:
     """The spec of a topic by its unprefixed name, e.g. ``"actions.v1"``."""
     for spec in TOPICS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -24,7 +24,7 @@ from infra.serde.decoded import Decoded
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.watermarks import watermarks
-from projections.signed_reading import BrokenChain, SignedReading
+from projections.signed_reading import SignedReading
 from projections.store import (
     Projection,
     ProjectionStore,
@@ -74,12 +74,11 @@ def rebuild(  # noqa: PLR0913  # a rebuild names its source, target, cut-off and
     try:
         return _rebuild(store, projection, kafka=kafka, serdes=serdes, as_of=as_of,
                         progress=progress, lazy=True)  # fmt: skip
-    except UnusableRecord as exc:
-        signatures = isinstance(exc, BrokenChain)
-        log.warning("rebuild of %s: %s; reading again, validating every record%s",
-                    projection.name, exc, " and its signature" if signatures else "")  # fmt: skip
+    except UnusableRecord as exc:  # an invalid record, or a broken chain: check everything
+        log.warning("rebuild of %s: %s; reading again, validating every record and its"
+                    " signature", projection.name, exc)  # fmt: skip
         return _rebuild(store, projection, kafka=kafka, serdes=serdes, as_of=as_of,
-                        progress=progress, lazy=False, signatures=signatures)  # fmt: skip
+                        progress=progress, lazy=False, signatures=True)  # fmt: skip
 
 
 def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate lazily
@@ -111,9 +110,11 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
             "fetch.wait.max.ms": FETCH_WAIT_MS,
         }))  # fmt: skip
         started = time.perf_counter()
-        reading = _Reading(projection, serdes, lazy=lazy, as_of=as_of, signatures=signatures)
-        loaded = False  # the build tables are empty until the first load
         ends: dict[tuple[str, int], int] = {}
+        reading = _Reading(
+            projection, serdes, lazy=lazy, as_of=as_of, signatures=signatures, ends=ends
+        )
+        loaded = False  # the build tables are empty until the first load
         try:
             assignment, total = _assign(consumer, projection, serdes, ends)
             reading.open_partitions = {
@@ -141,9 +142,9 @@ def _rebuild(  # noqa: PLR0913  # rebuild's arguments, and whether to validate l
 class _Reading:
     """What a rebuild has read so far: the reducer, the counts, the partitions still open."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # what to read, through what, how strictly, up to where
         self, projection: Projection, serdes: Mapping[str, TopicSerde], *, lazy: bool,
-        as_of: datetime | None, signatures: bool = False,
+        as_of: datetime | None, ends: Mapping[tuple[str, int], int], signatures: bool = False,
     ) -> None:  # fmt: skip
         """Read ``projection``'s topics through ``serdes`` (see :func:`rebuild`).
 
@@ -154,7 +155,9 @@ class _Reading:
         self.open_partitions: set[tuple[str, int]] = set()
         self._lazy, self._as_of = lazy, as_of
         self._by_topic = {serdes[name].topic: serdes[name] for name in projection.topics}
-        self.signed = SignedReading(self._by_topic, strict=signatures)
+        names = {serdes[name].topic: name for name in projection.topics}
+        ends_by_topic = _ByTopic(ends, names)
+        self.signed = SignedReading(self._by_topic, ends_by_topic, strict=signatures)
         # a reducer that takes its one topic's payloads in runs reads most records in C
         self._fast = serdes[projection.topics[0]] if (
             lazy and as_of is None and len(projection.topics) == 1
@@ -182,7 +185,12 @@ class _Reading:
             index = taken + 1
 
     def _proven(self, message: Message) -> bool:
-        """Whether ``message`` may be read (see :class:`SignedReading`); if not, it is skipped."""
+        """Whether ``message`` may be read (see :class:`SignedReading`); if not, it is skipped.
+
+        Records past their partition's end are left to the live projector, uncounted.
+        """
+        if self.signed.beyond(message):
+            return False
         if self.signed.admits(message):
             return True
         self.skipped += 1
@@ -247,3 +255,21 @@ def _moment(item: Decoded) -> datetime:
 
 
 _WHEN = frozenset({"metadata"})
+
+
+class _ByTopic(Mapping[tuple[str, int], int]):
+    """``ends`` (by unprefixed topic name) seen by full topic name, as it fills in."""
+
+    def __init__(self, ends: Mapping[tuple[str, int], int], names: Mapping[str, str]) -> None:
+        self._ends, self._names = ends, names
+
+    def __getitem__(self, place: tuple[str, int]) -> int:
+        topic, partition = place
+        return self._ends[(self._names[topic], partition)]
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        topics = {name: topic for topic, name in self._names.items()}
+        return iter([(topics[name], partition) for name, partition in self._ends])
+
+    def __len__(self) -> int:
+        return len(self._ends)

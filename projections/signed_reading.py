@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import Message
 
 from infra.chain import HASH, PREVIOUS, link_bytes, number_in
+from infra.provenance import header_values
+from infra.provenance import message_headers as serde_headers
 from infra.serde.errors import Unproven
 from infra.serde.topic_serde import TopicSerde
 from projections.store import UnusableRecord
@@ -37,31 +39,50 @@ class _Chain:
 class SignedReading:
     """Admits the records of ``by_topic``'s topics (by full name) their owners signed."""
 
-    def __init__(self, by_topic: Mapping[str, TopicSerde], *, strict: bool) -> None:
-        """``strict``: check every record's signature instead of following the chains."""
-        self._by_topic, self._strict = by_topic, strict
+    def __init__(
+        self, by_topic: Mapping[str, TopicSerde], ends: Mapping[tuple[str, int], int], *,
+        strict: bool,
+    ) -> None:  # fmt: skip
+        """``ends``: where each partition's read ends (by full topic name), fixed at the start.
+
+        ``strict``: check every record's signature instead of following the chains.
+        """
+        self._by_topic, self._ends, self._strict = by_topic, ends, strict
         self._chains: dict[tuple[str, int], _Chain] = {}
         self.broken: str | None = None
 
+    def beyond(self, message: Message) -> bool:
+        """Whether ``message`` lies past its partition's end (the live projector takes it)."""
+        place = (message.topic() or "", message.partition() or 0)
+        return message.error() is None and (message.offset() or 0) >= self._ends.get(place, 0)
+
     def admits(self, message: Message) -> bool:
-        """Whether to read ``message`` (an end of partition closes its chain)."""
+        """Whether to read ``message``: an end of partition, or a record its owner signed.
+
+        On a chained topic, records are admitted as they continue their partition's chain
+        (see :meth:`settle`); when strict, each one's signature is checked, and a record
+        whose number does not grow (a genuine one relayed again) is refused as well.
+        """
+        if message.error() is not None:
+            return True
         topic, partition = message.topic() or "", message.partition() or 0
         serde = self._by_topic[topic]
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
-                self._close(serde, topic, partition)
-            return True
         owner = serde.owner
         if owner is None:
             return True
+        chain = self._chains.setdefault((topic, partition), _Chain())
         if owner.chained and not self._strict:
-            self._follow(message, self._chains.setdefault((topic, partition), _Chain()))
+            self._follow(message, chain)
             return True
         try:
             serde.prove(message)
         except Unproven:
             return False
+        if owner.chained:
+            number = number_in(header_values(serde_headers(message))) or 0
+            if number <= chain.number:
+                return False
+            chain.number = number
         return True
 
     def _follow(self, message: Message, chain: _Chain) -> None:
@@ -84,19 +105,22 @@ class SignedReading:
             )
         chain.head, chain.number, chain.last = own, number, message
 
-    def _close(self, serde: TopicSerde, topic: str, partition: int) -> None:
-        chain = self._chains.pop((topic, partition), None)
-        if chain is None or chain.last is None:
-            return
-        try:
-            serde.prove(chain.last)
-        except Unproven as exc:
-            self._break(f"the last record of {topic}[{partition}] is not its owner's: {exc.reason}")
-
     def _break(self, reason: str) -> None:
         self.broken = self.broken or reason
 
     def settle(self) -> None:
-        """Raise :class:`BrokenChain` if a chain was broken (read again, strictly)."""
+        """Check each chain's last record; :class:`BrokenChain` if one was broken or unsigned.
+
+        Only then is every record admitted along a chain known to be its owner's.
+        """
+        for (topic, partition), chain in self._chains.items():
+            if chain.last is None:
+                continue
+            try:
+                self._by_topic[topic].prove(chain.last)
+            except Unproven as exc:
+                self._break(
+                    f"the last record of {topic}[{partition}] is not its owner's: {exc.reason}"
+                )
         if self.broken is not None:
             raise BrokenChain(self.broken)

@@ -159,7 +159,12 @@ def _usable(message: Message) -> bool:
 
 def _consumed(message: Message) -> Consumed:
     headers: dict[str, bytes] = {}
-    raw = message.headers() or []
+    try:
+        raw = message.headers() or []
+    except Exception:  # noqa: BLE001  # a header name not UTF-8 (SystemError): no headers
+        log.warning("headers of %s[%s]@%s cannot be read; left out", message.topic(),
+                    message.partition(), message.offset())  # fmt: skip
+        raw = []
     for name, value in raw.items() if isinstance(raw, dict) else raw:
         headers[name] = value if isinstance(value, bytes) else str(value or "").encode()
     return Consumed(

@@ -23,11 +23,12 @@ from consumers.observer.chain import ObservationChain
 from consumers.observer.positions import ObserverPositions
 from domain.events import ChangeFeedChecked, ExternalStateObserved
 from domain.events.proposals import KafkaPosition
+from infra.chain_tails import chain_tails
 from infra.connectors.base import Change, Connector, ConnectorError
 from infra.connectors.values import dumps
 from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
-from infra.provenance import RecordSigner
+from infra.provenance import Owner, RecordSigner
 from infra.serde.deadletter import dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
@@ -109,8 +110,27 @@ class Observer:
         }))  # fmt: skip
         self._producer.init_transactions(60)
         self._at, self._chain = self._positions.load()
+        self._follow_topic()
         log.info("observer resuming at %s", self._at or "the beginning of every feed")
         self.ready.set()
+
+    def _follow_topic(self) -> None:
+        """Take each partition's chain up where the observer's own signed records end.
+
+        The chain saved with the positions is normally just that; if it is not (a position
+        read early, or written by someone else), the topic's signed records win, so the
+        observer never forks its own chains.
+        """
+        topic = self._serde.topic
+        owner = Owner(topic, "observer", self._signer.public_key, chained=True)
+        tails = chain_tails(self.config.kafka, {topic: owner}, self.config.partitions)
+        ends = {int(slot.rpartition(":")[2]): tail for slot, tail in tails.items()}
+        if {p: t.chain for p, t in ends.items()} != self._chain.heads:
+            log.warning("observer chains taken up from %s, not from its saved positions", topic)
+        self._chain = ObservationChain(
+            {partition: tail.chain for partition, tail in ends.items()},
+            max([self._chain.number, *(tail.notification_id for tail in ends.values())]),
+        )
 
     def round(self) -> int:
         """One poll of every feed; the number of observations committed."""

@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from consumers.observer.chain import ObservationChain
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner, RecordSigner
+from infra.provenance import Owner, RecordSigner, message_headers
 from infra.serde.errors import Unproven
 from infra.watermarks import watermarks
 
@@ -71,7 +71,7 @@ class ObserverPositions:
     def _take(self, message: Message, source: str, positions: dict[str, int]) -> None:
         payload = message.value() or b""
         try:
-            self._owner.check(0, message.key(), payload, message.headers())
+            self._owner.check(0, message.key(), payload, message_headers(message))
             positions[source] = int(json.loads(payload)["sequence"])
         except (Unproven, ValueError, KeyError, TypeError) as exc:
             log.warning("passing over an observer position at offset %s: %s", message.offset(), exc)
@@ -79,7 +79,7 @@ class ObserverPositions:
     def _chain(self, message: Message) -> ObservationChain | None:
         payload = message.value() or b""
         try:
-            self._owner.check(0, message.key(), payload, message.headers())
+            self._owner.check(0, message.key(), payload, message_headers(message))
             return ObservationChain.decode(payload)
         except (Unproven, ValueError, KeyError, TypeError) as exc:
             log.warning("passing over an observer chain at offset %s: %s", message.offset(), exc)

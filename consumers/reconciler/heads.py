@@ -17,10 +17,12 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from consumers.reconciler.step import Input
 from infra.kafka_config import KafkaAccess, client_config
+from infra.provenance import Headers, message_headers
+from infra.serde.errors import Unproven
 
 log = logging.getLogger("agentledger.reconciler")
 
@@ -80,7 +82,7 @@ class KafkaHeads:
                         offset,
                         message.key(),
                         message.value() or b"",
-                        message.headers(),
+                        _headers(message),
                     )
                 )
             log.warning("reading %s[%d] up to %d took over %.0f s", topic, partition, before,
@@ -121,3 +123,11 @@ class HeadGuard:
     def forget(self, places: Iterable[tuple[str, int]]) -> None:
         """Check these (topic, partition)s again (revoked: the next assignment starts afresh)."""
         self._checked.difference_update(places)
+
+
+def _headers(message: Message) -> Headers:
+    """The message's headers, or none if they cannot be read (the record is judged alone)."""
+    try:
+        return message_headers(message)
+    except Unproven:
+        return None

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Notification
 
 from infra.checkpoints import store_link
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner, RecordSigner
+from infra.provenance import Owner, RecordSigner, message_headers
 from infra.serde.errors import Unproven
 from infra.watermarks import watermarks
 
@@ -137,7 +137,7 @@ class PositionStore:
         """The position in ``message``, if the relay signed it."""
         payload = message.value() or b""
         try:
-            self._owner.check(0, message.key(), payload, message.headers())
+            self._owner.check(0, message.key(), payload, message_headers(message))
             return Position.decode(payload)
         except (Unproven, ValueError, KeyError, TypeError) as exc:
             log.warning("passing over a relay position at offset %s: %s", message.offset(), exc)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consumers.relay.position import Position
-from consumers.relay.tails import Tail
+from infra.chain_tails import Tail
 
 SHOWN = 5
 """Notification ids named in a refusal, at most."""

@@ -22,13 +22,14 @@ from consumers.relay.lock import RelayLock
 from consumers.relay.outgoing import FRAME, OutgoingRecords
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.position_check import PositionRefused, check_position
-from consumers.relay.tails import RELAYED, relayed_tails
 from consumers.relay.wakeup import StoreWakeup
+from infra.chain_tails import chain_tails
 from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.provenance import Owner, RecordSigner
 from infra.serde.topic_serde import TopicSerde
+from infra.topics import RELAYED
 
 log = logging.getLogger("agentledger.relay")
 
@@ -129,7 +130,7 @@ class Relay:
         topics |= {slot.rpartition(":")[0] for slot in position.chains}
         owners = {topic: Owner(topic, "relay", self._signer.public_key, chained=True)
                   for topic in topics}  # fmt: skip
-        tails = relayed_tails(self._config.kafka, owners, self._config.partitions)
+        tails = chain_tails(self._config.kafka, owners, self._config.partitions)
         check_position(position, tails, self._chained_between)
         return position
 

@@ -8,7 +8,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from infra.checkpoints import MAX_FILE_BYTES, Checkpoint, read_export
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner
+from infra.provenance import Owner, message_headers
 from infra.serde.errors import Unproven
 
 
@@ -59,7 +59,7 @@ def _on_topic(
                 continue
             payload = message.value() or b""
             try:
-                owner.check(0, message.key(), payload, message.headers())
+                owner.check(0, message.key(), payload, message_headers(message))
                 checkpoint = Checkpoint.decode(payload)
             except Unproven as exc:
                 findings.append(f"{topic} offset {message.offset()}: {exc.reason}")

@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from infra.chain import HASH, PREVIOUS, link, number_in
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner, header_values
+from infra.provenance import Owner, header_values, message_headers
 from infra.serde.errors import Unproven
 
 FRAME = 5
@@ -76,8 +76,8 @@ def _take(message: Message, owner: Owner, copies: dict[int, Copy]) -> None:
     """
     partition, payload = message.partition() or 0, message.value() or b""
     try:
-        owner.check(partition, message.key(), payload, message.headers())
-        headers = header_values(message.headers())
+        owner.check(partition, message.key(), payload, message_headers(message))
+        headers = header_values(message_headers(message))
         number = number_in(headers)
         previous = headers.get(PREVIOUS, b"").decode()
     except (Unproven, ValueError):

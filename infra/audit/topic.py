@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from infra.audit import AuditResult
 from infra.chain import HASH, PREVIOUS, link, number_in
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner, header_values
+from infra.provenance import Owner, header_values, message_headers
 from infra.serde.errors import Unproven
 
 
@@ -68,8 +68,8 @@ class _Walk:
         payload = message.value() or b""
         try:
             if self.owner is not None:
-                self.owner.check(partition, message.key(), payload, message.headers())
-            headers = header_values(message.headers())
+                self.owner.check(partition, message.key(), payload, message_headers(message))
+            headers = header_values(message_headers(message))
         except Unproven as exc:
             self.findings.append(f"{where}: {exc.reason}")
             return

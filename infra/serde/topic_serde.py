@@ -30,7 +30,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from pydantic import ValidationError
 
 from domain.values import Record
-from infra.provenance import Headers, Owner
+from infra.provenance import Headers, Owner, message_headers
 from infra.serde import expansion_cache
 from infra.serde.avro_native import Keeping, Newest
 from infra.serde.catalog import Contract
@@ -44,7 +44,6 @@ from infra.serde.errors import (
     RegistryUnavailable,
     UnexpectedRecordType,
     UnknownSchemaId,
-    Unproven,
 )
 
 FRAME = 5  # magic byte 0 + 4-byte schema id
@@ -138,10 +137,7 @@ class TopicSerde:
         """Return if the topic's owner (if any) signed ``message``, else :class:`Unproven`."""
         if self.owner is None:
             return
-        try:
-            headers = message.headers()
-        except Exception as exc:  # e.g. a header name that is not UTF-8 (SystemError)
-            raise Unproven(f"its headers cannot be read: {type(exc).__name__}") from exc
+        headers = message_headers(message)
         self.owner.check(message.partition() or 0, message.key(), message.value(), headers)
 
     def deserialize(self, payload: bytes | None) -> Record:

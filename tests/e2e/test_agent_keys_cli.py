@@ -85,10 +85,11 @@ def test_no_key_source_is_a_usage_error(isolated: Settings) -> None:
     assert "exactly one of --public-key and --out" in done.stderr
 
 
-def test_the_services_public_keys_are_printed_for_the_deciders_setting(isolated: Settings) -> None:
-    """JSON with the API's and the executor's raw public keys, base64."""
+def test_the_services_public_keys_are_printed_for_the_readers_setting(isolated: Settings) -> None:
+    """JSON with every signing service's raw public key, base64, each its own."""
     done = run_cli("agent", "key", "services", env=_env(isolated))
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert set(printed) == {"api", "executor"}
+    assert set(printed) == {"api", "executor", "observer", "reconciler", "relay"}
     assert {len(base64.b64decode(value)) for value in printed.values()} == {32}
+    assert len(set(printed.values())) == len(printed)

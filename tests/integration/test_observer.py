@@ -8,10 +8,11 @@ import threading
 import pytest
 from confluent_kafka import Producer
 
-from agentledger.bootstrap import observer
+from agentledger.bootstrap import audit_topic, observer
 from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
 from agentledger.signing_keys import record_signer, topic_owner
+from consumers.observer.chain import ObservationChain
 from consumers.observer.positions import ObserverPositions
 from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
@@ -82,12 +83,17 @@ def _observed(
 def test_every_change_is_observed_once_across_a_restart(
     isolated: Settings, systems: Connectors
 ) -> None:
-    """4 changes per resource (3 writes, 1 human edit; the dropped write is no change), none twice."""
+    """4 changes per resource (3 writes, 1 human edit; the dropped write is no change), none twice.
+
+    The restarted observer finds a stale chain among its positions: it takes each
+    partition's chain up where its own signed records end, so no chain forks.
+    """
     stop, thread = _run_observer(isolated, systems)
     first = _changes(systems, isolated, "a")
     assert len(_observed(isolated, first, 8)) == 8
     stop.set()
     thread.join(60)
+    _save_a_stale_chain(isolated)
     second = _changes(systems, isolated, "b")
     stop, thread = _run_observer(isolated, systems)
     try:
@@ -103,6 +109,21 @@ def test_every_change_is_observed_once_across_a_restart(
         assert "note" in mine[-1].fields
         assert "lost" not in mine[-1].fields
         assert mine[-1].external_version == systems[ref.system].current(ref).version
+    audit = audit_topic(isolated, "observations.v1")
+    assert audit.findings == [], "the restarted observer went on with its chains, not the stale"
+
+
+def _save_a_stale_chain(settings: Settings) -> None:
+    """The observer's chain as if nothing had been observed (a stale or reset position)."""
+    owner = topic_owner(settings, topic_spec("observer-positions.v1"))
+    assert owner is not None
+    positions = ObserverPositions(
+        kafka_access(settings, "observer"), owner, settings.ledger_name,
+        record_signer(settings, "observer"),
+    )  # fmt: skip
+    producer = Producer(client_config(kafka_access(settings, "observer"), {}))
+    positions.write_chain(producer, ObservationChain())
+    assert producer.flush(30) == 0
 
 
 def test_a_change_too_large_to_publish_is_dead_lettered_and_the_feed_goes_on(

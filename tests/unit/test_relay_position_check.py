@@ -6,7 +6,7 @@ import pytest
 
 from consumers.relay.position import Position
 from consumers.relay.position_check import PositionRefused, check_position
-from consumers.relay.tails import Tail
+from infra.chain_tails import Tail
 
 pytestmark = pytest.mark.unit
 

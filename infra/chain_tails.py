@@ -1,7 +1,7 @@
-"""The last record the relay put on each partition it writes, as the topics show it now.
+"""The last record a chaining owner (the relay, the observer) put on each partition.
 
 Read ``read_committed`` from the end of each partition backwards (in growing windows)
-until a record with the relay's chain headers and signature is found: records of anyone
+until a record with the owner's chain headers and signature is found: records of anyone
 else (even with a chain computed to follow) and aborted transactions are passed over.
 """
 
@@ -14,31 +14,28 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from infra.chain import HASH, PREVIOUS, link, number_in
 from infra.kafka_config import KafkaAccess, client_config
-from infra.provenance import Owner, header_values
+from infra.provenance import Owner, header_values, message_headers
 from infra.serde.errors import Unproven
-from infra.topics import TOPICS
 from infra.watermarks import watermarks
 
-RELAYED = tuple(spec.name for spec in TOPICS if spec.chained and spec.signed_by == "relay")
-"""The topics the relay chains (DESIGN.md's topic table), unprefixed."""
 FIRST_WINDOW = 32
 
 
 @dataclass(frozen=True)
 class Tail:
-    """The relay's last record in one partition: its notification id and chain hash."""
+    """The owner's last record in one partition: its number (notification id) and chain hash."""
 
     notification_id: int
     chain: str
     offset: int
 
 
-def relayed_tails(
+def chain_tails(
     kafka: KafkaAccess, topics: Mapping[str, Owner], partitions: int
 ) -> dict[str, Tail]:
-    """The relay's last record per ``topic:partition`` of ``topics`` (absent: none there).
+    """The owner's last record per ``topic:partition`` of ``topics`` (absent: none there).
 
-    ``topics`` maps each topic, as named on the broker, to the relay's signature check there.
+    ``topics`` maps each topic, as named on the broker, to its owner's signature check.
     """
     consumer = Consumer(client_config(kafka, {
         "group.id": kafka.scratch_group("tails"), "isolation.level": "read_committed",
@@ -91,11 +88,11 @@ def _last_in(consumer: Consumer, start: TopicPartition, end: int, owner: Owner) 
 
 
 def _tail(message: Message, owner: Owner) -> Tail | None:
-    """The relay's record in ``message``: signed by it, and its id the one its link covers."""
+    """The owner's record in ``message``: signed by it, and its number the one its link covers."""
     payload = message.value() or b""
     try:
-        owner.check(message.partition() or 0, message.key(), payload, message.headers())
-        headers = header_values(message.headers())
+        owner.check(message.partition() or 0, message.key(), payload, message_headers(message))
+        headers = header_values(message_headers(message))
         number, chain = number_in(headers), headers[HASH].decode()
         previous = headers.get(PREVIOUS, b"").decode()
     except (Unproven, ValueError, KeyError):

@@ -199,7 +199,8 @@ def test_nobody_else_may_move_the_executors_offsets(
     group = f"{isolated.topic_prefix}executor.{isolated.ledger_name}"
     where = TopicPartition(isolated.topic("actions.v1"), 0, 1000)
     for who in (intruder_agent, "decider", "projector"):
-        consumer = Consumer(_config(isolated, who, {"group.id": group}))
+        # a commit waits for the refused coordinator lookup up to the session timeout
+        consumer = Consumer(_config(isolated, who, {"group.id": group, "session.timeout.ms": 6000}))
         try:
             assert _commit_refusal(consumer, where) in REFUSED, who
         finally:

@@ -27,6 +27,7 @@ from agentledger.credentials import (
     systems_database_url,
 )
 from agentledger.oidc import OidcConfig, OidcVerifier
+from agentledger.seal_key import ledger_seal
 from agentledger.settings import REPO_ROOT, Settings
 from agentledger.signing_keys import attesters, record_signer, service_key, topic_owner
 from consumers.decider.decider import Decider, DeciderConfig
@@ -246,7 +247,7 @@ def ledger(settings: Settings, role: str = OPERATOR) -> Ledger:
     url = database_url(settings, role)
     require_login(settings, url)
     env = postgres_env(url, pool, create_tables=settings.database_external)
-    return Ledger(env, catalog(), settings.ledger_name)
+    return Ledger(env, catalog(), settings.ledger_name, seal=ledger_seal(settings))
 
 
 def system_context(correlation_id: UUID | None = None) -> CommandContext:

@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         " the executor's compensations, the relay's, observer's and reconciler's records);"
         " unset = the local stack's, from the deployment secrets.",
     )
+    ledger_seal_key_file: Path | None = Field(
+        default=None,
+        description="File with the key (base64, at least 32 bytes) every service that reads or"
+        " writes the event store seals and checks its events with; the database never holds"
+        " it. Unset = the local stack's, from the deployment secrets.",
+    )
     service_public_keys: dict[str, str] = Field(
         default_factory=dict,
         description="The services' public keys, as JSON: {service: raw public key in base64}"

@@ -2,6 +2,8 @@
 
 A stored record over ``max_record_bytes`` goes out as a dead letter instead: the broker
 would refuse the batch holding it again and again, and every consumer would refuse it.
+So does an event that fails the ledger's seal (written to the database, not by a writer
+holding the key): it is never signed, and no consumer sees it as a record.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from eventsourcing.persistence import Notification
 from domain.events.proposals import KafkaPosition
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link
 from infra.ledger.ledger import Ledger
+from infra.ledger.seal import TamperedNotification
 from infra.partitioner import partition_for
 from infra.provenance import Signable
 from infra.routing import route
 from infra.serde.deadletter import dead_letter_for
-from infra.serde.errors import PayloadTooLarge
+from infra.serde.errors import BadRecord, PayloadTooLarge, Tampered
 from infra.serde.topic_serde import TopicSerde
 
 if TYPE_CHECKING:
@@ -56,6 +59,9 @@ class OutgoingRecords:
 
         ``chains`` holds each ``topic:partition``'s head; the record's link becomes it.
         """
+        if isinstance(notification, TamperedNotification):
+            self._refuse_tampered(producer, notification)
+            return None
         transcoder = self._ledger.transcoder
         if not transcoder.carries_record(notification.state):
             return None  # no contract record: nothing to publish
@@ -85,14 +91,26 @@ class OutgoingRecords:
         signable = (topic, partition, key_bytes, payload, chains[slot])
         return Outgoing(topic, key_bytes, partition, payload, chain, signable)
 
+    def _refuse_tampered(self, producer: Producer, notification: TamperedNotification) -> None:
+        store = f"{self._ledger.name.lower()}_events"
+        key = str(notification.originator_id).encode()
+        error = Tampered(f"notification {notification.id}: {notification.reason}")
+        self._dead_letter(producer, notification.id, store, key, notification.state, error)
+
     def _too_large(
         self, producer: Producer, notification_id: int, topic: str, key: bytes, payload: bytes
     ) -> None:
-        """Relay a record no consumer would take as a dead letter (its chain skips it)."""
         error = PayloadTooLarge(f"{len(payload)} bytes > limit {self._config.max_record_bytes}")
+        self._dead_letter(producer, notification_id, topic, key, payload, error)
+
+    def _dead_letter(  # noqa: PLR0913, PLR0917  # where it came from, and why it is refused
+        self, producer: Producer, notification_id: int, topic: str, key: bytes, payload: bytes,
+        error: BadRecord,
+    ) -> None:  # fmt: skip
+        """Relay a record no consumer may take as a dead letter (its chain skips it)."""
         log.error("notification %d for %s is dead-lettered: %s", notification_id, topic, error)
         if len(payload) > self._letters.max_bytes - LETTER_HEADROOM:  # too large for a letter
-            error = PayloadTooLarge(f"{error.reason}; the payload is left out of this letter")
+            error = type(error)(f"{error.reason}; the payload is left out of this letter")
             payload = b""
         where = f"relay:{self._ledger.name}:{notification_id}"
         letter = dead_letter_for(

@@ -27,6 +27,7 @@ from infra.chain_tails import chain_tails
 from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
+from infra.ledger.seal import TamperedNotification
 from infra.provenance import Owner, RecordSigner
 from infra.serde.topic_serde import TopicSerde
 from infra.topics import RELAYED
@@ -150,6 +151,8 @@ class Relay:
     def _chains(self, notification: Notification) -> bool:
         """Whether relaying ``notification`` puts a record on a chain (not a dead letter)."""
         transcoder = self._ledger.transcoder
+        if isinstance(notification, TamperedNotification):
+            return False  # dead-lettered
         if not transcoder.carries_record(notification.state):
             return False
         _, _, body = transcoder.split(notification.state)

@@ -1,7 +1,9 @@
 """Walk the event store: each aggregate's chain, and the store against what the relay signed.
 
 Someone with the database's superuser can delete, cut or rewrite events and re-seal the
-hash chains, which anyone can compute. What they cannot rewrite is what the relay signed:
+hash chains, which anyone can compute. They cannot seal an event they wrote or changed
+(the ledger's key is not in the database): each such event is named. Nor can they
+rewrite what the relay signed:
 its copy of each record on Kafka, and its checkpoints (the store's notification count and
 digest up to a notification). So each stored record is compared with its signed copy, each
 signed copy must still be in the store, and the store must match the latest checkpoint.
@@ -20,8 +22,11 @@ from infra.audit import AuditResult
 from infra.audit.copies import FRAME, Copy, body_digest
 from infra.checkpoints import Checkpoint, store_link
 from infra.ledger.ledger import Ledger
+from infra.ledger.seal import TamperedNotification
 
 PAGE = 5000
+UNKNOWN = "unknown"
+"""The hash an event the audit could not trust had (the next one's link is not checked)."""
 
 
 @dataclass
@@ -51,11 +56,16 @@ class _Walk:
         if checkpoint and checkpoint.since < notification.id <= checkpoint.notification_id:
             self.digest = store_link(self.digest, notification)
             self.covered += 1
+        aggregate = f"{notification.originator_id} v{notification.originator_version}"
+        where = f"notification {notification.id} (aggregate {aggregate})"
+        if isinstance(notification, TamperedNotification):
+            self.findings.append(f"{where}: {notification.reason}")
+            self.copies.pop(notification.id, None)  # named already: not "deleted" as well
+            self.last[notification.originator_id] = (notification.originator_version, UNKNOWN)
+            return
         transcoder = self.ledger.transcoder
         if not transcoder.carries_record(notification.state):
             return
-        aggregate = f"{notification.originator_id} v{notification.originator_version}"
-        where = f"notification {notification.id} (aggregate {aggregate})"
         self._against_copy(notification, where)
         problem = self._chain_problem(notification)
         if problem is None:
@@ -90,7 +100,7 @@ class _Walk:
             return f"follows version {version}: an event was deleted, inserted or reordered"
         if meta.aggregate_version != notification.originator_version:
             return f"its record says version {meta.aggregate_version}: reordered"
-        if meta.previous_hash != previous:
+        if previous not in (meta.previous_hash, UNKNOWN):
             return "does not link to the event before it: deleted, inserted or reordered"
         if not is_sealed(record):
             return "content does not match its hash: modified"

@@ -18,6 +18,7 @@ from infra.ledger.approval_index import ApprovalIndex
 from infra.ledger.commands import Commands
 from infra.ledger.execution_index import ExecutionIndex
 from infra.ledger.recorder import LedgerRecorder
+from infra.ledger.seal import LedgerSeal
 from infra.ledger.transcoder import RecordTranscoder
 from infra.ledger.unit_of_work import UnitOfWork
 from infra.serde.catalog import Catalog
@@ -30,8 +31,14 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"  # table: ledger_events
 
-    def __init__(self, env: dict[str, str], catalog: Catalog, name: str = "Ledger") -> None:
-        """A ledger called ``name`` (table ``<name>_events``) on the store ``env`` describes."""
+    def __init__(
+        self, env: dict[str, str], catalog: Catalog, name: str = "Ledger",
+        *, seal: LedgerSeal | None = None,
+    ) -> None:  # fmt: skip
+        """A ledger called ``name`` (table ``<name>_events``) on the store ``env`` describes.
+
+        On PostgreSQL every event is sealed with ``seal`` (required there).
+        """
         self.name = name
         self.transcoder = RecordTranscoder(catalog)
         super().__init__(env)
@@ -39,6 +46,9 @@ class Ledger(Application[UUID]):
         self.approvals: ApprovalIndex | None = None
         self.executions: ExecutionIndex | None = None
         if isinstance(recorder, LedgerRecorder):  # not on the in-memory store of unit tests
+            if seal is None:
+                raise ValueError("a ledger on PostgreSQL needs its seal key")
+            recorder.seal = seal
             self.approvals = ApprovalIndex(recorder)
             self.executions = ExecutionIndex(recorder)
 

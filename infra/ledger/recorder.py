@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.persistence import Notification, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier, Literal
 
+from infra.ledger.seal import LedgerSeal
 from infra.ledger.side_tables import side_table_statements
 
 DDL_LOCK = 0x61676C64  # "agld": serializes schema creation across processes
@@ -51,7 +52,13 @@ class SideWrite:
 
 
 class LedgerRecorder(PostgresApplicationRecorder):
-    """Stores events (default insert mode) and the side writes a save carries."""
+    """Stores events (default insert mode) and the side writes a save carries.
+
+    Every event is sealed as it is stored and checked as it is read (``seal``, set by the
+    ledger before any read or write; :mod:`infra.ledger.seal`).
+    """
+
+    seal: LedgerSeal | None = None
 
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
@@ -106,13 +113,38 @@ class LedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(statement, (ids, [versions[i] for i in ids]))
             return [
-                StoredEvent(
+                self._sealing().open(StoredEvent(
                     originator_id=row["originator_id"],
                     originator_version=row["originator_version"],
                     topic=row["topic"], state=bytes(row["state"]),
-                )
+                ))
                 for row in cursor.fetchall()
             ]  # fmt: skip
+
+    def select_events(
+        self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> Sequence[StoredEvent]:  # fmt: skip
+        """An aggregate's events, each checked against its seal (:class:`TamperedEvent` if not)."""
+        found = super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        seal = self._sealing()
+        return [seal.open(event) for event in found]
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None,
+        topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:  # fmt: skip
+        """Notifications as written; one that fails its seal is a ``TamperedNotification``."""
+        found = super().select_notifications(
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
+        seal = self._sealing()
+        return [seal.open_notification(notification) for notification in found]
+
+    def _sealing(self) -> LedgerSeal:
+        if self.seal is None:
+            raise RuntimeError("the ledger's recorder has no seal key: it may not read or write")
+        return self.seal
 
     def table(self, suffix: str) -> Composable:
         """The qualified name of side table ``<prefix>_<suffix>``."""
@@ -147,6 +179,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         The rows go as four arrays in binary, not as one array of composites: psycopg
         dumps composites as text, field by field in Python (about a tenth of a batch).
         """
+        seal = self._sealing()
         self._lock_table(curs)
         curs.execute(self._render(curs, self._notify))
         curs.execute(
@@ -155,7 +188,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
                 [e.originator_id for e in stored_events],
                 [e.originator_version for e in stored_events],
                 [e.topic for e in stored_events],
-                [e.state for e in stored_events],
+                [seal.close(e).state for e in stored_events],
             ),
         )
 

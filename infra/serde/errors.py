@@ -78,3 +78,9 @@ class Unproven(BadRecord):
     """A record on an internal topic without a valid signature of the service that owns it."""
 
     code = "unproven"
+
+
+class Tampered(BadRecord):
+    """A stored event that fails the ledger's seal: written or changed outside agentledger."""
+
+    code = "tampered"

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer
 
 from agentledger.bootstrap import catalog, executor_service, registrar, relay
 from agentledger.credentials import database_url
+from agentledger.seal_key import ledger_seal
 from agentledger.settings import Settings
 from domain.action_state import Status
 from domain.events.decisions import DecisionOutcome
@@ -126,7 +127,7 @@ def _behind(proxy: OutageProxy, settings: Settings) -> tuple[Settings, Ledger]:
     cut_off = settings.model_copy(update={"database_url": through.geturl()})
     env = postgres_env(cut_off.database, pool_size=5)
     env["POSTGRES_CONNECT_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
-    return cut_off, Ledger(env, catalog(), cut_off.ledger_name)
+    return cut_off, Ledger(env, catalog(), cut_off.ledger_name, seal=ledger_seal(cut_off))
 
 
 def _propose(settings: Settings, indexes: range) -> None:

@@ -165,7 +165,7 @@ def test_a_stored_record_too_large_for_any_consumer_is_relayed_as_a_dead_letter(
         ((f"UPDATE {{table}} SET originator_version = 1000 WHERE originator_id = {MIDDLE} AND originator_version = 2;"
           f"UPDATE {{table}} SET originator_version = 2 WHERE originator_id = {MIDDLE} AND originator_version = 3;"
           f"UPDATE {{table}} SET originator_version = 3 WHERE originator_id = {MIDDLE} AND originator_version = 1000"),
-         "reordered"),
+         "without the ledger's key"),  # each seal binds the event's version
     ],
     ids=["modified", "deleted", "reordered"],
 )  # fmt: skip

@@ -1,4 +1,8 @@
-"""Cutting, deleting or rewriting the store as its superuser, re-sealed or not, is named by the audit."""
+"""Cutting, deleting, rewriting or extending the store as its superuser is named, and never relayed.
+
+The superuser can compute every sha256 chain, but not the ledger's seal (its key is not in
+the database): whatever they write is refused by every reader and named by the audit.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,11 @@ from agentledger.settings import Settings
 from domain.hashing import seal
 from infra.audit.store import audit_store as chains_only
 from infra.ledger.ledger import Ledger
+from infra.ledger.seal import TAG_BYTES, TamperedEvent
+from infra.serde.deadletter import DeadLetter
 from tests.db_helpers import admin_url
-from tests.relay_helpers import relay_until_caught_up, write_events
+from tests.decider_helpers import read_topic
+from tests.relay_helpers import consume_all, relay_until_caught_up, stored, write_events
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +30,15 @@ pytestmark = pytest.mark.integration
 def _rows(
     conn: psycopg.Connection[Any], table: str, aggregate: UUID
 ) -> list[tuple[int, int, bytes]]:
-    """(notification id, version, state) of one aggregate's events, in version order."""
-    return conn.execute(
+    """(notification id, version, state) of one aggregate's events, in version order.
+
+    The forger knows the format: the seal's tag (which they cannot compute) is cut off.
+    """
+    rows = conn.execute(
         f"SELECT notification_id, originator_version, state FROM {table}"  # our table
         " WHERE originator_id = %s ORDER BY originator_version", (aggregate,),
     ).fetchall()  # fmt: skip
+    return [(number, version, bytes(state)[:-TAG_BYTES]) for number, version, state in rows]
 
 
 def _reseal(
@@ -50,7 +61,8 @@ def _reseal(
         previous = decoded["record"].metadata.hash
         conn.execute(
             f"UPDATE {table} SET originator_version = %s, state = %s"  # our table
-            " WHERE notification_id = %s", (version, transcoder.encode(decoded), number),
+            " WHERE notification_id = %s",
+            (version, transcoder.encode(decoded) + bytes(TAG_BYTES), number),
         )  # fmt: skip
         rewritten.append(number)
     return rewritten
@@ -103,14 +115,63 @@ def test_store_tampering_by_its_superuser_is_named_by_the_audit(
                 metadata = record.metadata.model_copy(update={"occurred_at": when})
                 decoded["record"] = record.model_copy(update={"metadata": metadata})
                 conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s",
-                             (own_ledger.transcoder.encode(decoded), number))  # fmt: skip
+                             (own_ledger.transcoder.encode(decoded) + bytes(TAG_BYTES), number))  # fmt: skip
                 rewritten = _reseal(conn, table, own_ledger, aggregate, 1)
                 expected = [f"notification {n} " for n in rewritten]
             ends = "do not match the checkpoint of"
-    assert chains_only(own_ledger).findings == [], "the forger re-sealed every chain"
+    unchained = [f for f in chains_only(own_ledger).findings if "the ledger's key" not in f]
+    assert unchained == [], "the forger re-sealed every sha256 chain: only the seals tell"
     findings = audit_store(settings).findings
     for start in expected:
         assert any(f.startswith(start) for f in findings), (start, findings)
     assert any(ends in f for f in findings), findings
     if attack == "modified and re-sealed":
         assert findings[0].startswith(f"notification {number} "), "the rewritten record first"
+
+
+def test_an_event_the_superuser_appends_with_a_valid_chain_is_never_relayed_or_loaded(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """The forger appends the next event of an aggregate, its sha256 chain computed to follow.
+
+    Without the seal it is dead-lettered by the relay (code ``tampered``) instead of being
+    signed and published, loading the aggregate fails naming it, and the audit names it.
+    """
+    write_events(own_ledger, proposals=6)
+    table = f"{isolated.ledger_name.lower()}_events"
+    with psycopg.connect(admin_url(isolated), autocommit=True) as conn:
+        aggregate = _aggregate(conn, table)
+        number, version, state = _rows(conn, table, aggregate)[-1]
+        topic = conn.execute(
+            f"SELECT topic FROM {table} WHERE notification_id = %s",
+            (number,),  # our table
+        ).fetchone()
+        assert topic is not None
+        decoded = own_ledger.transcoder.decode(state)
+        record = decoded["record"]
+        metadata = record.metadata.model_copy(update={
+            "aggregate_version": version + 1, "previous_hash": record.metadata.hash, "hash": None,
+        })  # fmt: skip
+        decoded["record"] = seal(record.model_copy(update={"metadata": metadata}))
+        forged = conn.execute(
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state)"  # our table
+            " VALUES (%s, %s, %s, %s) RETURNING notification_id",
+            (aggregate, version + 1, topic[0], own_ledger.transcoder.encode(decoded) + bytes(32)),
+        ).fetchone()
+        assert forged is not None
+    refused = (
+        f"notification {forged[0]} (aggregate {aggregate} v{version + 1}): its seal does not"
+        " match: written or modified without the ledger's key"
+    )
+    assert chains_only(own_ledger).findings == [refused]
+    relay_until_caught_up(isolated, own_ledger)
+    genuine = [n for n, _ in stored(own_ledger) if n != forged[0]]
+    relayed = consume_all(isolated, len(genuine) + 1, timeout_s=15)
+    assert sorted(r.notification_id for r in relayed) == genuine, "the forged event was relayed"
+    (letter,) = read_topic(isolated, "deadletter.v1", until=1)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error_code == "tampered"
+    assert f"notification {forged[0]}" in letter.error
+    with pytest.raises(TamperedEvent, match=f"{aggregate} v{version + 1}"):
+        own_ledger.repository.get(aggregate)
+    assert audit_store(isolated).findings == [refused]

@@ -5,7 +5,9 @@ and the new positions in one Kafka transaction. The event id of an observation i
 derived from (system, sequence), so the same change always has the same id. A change
 that cannot be published as an observation (too large, a value the contract refuses)
 becomes a dead letter in the same transaction, with the change as JSON and the reason,
-and the feed goes on past it.
+and the feed goes on past it. A change whose sequence jumps further than the feed can
+justify is held and flagged the same way, once, and the feed does not go past it
+(:mod:`consumers.observer.gaps`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from uuid import NAMESPACE_URL, uuid5
 from confluent_kafka import Producer
 
 from consumers.observer.chain import ObservationChain
+from consumers.observer.gaps import SequenceJump, jump_reason, justified
 from consumers.observer.positions import ObserverPositions
 from domain.events import ChangeFeedChecked, ExternalStateObserved
 from domain.events.proposals import KafkaPosition
@@ -48,6 +51,8 @@ class ObserverConfig:
     batch: int = 500
     heartbeat_s: float = 2.0
     """How often, at least, each feed's read position goes to every partition."""
+    max_sequence_gap: int = 1000
+    """How far one change's sequence may follow the one before it."""
 
 
 def observation_of(source: str, change: Change, observed_at: datetime) -> ExternalStateObserved:
@@ -100,6 +105,7 @@ class Observer:
         self._at: dict[str, int] = {}
         self._beat: dict[str, datetime] = {}
         self._chain = ObservationChain()
+        self._flagged: set[tuple[str, int]] = set()
 
     def start(self) -> None:
         """Take over the transactional id (fencing any older instance) and load positions."""
@@ -142,32 +148,47 @@ class Observer:
         producer = self._producer
         producer.begin_transaction()
         count = 0
-        for source, (read_at, changes) in read.items():
-            for change in changes:
-                key = change.resource.key.encode()
-                try:
-                    value = self._serde.serialize(observation_of(source, change, read_at))
-                except (BadRecord, ValueError) as exc:  # pydantic's ValidationError included
-                    self._unpublishable(producer, source, change, exc)
-                    continue
-                self._produce(producer, key, value, partition_for(key, self.config.partitions))
-                count += 1
+        for source, (read_at, changes, held) in read.items():
+            if held is not None:
+                self._hold(producer, source, held)
+            count += self._observe(producer, source, read_at, changes)
             sequence = changes[-1].sequence if changes else self._at.get(source, 0)
             self._heartbeat(producer, source, sequence, read_at)
             if changes:
                 self._positions.write(producer, source, sequence)
         self._positions.write_chain(producer, self._chain)
         producer.commit_transaction(60)
-        for source, (read_at, changes) in read.items():
+        for source, (read_at, changes, held) in read.items():
+            if held is not None:
+                self._flagged.add((source, held.sequence))
             self._beat[source] = read_at
             if changes:
                 self._at[source] = changes[-1].sequence
         self.produced += count
         return count
 
-    def _read(self) -> dict[str, tuple[datetime, list[Change]]]:
-        """Each feed with new changes or a heartbeat due: when it was read, what it had."""
-        read: dict[str, tuple[datetime, list[Change]]] = {}
+    def _observe(
+        self, producer: Producer, source: str, read_at: datetime, changes: list[Change]
+    ) -> int:
+        """Produce the observations of ``changes`` (or their dead letters); how many."""
+        count = 0
+        for change in changes:
+            key = change.resource.key.encode()
+            try:
+                value = self._serde.serialize(observation_of(source, change, read_at))
+            except (BadRecord, ValueError) as exc:  # pydantic's ValidationError included
+                self._unpublishable(producer, source, change, exc)
+                continue
+            self._produce(producer, key, value, partition_for(key, self.config.partitions))
+            count += 1
+        return count
+
+    def _read(self) -> dict[str, tuple[datetime, list[Change], Change | None]]:
+        """Each feed with new changes or a heartbeat due: when it was read, what it had.
+
+        The third item is a change held for its sequence's jump, not flagged yet.
+        """
+        read: dict[str, tuple[datetime, list[Change], Change | None]] = {}
         for source, connector in self._connectors.items():
             read_at = self._clock()
             try:
@@ -175,11 +196,20 @@ class Observer:
             except ConnectorError as exc:
                 log.warning("cannot read the %s change feed: %s", source, exc)
                 continue
+            found = justified(self._at.get(source), changes, self.config.max_sequence_gap)
+            held = found.held
+            if held is not None and (source, held.sequence) in self._flagged:
+                held = None
             last = self._beat.get(source)
             due = last is None or (read_at - last).total_seconds() >= self.config.heartbeat_s
-            if changes or due:
-                read[source] = (read_at, changes)
+            if found.taken or due or held is not None:
+                read[source] = (read_at, found.taken, held)
         return read
+
+    def _hold(self, producer: Producer, source: str, change: Change) -> None:
+        previous = self._at.get(source, 0)
+        reason = jump_reason(source, previous, change, self.config.max_sequence_gap)
+        self._unpublishable(producer, source, change, SequenceJump(reason))
 
     def _unpublishable(
         self, producer: Producer, source: str, change: Change, error: Exception

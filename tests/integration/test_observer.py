@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 
+import psycopg
 import pytest
 from confluent_kafka import Producer
 
 from agentledger.bootstrap import audit_topic, observer
 from agentledger.credentials import kafka_access
-from agentledger.settings import Settings
+from agentledger.settings import SYSTEMS_DATABASE, Settings
 from agentledger.signing_keys import record_signer, topic_owner
 from consumers.observer.chain import ObservationChain
 from consumers.observer.positions import ObserverPositions
@@ -23,6 +24,7 @@ from infra.connectors.registry import Connectors
 from infra.kafka_config import client_config
 from infra.serde.deadletter import DeadLetter
 from infra.topics import topic_spec
+from tests.db_helpers import admin_url
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import resource
 
@@ -173,3 +175,48 @@ def test_an_observer_position_it_did_not_sign_is_passed_over(isolated: Settings)
                      value=json.dumps({"sequence": 10**12}).encode(), partition=0)  # fmt: skip
     assert producer.flush(30) == 0
     assert positions.load()[0] == {"crm": 7}
+
+
+def test_a_change_whose_sequence_jumps_is_held_and_flagged_and_later_changes_are_observed(
+    isolated: Settings, systems: Connectors
+) -> None:
+    """The billing database's superuser writes a change 5000 past the feed's last.
+
+    Observed, it would move the observer's position past every genuine change to come
+    (they were never read again). It is held instead: one dead letter ``sequence_jump``
+    with the change and the reason; the genuine changes before and after it are observed.
+    """
+    before, after, later = (ResourceRef.parse(resource("billing", "invoice")) for _ in range(3))
+    billing = systems["billing"]
+    billing.apply(Mutation(before, Operation.UPSERT, {"n": 1}), f"before-{before.id}", None)
+    forged = ResourceRef.parse(resource("billing", "invoice"))
+    with psycopg.connect(admin_url(isolated, SYSTEMS_DATABASE), autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO changes (seq, type, id, version, fields, deleted)"
+            " SELECT max(seq) + 5000, %s, %s, 1, '{}', false FROM changes RETURNING seq",
+            (forged.type, forged.id),
+        ).fetchone()
+        assert row is not None
+        try:
+            billing.apply(Mutation(after, Operation.UPSERT, {"n": 2}), f"after-{after.id}", None)
+            stop, thread = _run_observer(isolated, systems)
+            try:
+                assert len(_observed(isolated, [before, after], 2)) == 2
+                billing.apply(
+                    Mutation(later, Operation.UPSERT, {"n": 3}), f"later-{later.id}", None
+                )
+                observed = _observed(isolated, [before, after, later, forged], 3)
+                letters = [
+                    r for r in read_topic(isolated, "deadletter.v1", until=10**7, timeout_s=3)
+                    if isinstance(r, DeadLetter) and r.key == forged.key.encode()
+                ]  # fmt: skip
+            finally:
+                stop.set()
+                thread.join(60)
+        finally:  # the feed is shared: its own sequence would reach the forged one
+            conn.execute("DELETE FROM changes WHERE seq = %s", (row[0],))
+    assert sorted(o.resource.key for o in observed) == sorted(r.key for r in (before, after, later))
+    (letter,) = letters
+    assert (letter.consumer, letter.error_code) == ("observer", "sequence_jump")
+    assert (letter.origin.topic, letter.origin.offset) == ("feed:billing", row[0])
+    assert f"change {row[0]} of the billing feed follows" in letter.error

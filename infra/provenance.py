@@ -22,7 +22,7 @@ from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypai
 from nacl.exceptions import BadSignatureError
 
 from domain.signing import key_id
-from infra.chain import HASH
+from infra.chain import HASH, PREVIOUS, link_bytes, number_in
 from infra.serde.errors import Unproven
 
 SIGNER = "agentledger.signer"
@@ -85,8 +85,11 @@ class Owner:
 
     def check(
         self, partition: int, key: bytes | None, payload: bytes | None, headers: Headers
-    ) -> None:
-        """Return if the record is the owner's as it stands, else raise :class:`Unproven`."""
+    ) -> int | None:
+        """Return if the record is the owner's as it stands, else raise :class:`Unproven`.
+
+        Returns the record's number on its owner's chain (``None`` if it carries no link).
+        """
         found = header_values(headers)
         link = found.get(HASH, b"").decode(errors="replace") if self.chained else ""
         signer, signature = found.get(SIGNER), found.get(SIGNATURE)
@@ -108,6 +111,15 @@ class Owner:
                 f"the {self.service}'s signature does not match this record: forged, altered,"
                 " or moved from another topic, partition or key"
             ) from None
+        return _chain_number(found, payload or b"") if link else None
+
+
+def _chain_number(found: dict[str, bytes], payload: bytes) -> int:
+    """The number a signed link binds (the link covers the previous link, number and bytes)."""
+    number = number_in(found)
+    if number is None or link_bytes(found.get(PREVIOUS, b""), number, payload) != found[HASH]:
+        raise Unproven("its chain headers do not match its signed link: altered")
+    return number
 
 
 def message_headers(message: Message) -> Headers:

@@ -122,8 +122,9 @@ class Step:
             name, serde = self.inputs[topic]
             try:
                 record = serde.read(
-                    item.value, partition=partition, key=item.key, headers=item.headers
-                )
+                    item.value, partition=partition, key=item.key, headers=item.headers,
+                    offset=offset,
+                )  # fmt: skip
             except BadRecord as error:
                 await self._dead_letter(error, item)
                 return

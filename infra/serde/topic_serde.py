@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from domain.values import Record
 from infra.provenance import Headers, Owner, message_headers
+from infra.replay_guard import ReplayGuard
 from infra.serde import expansion_cache
 from infra.serde.avro_native import Keeping, Newest
 from infra.serde.catalog import Contract
@@ -67,6 +68,7 @@ class TopicSerde:
         """
         expansion_cache.install()
         self.topic, self.owner = topic, owner
+        self._replays = ReplayGuard()
         self._client = client
         self.max_bytes = max_bytes
         self._context = SerializationContext(topic, MessageField.VALUE)
@@ -117,28 +119,37 @@ class TopicSerde:
             raise PayloadTooLarge(f"{len(payload or b'')} bytes > limit {self.max_bytes}")
         return payload
 
-    def read(
-        self, payload: bytes | None, *, partition: int, key: bytes | None, headers: Headers
-    ) -> Record:
+    def read(  # a consumed record: where it was, its key, bytes and headers
+        self, payload: bytes | None, *, partition: int, key: bytes | None, headers: Headers,
+        offset: int | None = None,
+    ) -> Record:  # fmt: skip
         """The record a consumer received, if the topic's owner signed it (see :meth:`deserialize`).
 
-        Raises :class:`~infra.serde.errors.Unproven` for a record the owner did not sign.
+        Raises :class:`~infra.serde.errors.Unproven` for a record the owner did not sign,
+        and (given its ``offset``) for a genuine record produced again behind a newer one.
         """
         if self.owner is not None:
-            self.owner.check(partition, key, payload, headers)
+            number = self.owner.check(partition, key, payload, headers)
+            if number is not None and offset is not None:
+                self._replays.check(partition, offset, number)
         return self.deserialize(payload)
 
     def read_message(self, message: Message) -> Record:
         """:meth:`read` for a message from a confluent-kafka consumer."""
-        self.prove(message)
+        number = self.prove(message)
+        if number is not None:
+            self._replays.check(message.partition() or 0, message.offset() or 0, number)
         return self.deserialize(message.value())
 
-    def prove(self, message: Message) -> None:
-        """Return if the topic's owner (if any) signed ``message``, else :class:`Unproven`."""
+    def prove(self, message: Message) -> int | None:
+        """Return if the topic's owner (if any) signed ``message``, else :class:`Unproven`.
+
+        Returns its number on the owner's chain, if it has one.
+        """
         if self.owner is None:
-            return
+            return None
         headers = message_headers(message)
-        self.owner.check(message.partition() or 0, message.key(), message.value(), headers)
+        return self.owner.check(message.partition() or 0, message.key(), message.value(), headers)
 
     def deserialize(self, payload: bytes | None) -> Record:
         """The validated record in ``payload``, or a :class:`BadRecord` saying why not."""

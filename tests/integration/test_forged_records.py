@@ -141,15 +141,31 @@ def _letters(settings: Settings, wanted: int) -> list[DeadLetter]:
         time.sleep(1)
 
 
+def _refusals(
+    settings: Settings, letters: list[DeadLetter]
+) -> tuple[dict[str, set[str]], dict[tuple[str, int], str]]:
+    """Who refused records of each topic; each refusal's reason by (reader, offset)."""
+    by_topic: dict[str, set[str]] = {}
+    refused: dict[tuple[str, int], str] = {}
+    for letter in letters:
+        assert letter.error_code == "unproven", letter.error
+        reader = letter.consumer.split(":")[0]
+        by_topic.setdefault(letter.origin.topic.removeprefix(settings.topic_prefix), set()).add(
+            reader
+        )
+        refused[(reader, letter.origin.offset)] = letter.error
+    return by_topic, refused
+
+
 def test_forged_records_are_dropped_by_every_reader_and_the_audit_names_them(
     isolated: Settings, own_ledger: Ledger, systems: Connectors, tmp_path: Path
 ) -> None:
     """Forged with the relay's and the observer's credentials: dead-lettered by all, named by the audit.
 
     A thief forges an approval request (chained after the last genuine record) and an
-    observation: the executor, each projector and the reconciler dead-letter them, nothing
-    of them reaches a view, the next genuine record is taken, and `audit verify --topic`
-    names each forged record and only it (and a genuine record relayed again as replayed).
+    observation, and produces a genuine record again: the executor, each projector and the
+    reconciler dead-letter them, nothing of them reaches a view, the next genuine record is
+    taken, and `audit verify --topic` names each forged record and the replayed one.
     """
     settings = fast(isolated)
     bot = agent(own_ledger)
@@ -176,15 +192,13 @@ def test_forged_records_are_dropped_by_every_reader_and_the_audit_names_them(
         observed_at = _forge_observation(settings, key)
         later = decide(own_ledger, bot, key)  # relayed after the forgery, chained to the genuine
         _wait_queued(settings, store.prefix, later)
-        wanted = len(readers["actions.v1"]) + len(readers["observations.v1"])
+        wanted = 2 * len(readers["actions.v1"]) + len(readers["observations.v1"])
         letters = _letters(settings, wanted)
-    by_topic: dict[str, set[str]] = {}
-    for letter in letters:
-        assert letter.error_code == "unproven", letter.error
-        by_topic.setdefault(letter.origin.topic.removeprefix(settings.topic_prefix), set()).add(
-            letter.consumer.split(":")[0]
-        )
+    by_topic, refused = _refusals(settings, letters)
     assert by_topic == readers
+    for reader in readers["actions.v1"]:  # the replayed genuine record too, live
+        assert "signature does not match" in refused[(reader, forged_at)]
+        assert refused[(reader, replayed_at)].startswith("replayed: number "), reader
     with psycopg.connect(store.url) as conn:
         queued = {q.action_id for q in approval_queue(conn, store.prefix)}
         actual = actual_state(conn, store.prefix, key)

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.signing import public_bytes
-from infra.chain import HASH, NOTIFICATION, number_in
+from infra.chain import HASH, NOTIFICATION, PREVIOUS, link, number_in
 from infra.provenance import SIGNATURE, SIGNER, Owner, RecordSigner
 from infra.serde.errors import Unproven
 
@@ -18,18 +18,21 @@ RELAY = RecordSigner(RELAY_KEY)
 OBSERVER = RecordSigner(OBSERVER_KEY)
 ACTIONS = Owner("actions.v1", "relay", public_bytes(RELAY_KEY), chained=True)
 OBSERVATIONS = Owner("observations.v1", "observer", public_bytes(OBSERVER_KEY))
-KEY, PAYLOAD, LINK = b"crm/contact/1", b"\x00\x00\x00\x00\x07avro body", "ab" * 32
+KEY, PAYLOAD = b"crm/contact/1", b"\x00\x00\x00\x00\x07avro body"
+LINK = link(None, 7, PAYLOAD)
+CHAIN = [(NOTIFICATION, b"7"), (PREVIOUS, b"")]
 
 
 def _relayed(
     payload: bytes = PAYLOAD, partition: int = 2, key: bytes = KEY
 ) -> list[tuple[str, bytes]]:
-    return [(HASH, LINK.encode()), *RELAY.headers("actions.v1", partition, key, payload, LINK)]
+    signature = RELAY.headers("actions.v1", partition, key, payload, LINK)
+    return [*CHAIN, (HASH, LINK.encode()), *signature]
 
 
 def test_the_owners_record_as_it_was_signed_is_taken() -> None:
     """The relay's record (with its chain link) and the observer's record both verify."""
-    ACTIONS.check(2, KEY, PAYLOAD, _relayed())
+    assert ACTIONS.check(2, KEY, PAYLOAD, _relayed()) == 7  # its number
     OBSERVATIONS.check(0, KEY, PAYLOAD, OBSERVER.headers("observations.v1", 0, KEY, PAYLOAD))
     OBSERVATIONS.check(0, KEY, PAYLOAD, dict(OBSERVER.headers("observations.v1", 0, KEY, PAYLOAD)))
 
@@ -75,7 +78,8 @@ def test_a_genuine_signature_does_not_cover_an_altered_or_moved_record(
     partition: int, key: bytes, payload: bytes, link: str
 ) -> None:
     """The signature binds the record's bytes, its partition, its key and its chain link."""
-    headers = [(HASH, link.encode()), *_relayed()[1:]]
+    signature = RELAY.headers("actions.v1", 2, KEY, PAYLOAD, LINK)
+    headers = [*CHAIN, (HASH, link.encode()), *signature]
     with pytest.raises(Unproven, match="signature does not match this record"):
         ACTIONS.check(partition, key, payload, headers)
 
@@ -103,3 +107,17 @@ def test_a_notification_id_no_chain_link_can_hold_is_none(raw: bytes) -> None:
 def test_a_notification_id_a_chain_link_can_hold_is_read() -> None:
     """A positive 63-bit id."""
     assert number_in({NOTIFICATION: b"7"}) == 7
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [[(NOTIFICATION, b"8"), (PREVIOUS, b"")], [(NOTIFICATION, b"7"), (PREVIOUS, b"ab")], []],
+    ids=["another number", "another previous link", "no number"],
+)
+def test_chain_headers_the_signed_link_does_not_bind_are_unproven(
+    chain: list[tuple[str, bytes]],
+) -> None:
+    """The number a reader orders records by is the one the signed link covers."""
+    headers = [*chain, (HASH, LINK.encode()), *RELAY.headers("actions.v1", 2, KEY, PAYLOAD, LINK)]
+    with pytest.raises(Unproven, match="do not match its signed link"):
+        ACTIONS.check(2, KEY, PAYLOAD, headers)

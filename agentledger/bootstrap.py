@@ -503,7 +503,6 @@ def observer(settings: Settings, systems: Connectors | None = None) -> Observer:
         kafka=kafka_access(settings, "observer"), partitions=settings.partitions,
         transactional_id=f"{settings.topic_prefix}observer.{settings.ledger_name}",
         poll_s=settings.observer_poll_s, heartbeat_s=settings.observer_heartbeat_s,
-        max_sequence_gap=settings.observer_max_sequence_gap,
     )  # fmt: skip
     return Observer(
         systems, serdes["observations.v1"], positions, wall_clock, config,

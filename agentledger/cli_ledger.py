@@ -49,7 +49,10 @@ def verify(
     failures = 0
     if store:
         result = audit_store(settings)
-        out.print(f"store: {result.checked} events checked against their seals, their chains and {result.basis}")
+        out.print(
+            f"store: {result.checked} events checked against their seals, their chains and"
+            f" {result.basis}"
+        )
         failures += _report(result.findings)
     if topic is not None:
         result = audit_topic(settings, topic)

@@ -14,8 +14,8 @@ def run_audit(settings: Settings, out: Console) -> bool:
     """Audit the store and the signed topics; whether nothing was found."""
     store = audit_store(settings)
     out.print(
-        f"[bold]13.[/] audit: {store.checked} stored events checked against their seals, their chains and"
-        f" {store.basis}: {_verdict(store.findings)}"
+        f"[bold]13.[/] audit: {store.checked} stored events checked against their seals,"
+        f" their chains and {store.basis}: {_verdict(store.findings)}"
     )
     clean = not store.findings
     for topic in TOPICS:

@@ -252,11 +252,6 @@ class Settings(BaseSettings):
     observer_heartbeat_s: float = Field(
         default=2.0, gt=0, description="How often, at least, the observer proves it read each feed."
     )
-    observer_max_sequence_gap: int = Field(
-        default=1000, ge=1,
-        description="How far a change's sequence may follow the one before it in its feed; a"
-        " change beyond is held and dead-lettered (`sequence_jump`), not observed.",
-    )  # fmt: skip
     reconciler_settle_s: float = Field(
         default=5.0,
         ge=0,

@@ -1,11 +1,12 @@
-"""Which changes of a feed its own sequence can justify.
+"""Which changes of a feed the feed itself vouches for: none beyond its own counter.
 
-A feed's sequence grows by one per change, with small gaps (a write rolled back still
-used its number). A change far beyond the last one taken is not trusted: whoever wrote
-it into the system of record (its superuser, a broken connector) would move the
-observer's position past every genuine change still to come, and the actual view would
-keep it over them. So it is held and flagged, never observed, until the feed grows
-within reach of it.
+A feed hands out its sequence numbers from its own counter (a PostgreSQL sequence, the
+CRM's autoincrement), in commit order. A change numbered beyond what the counter has
+handed out was not written by the feed: someone put it into the change table by hand.
+Observed, it would move the observer's position past every genuine change still to
+come (those get the counter's next numbers, below it) and the actual view would keep it
+over them. So it is held and flagged, never observed. Changes are read before the
+counter, so every genuine change read is at or below it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from infra.serde.errors import BadRecord
 
 
 class SequenceJump(BadRecord):
-    """A change whose sequence jumps further past the last one than the feed can justify."""
+    """A change numbered beyond what its feed's own counter has handed out."""
 
     code = "sequence_jump"
 
@@ -30,26 +31,18 @@ class Justified:
     held: Change | None = None
 
 
-def justified(previous: int | None, changes: list[Change], max_gap: int) -> Justified:
-    """The changes after ``previous`` (``None``: nothing taken yet) up to the first jump.
-
-    Each change may follow the one before it by at most ``max_gap``. The first one read
-    from a feed has nothing to be compared with, so it is taken.
-    """
-    taken: list[Change] = []
-    for change in changes:
-        if previous is not None and change.sequence - previous > max_gap:
-            return Justified(taken, change)
-        taken.append(change)
-        previous = change.sequence
-    return Justified(taken)
+def justified(changes: list[Change], head: int) -> Justified:
+    """The changes (in sequence order) up to the first one numbered beyond ``head``."""
+    for index, change in enumerate(changes):
+        if change.sequence > head:
+            return Justified(changes[:index], change)
+    return Justified(changes)
 
 
-def jump_reason(source: str, previous: int, change: Change, max_gap: int) -> str:
-    """Why ``change`` is held, and what releases it."""
+def jump_reason(source: str, change: Change, head: int) -> str:
+    """Why ``change`` is held."""
     return (
-        f"change {change.sequence} of the {source} feed follows {previous}: a jump of"
-        f" {change.sequence - previous}, more than AGENTLEDGER_OBSERVER_MAX_SEQUENCE_GAP"
-        f" ({max_gap}) allows. It is held, not observed: changes before it are still taken."
-        " If the system of record really skipped that far, raise the setting."
+        f"change {change.sequence} of the {source} feed is numbered beyond the {head} its"
+        " own counter has handed out: the feed did not write it (a row put into the change"
+        " table by hand). It is held, not observed; the feed goes on below it."
     )

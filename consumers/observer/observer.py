@@ -5,8 +5,8 @@ and the new positions in one Kafka transaction. The event id of an observation i
 derived from (system, sequence), so the same change always has the same id. A change
 that cannot be published as an observation (too large, a value the contract refuses)
 becomes a dead letter in the same transaction, with the change as JSON and the reason,
-and the feed goes on past it. A change whose sequence jumps further than the feed can
-justify is held and flagged the same way, once, and the feed does not go past it
+and the feed goes on past it. A change numbered beyond the feed's own counter is held
+and flagged the same way, once, and the feed does not go past it
 (:mod:`consumers.observer.gaps`).
 """
 
@@ -51,8 +51,6 @@ class ObserverConfig:
     batch: int = 500
     heartbeat_s: float = 2.0
     """How often, at least, each feed's read position goes to every partition."""
-    max_sequence_gap: int = 1000
-    """How far one change's sequence may follow the one before it."""
 
 
 def observation_of(source: str, change: Change, observed_at: datetime) -> ExternalStateObserved:
@@ -76,6 +74,17 @@ def feed_read(source: str, sequence: int, read_at: datetime, partition: int) -> 
         "metadata": {"event_id": event_id, "correlation_id": event_id, "occurred_at": read_at},
         "source": source, "sequence": sequence, "read_at": read_at,
     })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """One feed as read in a round: when, the changes to observe, one held (to flag)."""
+
+    read_at: datetime
+    taken: list[Change]
+    held: Change | None
+    head: int
+    """The feed's own counter when it was read."""
 
 
 class Observer:
@@ -148,22 +157,23 @@ class Observer:
         producer = self._producer
         producer.begin_transaction()
         count = 0
-        for source, (read_at, changes, held) in read.items():
-            if held is not None:
-                self._hold(producer, source, held)
-            count += self._observe(producer, source, read_at, changes)
-            sequence = changes[-1].sequence if changes else self._at.get(source, 0)
-            self._heartbeat(producer, source, sequence, read_at)
-            if changes:
+        for source, feed in read.items():
+            if feed.held is not None:
+                reason = jump_reason(source, feed.held, feed.head)
+                self._unpublishable(producer, source, feed.held, SequenceJump(reason))
+            count += self._observe(producer, source, feed.read_at, feed.taken)
+            sequence = feed.taken[-1].sequence if feed.taken else self._at.get(source, 0)
+            self._heartbeat(producer, source, sequence, feed.read_at)
+            if feed.taken:
                 self._positions.write(producer, source, sequence)
         self._positions.write_chain(producer, self._chain)
         producer.commit_transaction(60)
-        for source, (read_at, changes, held) in read.items():
-            if held is not None:
-                self._flagged.add((source, held.sequence))
-            self._beat[source] = read_at
-            if changes:
-                self._at[source] = changes[-1].sequence
+        for source, feed in read.items():
+            if feed.held is not None:
+                self._flagged.add((source, feed.held.sequence))
+            self._beat[source] = feed.read_at
+            if feed.taken:
+                self._at[source] = feed.taken[-1].sequence
         self.produced += count
         return count
 
@@ -183,33 +193,26 @@ class Observer:
             count += 1
         return count
 
-    def _read(self) -> dict[str, tuple[datetime, list[Change], Change | None]]:
-        """Each feed with new changes or a heartbeat due: when it was read, what it had.
-
-        The third item is a change held for its sequence's jump, not flagged yet.
-        """
-        read: dict[str, tuple[datetime, list[Change], Change | None]] = {}
+    def _read(self) -> dict[str, FeedRead]:
+        """Each feed with new changes, a held change to flag or a heartbeat due."""
+        read: dict[str, FeedRead] = {}
         for source, connector in self._connectors.items():
             read_at = self._clock()
             try:
                 changes = connector.changes(self._at.get(source, 0), self.config.batch)
+                head = connector.feed_head() if changes else 0  # after the changes: above them
             except ConnectorError as exc:
                 log.warning("cannot read the %s change feed: %s", source, exc)
                 continue
-            found = justified(self._at.get(source), changes, self.config.max_sequence_gap)
+            found = justified(changes, head)
             held = found.held
             if held is not None and (source, held.sequence) in self._flagged:
-                held = None
+                held = None  # flagged once is enough
             last = self._beat.get(source)
             due = last is None or (read_at - last).total_seconds() >= self.config.heartbeat_s
             if found.taken or due or held is not None:
-                read[source] = (read_at, found.taken, held)
+                read[source] = FeedRead(read_at, found.taken, held, head)
         return read
-
-    def _hold(self, producer: Producer, source: str, change: Change) -> None:
-        previous = self._at.get(source, 0)
-        reason = jump_reason(source, previous, change, self.config.max_sequence_gap)
-        self._unpublishable(producer, source, change, SequenceJump(reason))
 
     def _unpublishable(
         self, producer: Producer, source: str, change: Change, error: Exception

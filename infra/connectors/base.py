@@ -116,6 +116,10 @@ class Connector(Protocol):
         """Up to ``limit`` changes with a sequence above ``since``, oldest first."""
         ...
 
+    def feed_head(self) -> int:
+        """The highest sequence the feed's own counter has handed out (0: none yet)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

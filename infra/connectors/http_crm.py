@@ -103,6 +103,12 @@ class HttpCrm:
             for entry in _json(response)["changes"]
         ]  # fmt: skip
 
+    def feed_head(self) -> int:
+        """``/v1/changes/head``: the highest sequence the CRM's feed has handed out."""
+        response = self._send(self._http.build_request("GET", "/v1/changes/head"))
+        _raise_for(response)
+        return int(_json(response)["head"])
+
     def close(self) -> None:
         """Close the HTTP connections."""
         self._http.close()

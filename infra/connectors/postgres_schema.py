@@ -10,7 +10,9 @@ goes through the triggers: an UPDATE always bumps ``version``, and each insert, 
 delete appends the row as it now is to ``changes``. Every writer of the feed first calls
 ``records_feed_lock()`` (an advisory lock held until commit), so sequence numbers are handed
 out in commit order and a reader resuming after sequence *n* never misses a change committed
-later with a lower one.
+later with a lower one. ``changes_head()`` tells a client how far the feed's sequence has
+gone (the sequence itself is the owner's): a change numbered beyond it was not written by
+the feed.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ BEGIN
     VALUES (NEW.type, NEW.id, NEW.version, NEW.fields, NEW.deleted);
     RETURN NEW;
 END $$;
+
+CREATE OR REPLACE FUNCTION changes_head() RETURNS bigint LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM changes_seq_seq
+$$;
 
 CREATE OR REPLACE TRIGGER records_bump_version BEFORE UPDATE ON records
     FOR EACH ROW EXECUTE FUNCTION records_bump_version();

@@ -99,6 +99,12 @@ class PostgresSystemOfRecord:
             for seq, kind, ident, version, fields, deleted, changed_at in rows
         ]  # fmt: skip
 
+    def feed_head(self) -> int:
+        """How far the feed's own sequence has gone (``changes_head()``, the owner's)."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT changes_head()").fetchone()
+        return int(row[0]) if row is not None else 0
+
     def edit_out_of_band(self, resource: ResourceRef, fields: dict[str, Value]) -> Snapshot:
         """Merge ``fields`` with a plain SQL UPDATE, as a human would (no key, no version check)."""
         ref = _own(resource)

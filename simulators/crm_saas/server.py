@@ -73,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
             reply = problem(500, "unexpected failure; see the server log")
         self._answer(reply)
 
-    def _route(self, raw: bytes) -> Reply:
+    def _route(self, raw: bytes) -> Reply:  # noqa: PLR0911  # one return per route
         crm = cast("CrmServer", self.server).crm
         url = urlsplit(self.path)
         parts = [unquote(part) for part in url.path.strip("/").split("/")]
@@ -90,6 +90,8 @@ class Handler(BaseHTTPRequestHandler):
                 return crm.set_drop_writes(enabled)
             case ["admin", "records", str(kind), str(ident)], "POST":
                 return crm.edit(kind, ident, fields_of(raw))
+            case ["v1", "changes", "head"], "GET":
+                return crm.changes_head()
             case ["v1", "changes"], "GET":
                 query = parse_qs(url.query)
                 limit = min(query_int(query, "limit", 100), MAX_PAGE)
@@ -137,6 +139,11 @@ class Handler(BaseHTTPRequestHandler):
 
 def _known(parts: list[str]) -> bool:
     """True if some method is routed for this path (so another one is a 405)."""
-    fixed = (["admin", "health"], ["admin", "drop-writes"], ["v1", "changes"])
+    fixed = (
+        ["admin", "health"],
+        ["admin", "drop-writes"],
+        ["v1", "changes"],
+        ["v1", "changes", "head"],
+    )
     records = len(parts) == 4 and parts[:2] == ["admin", "records"]  # noqa: PLR2004  # path shape
     return parts in fixed or records or (len(parts) == 3 and parts[0] == "v1")  # noqa: PLR2004  # ditto

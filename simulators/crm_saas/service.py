@@ -96,6 +96,11 @@ class Crm:
         with self._store.transaction() as tx:
             return Reply(200, {"changes": tx.changes(since, limit)})
 
+    def changes_head(self) -> Reply:
+        """The highest sequence the feed has handed out (0: none yet)."""
+        with self._store.transaction() as tx:
+            return Reply(200, {"head": tx.changes_head()})
+
 
 def _live(tx: Tx, kind: str, ident: str) -> Record | None:
     record = tx.record(kind, ident)

@@ -98,6 +98,11 @@ class Tx:
             for seq, kind, ident, version, fields, deleted, changed_at in rows
         ]  # fmt: skip
 
+    def changes_head(self) -> int:
+        """The highest sequence AUTOINCREMENT has handed out to ``changes``."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        return int(row[0]) if row is not None else 0
+
     def reply(self, key: str) -> StoredReply | None:
         """The reply stored under an idempotency key, if any."""
         row = self._db.execute(

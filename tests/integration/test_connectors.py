@@ -221,6 +221,17 @@ def test_changes_resume_exactly_after_a_sequence(system: System) -> None:
     assert resumed == [change for change in full if change.sequence > mine[0].sequence][:2]
 
 
+def test_the_feed_head_is_the_last_sequence_its_counter_handed_out(system: System) -> None:
+    """Every change read is at or below the head read after it; a new change moves it up."""
+    connector = system.connector
+    before = connector.feed_head()
+    assert before >= head(connector)  # above it only by numbers of writes rolled back
+    change = connector.apply(upsert(system.new_ref(), n=1), unique("k"), None)
+    after = connector.feed_head()
+    assert after > before
+    assert [c.sequence for c in connector.changes(before, limit=1000)][-1] == after, change
+
+
 def test_out_of_band_edit_appears_in_the_change_feed(system: System) -> None:
     """A human's edit, made outside agentledger, bumps the version and shows up in the feed."""
     ref, connector = system.new_ref(), system.connector

@@ -180,11 +180,12 @@ def test_an_observer_position_it_did_not_sign_is_passed_over(isolated: Settings)
 def test_a_change_whose_sequence_jumps_is_held_and_flagged_and_later_changes_are_observed(
     isolated: Settings, systems: Connectors
 ) -> None:
-    """The billing database's superuser writes a change 5000 past the feed's last.
+    """The billing database's superuser writes a change 5000 past the feed's last, by hand.
 
     Observed, it would move the observer's position past every genuine change to come
-    (they were never read again). It is held instead: one dead letter ``sequence_jump``
-    with the change and the reason; the genuine changes before and after it are observed.
+    (they were never read again). Its number is beyond what the feed's own sequence handed
+    out, so it is held instead: one dead letter ``sequence_jump`` with the change and the
+    reason; the genuine changes before and after it are observed.
     """
     before, after, later = (ResourceRef.parse(resource("billing", "invoice")) for _ in range(3))
     billing = systems["billing"]
@@ -219,4 +220,4 @@ def test_a_change_whose_sequence_jumps_is_held_and_flagged_and_later_changes_are
     (letter,) = letters
     assert (letter.consumer, letter.error_code) == ("observer", "sequence_jump")
     assert (letter.origin.topic, letter.origin.offset) == ("feed:billing", row[0])
-    assert f"change {row[0]} of the billing feed follows" in letter.error
+    assert f"change {row[0]} of the billing feed is numbered beyond the" in letter.error

@@ -1,4 +1,4 @@
-"""A change whose sequence jumps beyond what its feed can justify is held, not observed."""
+"""A change numbered beyond what its feed's own counter handed out is held, not observed."""
 
 from __future__ import annotations
 
@@ -15,29 +15,30 @@ def _change(sequence: int) -> Change:
     return Change(sequence, REF, "1", {}, False, datetime.now(UTC))  # noqa: FBT003  # not deleted
 
 
-def test_changes_within_the_gap_are_all_taken() -> None:
-    """Sequences with small gaps (writes rolled back) are ordinary."""
-    found = justified(10, [_change(11), _change(14), _change(1014)], max_gap=1000)
-    assert [c.sequence for c in found.taken] == [11, 14, 1014]
+def test_changes_the_feed_handed_out_are_all_taken_gaps_and_all() -> None:
+    """Gaps (writes rolled back) are ordinary: every number up to the counter is the feed's."""
+    found = justified([_change(11), _change(14), _change(5000)], head=5000)
+    assert [c.sequence for c in found.taken] == [11, 14, 5000]
     assert found.held is None
 
 
-def test_the_first_jump_is_held_and_nothing_after_it_is_taken() -> None:
-    """The observer's position must not pass a jump: changes after it wait with it."""
-    found = justified(10, [_change(11), _change(5000), _change(5001)], max_gap=1000)
+def test_the_first_change_beyond_the_counter_is_held_and_nothing_after_it_is_taken() -> None:
+    """The observer's position must not pass it: genuine changes to come are numbered below."""
+    found = justified([_change(11), _change(5000), _change(5001)], head=12)
     assert [c.sequence for c in found.taken] == [11]
     assert found.held is not None
-    assert found.held.sequence == 5000  # the jumped change
+    assert found.held.sequence == 5000  # the forged change
 
 
-def test_the_first_change_of_a_feed_has_nothing_to_be_compared_with() -> None:
-    """With no position yet, the feed's first change is taken whatever its sequence."""
-    found = justified(None, [_change(123456), _change(123457)], max_gap=1)
-    assert [c.sequence for c in found.taken] == [123456, 123457]
+def test_a_first_read_gets_no_exemption() -> None:
+    """Even before anything was taken, a change beyond the counter is held."""
+    found = justified([_change(10**12)], head=40)
+    assert found.taken == []
+    assert found.held is not None
+    assert found.held.sequence == 10**12
 
 
-def test_the_reason_names_the_jump_and_the_setting() -> None:
-    """An operator reads what was held, by how much, and what would release it."""
-    reason = jump_reason("billing", 10, _change(5000), 1000)
-    assert "change 5000 of the billing feed follows 10: a jump of 4990" in reason
-    assert "AGENTLEDGER_OBSERVER_MAX_SEQUENCE_GAP (1000)" in reason
+def test_the_reason_names_the_change_and_the_counter() -> None:
+    """An operator reads what was held and why."""
+    reason = jump_reason("billing", _change(5000), 12)
+    assert "change 5000 of the billing feed is numbered beyond the 12" in reason

@@ -22,6 +22,11 @@ SETTING = "AGENTLEDGER_LEDGER_SEAL_KEY_FILE"
 def ledger_seal(settings: Settings) -> LedgerSeal:
     """The seal this process stores and checks the ledger's events with."""
     path = settings.ledger_seal_key_file
+    if path is None and settings.database_external:
+        raise StackError("keys", (
+            f"{SETTING} is required with an external database: every service that reads or"
+            " writes the ledger must be given the same key"
+        ))  # fmt: skip
     if path is None:
         secret = deployment_secrets(settings).get(SEAL_SECRET)
         return LedgerSeal(hashlib.sha256(b"agentledger ledger seal\0" + secret.encode()).digest())

@@ -153,13 +153,15 @@ def assert_exactly_the_store(the_ledger: Ledger, records: list[Relayed]) -> None
     assert {r.key for r in records} == {key for _, key in expected}
 
 
-def relay_until_caught_up(settings: Settings, the_ledger: Ledger, timeout_s: float = 60) -> None:
-    """Run the ledger's relay until it relayed everything stored now, then stop it."""
+def relay_until_caught_up(
+    settings: Settings, the_ledger: Ledger, timeout_s: float = 60, target: int | None = None
+) -> None:
+    """Run the ledger's relay until it relayed everything stored now (or ``target``), then stop it."""
     the_relay = relay(settings, the_ledger)
     stop = threading.Event()
     thread = threading.Thread(target=the_relay.run, args=(stop,), daemon=True)
     thread.start()
-    target = the_ledger.recorder.max_notification_id() or 0
+    target = target or the_ledger.recorder.max_notification_id() or 0
     try:
         assert the_relay.active.wait(30), "relay never became active"
         waited = 0.0

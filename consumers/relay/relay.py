@@ -166,8 +166,9 @@ class Relay:
 
     def step(self, producer: Producer) -> int:
         """Relay the next batch in one transaction; how many notifications it covered."""
+        head = self._ledger.notifications_head()  # first: what is committed now is below it
         notifications = self._ledger.recorder.select_notifications(
-            start=self.position.notification_id, limit=self._config.batch_size,
+            start=self.position.notification_id, limit=self._config.batch_size, stop=head,
             inclusive_of_start=False,
         )  # fmt: skip
         if not notifications:

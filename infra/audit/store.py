@@ -45,6 +45,9 @@ class _Walk:
     last_id: int = 0
     relayed_upto: int = 0
     """The relay has relayed every notification up to here (its copies and checkpoint say)."""
+    head: int | None = None
+    """The store's id sequence when the walk began; ids above it are checked again at the end."""
+    beyond: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         covered = self.checkpoint.notification_id if self.checkpoint else 0
@@ -52,6 +55,8 @@ class _Walk:
 
     def take(self, notification: Notification) -> None:
         self.last_id = notification.id
+        if self.head is not None and notification.id > self.head:
+            self.beyond.append(notification.id)
         checkpoint = self.checkpoint
         if checkpoint and checkpoint.since < notification.id <= checkpoint.notification_id:
             self.digest = store_link(self.digest, notification)
@@ -106,8 +111,14 @@ class _Walk:
             return "content does not match its hash: modified"
         return None
 
-    def close(self) -> None:
-        """Signed copies the store lost, and the store against the checkpoint."""
+    def close(self, head: int | None) -> None:
+        """Ids the sequence never handed out, copies the store lost, the checkpoint."""
+        for number in self.beyond:
+            if head is not None and number > head:
+                self.findings.append(
+                    f"notification {number} is numbered beyond the {head} the store's sequence"
+                    " handed out: put there by hand (the relay never relays it)"
+                )
         for number, copy in sorted(self.copies.items()):
             gone = "cut" if number > self.last_id else "deleted"
             self.findings.append(
@@ -135,6 +146,7 @@ def audit_store(
 ) -> AuditResult:  # fmt: skip
     """Check every stored record: its chain, its signed copy, the latest checkpoint."""
     walk = _Walk(ledger, checkpoint, dict(copies or {}), max_record_bytes)
+    walk.head = ledger.notifications_head()
     start = 1
     while True:
         page = ledger.recorder.select_notifications(start=start, limit=PAGE)
@@ -143,5 +155,5 @@ def audit_store(
         if len(page) < PAGE:
             break
         start = page[-1].id + 1
-    walk.close()
+    walk.close(ledger.notifications_head())
     return AuditResult(walk.checked, walk.findings)

@@ -45,10 +45,14 @@ class Ledger(Application[UUID]):
         recorder = self.recorder
         self.approvals: ApprovalIndex | None = None
         self.executions: ExecutionIndex | None = None
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and (
+            not isinstance(recorder, LedgerRecorder) or self.snapshots is not None
+        ):  # eventsourcing lets the environment swap the recorder or add a snapshot store
+            raise ValueError("the ledger's events are read and written by LedgerRecorder only")
         if isinstance(recorder, LedgerRecorder):  # not on the in-memory store of unit tests
             if seal is None:
                 raise ValueError("a ledger on PostgreSQL needs its seal key")
-            recorder.seal = seal
+            recorder.seal = seal.bound_to(recorder.events_table_name)
             self.approvals = ApprovalIndex(recorder)
             self.executions = ExecutionIndex(recorder)
 
@@ -77,6 +81,11 @@ class Ledger(Application[UUID]):
         self._notify(recordings)
         self.notify(processing.events)  # as Application.save does (deprecated there)
         return recordings
+
+    def notifications_head(self) -> int | None:
+        """The last notification id the store handed out (``None``: a store in memory)."""
+        recorder = self.recorder
+        return recorder.notifications_head() if isinstance(recorder, LedgerRecorder) else None
 
     def construct_transcoder(self) -> Transcoder:
         """Records as Avro bodies (see :mod:`infra.ledger.transcoder`)."""

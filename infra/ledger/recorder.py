@@ -141,6 +141,21 @@ class LedgerRecorder(PostgresApplicationRecorder):
         seal = self._sealing()
         return [seal.open_notification(notification) for notification in found]
 
+    def notifications_head(self) -> int:
+        """The last notification id the table's sequence handed out (0: none).
+
+        A row numbered beyond it was not inserted through the sequence: put there by hand.
+        """
+        statement = SQL("SELECT pg_catalog.pg_sequence_last_value({0}::regclass)").format(
+            Literal(
+                f"{self.datastore.schema or 'public'}.{self.events_table_name}_notification_id_seq"
+            )
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement)
+            row = cursor.fetchone()
+        return int(row["pg_sequence_last_value"] or 0) if row is not None else 0
+
     def _sealing(self) -> LedgerSeal:
         if self.seal is None:
             raise RuntimeError("the ledger's recorder has no seal key: it may not read or write")

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 TAG_BYTES = 32
+PURPOSE = b"agentledger.ledger-seal.v1\0"
 KEY_BYTES = 32
 E = TypeVar("E", bound=StoredEvent)
 
@@ -35,11 +36,19 @@ class TamperedNotification(Notification):
 class LedgerSeal:
     """Tags events before they are stored, and checks the tag of each one read back."""
 
-    def __init__(self, key: bytes) -> None:
-        """Seal with ``key`` (at least :data:`KEY_BYTES` random bytes, never the database's)."""
+    def __init__(self, key: bytes, table: str = "") -> None:
+        """Seal with ``key`` (at least :data:`KEY_BYTES` random bytes, never the database's).
+
+        The tag also binds ``table``, so a row copied to another ledger's table fails.
+        """
         if len(key) < KEY_BYTES:
             raise ValueError(f"a ledger seal key needs {KEY_BYTES} bytes, got {len(key)}")
         self._key = key
+        self._table = table.encode()
+
+    def bound_to(self, table: str) -> LedgerSeal:
+        """The seal with the same key for the events table ``table``."""
+        return LedgerSeal(self._key, table)
 
     def close(self, event: E) -> E:
         """``event`` with its tag appended to its state (as it is stored)."""
@@ -67,6 +76,8 @@ class LedgerSeal:
     def _check(self, event: StoredEvent) -> tuple[str | None, bytes]:
         sealed = event.state
         state, tag = sealed[:-TAG_BYTES], sealed[-TAG_BYTES:]
+        if not isinstance(event.topic, str):  # a NULL written by hand
+            return "it has no event type: written without the ledger's key", state
         if len(sealed) <= TAG_BYTES:
             return "it carries no seal: written without the ledger's key", state
         if not hmac.compare_digest(tag, self._tag(event, state)):
@@ -78,6 +89,7 @@ class LedgerSeal:
         aggregate = originator.bytes if isinstance(originator, UUID) else str(originator).encode()
         topic = event.topic.encode()
         message = b"".join((
+            PURPOSE, len(self._table).to_bytes(4, "big"), self._table,
             len(aggregate).to_bytes(4, "big"), aggregate,
             event.originator_version.to_bytes(8, "big", signed=True),
             len(topic).to_bytes(4, "big"), topic,

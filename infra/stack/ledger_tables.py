@@ -65,8 +65,10 @@ def ensure_ledger(conn: Conn, ledger_name: str) -> None:
             _grant(conn, privileges(role, EVENT_STORE), events, role)
             for suffix in SIDE_SUFFIXES:
                 _grant(conn, privileges(role, SIDE_TABLES), f"{prefix}_{suffix}", role)
-            if "INSERT" in privileges(role, EVENT_STORE):
-                _grant(conn, ("USAGE",), f"{events}_notification_id_seq", role, "SEQUENCE ")
+            store = privileges(role, EVENT_STORE)  # SELECT: its last value; USAGE: nextval
+            sequence = tuple(p for p, needs in (("SELECT", "SELECT"), ("USAGE", "INSERT"))
+                             if needs in store)  # fmt: skip
+            _grant(conn, sequence, f"{events}_notification_id_seq", role, "SEQUENCE ")
 
 
 def drop_ledger(conn: Conn, ledger_name: str) -> None:

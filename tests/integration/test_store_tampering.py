@@ -174,4 +174,34 @@ def test_an_event_the_superuser_appends_with_a_valid_chain_is_never_relayed_or_l
     assert f"notification {forged[0]}" in letter.error
     with pytest.raises(TamperedEvent, match=f"{aggregate} v{version + 1}"):
         own_ledger.repository.get(aggregate)
+    with pytest.raises(TamperedEvent, match=f"{aggregate} v{version + 1}"):
+        own_ledger.load_many([aggregate])  # the decider's batched read
     assert audit_store(isolated).findings == [refused]
+
+
+def test_a_row_renumbered_beyond_the_stores_sequence_is_never_relayed_and_is_named(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """The superuser moves a genuine, sealed, unrelayed row far up the notification ids.
+
+    The relay used to take it and move its position there: every later event (numbered
+    below it by the sequence) was never relayed. It reads only up to the sequence's last
+    value now, and the audit names the row.
+    """
+    write_events(own_ledger, proposals=4)
+    far = 10**12
+    table = f"{isolated.ledger_name.lower()}_events"
+    with psycopg.connect(admin_url(isolated), autocommit=True) as conn:
+        conn.execute(
+            f"UPDATE {table} SET notification_id = %s"  # our table
+            f" WHERE notification_id = (SELECT max(notification_id) FROM {table})", (far,),
+        )  # fmt: skip
+    write_events(own_ledger, proposals=4, first=4)
+    head = own_ledger.notifications_head()
+    assert head is not None
+    relay_until_caught_up(isolated, own_ledger, target=head)
+    genuine = [n for n, _ in stored(own_ledger) if n != far]
+    relayed = consume_all(isolated, len(genuine) + 1, timeout_s=15)
+    assert sorted(r.notification_id for r in relayed) == genuine
+    findings = audit_store(isolated).findings
+    assert any(f.startswith(f"notification {far} is numbered beyond the {head}") for f in findings)

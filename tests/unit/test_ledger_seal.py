@@ -68,3 +68,18 @@ def test_a_short_key_is_refused() -> None:
     """A seal key is at least 32 random bytes."""
     with pytest.raises(ValueError, match="32 bytes"):
         LedgerSeal(b"short")
+
+
+def test_a_row_copied_to_another_ledgers_table_is_refused() -> None:
+    """Ledgers of one deployment share the key; the tag binds the events table too."""
+    closed = LedgerSeal(KEY).bound_to("a_events").close(_event())
+    with pytest.raises(TamperedEvent, match="does not match"):
+        LedgerSeal(KEY).bound_to("b_events").open(closed)
+
+
+def test_a_row_without_an_event_type_is_refused_not_a_crash() -> None:
+    """A NULL written into the type column by hand is named like any other forgery."""
+    closed = LedgerSeal(KEY).close(_event())
+    typeless = replace(closed, topic=None)  # type: ignore[arg-type]  # what the column can hold
+    with pytest.raises(TamperedEvent, match="no event type"):
+        LedgerSeal(KEY).open(typeless)

@@ -33,7 +33,7 @@ from agentledger.processes import ReconcilerProcess, reconciler_progress
 from agentledger.settings import Settings
 from bench.isolation import isolated
 from bench.result import Result
-from consumers.observer.observer import observation_of
+from consumers.observer.records import observation_of
 from domain.events import DriftDetected
 from domain.values import ResourceRef, Value
 from infra.connectors.base import Change

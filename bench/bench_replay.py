@@ -15,7 +15,7 @@ from agentledger.signing_keys import record_signer
 from bench.isolation import isolated
 from bench.result import Result
 from consumers.observer.chain import ObservationChain
-from consumers.observer.observer import observation_of
+from consumers.observer.records import observation_of
 from domain.values import ResourceRef
 from infra.connectors.base import Change
 from infra.kafka_acls import OPERATOR

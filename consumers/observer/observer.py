@@ -17,23 +17,19 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import NAMESPACE_URL, uuid5
 
 from confluent_kafka import Producer
 
 from consumers.observer.chain import ObservationChain
 from consumers.observer.gaps import SequenceJump, jump_reason, justified
 from consumers.observer.positions import ObserverPositions
-from domain.events import ChangeFeedChecked, ExternalStateObserved
-from domain.events.proposals import KafkaPosition
+from consumers.observer.records import change_letter, feed_read, observation_of
 from infra.chain_tails import chain_tails
 from infra.connectors.base import Change, Connector, ConnectorError
-from infra.connectors.values import dumps
 from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.provenance import Owner, RecordSigner
-from infra.serde.deadletter import dead_letter_for
-from infra.serde.errors import BadRecord, ProcessingFailed
+from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.topics import DEAD_LETTER_PRODUCER
 
@@ -51,29 +47,6 @@ class ObserverConfig:
     batch: int = 500
     heartbeat_s: float = 2.0
     """How often, at least, each feed's read position goes to every partition."""
-
-
-def observation_of(source: str, change: Change, observed_at: datetime) -> ExternalStateObserved:
-    """The observation of one change (its id is fixed by source and sequence)."""
-    event_id = uuid5(NAMESPACE_URL, f"agentledger:observation:{source}:{change.sequence}")
-    return ExternalStateObserved.model_validate({
-        "metadata": {"event_id": event_id, "correlation_id": event_id, "occurred_at": observed_at},
-        "resource": change.resource, "external_version": change.version, "fields": change.fields,
-        "observed_at": observed_at, "source": source, "change_sequence": change.sequence,
-        "deleted": change.deleted,
-    })  # fmt: skip
-
-
-def feed_read(source: str, sequence: int, read_at: datetime, partition: int) -> ChangeFeedChecked:
-    """The liveness proof of one feed read, for one partition (its id is fixed by all four)."""
-    at_ms = int(read_at.timestamp() * 1000)
-    event_id = uuid5(
-        NAMESPACE_URL, f"agentledger:feed-read:{source}:{sequence}:{at_ms}:{partition}"
-    )
-    return ChangeFeedChecked.model_validate({
-        "metadata": {"event_id": event_id, "correlation_id": event_id, "occurred_at": read_at},
-        "source": source, "sequence": sequence, "read_at": read_at,
-    })  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -218,20 +191,9 @@ class Observer:
         self, producer: Producer, source: str, change: Change, error: Exception
     ) -> None:
         """A dead letter for ``change``, in the round's transaction (the feed goes on)."""
-        reason = f"{type(error).__name__}: {error}"[:2000]
-        log.error("change %d of the %s feed is dead-lettered: %s", change.sequence, source, reason)
-        payload = dumps({
-            "sequence": change.sequence, "resource": change.resource.key,
-            "version": change.version, "fields": change.fields, "deleted": change.deleted,
-            "changed_at": change.changed_at.isoformat(),
-        }).encode()  # fmt: skip
-        where = f"observer:{source}:{change.sequence}"
-        letter = dead_letter_for(
-            error if isinstance(error, BadRecord) else ProcessingFailed(reason),
-            origin=KafkaPosition(topic=f"feed:{source}", partition=0, offset=change.sequence),
-            key=change.resource.key.encode(), payload=payload, headers={}, consumer="observer",
-            clock=self._clock, new_id=lambda: uuid5(NAMESPACE_URL, where),
-        )  # fmt: skip
+        letter = change_letter(source, change, error, self._clock)
+        log.error("change %d of the %s feed is dead-lettered: %s", change.sequence, source,
+                  letter.error)  # fmt: skip
         producer.produce(self._letters.topic, self._letters.serialize(letter), letter.key)
         self.dead_letters += 1
 

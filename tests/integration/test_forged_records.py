@@ -22,7 +22,7 @@ from agentledger.bootstrap import (
 from agentledger.credentials import kafka_access
 from agentledger.services import services
 from agentledger.settings import Settings
-from consumers.observer.observer import observation_of
+from consumers.observer.records import observation_of
 from domain.events import ApprovalRequested
 from domain.values import ResourceRef
 from infra.chain import HASH, NOTIFICATION, PREVIOUS, link

@@ -24,7 +24,7 @@ from agentledger.bootstrap import (
     topic_serdes,
 )
 from agentledger.settings import Settings
-from consumers.observer.observer import feed_read, observation_of
+from consumers.observer.records import feed_read, observation_of
 from consumers.projector.service import Projector
 from domain.events import ExternalStateObserved
 from domain.events.decisions import DecisionOutcome

@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 
 from agentledger.bootstrap import topic_serdes
 from agentledger.settings import Settings
-from consumers.observer.observer import observation_of
+from consumers.observer.records import observation_of
 from domain.values import ResourceRef
 from infra.connectors.base import Change
 from infra.partitioner import partition_for

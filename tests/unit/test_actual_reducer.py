@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agentledger.bootstrap import catalog
-from consumers.observer.observer import feed_read, observation_of
+from consumers.observer.records import feed_read, observation_of
 from domain.events import ExternalStateObserved
 from domain.values import Record, ResourceRef
 from infra.connectors.base import Change

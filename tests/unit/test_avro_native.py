@@ -144,7 +144,7 @@ def test_a_picker_refuses_what_breaks_the_record_shape_as_the_full_reader_does(
 def test_a_picker_walks_over_bad_text_in_a_field_it_skips_and_refuses_it_in_one_it_reads() -> None:
     """Invalid UTF-8 in a skipped field is not read; in a picked one it is the reader's refusal."""
     contract = catalog()["ExternalStateObserved"]
-    from consumers.observer.observer import observation_of  # noqa: PLC0415
+    from consumers.observer.records import observation_of  # noqa: PLC0415
     from infra.connectors.base import Change  # noqa: PLC0415
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
@@ -170,7 +170,7 @@ def test_text_with_a_nul_character_is_refused_by_both_readers(text: str) -> None
     So every consumer dead-letters such a record with the reason, instead of failing
     when it writes it (the live projector stopped on it before).
     """
-    from consumers.observer.observer import observation_of  # noqa: PLC0415
+    from consumers.observer.records import observation_of  # noqa: PLC0415
     from infra.connectors.base import Change  # noqa: PLC0415
 
     at = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentledger.bootstrap import catalog
-from consumers.observer.observer import observation_of
+from consumers.observer.records import observation_of
 from domain.values import ResourceRef
 from infra.connectors.base import Change
 from infra.serde import avro_native

@@ -606,9 +606,10 @@ def projectors(settings: Settings, names: list[str] | None = None) -> list[Proje
             sink(letters)
 
     return [
-        Projector(p, store, serdes, config, dead_letter=dead_letter, clock=wall_clock)
+        Projector(p, store, {name: serde.for_another_reader() for name, serde in serdes.items()},
+                  config, dead_letter=dead_letter, clock=wall_clock)
         for p in projections(names)
-    ]
+    ]  # fmt: skip
 
 
 def replay(

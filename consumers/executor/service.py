@@ -26,6 +26,7 @@ from consumers.executor.executor import Executor, Outcome
 from consumers.relay.lock import RelayLock
 from domain.events import Authorized, CompensationProposed
 from domain.events.proposals import KafkaPosition
+from domain.values import Record
 from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
 from infra.kafka_config import KafkaAccess, member_config
@@ -143,19 +144,22 @@ class ExecutorService:
         return self.executor.config.name
 
     def _handle_all(self, messages: list[Message], stop: threading.Event) -> None:
-        """Handle a batch: in order per resource key, different keys in parallel lanes."""
-        lanes: dict[int, list[Message]] = {}
+        """Handle a batch: in order per resource key, different keys in parallel lanes.
+
+        Records are read (signature, replay guard) here, in offset order, before the lanes.
+        """
+        lanes: dict[int, list[tuple[Message, Record | BadRecord]]] = {}
         for message in messages:
             lane = zlib.crc32(message.key() or b"") % self.config.workers
-            lanes.setdefault(lane, []).append(message)
+            lanes.setdefault(lane, []).append((message, self._read(message)))
         if len(lanes) == 1:
-            for message in messages:
-                self._handle(message, stop)
+            for message, read in next(iter(lanes.values())):
+                self._handle(message, read, stop)
             return
 
-        def run(lane: list[Message]) -> None:
-            for message in lane:
-                self._handle(message, stop)
+        def run(lane: list[tuple[Message, Record | BadRecord]]) -> None:
+            for message, read in lane:
+                self._handle(message, read, stop)
 
         for future in [self._pool.submit(run, lane) for lane in lanes.values()]:
             future.result()
@@ -197,11 +201,15 @@ class ExecutorService:
                 "giving up on %s for now (it stays as recorded): %s", action_id, exc.__cause__
             )
 
-    def _handle(self, message: Message, stop: threading.Event) -> None:
+    def _read(self, message: Message) -> Record | BadRecord:
         try:
-            record = self._serde.read_message(message)
+            return self._serde.read_message(message)
         except BadRecord as exc:
-            self._dead_letter(message, exc)
+            return exc
+
+    def _handle(self, message: Message, record: Record | BadRecord, stop: threading.Event) -> None:
+        if isinstance(record, BadRecord):
+            self._dead_letter(message, record)
             return
         try:
             if isinstance(record, Authorized):

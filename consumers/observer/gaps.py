@@ -5,8 +5,11 @@ CRM's autoincrement), in commit order. A change numbered beyond what the counter
 handed out was not written by the feed: someone put it into the change table by hand.
 Observed, it would move the observer's position past every genuine change still to
 come (those get the counter's next numbers, below it) and the actual view would keep it
-over them. So it is held and flagged, never observed. Changes are read before the
-counter, so every genuine change read is at or below it.
+over them. So it is held and flagged, not observed, until the counter reaches it (the
+genuine write that draws that number then fails on it). Changes are read before the
+counter, so every genuine change read is at or below it. A feed whose counter follows
+numbers written by hand (SQLite's AUTOINCREMENT) holds nothing, but then numbers every
+later change above the forged one, so none is hidden.
 """
 
 from __future__ import annotations
@@ -44,5 +47,6 @@ def jump_reason(source: str, change: Change, head: int) -> str:
     return (
         f"change {change.sequence} of the {source} feed is numbered beyond the {head} its"
         " own counter has handed out: the feed did not write it (a row put into the change"
-        " table by hand). It is held, not observed; the feed goes on below it."
+        " table by hand). It is held, not observed, until the counter reaches it; the feed"
+        " goes on below it."
     )

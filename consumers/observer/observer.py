@@ -20,7 +20,7 @@ from datetime import datetime
 
 from confluent_kafka import Producer
 
-from consumers.observer.chain import ObservationChain
+from consumers.observer.chain import ObservationChain, numbers_floor
 from consumers.observer.gaps import SequenceJump, jump_reason, justified
 from consumers.observer.positions import ObserverPositions
 from consumers.observer.records import change_letter, feed_read, observation_of
@@ -115,9 +115,10 @@ class Observer:
         ends = {int(slot.rpartition(":")[2]): tail for slot, tail in tails.items()}
         if {p: t.chain for p, t in ends.items()} != self._chain.heads:
             log.warning("observer chains taken up from %s, not from its saved positions", topic)
+        floor = numbers_floor(self._clock())
         self._chain = ObservationChain(
             {partition: tail.chain for partition, tail in ends.items()},
-            max([self._chain.number, *(tail.notification_id for tail in ends.values())]),
+            max([floor, self._chain.number, *(tail.notification_id for tail in ends.values())]),
         )
 
     def round(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from infra.serde.topic_serde import TopicSerde
 from infra.topics import RELAYED
 
 log = logging.getLogger("agentledger.relay")
+HELD_WARNING_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Relay:
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
         self._letters, self._clock, self._signer = letters, clock, signer
         self._checkpoints = checkpoints
+        self._warned_at = -HELD_WARNING_S
         self.position = Position()
         self.active = threading.Event()
         self._outgoing = OutgoingRecords(ledger, config, schema_ids, letters, clock)
@@ -110,6 +113,7 @@ class Relay:
                     continue
                 if not relayed:
                     self._checkpoint_idle(producer)
+                    self._held_beyond_head()
                     self._idle(stop)
         finally:
             self.active.clear()
@@ -124,7 +128,9 @@ class Relay:
             message = (
                 f"the relay's committed position ({position.notification_id}) is past the"
                 f" store's last notification ({stored}): was the store reset? Refusing to skip"
-                " events; reset the relay position topic only if the store was rebuilt."
+                " events; reset the relay position topic only if the store was rebuilt (then"
+                " restart every reader: numbers start over, and a running reader takes them for"
+                " replays)."
             )
             raise PositionRefused(message)
         topics = {self._config.topic_prefix + name for name in RELAYED}
@@ -157,6 +163,20 @@ class Relay:
             return False
         _, _, body = transcoder.split(notification.state)
         return len(body) + FRAME <= self._config.max_record_bytes
+
+    def _held_beyond_head(self) -> None:
+        """Say so, once a minute, while rows numbered beyond the id sequence wait in the store."""
+        now = time.monotonic()
+        if now - self._warned_at < HELD_WARNING_S:
+            return
+        self._warned_at = now
+        head, last = self._ledger.notifications_head(), self._ledger.recorder.max_notification_id()
+        if head is not None and last is not None and last > head:
+            log.error(
+                "the store holds notifications up to %d, beyond the %d its id sequence handed"
+                " out: put there by hand, never relayed (`agentledger audit verify --store`)",
+                last, head,
+            )  # fmt: skip
 
     def _idle(self, stop: threading.Event) -> None:
         if self._wakeup is None:

@@ -107,7 +107,12 @@ class HttpCrm:
         """``/v1/changes/head``: the highest sequence the CRM's feed has handed out."""
         response = self._send(self._http.build_request("GET", "/v1/changes/head"))
         _raise_for(response)
-        return int(_json(response)["head"])
+        head = _json(response).get("head")
+        if type(head) is not int or head < 0:
+            raise ConnectorUnavailable(
+                f"{SYSTEM} answered a feed head that is not a count: {head!r}"
+            )
+        return head
 
     def close(self) -> None:
         """Close the HTTP connections."""

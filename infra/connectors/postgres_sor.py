@@ -101,9 +101,14 @@ class PostgresSystemOfRecord:
 
     def feed_head(self) -> int:
         """How far the feed's own sequence has gone (``changes_head()``, the owner's)."""
-        with self._connection() as conn:
-            row = conn.execute("SELECT changes_head()").fetchone()
-        return int(row[0]) if row is not None else 0
+        try:
+            with self._connection() as conn:
+                row = conn.execute("SELECT changes_head()").fetchone()
+        except psycopg.errors.UndefinedFunction as exc:  # a schema from before the function
+            raise ConnectorUnavailable(
+                f"{SYSTEM} has no changes_head() (`agentledger up`)"
+            ) from exc
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     def edit_out_of_band(self, resource: ResourceRef, fields: dict[str, Value]) -> Snapshot:
         """Merge ``fields`` with a plain SQL UPDATE, as a human would (no key, no version check)."""

@@ -13,6 +13,7 @@ resolves them against ours.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -118,6 +119,16 @@ class TopicSerde:
         if payload is None or len(payload) > self.max_bytes:
             raise PayloadTooLarge(f"{len(payload or b'')} bytes > limit {self.max_bytes}")
         return payload
+
+    def for_another_reader(self) -> TopicSerde:
+        """A copy of the serde with a replay guard of its own (its caches shared).
+
+        Two readers of one partition (the projections, each in its own group) read it at
+        their own pace: one guard between them would take one's re-reading for the other's.
+        """
+        clone = copy.copy(self)
+        clone._replays = ReplayGuard()  # noqa: SLF001  # our own class
+        return clone
 
     def read(  # a consumed record: where it was, its key, bytes and headers
         self, payload: bytes | None, *, partition: int, key: bytes | None, headers: Headers,

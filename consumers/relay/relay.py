@@ -211,11 +211,7 @@ class Relay:
             checkpoint = self._checkpoints.produce(producer, advanced)
             producer.commit_transaction(60)
         except KafkaException as exc:
-            error = exc.args[0]
-            if error.fatal() or not error.txn_requires_abort():
-                raise
-            producer.abort_transaction(60)
-            log.warning("relay batch aborted, will retry: %s", error)
+            _abort(producer, exc, "relay batch")
             return 0
         self.position = advanced
         if checkpoint is not None:
@@ -234,10 +230,15 @@ class Relay:
                 return
             producer.commit_transaction(60)
         except KafkaException as exc:
-            error = exc.args[0]
-            if error.fatal() or not error.txn_requires_abort():
-                raise
-            producer.abort_transaction(60)
-            log.warning("checkpoint aborted, will try again: %s", error)
+            _abort(producer, exc, "checkpoint")
             return
         self._checkpoints.committed(checkpoint)
+
+
+def _abort(producer: Producer, exc: KafkaException, what: str) -> None:
+    """Abort the transaction ``exc`` broke, if it asks for that; raise any other error."""
+    error = exc.args[0]
+    if error.fatal() or not error.txn_requires_abort():
+        raise exc
+    producer.abort_transaction(60)
+    log.warning("%s aborted, will try again: %s", what, error)

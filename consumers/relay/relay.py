@@ -107,13 +107,14 @@ class Relay:
             while not stop.is_set():
                 try:
                     relayed = self.step(producer)
+                    if not relayed:
+                        self._held_beyond_head()
                 except DATABASE_OUTAGES as exc:  # read before the transaction: nothing to undo
                     log.warning("ledger unreachable, reading again shortly: %s", exc)
                     stop.wait(self._config.outage_backoff_s)
                     continue
                 if not relayed:
                     self._checkpoint_idle(producer)
-                    self._held_beyond_head()
                     self._idle(stop)
         finally:
             self.active.clear()

@@ -28,8 +28,7 @@ def ledger_seal(settings: Settings) -> LedgerSeal:
             " writes the ledger must be given the same key"
         ))  # fmt: skip
     if path is None:
-        secret = deployment_secrets(settings).get(SEAL_SECRET)
-        return LedgerSeal(hashlib.sha256(b"agentledger ledger seal\0" + secret.encode()).digest())
+        return LedgerSeal(local_key(settings))
     try:
         key = base64.b64decode(path.read_text().strip(), validate=True)
     except (OSError, UnicodeDecodeError, binascii.Error) as exc:
@@ -37,3 +36,9 @@ def ledger_seal(settings: Settings) -> LedgerSeal:
     if len(key) < KEY_BYTES:
         raise StackError("keys", f"{SETTING} {path} holds {len(key)} bytes: at least {KEY_BYTES}")
     return LedgerSeal(key)
+
+
+def local_key(settings: Settings) -> bytes:
+    """The local stack's seal key (made on first use and kept in the deployment secrets)."""
+    secret = deployment_secrets(settings).get(SEAL_SECRET)
+    return hashlib.sha256(b"agentledger ledger seal\0" + secret.encode()).digest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import threading
 import time
@@ -14,13 +15,14 @@ from confluent_kafka import Consumer
 
 from agentledger.bootstrap import catalog, executor_service, registrar, relay
 from agentledger.credentials import database_url
-from agentledger.seal_key import ledger_seal
+from agentledger.seal_key import ledger_seal, local_key
 from agentledger.settings import Settings
 from domain.action_state import Status
 from domain.events.decisions import DecisionOutcome
 from infra.connectors.registry import Connectors
 from infra.database_roles import OPERATOR
 from infra.ledger.ledger import Ledger, postgres_env
+from infra.stack.secrets import write_private
 from tests.db_helpers import admin_url
 from tests.decider_helpers import produce, proposal, read_topic, register, running
 from tests.execution_helpers import agent, decide, resource
@@ -124,7 +126,11 @@ def _behind(proxy: OutageProxy, settings: Settings) -> tuple[Settings, Ledger]:
     """Settings and a ledger reaching the database through ``proxy`` (short pool wait)."""
     url = urlsplit(database_url(settings, OPERATOR))
     through = url._replace(netloc=url.netloc.replace(f":{url.port}", f":{proxy.port}"))
-    cut_off = settings.model_copy(update={"database_url": through.geturl()})
+    key_file = settings.state_dir / f"seal-{proxy.port}.key"  # the same store, reached otherwise
+    write_private(key_file, base64.b64encode(local_key(settings)).decode())
+    cut_off = settings.model_copy(
+        update={"database_url": through.geturl(), "ledger_seal_key_file": key_file}
+    )
     env = postgres_env(cut_off.database, pool_size=5)
     env["POSTGRES_CONNECT_TIMEOUT"] = str(CONNECT_TIMEOUT_S)
     return cut_off, Ledger(env, catalog(), cut_off.ledger_name, seal=ledger_seal(cut_off))

@@ -46,7 +46,7 @@ def test_plan_prints_the_decision_and_records_nothing(
     file = tmp_path / "proposal.json"
     file.write_text(json.dumps({
         "agent_id": "bot", "idempotency_key": "dry", "resource": {"system": "crm", "type": "contact", "id": "1"},
-        "action_type": "invoice.void", "parameters": {}, "preconditions": {}, "confidence": 0.9,
+        "action_type": "contact.delete", "parameters": {}, "preconditions": {}, "confidence": 0.9,
     }))  # fmt: skip
     done = run_cli("plan", str(file), env=_env(isolated))
     assert done.returncode == 0, done.stderr
@@ -57,10 +57,10 @@ def test_plan_prints_the_decision_and_records_nothing(
     assert own_ledger.recorder.max_notification_id() == before
 
 
-def test_plan_refuses_an_unknown_agent_and_a_malformed_file(
-    isolated: Settings, tmp_path: Path
+def test_plan_refuses_an_unknown_agent_an_unknown_action_type_and_a_malformed_file(
+    isolated: Settings, own_ledger: Ledger, tmp_path: Path
 ) -> None:
-    """Unknown agent: exit 1 naming the rule; malformed proposal: exit 2 naming the field."""
+    """Unknown agent or type outside the catalog: exit 1 naming the rule; malformed: exit 2."""
     file = tmp_path / "proposal.json"
     file.write_text(json.dumps({
         "agent_id": "ghost", "idempotency_key": "x", "resource": {"system": "crm", "type": "contact", "id": "1"},
@@ -68,6 +68,13 @@ def test_plan_refuses_an_unknown_agent_and_a_malformed_file(
     }))  # fmt: skip
     done = run_cli("plan", str(file), env=_env(isolated))
     assert (done.returncode, "unknown_agent" in done.stdout) == (1, True)
+    register(own_ledger, "ghost")
+    file.write_text(json.dumps({
+        "agent_id": "ghost", "idempotency_key": "x", "resource": {"system": "crm", "type": "contact", "id": "1"},
+        "action_type": "contact.archive.delete", "parameters": {}, "preconditions": {}, "confidence": 0.9,
+    }))  # fmt: skip
+    done = run_cli("plan", str(file), env=_env(isolated))
+    assert (done.returncode, "unknown_action_type" in done.stdout) == (1, True), done.stdout
     file.write_text(json.dumps({"agent_id": "ghost"}))
     done = run_cli("plan", str(file), env=_env(isolated))
     assert done.returncode == 2

@@ -7,6 +7,7 @@ thread-safe: give each thread its own.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -22,6 +23,7 @@ from regopy.rego_shared import (
 from domain.events.decisions import DecisionOutcome
 from domain.events.proposals import Reason
 from infra.policy.bundle import Bundle, BundleError
+from infra.policy.catalog import ActionCatalog
 from infra.policy.rego_input import InputError, set_input
 
 DECISION = "agentledger/decision/result"
@@ -73,6 +75,11 @@ class PolicyEngine:
         if not self._compiled.ok():
             raise BundleError(f"policy bundle {bundle.source} does not compile")
         self.entrypoints = tuple(entrypoints)
+
+    @functools.cached_property
+    def catalog(self) -> ActionCatalog:
+        """The bundle's action catalog (:class:`BundleError` if it has none, or a broken one)."""
+        return ActionCatalog.of(self.bundle)
 
     @property
     def digest(self) -> str:

@@ -77,6 +77,7 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         self.expected_version: str | None = None
         self.attempt = 0
         self.revoked_after_execution = False
+        self.effect: str | None = None
         self.last_hash = record.metadata.hash
 
     @property
@@ -103,6 +104,8 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         input_digest: str,
         resource_version: str | None,
         agent_active: bool,
+        effect: str | None = None,
+        catalog_digest: str | None = None,
     ) -> None:
         """Record the policy decision and its consequence (deny, authorize, ask approval)."""
         self.check_status(Status.PROPOSED)
@@ -120,6 +123,8 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
             bundle_digest=bundle_digest,
             bundle_version=bundle_version,
             input_digest=input_digest,
+            effect=effect,
+            catalog_digest=catalog_digest,
         )
         if outcome is DecisionOutcome.ALLOW:
             self._authorize(ctx, resource_version)

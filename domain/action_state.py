@@ -48,6 +48,7 @@ class ActionEvolution:
     approvals: dict[str, str | None]
     attempt: int
     revoked_after_execution: bool
+    effect: str | None
 
     @recordmethod
     def when(self, record: DomainEvent) -> None:
@@ -56,6 +57,7 @@ class ActionEvolution:
     @when.register
     def _(self, record: PolicyDecided) -> None:
         self.obligations = record.obligations
+        self.effect = record.effect
         if record.outcome is DecisionOutcome.DENY:
             self.status = Status.DENIED
 

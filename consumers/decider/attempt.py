@@ -18,13 +18,16 @@ from uuid import UUID
 from consumers.decider.authentication import Attester, AuthenticationFailure, authentication_problem
 from consumers.decider.intake import Consumed, Intake, Malformed, Proposal, Undecodable
 from consumers.decider.reserved_keys import reserved_key_problem
+from domain.agent import Agent
 from domain.context import CommandContext
 from domain.errors import DomainError
+from domain.events import ActionProposed
 from domain.events.decisions import DecisionOutcome, Obligations
 from domain.events.proposals import Reason
 from domain.ids import action_id, agent_aggregate_id, rejection_id
 from domain.preconditions import describe, differences
 from infra.ledger.commands import Commands
+from infra.policy.catalog import ActionSpec, parameter_problems
 from infra.policy.engine import PolicyEngine, PolicyError, PolicyResult
 from infra.policy.inputs import History, HistoryEntry, PolicyInput, build_input
 from infra.policy.records import DecisionRow
@@ -102,30 +105,21 @@ class Attempt:
             message = f"no agent {proposal.agent_id!r} is registered"
             self._reject_proposal(item, Reason(code="unknown_agent", message=message))
             return
-        system, kind = proposal.resource.system, proposal.action_type
-        if not agent.may(system, kind):
-            message = f"agent {agent.agent_id} has no scope for {kind} on {system}"
-            self._reject_proposal(item, Reason(code="scope_missing", message=message))
-            return
-        reserved = reserved_key_problem(self.tx, proposal)
-        if reserved is not None:
-            self._reject_proposal(item, Reason(code="reserved_key", message=reserved))
-            return
-        if aid in self.seen or self.tx.exists(aid):
-            message = f"idempotency key {proposal.idempotency_key!r} was already proposed"
-            self._reject_proposal(item, Reason(code="duplicate", message=message), existing=aid)
+        spec = self.engine.catalog.spec(
+            proposal.resource.system, proposal.resource.type, proposal.action_type
+        )
+        if spec is None:
+            self._reject_proposal(item, self._unknown_action_type(proposal))
             return
         actual = self.actual.get(proposal.resource.key)
-        if actual is not None:
-            diff = differences(proposal.preconditions, actual.fields)
-            if diff and not self._view_behind(proposal.resource.key, actual):
-                reason = Reason(code="stale_precondition", message=describe(diff)[:MESSAGE_LIMIT])
-                self._reject_proposal(item, reason)
-                return
+        refused = self._refusal(proposal, agent, aid, spec, actual)
+        if refused is not None:
+            self._reject_proposal(item, refused[0], existing=refused[1])
+            return
         self.seen.add(aid)
         policy_input = build_input(
             action_id=aid, proposal=proposal, agent=agent, history=self.history, now=self.now,
-            history_limit=self.history_limit, resource=resource_document(actual),
+            history_limit=self.history_limit, resource=resource_document(actual), action=spec,
         )  # fmt: skip
         try:
             verdict = self.engine.evaluate(policy_input.document)
@@ -138,12 +132,48 @@ class Attempt:
                 aid, outcome=verdict.outcome, reasons=verdict.reasons,
                 obligations=obligations(verdict, proposal.estimated_cost),
                 bundle_digest=self.engine.digest, bundle_version=self.engine.bundle.version,
-                input_digest=policy_input.digest,
+                input_digest=policy_input.digest, effect=spec.effect,
+                catalog_digest=self.engine.catalog.digest,
             )  # fmt: skip
         except DomainError as exc:
             raise Poisoned(index, _reason(_code(exc), exc)) from exc
         self._shadow(tx, aid, verdict, policy_input)
         self._count(aid, item, verdict, policy_input)
+
+    def _refusal(  # one answer per check, in the order they are made
+        self, proposal: ActionProposed, agent: Agent, aid: UUID, spec: ActionSpec,
+        actual: Actual | None,
+    ) -> tuple[Reason, UUID | None] | None:  # fmt: skip
+        """Why the proposal is refused before the policy (and the action it repeats), if it is."""
+        system, kind = proposal.resource.system, proposal.action_type
+        problems = parameter_problems(spec, proposal.parameters)
+        if problems:
+            message = f"the parameters do not fit {kind}: " + "; ".join(problems)
+            return Reason(code="invalid_parameters", message=message[:MESSAGE_LIMIT]), None
+        if not agent.may(system, kind):
+            message = f"agent {agent.agent_id} has no scope for {kind} on {system}"
+            return Reason(code="scope_missing", message=message), None
+        reserved = reserved_key_problem(self.tx, proposal)
+        if reserved is not None:
+            return Reason(code="reserved_key", message=reserved), None
+        if aid in self.seen or self.tx.exists(aid):
+            message = f"idempotency key {proposal.idempotency_key!r} was already proposed"
+            return Reason(code="duplicate", message=message), aid
+        if actual is not None:
+            diff = differences(proposal.preconditions, actual.fields)
+            if diff and not self._view_behind(proposal.resource.key, actual):
+                return Reason(
+                    code="stale_precondition", message=describe(diff)[:MESSAGE_LIMIT]
+                ), None
+        return None
+
+    def _unknown_action_type(self, proposal: ActionProposed) -> Reason:
+        resource = f"{proposal.resource.system}/{proposal.resource.type}"
+        message = (
+            f"{proposal.action_type} is not an action type on {resource} in the action"
+            f" catalog of bundle {self.engine.bundle.version}"
+        )
+        return Reason(code="unknown_action_type", message=message)
 
     def _view_behind(self, resource_key: str, actual: Actual) -> bool:
         """Whether we executed on the resource since its last observation.

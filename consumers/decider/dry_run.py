@@ -15,6 +15,7 @@ from domain.agent import Agent
 from domain.events import ActionProposed
 from domain.ids import action_id, agent_aggregate_id
 from infra.ledger.ledger import Ledger
+from infra.policy.catalog import parameter_problems
 from infra.policy.engine import PolicyEngine, PolicyResult
 from infra.policy.inputs import PolicyInput, build_input
 from infra.policy.records import DecisionRecords, DecisionRow
@@ -33,6 +34,16 @@ def plan(  # noqa: PLR0913  # a plan needs what a decision needs
         agent: Agent = the_ledger.repository.get(agent_aggregate_id(proposal.agent_id))
     except Exception as exc:  # AggregateNotFoundError and kin
         raise PlanRefused(f"unknown_agent: no agent {proposal.agent_id!r} is registered") from exc
+    resource = proposal.resource
+    spec = engine.catalog.spec(resource.system, resource.type, proposal.action_type)
+    if spec is None:
+        raise PlanRefused(
+            f"unknown_action_type: {proposal.action_type} is not in the action catalog for"
+            f" {resource.system}/{resource.type}"
+        )
+    problems = parameter_problems(spec, proposal.parameters)
+    if problems:
+        raise PlanRefused("invalid_parameters: " + "; ".join(problems))
     if not agent.may(proposal.resource.system, proposal.action_type):
         raise PlanRefused(f"scope_missing: agent {agent.agent_id} may not {proposal.action_type}")
     key = proposal.resource.key
@@ -42,7 +53,7 @@ def plan(  # noqa: PLR0913  # a plan needs what a decision needs
     )  # fmt: skip
     policy_input = build_input(
         action_id=action_id(proposal.agent_id, proposal.idempotency_key), proposal=proposal,
-        agent=agent, history=history, now=now, history_limit=history_limit,
+        agent=agent, history=history, now=now, history_limit=history_limit, action=spec,
     )  # fmt: skip
     return engine.evaluate(policy_input.document), policy_input
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -33,6 +34,8 @@ class Obligations(Record):
 class PolicyDecided(DomainEvent):
     """The policy bundle decided on a proposed action."""
 
+    added_fields: ClassVar[frozenset[str]] = frozenset({"effect", "catalog_digest"})
+
     action_id: UUID
     agent_id: Name
     resource: ResourceRef
@@ -42,6 +45,10 @@ class PolicyDecided(DomainEvent):
     bundle_digest: str
     bundle_version: str
     input_digest: str
+    effect: Name | None = None
+    """What the action catalog declares the action does: the executor carries out only that."""
+    catalog_digest: str | None = Field(default=None, max_length=200)
+    """The digest of the action catalog the effect was read from."""
 
 
 class PolicyBundlePublished(DomainEvent):

@@ -143,8 +143,14 @@ class Commands:
         bundle_version: str,
         input_digest: str,
         resource_version: str | None = None,
+        effect: str | None = None,
+        catalog_digest: str | None = None,
     ) -> None:
-        """Record a decision; reserve the budget it obligates unless it denies."""
+        """Record a decision; reserve the budget it obligates unless it denies.
+
+        ``effect`` is what the action catalog declares the action does (the executor
+        carries out that, nothing else); ``catalog_digest`` the catalog it was read from.
+        """
         action = self.action(aid)
         agent = self.agent(action.agent_id)
         amount = obligations.budget_reservation
@@ -160,6 +166,8 @@ class Commands:
             input_digest=input_digest,
             resource_version=resource_version,
             agent_active=agent.active,
+            effect=effect,
+            catalog_digest=catalog_digest,
         )
 
     def approve(  # noqa: PLR0913  # an approval binds identity, roles, digest and version

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from uuid import UUID
 from domain.agent import Agent
 from domain.events import ActionProposed
 from domain.values import Value
+from infra.policy.catalog import ActionSpec, ParameterType, as_money
 
 UNKNOWN_RESOURCE: dict[str, Any] = {"state": "unknown"}
 """The actual state of a resource until observations are projected (issue: projections)."""
@@ -128,8 +130,14 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
     now: datetime,
     resource: dict[str, Any] | None = None,
     history_limit: int = 0,
+    action: ActionSpec | None = None,
 ) -> PolicyInput:
-    """The policy input for ``proposal`` by ``agent`` at ``now``."""
+    """The policy input for ``proposal`` by ``agent`` at ``now``.
+
+    ``action`` is the catalog's declaration of the proposal's action type: the policy reads
+    its effect and risk (``input.action``) and its money parameters as decimal numbers
+    (``input.proposal.amounts``), whether they were sent as numbers or as strings.
+    """
     key = proposal.resource.key
     mine = history.by_agent.get(agent.agent_id, Activity())
     theirs = history.by_resource.get(key, Activity())
@@ -144,6 +152,8 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
         proposed["estimated_cost"] = plain(proposal.estimated_cost)
     if proposal.plan_id is not None:
         proposed["plan_id"] = proposal.plan_id
+    if action is not None:
+        proposed["amounts"] = amounts(action, proposal.parameters)
     document = {
         "now": now.isoformat(),
         "now_ms": int(now.timestamp() * 1000),
@@ -163,7 +173,19 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
             "agent_touched_resource": (agent.agent_id, key) in history.touched,
         },
     }  # fmt: skip
+    if action is not None:
+        document["action"] = action.document()
     return PolicyInput.of(document)
+
+
+def amounts(action: ActionSpec, parameters: Mapping[str, Value]) -> dict[str, Any]:
+    """The money parameters of a proposal, as JSON numbers (a decimal string included)."""
+    found = {}
+    for name, declared in action.parameters.items():
+        amount = as_money(parameters.get(name)) if declared is ParameterType.MONEY else None
+        if amount is not None:
+            found[name] = plain(amount)
+    return found
 
 
 def plain(value: Value) -> Any:  # noqa: ANN401  # the JSON counterpart of a value

@@ -23,10 +23,12 @@ from domain.agent import Agent
 from domain.context import CommandContext
 from domain.events import ActionProposed
 from infra.policy.bundle import load_bundle
+from infra.policy.catalog import ActionCatalog
 from infra.policy.engine import DECISION, PolicyEngine
 from infra.policy.inputs import History, HistoryEntry, build_input
 
-TYPES = ("contact.update", "contact.update", "invoice.void", "email.send")
+TYPES = ("contact.update", "contact.update", "contact.delete", "email.send")
+CATALOG = ActionCatalog.of(load_bundle(Path(__file__).resolve().parents[1] / "policies"))
 SAMPLES = int(os.environ.get("BENCH_POLICY_SAMPLES", "20000"))
 FLOOR = f"""package {DECISION.rsplit("/", 1)[0].replace("/", ".")}
 
@@ -102,4 +104,5 @@ def _document(index: int, limit: int) -> dict[str, object]:
         history=history,
         now=now,
         history_limit=limit,
+        action=CATALOG.spec("crm", "contact", TYPES[index % 4]),
     ).document

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from infra.policy.bundle import load_bundle
+from infra.policy.catalog import ActionCatalog
+from infra.policy.inputs import amounts
+
 NOW_MS = 1_795_000_000_000
-ACTION_TYPES = (
-    "contact.update", "contact.delete", "invoice.void", "refund.issue", "email.send",
-    "database.drop", "ticket.close", "payment.capture", "subscription.cancel",
-)  # fmt: skip
-SYSTEMS = ("crm", "billing", "tickets")
+CATALOG = ActionCatalog.of(load_bundle(Path(__file__).resolve().parents[1] / "policies"))
+DECLARED = CATALOG.declared()
 
 
 def generated_inputs(count: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -20,32 +23,37 @@ def generated_inputs(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def _one(rng: random.Random, index: int) -> dict[str, Any]:
-    system = rng.choice(SYSTEMS)
-    action_type = rng.choice((*ACTION_TYPES, "contact.update", "ticket.close"))
+    resource, action_type = rng.choice(DECLARED)
+    system, kind = resource.split("/")
+    spec = CATALOG.spec(system, kind, action_type)
+    assert spec is not None
     agent_id = f"agent-{rng.randrange(5)}"
-    key = f"{system}/record/{rng.randrange(20)}"
+    key = f"{system}/{kind}/{rng.randrange(20)}"
     scopes = rng.choice(
         [["*"], [f"{system}:*"], [f"{system}:{action_type}"], ["*"], ["other:*"], []]
     )
     limit = rng.choice([0, 50, 1000, 100_000, 100_000])
     reserved = rng.choice([0, 10, 49.5])
     parameters: dict[str, Any] = {"note": rng.choice(["", "ü", "x" * 30])}
-    if rng.random() < 0.5:
-        parameters["amount"] = rng.choice([0, 1, 999.99, 1000, 1000.01, 25_000, -5])
+    if rng.random() < 0.5:  # as a number or as the decimal string a billing system stores
+        amount = rng.choice([0, 1, 999.99, 1000, 1000.01, 25_000, -5])
+        parameters["amount"] = amount if rng.random() < 0.5 else f"{Decimal(str(amount)):.2f}"
     proposal: dict[str, Any] = {
         "action_id": f"00000000-0000-0000-0000-{index:012d}", "agent_id": agent_id,
         "idempotency_key": f"key-{index}",
-        "resource": {"system": system, "type": "record", "id": key.rsplit("/", 1)[1], "key": key},
+        "resource": {"system": system, "type": kind, "id": key.rsplit("/", 1)[1], "key": key},
         "action_type": action_type, "parameters": parameters,
         "preconditions": rng.choice([{}, {"status": "open"}]),
         "confidence": rng.choice([0.0, 0.3, 0.69, 0.7, 0.71, 0.95, 1.0, 0.9, 0.9]),
     }  # fmt: skip
     if rng.random() < 0.6:
         proposal["estimated_cost"] = rng.choice([0, 0.5, 12.25, 49, 51, 2000])
+    proposal["amounts"] = amounts(spec, parameters)
     return {
         "now": "2026-11-18T10:13:20+00:00",
         "now_ms": NOW_MS,
         "proposal": proposal,
+        "action": spec.document(),
         "agent": {
             "id": agent_id, "owner": f"owner-{agent_id}", "scopes": scopes,
             "suspended": rng.random() < 0.1,

@@ -1,7 +1,8 @@
 # The decision on one proposed action.
 #
 # Input (built by infra/policy/inputs.py, documented in policies/README.md):
-# proposal, agent, resource (actual state or "unknown"), history, now_ms.
+# proposal, action (the catalog's declaration), agent, resource (actual state or
+# "unknown"), history, now_ms.
 # Output (data.agentledger.decision.result):
 #   {"outcome": "allow"|"deny"|"require_approval",
 #    "reasons": [{"code", "message"}], "obligations": {...}}
@@ -16,14 +17,21 @@ proposal := input.proposal
 
 agent := input.agent
 
+# What the action catalog declares the action type does. Rules read this, never the name
+# (the decider rejects a type outside the catalog before the policy runs).
+action := object.get(input, "action", {"effect": "unknown", "risk": "high", "reversible": false, "undoes": null})
+
 cost := object.get(proposal, "estimated_cost", 0)
 
-# The larger of the estimated cost and a numeric "amount" parameter. Written with plain
+# The money parameters the catalog declares, as decimals (sent as numbers or strings).
+amounts := [a | some a in object.get(proposal, "amounts", {})]
+
+# The largest amount, and the larger of it and the estimated cost. Written with plain
 # comparisons: regopy's max() misorders mixed integers and floats (the OPA conformance
 # test caught it).
 param_amount := a if {
-	a := object.get(proposal.parameters, "amount", 0)
-	is_number(a)
+	some a in amounts
+	count([b | some b in amounts; b > a]) == 0
 } else := 0
 
 amount := param_amount if param_amount > cost
@@ -56,9 +64,13 @@ in_scope if concat(":", [proposal.resource.system, proposal.action_type]) in age
 
 # ---- require approval ----------------------------------------------------------------------
 
-approval contains "high_risk_action" if proposal.action_type in config.high_risk_action_types
+approval contains "high_risk_action" if action.risk == "high"
 
-approval contains "irreversible_action" if proposal.action_type in config.irreversible_action_types
+# A compensation cannot be undone either, but it restores what was there: it needs none.
+approval contains "irreversible_action" if {
+	not action.reversible
+	action.undoes == null
+}
 
 approval contains "amount_above_threshold" if amount > config.approval_amount_threshold
 
@@ -96,9 +108,9 @@ message("rate_limited_resource") := sprintf(
 	[proposal.resource.key, config.rate_limits.resource_per_minute],
 )
 
-message("high_risk_action") := sprintf("%s is a high-risk action type", [proposal.action_type])
+message("high_risk_action") := sprintf("the action catalog declares %s high risk", [proposal.action_type])
 
-message("irreversible_action") := sprintf("%s cannot be undone", [proposal.action_type])
+message("irreversible_action") := sprintf("the action catalog declares that %s cannot be undone", [proposal.action_type])
 
 message("amount_above_threshold") := sprintf(
 	"the amount is above the approval threshold of %v",

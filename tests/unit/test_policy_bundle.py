@@ -24,8 +24,9 @@ def base() -> dict[str, Any]:
             "action_id": "a", "agent_id": "bot", "idempotency_key": "k",
             "resource": {"system": "crm", "type": "contact", "id": "1", "key": "crm/contact/1"},
             "action_type": "contact.update", "parameters": {"tier": "gold"}, "preconditions": {},
-            "confidence": 0.9, "estimated_cost": 10,
+            "confidence": 0.9, "estimated_cost": 10, "amounts": {},
         },
+        "action": {"effect": "update", "risk": "low", "reversible": True, "undoes": None},
         "agent": {
             "id": "bot", "owner": "alice", "scopes": ["crm:*"], "suspended": False,
             "budget": {"limit": 100, "reserved": 0, "available": 100},
@@ -111,21 +112,21 @@ def test_rate_limits_count_only_the_last_minute_of_history() -> None:
     ("changes", "code", "roles", "approvals", "ttl"),
     [
         (
-            {"proposal__action_type": "invoice.void"},
+            {"action__risk": "high", "action__reversible": False},
             "high_risk_action",
             ["owner", "security"],
             2,
             900,
         ),
         (
-            {"proposal__action_type": "email.send"},
+            {"action__reversible": False, "action__effect": "send"},
             "irreversible_action",
             ["owner", "security"],
             1,
             3600,
         ),
         (
-            {"proposal__parameters": {"amount": 1000.01}},
+            {"proposal__amounts": {"amount": 1000.01}},
             "amount_above_threshold",
             ["finance"],
             1,
@@ -138,7 +139,7 @@ def test_rate_limits_count_only_the_last_minute_of_history() -> None:
 def test_each_approval_rule_requires_approval_with_its_obligations(
     changes: dict[str, Any], code: str, roles: list[str], approvals: int, ttl: int
 ) -> None:
-    """Risky types, irreversible types, amounts, low confidence and first contact ask humans."""
+    """Declared high risk, declared irreversible, amounts, low confidence, first contact ask humans."""
     result = decide(**changes)
     assert result.outcome == "require_approval"
     assert code in codes(result)
@@ -149,13 +150,13 @@ def test_each_approval_rule_requires_approval_with_its_obligations(
 
 def test_a_deny_rule_wins_over_approval_rules_and_only_deny_reasons_are_given() -> None:
     """A suspended agent proposing a high-risk action is denied, not sent to approvers."""
-    result = decide(agent__suspended=True, proposal__action_type="invoice.void")
+    result = decide(agent__suspended=True, action__risk="high")
     assert (result.outcome, codes(result)) == ("deny", ["agent_suspended"])
 
 
 def test_approval_obligations_combine_the_roles_of_every_rule_that_fired() -> None:
     """Amount and low confidence together need finance and reviewer roles, sorted, once each."""
-    result = decide(proposal__parameters={"amount": 5000}, proposal__confidence=0.1)
+    result = decide(proposal__amounts={"amount": 5000}, proposal__confidence=0.1)
     assert codes(result) == ["amount_above_threshold", "low_confidence"]
     assert result.obligations.approver_roles == ["finance", "reviewer"]
 
@@ -163,18 +164,39 @@ def test_approval_obligations_combine_the_roles_of_every_rule_that_fired() -> No
 def test_amounts_compare_numerically_across_integers_and_floats() -> None:
     """51 against 1000.01, 12.25 against 2000: the larger decides (regopy's max() gets these wrong)."""
     assert "amount_above_threshold" in codes(
-        decide(proposal__estimated_cost=51, proposal__parameters={"amount": 1000.01})
+        decide(proposal__estimated_cost=51, proposal__amounts={"amount": 1000.01})
     )
     assert "amount_above_threshold" in codes(
         decide(
             proposal__estimated_cost=12.25,
-            proposal__parameters={"amount": 2000},
+            proposal__amounts={"amount": 2000},
             agent__budget={"limit": 9999, "reserved": 0, "available": 9999},
         )
     )
     assert "amount_above_threshold" not in codes(
-        decide(proposal__estimated_cost=12.25, proposal__parameters={"amount": 999.99})
+        decide(proposal__estimated_cost=12.25, proposal__amounts={"amount": 999.99})
     )
+
+
+def test_rules_read_the_declared_effect_and_risk_never_the_name() -> None:
+    """A harmless name declared high risk needs approval; a dangerous name declared low does not."""
+    assert "high_risk_action" in codes(decide(action__risk="high"))
+    assert codes(decide(proposal__action_type="contact.archive.delete")) == []
+
+
+def test_a_compensation_needs_no_approval_for_being_irreversible() -> None:
+    """It cannot be undone itself, but it restores what was there."""
+    undo = {"effect": "update", "risk": "low", "reversible": False, "undoes": "contact.update"}
+    assert decide(action=undo).outcome == "allow"
+
+
+def test_an_input_without_the_catalogs_declaration_is_treated_as_high_risk() -> None:
+    """Fail closed: the decider always gives it, but a policy run without it asks humans."""
+    document = copy.deepcopy(base())
+    del document["action"]
+    result = ENGINE.evaluate(document)
+    assert result.outcome == "require_approval"
+    assert {"high_risk_action", "irreversible_action"} <= set(codes(result))
 
 
 def test_drift_rules_ignore_listed_fields_and_grade_classes() -> None:

@@ -68,7 +68,8 @@ def _measure(settings: Settings, the_ledger: Ledger, systems: Connectors) -> flo
 def _allow(tx: Commands, proposal: ActionProposed) -> None:
     aid, _ = tx.propose(proposal)
     tx.decide(aid, outcome=DecisionOutcome.ALLOW, reasons=[], obligations=ALLOW,
-              bundle_digest="b" * 64, bundle_version="bench", input_digest="i" * 64)  # fmt: skip
+              bundle_digest="b" * 64, bundle_version="bench", input_digest="i" * 64,
+              effect="update")  # fmt: skip
 
 
 def _proposal(tag: str, index: int) -> ActionProposed:

@@ -50,8 +50,12 @@ def decide(  # noqa: PLR0913  # a decided action states everything about it
     ttl: int = 600,
     action_type: str = "contact.update",
     at: datetime | None = None,
+    effect: str = "update",
 ) -> UUID:
-    """Propose and decide an action directly on the ledger (no Kafka); its id."""
+    """Propose and decide an action directly on the ledger (no Kafka); its id.
+
+    ``effect`` is what the action catalog would have declared (the executor does only that).
+    """
     ref = ResourceRef.parse(resource)
     params = parameters if parameters is not None else {"tier": "gold"}
     fields: dict[str, Any] = {"resource": ref, "parameters": params, "action_type": action_type}
@@ -63,7 +67,7 @@ def decide(  # noqa: PLR0913  # a decided action states everything about it
     with the_ledger.batch(ctx) as tx:
         aid, _ = tx.propose(proposal(agent, uuid.uuid4().hex, **fields))
         tx.decide(aid, outcome=outcome, reasons=[], obligations=ob, bundle_digest="b" * 64,
-                  bundle_version="test", input_digest="i" * 64)  # fmt: skip
+                  bundle_version="test", input_digest="i" * 64, effect=effect)  # fmt: skip
     return aid
 
 

@@ -69,9 +69,23 @@ class ExecutorConfig:
     backoff_max_s: float = 60.0
 
 
+OPERATIONS = {"create": Operation.UPSERT, "update": Operation.UPSERT, "delete": Operation.DELETE}
+"""The effects a connector carries out, as the catalog names them (nothing is read from names)."""
+
+
+class UndeclaredEffect(Exception):
+    """The action has no effect the executor can carry out (none declared, or another kind)."""
+
+
 def mutation_of(action: Action) -> Mutation:
-    """The change an action makes: ``*.delete`` types delete, every other type sets fields."""
-    operation = Operation.DELETE if action.action_type.endswith(".delete") else Operation.UPSERT
+    """The change the action's declared effect makes: delete, or set its parameters as fields."""
+    operation = OPERATIONS.get(action.effect or "")
+    if operation is None:
+        declared = "no effect" if action.effect is None else f"the effect {action.effect!r}"
+        raise UndeclaredEffect(
+            f"{action.action_type} was decided with {declared} in the action catalog; the"
+            f" executor carries out only {', '.join(OPERATIONS)}"
+        )
     fields = {} if operation is Operation.DELETE else dict(action.parameters)
     return Mutation(action.resource, operation, fields)
 
@@ -152,7 +166,11 @@ class Executor:
     def _call(self, action: Action, connector: Connector, expected: str | None) -> Outcome:
         aid, key = action.id, str(action.id)
         try:
-            applied = connector.apply(mutation_of(action), key, expected)
+            mutation = mutation_of(action)
+        except UndeclaredEffect as exc:
+            return self._failed(action, str(exc), retryable=False)
+        try:
+            applied = connector.apply(mutation, key, expected)
         except ConnectorUnavailable as exc:
             return self._failed(action, f"unavailable: {exc}", retryable=True)
         except (VersionConflict, MutationRefused) as exc:

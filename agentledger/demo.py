@@ -55,17 +55,18 @@ def run_governed(settings: Settings, out: Console) -> list[Decision]:
             run = uuid.uuid4().hex[:8]
             resource = f"crm/contact/demo-{run}"
             steps = [
-                ("first contact with a resource", resource, "contact.update", f"{run}-1", 0.95),
-                ("same resource again", resource, "contact.update", f"{run}-2", 0.95),
-                ("a forbidden action type", resource, "database.drop", f"{run}-3", 0.95),
-                ("outside its scopes", f"billing/invoice/{run}", "invoice.void", f"{run}-4", 0.95),
-                ("a retry of the second proposal", resource, "contact.update", f"{run}-2", 0.95),
+                ("first contact with a resource", resource, "contact.update", f"{run}-1", 2),
+                ("same resource again", resource, "contact.update", f"{run}-2", 2),
+                ("over its budget", resource, "contact.update", f"{run}-6", 500),
+                ("delete by another name", resource, "contact.archive.delete", f"{run}-3", 2),
+                ("outside its scopes", f"billing/invoice/{run}", "invoice.update", f"{run}-4", 2),
+                ("a retry of the second proposal", resource, "contact.update", f"{run}-2", 2),
             ]  # fmt: skip
             decisions = []
-            for title, target, action_type, key, confidence in steps:
+            for title, target, action_type, key, cost in steps:
                 ref = client.propose(
                     resource=target, action_type=action_type, idempotency_key=key,
-                    parameters={"tier": "gold"}, confidence=confidence, estimated_cost=2,
+                    parameters={"tier": "gold"}, confidence=0.95, estimated_cost=cost,
                 )  # fmt: skip
                 decision = client.wait_for_decision(ref, TIMEOUT_S)
                 decisions.append(decision)

@@ -157,7 +157,7 @@ def _steps(run: str, contact: ResourceRef, invoice: ResourceRef) -> list[Step]:
              {"phone": None}),
         Step("raise the invoice amount", billing, invoice, "invoice.update", {"amount": "120.00"},
              {"amount": "100.00"}),
-        Step("drop the database", sales, contact, "database.drop", {}, {}),
+        Step("delete by another name", sales, contact, "contact.archive.delete", {}, {}),
         Step("first touch of a new contact", sales, fresh, "contact.update", {"tier": "silver"},
              {}, approver="ignore"),
     ]  # fmt: skip

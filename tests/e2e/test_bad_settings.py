@@ -74,7 +74,8 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
     for decided in (
         "first contact with a resource: require_approval (first_contact",
         "same resource again: allow",
-        "a forbidden action type: deny (action_type_forbidden",
+        "over its budget: deny (budget_exceeded",
+        "delete by another name: rejected (unknown_action_type)",
         "outside its scopes: rejected (scope_missing)",
         "a retry of the second proposal: allow",
         "signed with a key it never registered: rejected (unauthenticated)",
@@ -85,7 +86,6 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
         "first touch of the contact: MutationApplied",
         "first touch of the invoice: MutationApplied",
         "update the contact again: MutationApplied",
-        "drop the database: PolicyDecided deny",
         "first touch of a new contact: ApprovalExpired",
         "raise the invoice amount: Revoked by demo-approver",
         "compensation of the raise: MutationApplied",
@@ -93,6 +93,7 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
         "observed billing/invoice/demo-",
     ):
         assert event in " ".join(timeline.split()), timeline
+    assert "delete by another name: rejected (unknown_action_type)" in result.stdout
     assert "execution scenario done" in result.stdout
     assert "demo-approver signed in through the local issuer http://127.0.0.1:" in " ".join(
         result.stdout.split()

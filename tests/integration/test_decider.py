@@ -49,8 +49,8 @@ def test_each_outcome_is_decided_with_its_bundle_and_an_input_that_re_evaluates_
         assert client.wait_for_decision(first, 60).outcome == "require_approval"  # first contact
         refs = {
             "allow": client.propose(resource="crm/contact/1", action_type="contact.update", idempotency_key="a"),
-            "deny": client.propose(resource="crm/contact/1", action_type="database.drop", idempotency_key="d"),
-            "require_approval": client.propose(resource="crm/contact/1", action_type="invoice.void", idempotency_key="r"),
+            "deny": client.propose(resource="crm/contact/1", action_type="contact.update", idempotency_key="d", estimated_cost=10**9),
+            "require_approval": client.propose(resource="crm/contact/1", action_type="contact.delete", idempotency_key="r"),
         }  # fmt: skip
         decisions = {name: client.wait_for_decision(ref, 60) for name, ref in refs.items()}
         published = read_topic(isolated, "policies.v1", until=1)
@@ -69,6 +69,35 @@ def test_each_outcome_is_decided_with_its_bundle_and_an_input_that_re_evaluates_
     assert decisions["require_approval"].obligations.approvals_required == 2
     assert [type(r) for r in published] == [PolicyBundlePublished]
     assert published[0].bundle_digest == bundle.digest  # type: ignore[attr-defined]
+
+
+def test_an_action_type_outside_the_catalog_or_parameters_that_break_it_are_rejected(
+    isolated: Settings, own_ledger: Ledger
+) -> None:
+    """A name ending in .delete is no delete: outside the catalog it is rejected, not allowed.
+
+    Parameters that break their declared types are rejected with the field named; neither
+    proposal becomes an action.
+    """
+    register(own_ledger, "bot", scopes=["*"])
+    with running(isolated, own_ledger):
+        client = enrolled_client("bot", isolated)
+        archive = client.propose(
+            resource="crm/contact/8", action_type="contact.archive.delete", idempotency_key="a"
+        )
+        typed = client.propose(
+            resource="billing/invoice/8", action_type="invoice.update", idempotency_key="b",
+            parameters={"amount": "-5", "status": 7},
+        )  # fmt: skip
+        refused = [client.wait_for_decision(ref, 60) for ref in (archive, typed)]
+    assert [(d.outcome, [r.code for r in d.reasons]) for d in refused] == [
+        ("rejected", ["unknown_action_type"]), ("rejected", ["invalid_parameters"]),
+    ]  # fmt: skip
+    message = refused[1].reasons[0].message
+    assert "amount: '-5' is not an amount of money" in message
+    assert "status: 7 is not a string" in message
+    for ref in (archive, typed):
+        assert ref.action_id not in own_ledger.repository
 
 
 def test_unknown_agents_missing_scopes_duplicates_and_malformed_proposals_are_rejected_with_reasons(
@@ -282,13 +311,13 @@ def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one
         client = enrolled_client("bot", settings)
         before = client.wait_for_decision(
             client.propose(
-                resource="crm/contact/5", action_type="ticket.close", idempotency_key="1"
+                resource="crm/contact/5", action_type="contact.update", idempotency_key="1"
             ),
             60,
         )
         data = bundle_dir / "agentledger" / "config" / "data.json"
         config = json.loads(data.read_text())
-        config["denied_action_types"].append("ticket.close")
+        config["denied_action_types"].append("contact.update")
         data.write_text(json.dumps(config))
         changed = load_bundle(bundle_dir)
         deadline = time.monotonic() + 30
@@ -297,7 +326,7 @@ def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one
             after = client.wait_for_decision(
                 client.propose(
                     resource="crm/contact/5",
-                    action_type="ticket.close",
+                    action_type="contact.update",
                     idempotency_key=str(uuid.uuid4()),
                 ),
                 60,
@@ -306,7 +335,7 @@ def test_a_changed_bundle_is_published_and_decides_from_then_on_and_a_broken_one
         time.sleep(1)
         still = client.wait_for_decision(
             client.propose(
-                resource="crm/contact/5", action_type="ticket.close", idempotency_key="last"
+                resource="crm/contact/5", action_type="contact.update", idempotency_key="last"
             ),
             60,
         )

@@ -27,7 +27,11 @@ def test_a_proposal_is_approved_executed_observed_and_compensated(
     isolated: Settings, own_ledger: Ledger, systems: Connectors, system: str
 ) -> None:
     """First contact needs approval; then the change runs once, is observed, and a revocation compensates."""
-    key = resource(system, "contact")
+    kind, action_type = {
+        "crm": ("contact", "contact.update"),
+        "billing": ("invoice", "invoice.update"),
+    }[system]
+    key = resource(system, kind)
     ref = ResourceRef.parse(key)
     systems[system].apply(Mutation(ref, Operation.UPSERT, {"tier": "silver"}), f"seed-{key}", None)
     agent_id = unique("flow-agent")  # action ids are idempotency keys in the shared systems
@@ -36,13 +40,13 @@ def test_a_proposal_is_approved_executed_observed_and_compensated(
         services(isolated, own_ledger, systems),
         enrolled_client(agent_id, isolated) as client,
     ):
-        first = client.propose(resource=key, action_type="contact.update", idempotency_key="one",
+        first = client.propose(resource=key, action_type=action_type, idempotency_key="one",
                                parameters={"tier": "gold"}, preconditions={"tier": "silver"})  # fmt: skip
         assert client.wait_for_decision(first, 60).outcome == "require_approval"
         desk(own_ledger, systems).approve(ALICE, first.action_id)
         applied = wait_status(own_ledger, first.action_id, Status.APPLIED)
         assert systems[system].current(ref).fields["tier"] == "gold"
-        second = client.propose(resource=key, action_type="contact.update", idempotency_key="two",
+        second = client.propose(resource=key, action_type=action_type, idempotency_key="two",
                                 parameters={"tier": "platinum"}, preconditions={"tier": "gold"})  # fmt: skip
         assert client.wait_for_decision(second, 60).outcome == "allow"
         wait_status(own_ledger, second.action_id, Status.APPLIED)

@@ -345,7 +345,9 @@ def policy_engine(bundle: Bundle) -> PolicyEngine:
     """``bundle`` compiled, once per digest per process (engines are not thread-safe)."""
     engine = _ENGINES.get(bundle.digest)
     if engine is None:
-        engine = _ENGINES[bundle.digest] = PolicyEngine(bundle)
+        engine = PolicyEngine(bundle)
+        _ = engine.catalog  # BundleError: no action catalog, or one that does not hold together
+        _ENGINES[bundle.digest] = engine
     return engine
 
 

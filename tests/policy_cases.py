@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.policy.bundle import load_bundle
-from infra.policy.catalog import ActionCatalog
-from infra.policy.inputs import amounts
+from infra.policy.catalog import ActionCatalog, money_amounts
 
 NOW_MS = 1_795_000_000_000
 CATALOG = ActionCatalog.of(load_bundle(Path(__file__).resolve().parents[1] / "policies"))
@@ -48,7 +47,7 @@ def _one(rng: random.Random, index: int) -> dict[str, Any]:
     }  # fmt: skip
     if rng.random() < 0.6:
         proposal["estimated_cost"] = rng.choice([0, 0.5, 12.25, 49, 51, 2000])
-    proposal["amounts"] = amounts(spec, parameters)
+    proposal["amounts"] = money_amounts(spec, parameters)
     return {
         "now": "2026-11-18T10:13:20+00:00",
         "now_ms": NOW_MS,

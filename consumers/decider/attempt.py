@@ -27,7 +27,7 @@ from domain.events.proposals import Reason
 from domain.ids import action_id, agent_aggregate_id, rejection_id
 from domain.preconditions import describe, differences
 from infra.ledger.commands import Commands
-from infra.policy.catalog import ActionSpec, parameter_problems
+from infra.policy.catalog import ActionSpec
 from infra.policy.engine import PolicyEngine, PolicyError, PolicyResult
 from infra.policy.inputs import History, HistoryEntry, PolicyInput, build_input
 from infra.policy.records import DecisionRow
@@ -105,17 +105,12 @@ class Attempt:
             message = f"no agent {proposal.agent_id!r} is registered"
             self._reject_proposal(item, Reason(code="unknown_agent", message=message))
             return
-        spec = self.engine.catalog.spec(
-            proposal.resource.system, proposal.resource.type, proposal.action_type
-        )
-        if spec is None:
-            self._reject_proposal(item, self._unknown_action_type(proposal))
-            return
         actual = self.actual.get(proposal.resource.key)
-        refused = self._refusal(proposal, agent, aid, spec, actual)
-        if refused is not None:
-            self._reject_proposal(item, refused[0], existing=refused[1])
+        checked = self._checked(proposal, agent, aid, actual)
+        if not isinstance(checked, ActionSpec):
+            self._reject_proposal(item, checked[0], existing=checked[1])
             return
+        spec = checked
         self.seen.add(aid)
         policy_input = build_input(
             action_id=aid, proposal=proposal, agent=agent, history=self.history, now=self.now,
@@ -140,16 +135,20 @@ class Attempt:
         self._shadow(tx, aid, verdict, policy_input)
         self._count(aid, item, verdict, policy_input)
 
-    def _refusal(  # one answer per check, in the order they are made
-        self, proposal: ActionProposed, agent: Agent, aid: UUID, spec: ActionSpec,
-        actual: Actual | None,
-    ) -> tuple[Reason, UUID | None] | None:  # fmt: skip
-        """Why the proposal is refused before the policy (and the action it repeats), if it is."""
+    def _checked(  # one answer per check, in the order they are made
+        self, proposal: ActionProposed, agent: Agent, aid: UUID, actual: Actual | None
+    ) -> tuple[Reason, UUID | None] | ActionSpec:
+        """The catalog's declaration to decide with, or why the proposal is refused first.
+
+        A refusal as a duplicate names the action it repeats.
+        """
         system, kind = proposal.resource.system, proposal.action_type
-        problems = parameter_problems(spec, proposal.parameters)
-        if problems:
-            message = f"the parameters do not fit {kind}: " + "; ".join(problems)
-            return Reason(code="invalid_parameters", message=message[:MESSAGE_LIMIT]), None
+        catalog = self.engine.catalog
+        refused = catalog.refusal(proposal)
+        spec = catalog.spec(system, proposal.resource.type, kind)
+        if refused is not None or spec is None:
+            code, message = refused or ("unknown_action_type", kind)
+            return Reason(code=code, message=message[:MESSAGE_LIMIT]), None
         if not agent.may(system, kind):
             message = f"agent {agent.agent_id} has no scope for {kind} on {system}"
             return Reason(code="scope_missing", message=message), None
@@ -165,15 +164,7 @@ class Attempt:
                 return Reason(
                     code="stale_precondition", message=describe(diff)[:MESSAGE_LIMIT]
                 ), None
-        return None
-
-    def _unknown_action_type(self, proposal: ActionProposed) -> Reason:
-        resource = f"{proposal.resource.system}/{proposal.resource.type}"
-        message = (
-            f"{proposal.action_type} is not an action type on {resource} in the action"
-            f" catalog of bundle {self.engine.bundle.version}"
-        )
-        return Reason(code="unknown_action_type", message=message)
+        return spec
 
     def _view_behind(self, resource_key: str, actual: Actual) -> bool:
         """Whether we executed on the resource since its last observation.
@@ -211,7 +202,7 @@ class Attempt:
         if self.shadow is None:
             return
         try:
-            candidate = self.shadow.evaluate(policy_input.document)
+            candidate = self.shadow.evaluate_declared(policy_input.document)
         except PolicyError as exc:  # a broken candidate never affects the active decision
             candidate = PolicyResult.model_validate({
                 "outcome": "deny", "reasons": [_reason("policy_error", exc).model_dump()],

@@ -65,7 +65,6 @@ class Decider:
         if not isinstance(recorder, LedgerRecorder):
             raise TypeError("the decider needs the ledger's LedgerRecorder (side writes)")
         self.ledger, self.serde, self.engine, self.shadow = ledger, serde, engine, shadow
-        _ = engine.catalog  # a bundle without a valid action catalog is refused at start
         self.clock, self.new_id, self.dead_letter = clock, new_id, dead_letter
         self.actual = actual
         self.config = config or DeciderConfig()

@@ -15,7 +15,6 @@ from domain.agent import Agent
 from domain.events import ActionProposed
 from domain.ids import action_id, agent_aggregate_id
 from infra.ledger.ledger import Ledger
-from infra.policy.catalog import parameter_problems
 from infra.policy.engine import PolicyEngine, PolicyResult
 from infra.policy.inputs import PolicyInput, build_input
 from infra.policy.records import DecisionRecords, DecisionRow
@@ -34,16 +33,11 @@ def plan(  # noqa: PLR0913  # a plan needs what a decision needs
         agent: Agent = the_ledger.repository.get(agent_aggregate_id(proposal.agent_id))
     except Exception as exc:  # AggregateNotFoundError and kin
         raise PlanRefused(f"unknown_agent: no agent {proposal.agent_id!r} is registered") from exc
+    refused = engine.catalog.refusal(proposal)
+    if refused is not None:
+        raise PlanRefused(": ".join(refused))
     resource = proposal.resource
     spec = engine.catalog.spec(resource.system, resource.type, proposal.action_type)
-    if spec is None:
-        raise PlanRefused(
-            f"unknown_action_type: {proposal.action_type} is not in the action catalog for"
-            f" {resource.system}/{resource.type}"
-        )
-    problems = parameter_problems(spec, proposal.parameters)
-    if problems:
-        raise PlanRefused("invalid_parameters: " + "; ".join(problems))
     if not agent.may(proposal.resource.system, proposal.action_type):
         raise PlanRefused(f"scope_missing: agent {agent.agent_id} may not {proposal.action_type}")
     key = proposal.resource.key
@@ -88,7 +82,7 @@ def impact(decided: Iterable[tuple[DecisionRow, PolicyInput]], candidate: Policy
     found = Impact()
     for row, policy_input in decided:
         found.total += 1
-        result = candidate.evaluate(policy_input.document)
+        result = candidate.evaluate_declared(policy_input.document)
         if result.outcome.value != row.outcome:
             found.flips.append(Flip(row, result))
             found.transitions[row.outcome, result.outcome.value] += 1

@@ -21,7 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.canonical import canonical_text
-from domain.ids import COMPENSATION_SUFFIX
+from domain.events import ActionProposed
+from domain.ids import COMPENSATION_PREFIX, COMPENSATION_SUFFIX
 from domain.values import Name
 from infra.policy.bundle import Bundle, BundleError
 
@@ -103,12 +104,65 @@ class ActionCatalog:
         """The declaration of ``action_type`` on a ``system/resource_type`` resource."""
         return self._specs.get((f"{system}/{resource_type}", action_type))
 
+    def refusal(self, proposal: ActionProposed) -> tuple[str, str] | None:
+        """Why the catalog refuses ``proposal`` (a reason code and message), if it does.
+
+        A type outside the catalog for the resource's kind; a compensation type proposed
+        under anything but the key the system reserves for it (the ledger then checks it
+        is the compensation it recorded); parameters that break their declared types.
+        """
+        resource = proposal.resource
+        spec = self.spec(resource.system, resource.type, proposal.action_type)
+        if spec is None:
+            message = (
+                f"{proposal.action_type} is not an action type on {resource.system}/"
+                f"{resource.type} in the action catalog"
+            )
+            return "unknown_action_type", message
+        if spec.undoes is not None and not proposal.idempotency_key.startswith(COMPENSATION_PREFIX):
+            message = (
+                f"{proposal.action_type} undoes {spec.undoes}: only the system proposes it, for"
+                " an action revoked after it ran"
+            )
+            return "reserved_action_type", message
+        problems = parameter_problems(spec, proposal.parameters)
+        if problems:
+            return "invalid_parameters", f"the parameters do not fit {proposal.action_type}: " + (
+                "; ".join(problems)
+            )
+        return None
+
+    def declare(self, document: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A policy input with this catalog's declaration of its action (``None``: none).
+
+        A candidate bundle's catalog may say otherwise than the one an input was built
+        with (or the input predates catalogs): shadow runs and replays declare it anew.
+        """
+        proposal = document.get("proposal")
+        if not isinstance(proposal, dict) or not isinstance(proposal.get("resource"), dict):
+            return None
+        resource = proposal["resource"]
+        spec = self.spec(
+            str(resource.get("system")), str(resource.get("type")), str(proposal.get("action_type"))
+        )
+        if spec is None:
+            return None
+        parameters = proposal.get("parameters")
+        amounts = money_amounts(spec, parameters if isinstance(parameters, dict) else {})
+        return {**document, "action": spec.document(), "proposal": {**proposal, "amounts": amounts}}
+
     def declared(self) -> list[tuple[str, str]]:
         """Every (``system/type``, action type) declared, in order."""
         return sorted(self._specs)
 
     def _check_compensations(self, source: str) -> None:
         for (resource, action_type), spec in self._specs.items():
+            undeclared = sorted(set(spec.required) - set(spec.parameters))
+            if undeclared:
+                problem = f"required parameters {undeclared} are not declared"
+                raise BundleError(f"{source}: {resource} {action_type}: {problem}")
+            if spec.undoes is not None:
+                self._check_undo(source, resource, action_type, spec)
             if spec.reversible != (spec.compensation is not None):
                 problem = "a reversible action names its compensation, an irreversible one none"
                 raise BundleError(f"{source}: {resource} {action_type}: {problem}")
@@ -122,6 +176,20 @@ class ActionCatalog:
                 problem = f"its compensation {spec.compensation} is not declared as undoing it"
                 raise BundleError(f"{source}: {resource} {action_type}: {problem}")
 
+    def _check_undo(self, source: str, resource: str, action_type: str, spec: ActionSpec) -> None:
+        """A compensation undoes a reversible type that names it, with its parameter types."""
+        undone = self._specs.get((resource, spec.undoes or ""))
+        fits = (
+            undone is not None and undone.compensation == action_type
+            and spec.parameters == undone.parameters and not spec.reversible
+        )  # fmt: skip
+        if not fits:
+            problem = (
+                f"it undoes {spec.undoes}, which must be declared reversible with it as its"
+                " compensation, and it must take the same parameter types"
+            )
+            raise BundleError(f"{source}: {resource} {action_type}: {problem}")
+
 
 def parameter_problems(spec: ActionSpec, parameters: Mapping[str, Any]) -> list[str]:
     """What is wrong with ``parameters`` for ``spec``, each naming its field (empty: fine)."""
@@ -132,7 +200,7 @@ def parameter_problems(spec: ActionSpec, parameters: Mapping[str, Any]) -> list[
             if not spec.additional_parameters:
                 problems.append(f"{name}: not a parameter of this action type")
             continue
-        if not _fits(declared, value):
+        if value is not None and not _fits(declared, value):  # null clears a field
             problems.append(f"{name}: {value!r} is not {_an(declared)}")
     return problems
 
@@ -140,6 +208,16 @@ def parameter_problems(spec: ActionSpec, parameters: Mapping[str, Any]) -> list[
 MONEY_LIMIT = Decimal(10) ** 14
 MONEY_PLACES = 4
 """What the ledger holds money as (``domain.values.Money``): 14 integer and 4 fractional digits."""
+
+
+def money_amounts(spec: ActionSpec, parameters: Mapping[str, Any]) -> dict[str, int | float]:
+    """The parameters ``spec`` types as money, as JSON numbers (sent as numbers or strings)."""
+    found: dict[str, int | float] = {}
+    for name, declared in spec.parameters.items():
+        amount = as_money(parameters.get(name)) if declared is ParameterType.MONEY else None
+        if amount is not None:
+            found[name] = int(amount) if amount == amount.to_integral_value() else float(amount)
+    return found
 
 
 def as_money(value: object) -> Decimal | None:

@@ -94,6 +94,22 @@ class PolicyEngine:
         except ValidationError as exc:
             raise PolicyError(f"the bundle's decision is malformed: {exc}") from exc
 
+    def evaluate_declared(self, document: dict[str, Any]) -> PolicyResult:
+        """The decision on an input built elsewhere, its action declared by this catalog.
+
+        A type this catalog does not declare would not reach the policy: it is answered
+        as the rejection it would be (shadow runs and replays of candidate bundles).
+        """
+        declared = self.catalog.declare(document)
+        if declared is None:
+            return PolicyResult.model_validate({
+                "outcome": "deny", "obligations": {}, "reasons": [{
+                    "code": "unknown_action_type",
+                    "message": "the action type is not in this bundle's action catalog",
+                }],
+            })  # fmt: skip
+        return self.evaluate(declared)
+
     def query(self, entrypoint: str, document: dict[str, Any]) -> Any:  # noqa: ANN401  # JSON
         """The raw value of ``entrypoint`` for the input ``document``."""
         if entrypoint not in self.entrypoints:

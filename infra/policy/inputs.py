@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +18,7 @@ from uuid import UUID
 from domain.agent import Agent
 from domain.events import ActionProposed
 from domain.values import Value
-from infra.policy.catalog import ActionSpec, ParameterType, as_money
+from infra.policy.catalog import ActionSpec, money_amounts
 
 UNKNOWN_RESOURCE: dict[str, Any] = {"state": "unknown"}
 """The actual state of a resource until observations are projected (issue: projections)."""
@@ -153,7 +152,7 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
     if proposal.plan_id is not None:
         proposed["plan_id"] = proposal.plan_id
     if action is not None:
-        proposed["amounts"] = amounts(action, proposal.parameters)
+        proposed["amounts"] = money_amounts(action, proposal.parameters)
     document = {
         "now": now.isoformat(),
         "now_ms": int(now.timestamp() * 1000),
@@ -176,16 +175,6 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
     if action is not None:
         document["action"] = action.document()
     return PolicyInput.of(document)
-
-
-def amounts(action: ActionSpec, parameters: Mapping[str, Value]) -> dict[str, Any]:
-    """The money parameters of a proposal, as JSON numbers (a decimal string included)."""
-    found = {}
-    for name, declared in action.parameters.items():
-        amount = as_money(parameters.get(name)) if declared is ParameterType.MONEY else None
-        if amount is not None:
-            found[name] = plain(amount)
-    return found
 
 
 def plain(value: Value) -> Any:  # noqa: ANN401  # the JSON counterpart of a value

@@ -76,8 +76,9 @@ def test_an_action_type_outside_the_catalog_or_parameters_that_break_it_are_reje
 ) -> None:
     """A name ending in .delete is no delete: outside the catalog it is rejected, not allowed.
 
-    Parameters that break their declared types are rejected with the field named; neither
-    proposal becomes an action.
+    Parameters that break their declared types are rejected with the field named, and a
+    compensation type proposed by an agent (it would skip the money rules) is the system's;
+    none of them becomes an action.
     """
     register(own_ledger, "bot", scopes=["*"])
     with running(isolated, own_ledger):
@@ -89,14 +90,19 @@ def test_an_action_type_outside_the_catalog_or_parameters_that_break_it_are_reje
             resource="billing/invoice/8", action_type="invoice.update", idempotency_key="b",
             parameters={"amount": "-5", "status": 7},
         )  # fmt: skip
-        refused = [client.wait_for_decision(ref, 60) for ref in (archive, typed)]
+        undo = client.propose(
+            resource="billing/invoice/8", action_type="invoice.update.compensate",
+            idempotency_key="c", parameters={"amount": "25000.00"},
+        )  # fmt: skip
+        refused = [client.wait_for_decision(ref, 60) for ref in (archive, typed, undo)]
     assert [(d.outcome, [r.code for r in d.reasons]) for d in refused] == [
         ("rejected", ["unknown_action_type"]), ("rejected", ["invalid_parameters"]),
+        ("rejected", ["reserved_action_type"]),
     ]  # fmt: skip
     message = refused[1].reasons[0].message
     assert "amount: '-5' is not an amount of money" in message
     assert "status: 7 is not a string" in message
-    for ref in (archive, typed):
+    for ref in (archive, typed, undo):
         assert ref.action_id not in own_ledger.repository
 
 

@@ -19,7 +19,7 @@ from domain.context import CommandContext
 from domain.events.decisions import DecisionOutcome
 from infra.connectors.base import Operation
 from infra.policy.bundle import BundleError, load_bundle
-from infra.policy.catalog import ActionCatalog, parameter_problems
+from infra.policy.catalog import ActionCatalog, money_amounts, parameter_problems
 from infra.policy.engine import PolicyEngine
 from infra.policy.inputs import History, build_input
 from tests.decider_helpers import proposal
@@ -86,6 +86,20 @@ def test_parameters_that_break_their_declared_types_are_named() -> None:
             "is not declared as undoing it",
         ),
         ({"x.a": {**UPDATE, "risk": "extreme"}}, "risk"),
+        ({"x.a": {**UPDATE, "undoes": "nothing"}}, "it undoes nothing, which must be declared"),
+        (
+            {
+                "x.a": {
+                    **UPDATE,
+                    "reversible": True,
+                    "compensation": "x.a.compensate",
+                    "parameters": {"amount": "money"},
+                },
+                "x.a.compensate": {**UPDATE, "undoes": "x.a", "parameters": {}},
+            },
+            "must take the same parameter types",
+        ),
+        ({"x.a": {**UPDATE, "required": ["ghost"]}}, "required parameters"),
         ({"x.a": {**UPDATE, "parameters": {"n": "decimal-ish"}}}, "parameters"),
     ],
 )
@@ -144,3 +158,56 @@ def test_the_executor_carries_out_the_declared_effect_and_refuses_any_other() ->
         action.effect = effect
         with pytest.raises(UndeclaredEffect, match="carries out only create, update, delete"):
             mutation_of(action)
+
+
+def test_an_agent_cannot_propose_a_compensation_type_itself() -> None:
+    """It would skip the money and irreversibility rules; only the system proposes undos.
+
+    Under the key the system reserves, the catalog lets it through: the ledger then
+    checks it is exactly the compensation it recorded.
+    """
+    undo = {"amount": "25000.00"}
+    mine = proposal("bot", "mine", signed_by=None, action_type="invoice.update.compensate",
+                    parameters=undo, resource={"system": "billing", "type": "invoice", "id": "7"})  # fmt: skip
+    refused = CATALOG.refusal(mine)
+    assert refused is not None
+    assert refused[0] == "reserved_action_type"
+    system = mine.model_copy(update={"idempotency_key": f"compensates:{UUID(int=3)}"})
+    assert CATALOG.refusal(system) is None
+    spec = CATALOG.spec("billing", "invoice", "invoice.update.compensate")
+    assert spec is not None
+    assert money_amounts(spec, undo) == {"amount": 25000}
+
+
+def test_a_candidate_bundle_declares_the_action_anew_for_shadow_runs_and_replays() -> None:
+    """A candidate that makes an update high risk asks for approval where the active allows.
+
+    An input recorded before catalogs (no declaration) is declared anew, not flagged as
+    high risk; a type the candidate does not declare answers as its rejection.
+    """
+    document = _input("contact.update", {"tier": "gold"}, ("crm", "contact"))
+    data = copy.deepcopy(load_bundle(POLICIES).data["agentledger"]["catalog"])
+    data["resources"]["crm/contact"]["contact.update"]["risk"] = "high"
+    stricter = ActionCatalog(data)
+    assert ENGINE.evaluate_declared(document).outcome == "allow"
+    declared = stricter.declare(document)
+    assert declared is not None
+    assert ENGINE.evaluate(declared).outcome == "require_approval"
+    old = {k: v for k, v in document.items() if k != "action"}
+    assert ENGINE.evaluate_declared(old).outcome == "allow"
+    unknown = _input("contact.archive.delete", {}, ("crm", "contact"))
+    result = ENGINE.evaluate_declared(unknown)
+    assert (result.outcome, result.reasons[0].code) == ("deny", "unknown_action_type")
+
+
+def _input(action_type: str, parameters: dict[str, Any], where: tuple[str, str]) -> dict[str, Any]:
+    made = build_input(
+        action_id=UUID(int=9), agent=_agent(), history=History(),
+        now=datetime(2026, 11, 21, tzinfo=UTC), action=CATALOG.spec(*where, "contact.update"),
+        proposal=proposal("bot", "k", signed_by=None, action_type=action_type,
+                          parameters=parameters,
+                          resource={"system": where[0], "type": where[1], "id": "7"}),
+    )  # fmt: skip
+    document = copy.deepcopy(made.document)
+    document["history"]["agent_touched_resource"] = True
+    return document

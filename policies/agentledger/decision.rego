@@ -62,6 +62,9 @@ in_scope if concat(":", [proposal.resource.system, "*"]) in agent.scopes
 
 in_scope if concat(":", [proposal.resource.system, proposal.action_type]) in agent.scopes
 
+# A compensation is in scope wherever what it undoes is.
+in_scope if concat(":", [proposal.resource.system, action.undoes]) in agent.scopes
+
 # ---- require approval ----------------------------------------------------------------------
 
 approval contains "high_risk_action" if action.risk == "high"

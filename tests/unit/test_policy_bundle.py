@@ -221,3 +221,14 @@ def test_drift_rules_ignore_listed_fields_and_grade_classes() -> None:
         "severity": "critical",
     }
     assert verdict("something_new", "x/y/1", "f")["severity"] == "warning"
+
+
+def test_a_compensation_is_in_scope_wherever_what_it_undoes_is() -> None:
+    """An agent scoped to contact.update has its own revoked change undone, not denied."""
+    undo = {"effect": "update", "risk": "low", "reversible": False, "undoes": "contact.update"}
+    result = decide(
+        agent__scopes=["crm:contact.update"],
+        proposal__action_type="contact.update.compensate",
+        action=undo,
+    )
+    assert result.outcome == "allow", codes(result)

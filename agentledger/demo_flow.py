@@ -137,7 +137,7 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
             time.sleep(2 * settings.observer_poll_s + 1)
             clients[AGENTS[1]].close()
         _print_timeline(settings, the_ledger, ids, {contact, invoice}, started=started, out=out)
-        return {title: str(_status(the_ledger, aid)) for title, aid in ids.items()}
+        return {title: _status(the_ledger, aid) for title, aid in ids.items()}
     finally:
         systems.close()
         the_ledger.close()
@@ -182,9 +182,12 @@ def _human_edit(settings: Settings, contact: ResourceRef, out: Console) -> None:
     out.print(f"   a human edited {contact.key} in the CRM's UI (out of band)")
 
 
-def _status(the_ledger: Ledger, aid: UUID) -> Status:
+def _status(the_ledger: Ledger, aid: UUID) -> str:
+    """The action's status; ``rejected`` if it never became one (refused before the policy)."""
+    if aid not in the_ledger.repository:
+        return "rejected"
     action: object = the_ledger.repository.get(aid)
-    return action.status if isinstance(action, Action) else Status.PROPOSED
+    return str(action.status if isinstance(action, Action) else Status.PROPOSED)
 
 
 def _print_timeline(  # noqa: PLR0913  # the timeline joins the ledger and the observations

@@ -166,7 +166,7 @@ def test_an_event_the_superuser_appends_with_a_valid_chain_is_never_relayed_or_l
     assert chains_only(own_ledger).findings == [refused]
     relay_until_caught_up(isolated, own_ledger)
     genuine = [n for n, _ in stored(own_ledger) if n != forged[0]]
-    relayed = consume_all(isolated, len(genuine) + 1, timeout_s=15)
+    relayed = consume_all(isolated, len(genuine) + 1, timeout_s=8)  # all committed by now
     assert sorted(r.notification_id for r in relayed) == genuine, "the forged event was relayed"
     (letter,) = read_topic(isolated, "deadletter.v1", until=1)
     assert isinstance(letter, DeadLetter)
@@ -201,7 +201,7 @@ def test_a_row_renumbered_beyond_the_stores_sequence_is_never_relayed_and_is_nam
     assert head is not None
     relay_until_caught_up(isolated, own_ledger, target=head)
     genuine = [n for n, _ in stored(own_ledger) if n != far]
-    relayed = consume_all(isolated, len(genuine) + 1, timeout_s=15)
+    relayed = consume_all(isolated, len(genuine) + 1, timeout_s=8)  # all committed by now
     assert sorted(r.notification_id for r in relayed) == genuine
     findings = audit_store(isolated).findings
     assert any(f.startswith(f"notification {far} is numbered beyond the {head}") for f in findings)

@@ -68,6 +68,14 @@ def _run_observer(
     return stop, thread
 
 
+def _letters_for(settings: Settings, ref: ResourceRef) -> list[DeadLetter]:
+    """The observer's dead letters about ``ref`` so far."""
+    return [
+        r for r in read_topic(settings, "deadletter.v1", until=10**7, timeout_s=3)
+        if isinstance(r, DeadLetter) and r.key == ref.key.encode()
+    ]  # fmt: skip
+
+
 def _observed(
     settings: Settings, refs: list[ResourceRef], expected: int
 ) -> list[ExternalStateObserved]:
@@ -144,10 +152,7 @@ def test_a_change_too_large_to_publish_is_dead_lettered_and_the_feed_goes_on(
     stop, thread = _run_observer(isolated, systems)
     try:
         observed = _observed(isolated, [small], 1)
-        letters = [
-            r for r in read_topic(isolated, "deadletter.v1", until=10**7, timeout_s=3)
-            if isinstance(r, DeadLetter) and r.key == big.key.encode()
-        ]  # fmt: skip
+        letters = _letters_for(isolated, big)
     finally:
         stop.set()
         thread.join(60)
@@ -207,10 +212,7 @@ def test_a_change_whose_sequence_jumps_is_held_and_flagged_and_later_changes_are
                     Mutation(later, Operation.UPSERT, {"n": 3}), f"later-{later.id}", None
                 )
                 observed = _observed(isolated, [before, after, later, forged], 3)
-                letters = [
-                    r for r in read_topic(isolated, "deadletter.v1", until=10**7, timeout_s=3)
-                    if isinstance(r, DeadLetter) and r.key == forged.key.encode()
-                ]  # fmt: skip
+                letters = _letters_for(isolated, forged)
             finally:
                 stop.set()
                 thread.join(60)

@@ -37,7 +37,7 @@ def read_token(path: Path) -> str:
 
 
 class ApproverClient:
-    """Lists, approves, rejects and revokes through the API as the token's holder."""
+    """Calls the API as the token's holder: approvals, and (for operators) the controls."""
 
     def __init__(self, base_url: str, token: str) -> None:
         """Call the API at ``base_url`` with bearer ``token``."""
@@ -54,6 +54,10 @@ class ApproverClient:
         """``verb`` (approve, reject or revoke) the action; the API's answer."""
         answer: dict[str, Any] = self._call("POST", f"/approvals/{action}/{verb}", json=body)
         return answer
+
+    def call(self, method: str, url: str, **options: Any) -> Any:  # noqa: ANN401  # JSON
+        """Any call of the API (``json=``, ``params=``), as this token's holder; its answer."""
+        return self._call(method, url, **options)
 
     def close(self) -> None:
         """Close the connections."""

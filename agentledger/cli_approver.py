@@ -34,8 +34,8 @@ def list_approvals(
 ) -> None:
     """The approval queue as a table."""
     table = Table("action", "agent", "resource", "type", "approvals", "roles", "expires")
-    with _approver() as api:
-        rows = _answer(lambda: api.listing(state))
+    with approver_api() as api:
+        rows = answer(lambda: api.listing(state))
     for row in rows:  # cells as text: an agent chooses the resource id, never our markup
         table.add_row(*(Text(str(cell)) for cell in (
             row["action_id"], row["agent_id"], row["resource"], row["action_type"],
@@ -69,13 +69,14 @@ def revoke(action_id: Action, reason: Reason) -> None:
 def _decide(
     verb: str, action: UUID, body: dict[str, Any], outcome: Callable[[dict[str, Any]], str]
 ) -> None:
-    with _approver() as api:
-        done = _answer(lambda: api.decide(verb, action, body))
+    with approver_api() as api:
+        done = answer(lambda: api.decide(verb, action, body))
     out.print(f"{verb}: {action}: {outcome(done)}")
 
 
 @contextmanager
-def _approver() -> Iterator[ApproverClient]:
+def approver_api() -> Iterator[ApproverClient]:
+    """The API, called with the approver's (or operator's) token from the environment."""
     settings = Settings()
     token = settings.approver_token.get_secret_value() if settings.approver_token else None
     if token is None and settings.approver_token_file is not None:
@@ -97,7 +98,8 @@ def _approver() -> Iterator[ApproverClient]:
         api.close()
 
 
-def _answer(call: Callable[[], T]) -> T:
+def answer(call: Callable[[], T]) -> T:
+    """``call``'s result; a refusal or an unreachable API exits with the reason."""
     try:
         return call()
     except ApiRefused as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -30,6 +30,7 @@ from agentledger.credentials import write_credential
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key, new_agent_key, pem
 from consumers.decider.dry_run import PlanRefused, impact, plan
+from domain.budget import BudgetPeriod
 from domain.errors import DomainError
 from domain.events import ActionProposed
 from infra.policy.bundle import BundleError, load_bundle
@@ -133,12 +134,27 @@ def show_input(action_id: Annotated[UUID, typer.Argument(help="The decided actio
     }))  # fmt: skip
 
 
+def budget_limit(text: str) -> Decimal:
+    """``text`` as a budget limit, or exit naming what is wrong with it."""
+    try:
+        limit = Decimal(text)
+    except InvalidOperation:
+        limit = Decimal("NaN")
+    if not limit.is_finite() or limit < 0:
+        err.print(f"[red]a budget is a decimal of at least 0, not {text!r}[/]")
+        raise typer.Exit(2)
+    return limit
+
+
 @agent_app.command("register")
 def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per command-line option
     agent_id: Annotated[str, typer.Argument(help="The agent's id.")],
     owner: Annotated[str, typer.Option(help="Who answers for the agent (never its approver).")],
     scope: Annotated[list[str], typer.Option(help="`*`, `system:*` or `system:action_type`.")],
-    budget: Annotated[str, typer.Option(help="Budget limit (decimal).")] = "1000",
+    budget: Annotated[str, typer.Option(help="Budget limit per period (decimal).")] = "1000",
+    period: Annotated[
+        BudgetPeriod, typer.Option(help="The calendar period (UTC) the budget caps.")
+    ] = BudgetPeriod.DAY,
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     credential_file: Annotated[
         Path | None,
@@ -152,11 +168,12 @@ def register_agent(  # noqa: PLR0913, PLR0917  # typer: one parameter per comman
     ``agentledger agent key add``.
     """
     settings = Settings()
+    limit = budget_limit(budget)
     the_ledger = ledger(settings)
     try:
         with the_ledger.batch(system_context()) as tx:
             tx.register_agent(agent_id=agent_id, name=name or agent_id, owner=owner,
-                              scopes=scope, budget_limit=Decimal(budget))  # fmt: skip
+                              scopes=scope, budget_limit=limit, budget_period=period)  # fmt: skip
             kid = enroll_key(settings, tx, agent_id, operator_name())
     except DomainError as exc:  # e.g. this host's key of the agent was revoked
         err.print(f"[red]{exc}[/]: give the agent a new key with `agentledger agent key add`")

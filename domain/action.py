@@ -28,6 +28,7 @@ from domain.events import (
     Authorized,
     CompensationProposed,
     DomainEvent,
+    ExecutionDeferred,
     ExecutionStarted,
     MutationApplied,
     MutationFailed,
@@ -78,6 +79,8 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         self.attempt = 0
         self.revoked_after_execution = False
         self.effect: str | None = None
+        self.held = False
+        """An ExecutionDeferred is the last word on the action (it waits for the hold to lift)."""
         self.last_hash = record.metadata.hash
 
     @property
@@ -106,11 +109,15 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         agent_active: bool,
         effect: str | None = None,
         catalog_digest: str | None = None,
+        stop: str | None = None,
     ) -> None:
-        """Record the policy decision and its consequence (deny, authorize, ask approval)."""
+        """Record the policy decision and its consequence (deny, authorize, ask approval).
+
+        ``stop`` describes the emergency stop, while one holds.
+        """
         self.check_status(Status.PROPOSED)
         if outcome is not DecisionOutcome.DENY:
-            self.check_agent_active(agent_active=agent_active)
+            self.check_agent_active(agent_active=agent_active, stop=stop)
         self.record(
             ctx,
             PolicyDecided,
@@ -153,8 +160,9 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         agent_owner: str,
         agent_active: bool,
         comment: str | None = None,
+        stop: str | None = None,
     ) -> None:
-        """Record an approval; authorize when the quorum is reached."""
+        """Record an approval; authorize when the quorum is reached (never under ``stop``)."""
         self.check_status(Status.AWAITING_APPROVAL)
         self.check_window_open(ctx.now)
         self.check_not_self_approval(approver, agent_owner)
@@ -173,7 +181,7 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
             comment=comment,
         )
         if len(self.approvals) >= self.approvals_required:
-            self.check_agent_active(agent_active=agent_active)
+            self.check_agent_active(agent_active=agent_active, stop=stop)
             # Invariant 3: what runs is what the approvers saw, not what the request saw
             self._authorize(ctx, resource_version)
 
@@ -267,6 +275,20 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
             expected_version=self.expected_version or resource_version,
         )
 
+    def hold(self, ctx: CommandContext, *, cause: str, detail: str) -> bool:
+        """Record that the action waits for a kill switch or emergency stop to lift.
+
+        Once per hold: False (nothing recorded) if the action already waits.
+        """
+        self.check_may_execute()
+        if self.held:
+            return False
+        self.record(
+            ctx, ExecutionDeferred, action_id=self.id, resource=self.resource, cause=cause,
+            detail=detail[:2000],
+        )  # fmt: skip
+        return True
+
     def request_review(self, ctx: CommandContext, *, resource_version: str | None) -> None:
         """The approvals went stale (the resource changed): ask the approvers again.
 
@@ -288,19 +310,16 @@ class Action(ActionGuards, ActionEvolution, RecordingAggregate):
         )
 
     def applied(
-        self, ctx: CommandContext, *, external_version: str, fields: Mapping[str, Value]
-    ) -> None:
-        """The external system applied the change."""
+        self, ctx: CommandContext, *, external_version: str, fields: Mapping[str, Value],
+        cost: Decimal | None = None,
+    ) -> None:  # fmt: skip
+        """The external system applied the change (at ``cost``, if it reported one)."""
         self.check_status(Status.EXECUTING)
         self.record(
-            ctx,
-            MutationApplied,
-            action_id=self.id,
-            resource=self.resource,
-            attempt=self.attempt,
-            external_version=external_version,
-            applied_fields=dict(fields),
-        )
+            ctx, MutationApplied, action_id=self.id, resource=self.resource,
+            attempt=self.attempt, external_version=external_version, applied_fields=dict(fields),
+            cost=cost,
+        )  # fmt: skip
 
     def failed(
         self, ctx: CommandContext, *, error: str, retryable: bool, retry_at: datetime | None = None

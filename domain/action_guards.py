@@ -42,8 +42,10 @@ class ActionGuards:
         if self.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
             raise errors.NotAuthorized(f"action {self.id} is {self.status}; it may not execute")
 
-    def check_agent_active(self, *, agent_active: bool) -> None:
-        """Invariant 7: a suspended agent gets nothing new authorized."""
+    def check_agent_active(self, *, agent_active: bool, stop: str | None = None) -> None:
+        """Invariant 7: nothing new is authorized for a suspended agent, or under a stop."""
+        if stop is not None:
+            raise errors.EmergencyStop(stop)
         if not agent_active:
             raise errors.AgentSuspended(f"agent {self.agent_id} is suspended")
 

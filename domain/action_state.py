@@ -13,6 +13,7 @@ from domain.events import (
     Approved,
     Authorized,
     DomainEvent,
+    ExecutionDeferred,
     ExecutionStarted,
     MutationApplied,
     MutationFailed,
@@ -49,6 +50,7 @@ class ActionEvolution:
     attempt: int
     revoked_after_execution: bool
     effect: str | None
+    held: bool
 
     @recordmethod
     def when(self, record: DomainEvent) -> None:
@@ -87,11 +89,17 @@ class ActionEvolution:
 
     @when.register
     def _(self, record: Revoked) -> None:
+        self.held = False
         self.status = Status.REVOKED
         self.revoked_after_execution = record.after_execution
 
     @when.register
+    def _(self, _: ExecutionDeferred) -> None:
+        self.held = True
+
+    @when.register
     def _(self, record: ExecutionStarted) -> None:
+        self.held = False
         self.status = Status.EXECUTING
         self.attempt = record.attempt
         self.expected_version = record.expected_version

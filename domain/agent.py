@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.agent_budget import AgentBudgeting
+from domain.budget import Budget, BudgetPeriod
 from domain.context import CommandContext
 from domain.dispatching import recordmethod
 from domain.events import (
@@ -29,7 +30,7 @@ from domain.recording import RecordingAggregate
 from domain.signing import key_id, valid_public_key
 
 
-class Agent(RecordingAggregate):
+class Agent(AgentBudgeting, RecordingAggregate):
     """A registered agent; invariant 7's guards live here."""
 
     class Created(Aggregate.Created):
@@ -52,9 +53,11 @@ class Agent(RecordingAggregate):
         self.agent_id = record.agent_id
         self.owner = record.owner
         self.scopes = list(record.scopes)
-        self.budget_limit = record.budget_limit
-        self.reservations: dict[UUID, Decimal] = {}
+        period = record.budget_period or BudgetPeriod.DAY
+        self.budget = Budget(limits={period: record.budget_limit})
         self.suspended = False
+        self.controls_seen = 0
+        """How many kill switch changes (suspend, reinstate) this state holds."""
         self.keys: dict[str, bytes] = {}
         """Public keys its proposals may be signed with, by key id."""
         self.revoked_keys: set[str] = set()
@@ -70,8 +73,9 @@ class Agent(RecordingAggregate):
         owner: str,
         scopes: list[str],
         budget_limit: Decimal,
+        budget_period: BudgetPeriod | None = None,
     ) -> Agent:
-        """Register a new agent."""
+        """Register a new agent, its budget capping one period (a day unless said)."""
         return cls.start(
             ctx,
             agent_aggregate_id(agent_id),
@@ -81,12 +85,8 @@ class Agent(RecordingAggregate):
             owner=owner,
             scopes=scopes,
             budget_limit=budget_limit,
+            budget_period=None if budget_period is BudgetPeriod.DAY else budget_period,
         )
-
-    @property
-    def reserved(self) -> Decimal:
-        """The sum of open reservations."""
-        return sum(self.reservations.values(), Decimal(0))
 
     @property
     def active(self) -> bool:
@@ -102,15 +102,24 @@ class Agent(RecordingAggregate):
         base = action_type.removesuffix(COMPENSATION_SUFFIX)
         return bool({"*", f"{system}:*", f"{system}:{base}"} & set(self.scopes))
 
-    def change_scopes(self, ctx: CommandContext, *, scopes: list[str], by: str) -> None:
+    def change_scopes(
+        self, ctx: CommandContext, *, scopes: list[str], by: str, reason: str | None = None
+    ) -> None:
         """Replace the agent's scopes."""
-        self.record(ctx, AgentScopesChanged, agent_id=self.agent_id, scopes=scopes, changed_by=by)
-
-    def change_budget(self, ctx: CommandContext, *, limit: Decimal, by: str) -> None:
-        """Set a new budget limit (open reservations stay)."""
         self.record(
-            ctx, AgentBudgetChanged, agent_id=self.agent_id, budget_limit=limit, changed_by=by
-        )
+            ctx, AgentScopesChanged, agent_id=self.agent_id, scopes=scopes, changed_by=by,
+            reason=reason,
+        )  # fmt: skip
+
+    def change_budget(  # a control names what, for which period, who and why
+        self, ctx: CommandContext, *, limit: Decimal, by: str,
+        period: BudgetPeriod = BudgetPeriod.DAY, reason: str | None = None,
+    ) -> None:  # fmt: skip
+        """Set the limit of one period (open reservations and settled spend stay)."""
+        self.record(
+            ctx, AgentBudgetChanged, agent_id=self.agent_id, budget_limit=limit, changed_by=by,
+            period=None if period is BudgetPeriod.DAY else period, reason=reason,
+        )  # fmt: skip
 
     def register_key(self, ctx: CommandContext, *, public_key: bytes, by: str) -> str:
         """Accept proposals signed with ``public_key`` (no-op if it is registered); its id."""
@@ -142,59 +151,10 @@ class Agent(RecordingAggregate):
         """Release the kill switch."""
         self.record(ctx, AgentReinstated, agent_id=self.agent_id, reason=reason, reinstated_by=by)
 
-    def reserve(self, ctx: CommandContext, *, action_id: UUID, amount: Decimal) -> None:
-        """Reserve ``amount`` for an action being authorized."""
-        self.check_active()
-        self.check_budget(amount)
-        total = self.reserved + amount
-        self.record(
-            ctx,
-            BudgetReserved,
-            agent_id=self.agent_id,
-            action_id=action_id,
-            amount=amount,
-            reserved_total=total,
-        )
-
-    def settle(self, ctx: CommandContext, *, action_id: UUID) -> None:
-        """The action's mutation was applied: its reservation is spent."""
-        amount = self.reservations.get(action_id)
-        if amount is not None:
-            total = self.reserved - amount
-            self.record(
-                ctx,
-                BudgetSettled,
-                agent_id=self.agent_id,
-                action_id=action_id,
-                amount=amount,
-                reserved_total=total,
-            )
-
-    def release(self, ctx: CommandContext, *, action_id: UUID, reason: str) -> None:
-        """The action will not run (or failed for good): return its reservation."""
-        amount = self.reservations.get(action_id)
-        if amount is not None:
-            total = self.reserved - amount
-            self.record(
-                ctx,
-                BudgetReleased,
-                agent_id=self.agent_id,
-                action_id=action_id,
-                amount=amount,
-                reserved_total=total,
-                reason=reason,
-            )
-
     def check_active(self) -> None:
         """Invariant 7: nothing new for a suspended agent."""
         if self.suspended:
             raise errors.AgentSuspended(f"agent {self.agent_id} is suspended")
-
-    def check_budget(self, amount: Decimal) -> None:
-        """Invariant 7: open reservations never exceed the limit."""
-        if self.reserved + amount > self.budget_limit:
-            detail = f"reserving {amount} on top of {self.reserved} exceeds {self.budget_limit}"
-            raise errors.BudgetExceeded(f"agent {self.agent_id}: {detail}")
 
     @recordmethod
     def when(self, record: DomainEvent) -> None:
@@ -206,7 +166,7 @@ class Agent(RecordingAggregate):
 
     @when.register
     def _(self, record: AgentBudgetChanged) -> None:
-        self.budget_limit = record.budget_limit
+        self.budget.limits[record.period or BudgetPeriod.DAY] = record.budget_limit
 
     @when.register
     def _(self, record: AgentKeyRegistered) -> None:
@@ -220,15 +180,22 @@ class Agent(RecordingAggregate):
     @when.register
     def _(self, _: AgentSuspended) -> None:
         self.suspended = True
+        self.controls_seen += 1
 
     @when.register
     def _(self, _: AgentReinstated) -> None:
         self.suspended = False
+        self.controls_seen += 1
 
     @when.register
     def _(self, record: BudgetReserved) -> None:
-        self.reservations[record.action_id] = record.amount
+        self.budget.reservations[record.action_id] = record.amount
 
     @when.register
-    def _(self, record: BudgetSettled | BudgetReleased) -> None:
-        self.reservations.pop(record.action_id, None)
+    def _(self, record: BudgetSettled) -> None:
+        self.budget.reservations.pop(record.action_id, None)
+        self.budget.add_settled(record.amount, record.metadata.occurred_at)
+
+    @when.register
+    def _(self, record: BudgetReleased) -> None:
+        self.budget.reservations.pop(record.action_id, None)

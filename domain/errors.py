@@ -109,3 +109,7 @@ class InvalidKey(DomainError):
     """Not a real Ed25519 public key (a small-order or non-canonical point verifies forgeries)."""
 
     code = "invalid_key"
+
+
+class EmergencyStop(DomainError):
+    """The fleet-wide emergency stop holds: nothing new is authorized or started."""

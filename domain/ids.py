@@ -47,3 +47,7 @@ def rejection_id(source: str) -> UUID:
 def bundle_id(bundle_digest: str) -> UUID:
     """The PolicyBundle aggregate's id: one per distinct bundle content."""
     return uuid5(LEDGER, f"bundle\x00{bundle_digest}")
+
+
+FLEET_ID = uuid5(LEDGER, "fleet")
+"""The one fleet aggregate (the emergency stop)."""

@@ -34,7 +34,7 @@ WRITERS = ("decider", "executor", "expirer", "api", OPERATOR)
 EVENT_STORE = "event store `<ledger>_events`"
 SIDE_TABLES = (
     "ledger side tables `<ledger>_positions`, `_policy_inputs`, `_decisions`, `_approvals`,"
-    " `_executions`"
+    " `_executions`, `_agents`, `_controls`"
 )
 VIEW_TABLES = "views `views.<ledger>_view_*`"
 BILLING_RECORDS = "billing `records`"

@@ -10,12 +10,12 @@ ACTION_LIFECYCLE = (
     "ActionProposed", "ProposalRejected", "PolicyDecided", "ApprovalRequested", "Approved",
     "ApprovalRejected", "ApprovalExpired", "Revoked", "Authorized", "ExecutionStarted",
     "MutationApplied", "MutationFailed", "CompensationProposed", "LeaseAcquired", "LeaseReleased",
-    "ShadowDecisionDiffered",
+    "ShadowDecisionDiffered", "ExecutionDeferred",
 )  # fmt: skip
 AGENT_REGISTRY = (
     "AgentRegistered", "AgentScopesChanged", "AgentBudgetChanged", "AgentSuspended",
     "AgentReinstated", "BudgetReserved", "BudgetSettled", "BudgetReleased", "AgentKeyRegistered",
-    "AgentKeyRevoked",
+    "AgentKeyRevoked", "FleetStopped", "FleetResumed",
 )  # fmt: skip
 
 

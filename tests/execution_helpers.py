@@ -19,7 +19,8 @@ from tests.decider_helpers import proposal, register
 ALICE = Approver("alice", ["security", "reviewer"])
 BOB = Approver("bob", ["security"])
 CAROL = Approver("carol", ["finance"])
-TOKENS = {"tok-alice": ALICE, "tok-bob": BOB, "tok-carol": CAROL}
+OPAL = Approver("opal", ["operator"])
+TOKENS = {"tok-alice": ALICE, "tok-bob": BOB, "tok-carol": CAROL, "tok-opal": OPAL}
 
 
 class Clock:

@@ -15,6 +15,21 @@ CATALOG = ActionCatalog.of(load_bundle(Path(__file__).resolve().parents[1] / "po
 DECLARED = CATALOG.declared()
 
 
+def budget_document(
+    limit: float | None, reserved: float = 0, settled: float = 0, month: float | None = None
+) -> dict[str, Any]:
+    """``agent.budget`` as the decider builds it: a day ``limit``, a ``month`` limit or none."""
+
+    def period(window: str, cap: float | None) -> dict[str, Any]:
+        available = None if cap is None else cap - settled - reserved
+        return {"window": window, "limit": cap, "settled": settled, "reserved": reserved,
+                "available": available}  # fmt: skip
+
+    periods = {"day": period("2026-11-18", limit), "month": period("2026-11", month)}
+    limited = [p["available"] for p in periods.values() if p["available"] is not None]
+    return {"reserved": reserved, "available": min(limited, default=None), "periods": periods}
+
+
 def generated_inputs(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """``count`` policy inputs from a seeded generator (the same list on every run)."""
     rng = random.Random(seed)  # noqa: S311  # test data, not cryptography
@@ -56,7 +71,9 @@ def _one(rng: random.Random, index: int) -> dict[str, Any]:
         "agent": {
             "id": agent_id, "owner": f"owner-{agent_id}", "scopes": scopes,
             "suspended": rng.random() < 0.1,
-            "budget": {"limit": limit, "reserved": reserved, "available": limit - reserved},
+            "budget": budget_document(
+                limit, reserved, rng.choice([0, 0, 20]), rng.choice([None, None, 60, 5000])
+            ),
         },
         "resource": rng.choice([{"state": "unknown"}, {"state": "known", "version": "7", "fields": {}}]),
         "history": {

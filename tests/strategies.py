@@ -70,7 +70,8 @@ def _strategy(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:  
     if annotation is float:
         return st.floats(bounds.get("ge"), bounds.get("le"), allow_nan=False, allow_infinity=False)
     if annotation is Decimal:
-        return st.decimals(-(10**13), 10**13, places=4, allow_nan=False, allow_infinity=False)
+        low = bounds.get("ge", -(10**13))
+        return st.decimals(low, 10**13, places=4, allow_nan=False, allow_infinity=False)
     if annotation is UUID:
         return st.uuids()
     if annotation is bytes:  # a signature or key has its exact size

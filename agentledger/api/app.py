@@ -15,10 +15,12 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import AwareDatetime
 
 from agentledger.api.agent_keys import agent_keys
+from agentledger.api.agents import agent_controls
 from agentledger.api.auth import AgentTokens, Callers, bearer
 from agentledger.api.body_limits import BodyLimits
 from agentledger.api.decisions import Timeline, decision_for
 from agentledger.api.documented import problems
+from agentledger.api.fleet import fleet_controls
 from agentledger.api.login_limits import LoginLimits
 from agentledger.api.models import (
     ActionOut,
@@ -71,6 +73,8 @@ def create_app(  # noqa: PLR0913  # the API's collaborators and its two limits
     app.include_router(_actions(callers, ledger, sink, timeline))
     app.include_router(_approvals(callers, desk, ledger))
     app.include_router(agent_keys(callers, ledger))
+    app.include_router(agent_controls(callers, ledger))
+    app.include_router(fleet_controls(callers, ledger))
     return app
 
 

@@ -31,6 +31,7 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.StaleApproval, 409, "stale_approval"),
     (errors.ExecutionInFlight, 409, "execution_in_flight"),
     (errors.AgentSuspended, 409, "agent_suspended"),
+    (errors.EmergencyStop, 409, "emergency_stop"),
     (errors.InvalidTransition, 409, "invalid_transition"),
     (errors.UnknownAgent, 404, "not_found"),
     (errors.UnknownKey, 404, "not_found"),

@@ -158,13 +158,25 @@ class Attempt:
         if aid in self.seen or self.tx.exists(aid):
             message = f"idempotency key {proposal.idempotency_key!r} was already proposed"
             return Reason(code="duplicate", message=message), aid
+        problem = self._budget_or_staleness(proposal, agent, actual)
+        if problem is not None:
+            return problem, None
+        return spec
+
+    def _budget_or_staleness(
+        self, proposal: ActionProposed, agent: Agent, actual: Actual | None
+    ) -> Reason | None:
+        """Why the agent's budget or the resource's observed state refuses the proposal."""
+        cost = proposal.estimated_cost
+        excess = agent.budget.excess(cost, self.now) if cost else None
+        if excess is not None:
+            message = f"agent {agent.agent_id} cannot spend {cost}: {excess}"
+            return Reason(code="budget_exceeded", message=message[:MESSAGE_LIMIT])
         if actual is not None:
             diff = differences(proposal.preconditions, actual.fields)
             if diff and not self._view_behind(proposal.resource.key, actual):
-                return Reason(
-                    code="stale_precondition", message=describe(diff)[:MESSAGE_LIMIT]
-                ), None
-        return spec
+                return Reason(code="stale_precondition", message=describe(diff)[:MESSAGE_LIMIT])
+        return None
 
     def _view_behind(self, resource_key: str, actual: Actual) -> bool:
         """Whether we executed on the resource since its last observation.
@@ -269,9 +281,13 @@ def resource_document(actual: Actual | None) -> dict[str, Any] | None:
 
 
 def obligations(verdict: PolicyResult, cost: Decimal | None) -> Obligations:
-    """The recorded obligations: the policy's, with the budget reservation made concrete."""
+    """The recorded obligations: the policy's, and the estimated cost reserved.
+
+    Invariant 7 is the ledger's, not the policy's: every action that is not denied
+    reserves its positive estimated cost, so concurrent decisions never overspend.
+    """
     found = verdict.obligations
-    reserve = found.reserve_budget and verdict.outcome is not DecisionOutcome.DENY
+    reserve = verdict.outcome is not DecisionOutcome.DENY
     return Obligations(
         approvals_required=found.approvals_required, approver_roles=found.approver_roles,
         approval_ttl_seconds=found.approval_ttl_seconds,

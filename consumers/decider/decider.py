@@ -20,6 +20,7 @@ from consumers.decider.authentication import Attester
 from consumers.decider.intake import Consumed, Intake, Malformed, Undecodable, read
 from domain.context import CommandContext
 from domain.events.proposals import Reason
+from domain.fleet import describe_stop
 from domain.ids import rejection_id
 from infra.ledger.commands import Commands
 from infra.ledger.ledger import Ledger
@@ -35,6 +36,10 @@ from projections.actual import Actual
 log = logging.getLogger("agentledger.decider")
 
 CONFLICT_RETRIES = 5
+
+
+class Halted(Exception):  # a state, not a failure: the batch waits
+    """The emergency stop holds: the batch is not decided, and waits in Kafka until resumed."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ class Decider:
         items = self._unprocessed([read(consumed, self.serde) for consumed in batch])
         if not items:
             return Tally(skipped=len(batch))
+        stop = self.stop_in_force()
+        if stop is not None:
+            raise Halted(stop)
         letters = [self._letter(item) for item in items if isinstance(item, Undecodable)]
         if letters:
             self.dead_letter(letters)
@@ -121,6 +129,12 @@ class Decider:
                 tally.skipped = len(batch) - len(items)
                 return tally
         raise RuntimeError(f"a batch of {len(batch)} records could not be applied")
+
+    def stop_in_force(self) -> str | None:
+        """The emergency stop, if one holds (checked again, relied on, as a batch saves)."""
+        with self.ledger.batch(self._context(self.clock())) as tx:
+            fleet = tx.fleet()
+        return None if fleet is None or fleet.stop is None else describe_stop(fleet.stop)
 
     def give_up(self, consumed: Consumed, error: Exception) -> None:
         """Dead-letter a record that keeps failing for a reason of its own, and move past it."""
@@ -147,6 +161,9 @@ class Decider:
                 actual=actual, attesters=self.config.attesters,
             )  # fmt: skip
             attempts.append(attempt)
+            stop = tx.stop_in_force()
+            if stop is not None:  # recorded since handle() looked: nothing of the batch is saved
+                raise Halted(stop)
             attempt.apply(items)
             tx.uow.side_writes.extend(self.records.writes(attempt.decided))
             tx.uow.side_writes.extend(self._advance(items))

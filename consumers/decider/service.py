@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from consumers.decider.decider import Decider
+from consumers.decider.decider import Decider, Halted
 from consumers.decider.intake import Consumed
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, client_config, member_config
@@ -30,6 +30,7 @@ log = logging.getLogger("agentledger.decider")
 
 TRANSIENT: tuple[type[Exception], ...] = (RegistryUnavailable, KafkaException, *DATABASE_OUTAGES)
 """Outages (registry, broker, database): a batch failing with one is retried, never isolated."""
+HALT_LOG_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ServiceConfig:
     poll_timeout_s: float = 0.05
     reload_s: float = 5.0
     retry_backoff_s: float = 1.0
+    hold_poll_s: float = 0.5
+    """How often a decider held by the emergency stop looks whether it was lifted."""
     attempts_before_isolating: int = 3
 
 
@@ -84,6 +87,7 @@ class DeciderService:
         self.decider, self.config, self._reload = decider, config, reload
         self.ready = threading.Event()
         self.handled = 0
+        self._halt_logged = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Decide until ``stop`` is set; transient failures are retried, never skipped."""
@@ -119,6 +123,10 @@ class DeciderService:
         while not stop.is_set():
             try:
                 tally = self.decider.handle(batch)
+            except Halted as exc:
+                self._halted(str(exc))
+                stop.wait(self.config.hold_poll_s)
+                continue
             except TRANSIENT as exc:
                 log.warning("transient failure, retrying the batch: %s", exc)
             except Exception as exc:
@@ -137,6 +145,12 @@ class DeciderService:
                 log.debug("batch of %d: %s", len(batch), tally)
                 return
             stop.wait(self.config.retry_backoff_s)
+
+    def _halted(self, stop: str) -> None:
+        """Say once a minute that proposals wait (and why), not once a poll."""
+        if time.monotonic() - self._halt_logged >= HALT_LOG_S:
+            log.warning("proposals wait, nothing is decided: %s", stop)
+            self._halt_logged = time.monotonic()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         stored = self.decider.next_offsets(self.config.topic)

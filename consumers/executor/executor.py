@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
@@ -24,13 +25,18 @@ from domain.action import Action
 from domain.action_state import Status
 from domain.context import CommandContext
 from domain.errors import (
+    AgentSuspended,
+    EmergencyStop,
     InvalidTransition,
     LeaseHeld,
     NotAuthorized,
     StaleApproval,
     StalePrecondition,
 )
+from domain.holds import Hold
+from domain.values import ResourceRef
 from infra.connectors.base import (
+    Applied,
     Connector,
     ConnectorUnavailable,
     Mutation,
@@ -57,6 +63,8 @@ class Outcome(StrEnum):
     """Nothing to do: not authorized (any more), or already executed."""
     BUSY = "busy"
     """Another action holds the resource's lease: try again later."""
+    HELD = "held"
+    """The agent is suspended or the emergency stop holds: it starts once that lifts."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,20 @@ def mutation_of(action: Action) -> Mutation:
     return Mutation(action.resource, operation, fields)
 
 
+def reported_cost(applied: Applied, action_id: UUID) -> Decimal | None:
+    """The cost the connector reported, if it is one the budget can count (finite, >= 0).
+
+    Anything else is logged and the estimate is spent instead: a connector's bad figure
+    must neither stop the record of what it applied nor lower what the agent spent.
+    """
+    cost = applied.cost
+    if cost is None or (cost.is_finite() and cost >= 0):
+        return cost
+    log.error("the connector reported a cost of %s for %s: ignored, the estimate is spent",
+              cost, action_id)  # fmt: skip
+    return None
+
+
 class Executor:
     """Drives authorized actions through their connector."""
 
@@ -120,12 +142,23 @@ class Executor:
         action = self.load(action_id)
         if action is None or action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
             return Outcome.SKIPPED
+        if self._held(action_id):
+            return Outcome.HELD
         connector = self._connector_for(action.resource.system)
-        snapshot = connector.current(action.resource)
+        started = self._start(action_id, connector, action.resource)
+        if isinstance(started, Outcome):
+            return started
+        return self._call(started, connector, started.expected_version)
+
+    def _start(  # one outcome per reason it does not start
+        self, action_id: UUID, connector: Connector, resource: ResourceRef
+    ) -> Action | Outcome:
+        """Record ExecutionStarted at the resource's current version, or why it did not start."""
+        snapshot = connector.current(resource)
         version = snapshot.version
         actual = snapshot.fields if version is not None else None
         try:
-            action = self._write(
+            return self._write(
                 action_id,
                 lambda tx: tx.start_execution(
                     action_id, executor=self.config.name, resource_version=version, actual=actual
@@ -144,13 +177,32 @@ class Executor:
                 action_id, lambda tx: tx.request_review(action_id, resource_version=version)
             )
             return Outcome.REVIEW_REQUESTED
+        except (AgentSuspended, EmergencyStop):  # pulled since _held looked: record it now
+            return Outcome.HELD if self._held(action_id) else Outcome.BUSY
         except (NotAuthorized, InvalidTransition) as exc:
             log.info("not executing %s: %s", action_id, exc)
             return Outcome.SKIPPED
         except LeaseHeld as exc:
             log.info("not executing %s yet: %s", action_id, exc)
             return Outcome.BUSY
-        return self._call(action, connector, action.expected_version)
+
+    def _held(self, action_id: UUID) -> bool:
+        """Whether a kill switch or the emergency stop keeps the action from starting now.
+
+        The first time, the hold is recorded on the action (ExecutionDeferred), which puts it
+        among the executions waiting for a hold to lift.
+        """
+        found: list[Hold] = []
+
+        def look(tx: Commands) -> None:
+            hold = tx.hold_for(tx.action(action_id).agent_id)
+            if hold is not None:
+                found.append(hold)
+                if tx.hold(action_id, hold):
+                    log.warning("%s not started: %s", action_id, hold.detail)
+
+        self._write(action_id, look)
+        return bool(found)
 
     def redrive(self, row: ExecutionRow) -> Outcome:
         """Finish an execution left in flight (a crash): call again with the same key."""
@@ -176,10 +228,11 @@ class Executor:
         except (VersionConflict, MutationRefused) as exc:
             return self._failed(action, f"{type(exc).__name__}: {exc}", retryable=False)
         self._failpoint("executor.after_apply")
+        cost = reported_cost(applied, aid)
         self._write(
             aid,
             lambda tx: tx.applied(
-                aid, external_version=applied.external_version, fields=applied.fields
+                aid, external_version=applied.external_version, fields=applied.fields, cost=cost
             ),
         )
         log.info(

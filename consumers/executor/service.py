@@ -178,9 +178,9 @@ class ExecutorService:
             return
 
     def _retries(self, stop: threading.Event) -> None:
-        """Retry the executions due now; during an outage, at a later round."""
+        """Retry the executions due now, and try the held ones; during an outage, later."""
         try:
-            rows = self._index.due_retries(self.executor.clock())
+            rows = self._index.due_retries(self.executor.clock()) + self._index.held()
         except DATABASE_OUTAGES as exc:
             log.warning("ledger unreachable, looking for due retries later: %s", exc)
             return

@@ -28,10 +28,12 @@ from domain.events.drift import DriftDetected, DriftResolved
 from domain.events.execution import (
     Authorized,
     CompensationProposed,
+    ExecutionDeferred,
     ExecutionStarted,
     MutationApplied,
     MutationFailed,
 )
+from domain.events.fleet import FleetResumed, FleetStopped
 from domain.events.ledger import (
     BudgetReleased,
     BudgetReserved,
@@ -49,7 +51,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     DriftDetected, DriftResolved, AgentRegistered, AgentScopesChanged, AgentBudgetChanged,
     AgentSuspended, AgentReinstated, PolicyBundlePublished, BudgetReserved, BudgetSettled,
     BudgetReleased, LeaseAcquired, LeaseReleased, ShadowDecisionDiffered, AgentKeyRegistered,
-    AgentKeyRevoked,
+    AgentKeyRevoked, FleetStopped, FleetResumed, ExecutionDeferred,
 )  # fmt: skip
 
 __all__ = [
@@ -76,8 +78,11 @@ __all__ = [
     "DriftDetected",
     "DriftResolved",
     "EventMetadata",
+    "ExecutionDeferred",
     "ExecutionStarted",
     "ExternalStateObserved",
+    "FleetResumed",
+    "FleetStopped",
     "LeaseAcquired",
     "LeaseReleased",
     "MutationApplied",

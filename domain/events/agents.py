@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Annotated, ClassVar
+
 from pydantic import ConfigDict, Field
 
+from domain.budget import BudgetPeriod
 from domain.events.base import DomainEvent
 from domain.values import BYTES_AS_BASE64, Money, Name
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+"""Why an operator pulled a control (recorded with who did)."""
 
 
 class AgentRegistered(DomainEvent):
     """An agent was registered."""
 
+    added_fields: ClassVar[frozenset[str]] = frozenset({"budget_period"})
+
     agent_id: Name
     name: str
     owner: str
     scopes: list[str]
-    budget_limit: Money
+    budget_limit: Money = Field(ge=0)
+    budget_period: BudgetPeriod | None = None
+    """The calendar period ``budget_limit`` caps (``None``: a day)."""
 
 
 class AgentScopesChanged(DomainEvent):
     """An agent's scopes were replaced."""
 
+    added_fields: ClassVar[frozenset[str]] = frozenset({"reason"})
+
     agent_id: Name
     scopes: list[str]
     changed_by: str
+    reason: Reason | None = None
 
 
 class AgentBudgetChanged(DomainEvent):
-    """An agent's budget limit changed."""
+    """An agent's budget limit for one period changed."""
+
+    added_fields: ClassVar[frozenset[str]] = frozenset({"period", "reason"})
 
     agent_id: Name
-    budget_limit: Money
+    budget_limit: Money = Field(ge=0)
     changed_by: str
+    period: BudgetPeriod | None = None
+    """The calendar period the limit caps (``None``: a day)."""
+    reason: Reason | None = None
 
 
 class AgentSuspended(DomainEvent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -39,11 +40,15 @@ class ExecutionStarted(DomainEvent):
 class MutationApplied(DomainEvent):
     """The external system applied the change."""
 
+    added_fields: ClassVar[frozenset[str]] = frozenset({"cost"})
+
     action_id: UUID
     resource: ResourceRef
     attempt: int = Field(ge=1, le=2**31 - 1)
     external_version: str
     applied_fields: Values
+    cost: Money | None = Field(default=None, ge=0)
+    """What the call cost, where the connector reports it."""
 
 
 class MutationFailed(DomainEvent):
@@ -67,3 +72,16 @@ class CompensationProposed(DomainEvent):
     action_type: Name
     parameters: Values
     reason: str
+
+
+class ExecutionDeferred(DomainEvent):
+    """An authorized action was not started: its agent is suspended or the emergency stop holds.
+
+    It starts when the hold is lifted (reinstated, resumed), unless revoked meanwhile.
+    """
+
+    action_id: UUID
+    resource: ResourceRef
+    cause: Name
+    """``agent_suspended`` or ``emergency_stop``."""
+    detail: str = Field(max_length=2000)

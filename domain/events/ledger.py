@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import UUID
+
+from pydantic import Field
 
 from domain.events.base import DomainEvent
 from domain.values import Money, Name, ResourceRef
@@ -18,12 +21,19 @@ class BudgetReserved(DomainEvent):
 
 
 class BudgetSettled(DomainEvent):
-    """A reservation spent: the mutation was applied."""
+    """An applied action's cost counted as spent (its reservation, if any, closed)."""
+
+    added_fields: ClassVar[frozenset[str]] = frozenset({"reservation", "reported"})
 
     agent_id: Name
     action_id: UUID
-    amount: Money
+    amount: Money = Field(ge=0)
+    """What was spent: the cost the connector reported, else the estimate."""
     reserved_total: Money
+    reservation: Money | None = None
+    """What had been reserved for the action (``None``: nothing was)."""
+    reported: bool | None = None
+    """True when the connector reported ``amount``; else it is the estimate."""
 
 
 class BudgetReleased(DomainEvent):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -43,6 +44,8 @@ class Applied:
     """The resource's fields after the change (empty after a delete)."""
     replayed: bool = False
     """True when the idempotency key had been applied before: this is the stored result."""
+    cost: Decimal | None = None
+    """What the call cost, where the system reports it (it is spent instead of the estimate)."""
 
 
 @dataclass(frozen=True)

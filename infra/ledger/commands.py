@@ -15,6 +15,7 @@ from uuid import UUID
 from domain.action import Action
 from domain.action_state import Status
 from domain.agent import Agent
+from domain.budget import BudgetPeriod
 from domain.context import CommandContext
 from domain.errors import UnknownAgent
 from domain.events import ActionProposed
@@ -25,10 +26,11 @@ from domain.lease import ResourceLease
 from domain.policy_bundle import PolicyBundle
 from domain.rejection import ProposalRejection
 from domain.values import Value
+from infra.ledger.control_commands import ControlCommands
 from infra.ledger.unit_of_work import UnitOfWork
 
 
-class Commands:
+class Commands(ControlCommands):
     """The ledger's command methods, bound to one unit of work and one context."""
 
     def __init__(self, uow: UnitOfWork, ctx: CommandContext, *, assume_new: bool = False) -> None:
@@ -46,9 +48,10 @@ class Commands:
         """The same batch, recording with ``ctx`` (e.g. one proposal's correlation)."""
         return Commands(self.uow, ctx, assume_new=self.assume_new)
 
-    def register_agent(  # registration states everything about the agent
-        self, *, agent_id: str, name: str, owner: str, scopes: list[str], budget_limit: Decimal
-    ) -> Agent:
+    def register_agent(  # noqa: PLR0913  # registration states everything about the agent
+        self, *, agent_id: str, name: str, owner: str, scopes: list[str], budget_limit: Decimal,
+        budget_period: BudgetPeriod = BudgetPeriod.DAY,
+    ) -> Agent:  # fmt: skip
         """Register an agent (or return it if it exists)."""
         existing = self.uow.get(Agent, agent_aggregate_id(agent_id))
         if existing is not None:
@@ -60,17 +63,10 @@ class Commands:
             owner=owner,
             scopes=scopes,
             budget_limit=budget_limit,
+            budget_period=budget_period,
         )
         self.uow.add(agent)
         return agent
-
-    def register_key(self, agent_id: str, *, public_key: bytes, by: str) -> str:
-        """Register an Ed25519 public key for the agent; returns its key id."""
-        return self.agent(agent_id).register_key(self.ctx, public_key=public_key, by=by)
-
-    def revoke_key(self, agent_id: str, *, key: str, reason: str, by: str) -> None:
-        """Revoke one of the agent's keys."""
-        self.agent(agent_id).revoke_key(self.ctx, key=key, reason=reason, by=by)
 
     def find_agent(self, agent_id: str) -> Agent | None:
         """The registered agent, or ``None``."""
@@ -153,6 +149,7 @@ class Commands:
         """
         action = self.action(aid)
         agent = self.agent(action.agent_id)
+        stop = self.controls(agent)
         amount = obligations.budget_reservation
         if outcome is not DecisionOutcome.DENY and amount:
             agent.reserve(self.ctx, action_id=aid, amount=amount)
@@ -168,6 +165,7 @@ class Commands:
             agent_active=agent.active,
             effect=effect,
             catalog_digest=catalog_digest,
+            stop=stop,
         )
 
     def approve(  # noqa: PLR0913  # an approval binds identity, roles, digest and version
@@ -183,6 +181,7 @@ class Commands:
         """Record an approval (authorizing at quorum)."""
         action = self.action(aid)
         agent = self.agent(action.agent_id)
+        stop = self.controls(agent)
         action.approve(
             self.ctx,
             approver=approver,
@@ -192,6 +191,7 @@ class Commands:
             agent_owner=agent.owner,
             agent_active=agent.active,
             comment=comment,
+            stop=stop,
         )
 
     def reject(self, aid: UUID, *, approver: str, reason: str) -> None:
@@ -222,8 +222,14 @@ class Commands:
         resource_version: str | None,
         actual: Mapping[str, Value] | None = None,
     ) -> None:
-        """Take the resource's lease and record ExecutionStarted, atomically."""
+        """Take the resource's lease and record ExecutionStarted, atomically.
+
+        Not for a suspended agent, nor under the emergency stop (:meth:`hold_for` says which).
+        """
         action = self.action(aid)
+        hold = self.hold_for(action.agent_id)
+        if hold is not None:
+            raise hold.error()
         action.start_execution(
             self.ctx, executor=executor, resource_version=resource_version, actual=actual
         )
@@ -237,12 +243,20 @@ class Commands:
         """The approvals went stale: the action awaits approval again (its budget stays)."""
         self.action(aid).request_review(self.ctx, resource_version=resource_version)
 
-    def applied(self, aid: UUID, *, external_version: str, fields: Mapping[str, Value]) -> None:
-        """The mutation was applied: release the lease, settle the budget."""
+    def applied(
+        self, aid: UUID, *, external_version: str, fields: Mapping[str, Value],
+        cost: Decimal | None = None,
+    ) -> None:  # fmt: skip
+        """The mutation was applied: release the lease, settle what it cost.
+
+        ``cost`` is what the connector reported, if it did; else the estimate is spent.
+        """
         action = self.action(aid)
-        action.applied(self.ctx, external_version=external_version, fields=fields)
+        action.applied(self.ctx, external_version=external_version, fields=fields, cost=cost)
         self._release_lease(action, "applied")
-        self.agent(action.agent_id).settle(self.ctx, action_id=aid)
+        self.agent(action.agent_id).settle(
+            self.ctx, action_id=aid, reported=cost, estimate=action.estimated_cost
+        )
 
     def failed(
         self, aid: UUID, *, error: str, retryable: bool, retry_at: datetime | None = None
@@ -253,18 +267,6 @@ class Commands:
         self._release_lease(action, "failed")
         if not retryable:
             self.agent(action.agent_id).release(self.ctx, action_id=aid, reason="failed")
-
-    def suspend_agent(self, agent_id: str, *, reason: str, by: str) -> None:
-        """Pull an agent's kill switch."""
-        self.agent(agent_id).suspend(self.ctx, reason=reason, by=by)
-
-    def reinstate_agent(self, agent_id: str, *, reason: str, by: str) -> None:
-        """Release an agent's kill switch."""
-        self.agent(agent_id).reinstate(self.ctx, reason=reason, by=by)
-
-    def change_budget(self, agent_id: str, *, limit: Decimal, by: str) -> None:
-        """Set an agent's budget limit."""
-        self.agent(agent_id).change_budget(self.ctx, limit=limit, by=by)
 
     def _release_lease(self, action: Action, outcome: str) -> None:
         lease = self.uow.get(ResourceLease, lease_id(action.resource.key))

@@ -1,7 +1,8 @@
 """Executions in flight or waiting for a retry, kept in step with the events.
 
-``ExecutionStarted`` opens a row, ``MutationFailed`` (retryable) schedules it, and
-the end of the execution (applied, final failure, revocation) removes it. After a
+``ExecutionStarted`` opens a row, ``MutationFailed`` (retryable) schedules it,
+``ExecutionDeferred`` parks it until a kill switch or stop lifts, and the end of the
+execution (applied, final failure, revocation) removes it. After a
 crash the executor re-drives exactly these rows, with their recorded idempotency key
 and expected version.
 """
@@ -16,7 +17,14 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed
 
-from domain.events import DomainEvent, ExecutionStarted, MutationApplied, MutationFailed, Revoked
+from domain.events import (
+    DomainEvent,
+    ExecutionDeferred,
+    ExecutionStarted,
+    MutationApplied,
+    MutationFailed,
+    Revoked,
+)
 from infra.ledger.recorder import LedgerRecorder, SideWrite
 
 
@@ -27,7 +35,7 @@ class ExecutionRow:
     action_id: UUID
     resource_key: str
     state: str
-    """``executing`` (the connector may or may not have applied it) or ``retry``."""
+    """``executing`` (the connector may or may not have applied it), ``retry`` or ``held``."""
     attempt: int
     idempotency_key: str
     expected_version: str | None
@@ -52,6 +60,11 @@ class ExecutionIndex:
         self._retry = SQL(
             "UPDATE {0} SET state = 'retry', due_at = %s WHERE action_id = %s"
         ).format(table)
+        self._hold = SQL(
+            "INSERT INTO {0} (action_id, resource_key, state, attempt, idempotency_key,"
+            " executor) VALUES (%s, %s, 'held', 0, %s, '')"
+            " ON CONFLICT (action_id) DO UPDATE SET state = 'held', due_at = NULL"
+        ).format(table)
         self._end = SQL("DELETE FROM {0} WHERE action_id = %s").format(table)
         self._select = SQL("SELECT * FROM {0}").format(table)
 
@@ -63,6 +76,9 @@ class ExecutionIndex:
                 record.expected_version, record.executor,
             )  # fmt: skip
             return [SideWrite(self._start, params)]
+        if isinstance(record, ExecutionDeferred):
+            held = (record.action_id, record.resource.key, str(record.action_id))
+            return [SideWrite(self._hold, held)]
         if isinstance(record, MutationFailed) and record.retryable:
             return [SideWrite(self._retry, (record.next_attempt_at, record.action_id))]
         if isinstance(record, MutationApplied | MutationFailed | Revoked):
@@ -79,6 +95,11 @@ class ExecutionIndex:
             self._select
         )
         return self._query(query, (now, limit))
+
+    def held(self, limit: int = 500) -> list[ExecutionRow]:
+        """Authorized actions waiting for a kill switch or the emergency stop to lift."""
+        query = SQL("{0} WHERE state = 'held' ORDER BY action_id LIMIT %s").format(self._select)
+        return self._query(query, (limit,))
 
     def _query(self, query: Composed, params: tuple[Any, ...]) -> list[ExecutionRow]:
         with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:

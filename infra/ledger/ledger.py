@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from domain.context import CommandContext
 from infra.ledger.approval_index import ApprovalIndex
 from infra.ledger.commands import Commands
+from infra.ledger.control_index import ControlIndex
 from infra.ledger.execution_index import ExecutionIndex
 from infra.ledger.recorder import LedgerRecorder
 from infra.ledger.seal import LedgerSeal
@@ -45,6 +46,7 @@ class Ledger(Application[UUID]):
         recorder = self.recorder
         self.approvals: ApprovalIndex | None = None
         self.executions: ExecutionIndex | None = None
+        self.controls: ControlIndex | None = None
         if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and (
             not isinstance(recorder, LedgerRecorder) or self.snapshots is not None
         ):  # eventsourcing lets the environment swap the recorder or add a snapshot store
@@ -55,11 +57,13 @@ class Ledger(Application[UUID]):
             recorder.seal = seal.bound_to(recorder.events_table_name)
             self.approvals = ApprovalIndex(recorder)
             self.executions = ExecutionIndex(recorder)
+            self.controls = ControlIndex(recorder)
 
     @property
-    def indexes(self) -> list[ApprovalIndex | ExecutionIndex]:
+    def indexes(self) -> list[ApprovalIndex | ExecutionIndex | ControlIndex]:
         """Tables kept in step with the events, written in the events' transaction."""
-        return [index for index in (self.approvals, self.executions) if index is not None]
+        found = (self.approvals, self.executions, self.controls)
+        return [index for index in found if index is not None]
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:  # noqa: ANN401  # eventsourcing's signature
         """``Application.save``, collecting the aggregates' events without Protocol checks.
@@ -98,11 +102,12 @@ class Ledger(Application[UUID]):
         """
         cache = self.repository.cache
         cached: dict[UUID, Any] = {}
-        for aggregate_id in ids:
+        for aggregate_id in ids:  # copies: Repository.get fast-forwards cached ones in place
             try:
-                cached[aggregate_id] = cache.get(aggregate_id) if cache is not None else None
+                found = cache.get(aggregate_id) if cache is not None else None
             except KeyError:
-                cached[aggregate_id] = None
+                found = None
+            cached[aggregate_id] = None if found is None else copy.deepcopy(found)
         versions = {i: (a.version if a is not None else 0) for i, a in cached.items()}
         newer: dict[UUID, list[Any]] = {}
         for stored in self.recorder.select_newer(versions):  # type: ignore[attr-defined]  # LedgerRecorder
@@ -113,8 +118,8 @@ class Ledger(Application[UUID]):
             if current is None:
                 continue
             if cache is not None and aggregate_id in newer:
-                cache.put(aggregate_id, current)
-            loaded[aggregate_id] = copy.deepcopy(current)
+                cache.put(aggregate_id, copy.deepcopy(current))
+            loaded[aggregate_id] = current
         return loaded
 
     @contextmanager

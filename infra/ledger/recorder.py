@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, ProgrammingError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -89,6 +89,10 @@ class LedgerRecorder(PostgresApplicationRecorder):
             ),
         ]
         self._rendered: dict[int, tuple[Composable, bytes]] = {}
+        self._controls_beyond = SQL(
+            "SELECT c.subject FROM unnest(%s::text[], %s::bigint[]) AS r(subject, seen)"
+            " JOIN {0} AS c ON c.subject = r.subject AND c.changes > r.seen LIMIT 1"
+        ).format(self.table("controls"))
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """Create the tables under a lock: PostgreSQL fails concurrent ``IF NOT EXISTS`` DDL.
@@ -187,7 +191,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
-        **_: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
+        **kwargs: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
     ) -> None:
         """Insert as eventsourcing does (writers queued, channel notified, ids returned in order).
 
@@ -196,6 +200,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         """
         seal = self._sealing()
         self._lock_table(curs)
+        self._check_controls(curs, kwargs.get("controls_seen") or {})
         curs.execute(self._render(curs, self._notify))
         curs.execute(
             self._render(curs, self._insert_columns),
@@ -206,6 +211,23 @@ class LedgerRecorder(PostgresApplicationRecorder):
                 [seal.close(e).state for e in stored_events],
             ),
         )
+
+    def _check_controls(self, curs: Cursor[DictRow], seen: Mapping[str, int]) -> None:
+        """Refuse the save if a control of a subject it relied on was recorded since.
+
+        Runs under the writers' lock, so nothing commits between this check and the insert:
+        a control recorded before it is seen here, one recorded after it comes later in
+        the notification order.
+        """
+        if not seen:
+            return
+        subjects = list(seen)
+        curs.execute(
+            self._render(curs, self._controls_beyond), (subjects, [seen[s] for s in subjects])
+        )
+        changed = curs.fetchone()
+        if changed is not None:
+            raise IntegrityError(f"a control of {changed['subject']} was recorded meanwhile")
 
     def _lock_table(self, curs: Cursor[DictRow]) -> None:
         for statement in self.lock_table_statements:

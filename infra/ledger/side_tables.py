@@ -4,7 +4,9 @@
 - ``<prefix>_decisions``: one row per decision (the decider's history for rate limits);
 - ``<prefix>_policy_inputs``: every policy input, by digest, exactly as evaluated;
 - ``<prefix>_approvals``: every approval request and where it stands (the expiry timers);
-- ``<prefix>_executions``: executions in flight or waiting for a retry (re-driven after a crash).
+- ``<prefix>_executions``: executions in flight or waiting for a retry (re-driven after a crash);
+- ``<prefix>_agents``: every registered agent;
+- ``<prefix>_controls``: how many kill switches and emergency stops each subject saw.
 """
 
 from __future__ import annotations
@@ -59,4 +61,11 @@ def side_table_statements(schema: str, prefix: str) -> list[Composed]:
             " idempotency_key text NOT NULL, expected_version text, executor text NOT NULL,"
             " due_at timestamptz)"
         ).format(name("executions")),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {0} (agent_id text PRIMARY KEY,"
+            " registered_at timestamptz NOT NULL)"
+        ).format(name("agents")),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {0} (subject text PRIMARY KEY, changes bigint NOT NULL)"
+        ).format(name("controls")),
     ]

@@ -20,6 +20,7 @@ class UnitOfWork:
         """Work against ``app``'s repository."""
         self._app = app
         self._touched: dict[UUID, Any] = {}
+        self._controls_seen: dict[str, int] = {}
         self.side_writes: list[SideWrite] = []
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
@@ -43,6 +44,15 @@ class UnitOfWork:
         """Load aggregates the batch will need in one query instead of one each."""
         wanted = aggregate_ids - self._touched.keys()
         self._touched.update(self._app.load_many(wanted))  # type: ignore[attr-defined]  # the Ledger
+
+    def rely_on_controls(self, subject: str, seen: int) -> None:
+        """Save the batch only if no control of ``subject`` was recorded beyond the ``seen``.
+
+        For what a command reads and does not write (an agent's kill switch, the fleet's
+        emergency stop): a control recorded meanwhile refuses the save as a conflict, and
+        the batch runs again, reading it (:class:`infra.ledger.control_index.ControlIndex`).
+        """
+        self._controls_seen[subject] = seen
 
     def exists(self, aggregate_id: UUID) -> bool:
         """True if the aggregate exists (stored, or added in this batch)."""
@@ -69,5 +79,5 @@ class UnitOfWork:
                     if isinstance(record, DomainEvent):
                         writes.extend(index.side_writes(aggregate, record))
         if pending or writes:
-            self._app.save(*pending, side_writes=writes)
+            self._app.save(*pending, side_writes=writes, controls_seen=self._controls_seen)
         return count

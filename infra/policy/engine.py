@@ -42,7 +42,6 @@ class PolicyObligations(BaseModel):
     approvals_required: int = Field(default=0, ge=0, le=100)
     approver_roles: list[str] = Field(default_factory=list)
     approval_ttl_seconds: int | None = Field(default=None, gt=0)
-    reserve_budget: bool = False
 
 
 class PolicyResult(BaseModel):

@@ -160,10 +160,7 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
         "agent": {
             "id": agent.agent_id, "owner": agent.owner, "scopes": sorted(agent.scopes),
             "suspended": agent.suspended,
-            "budget": {
-                "limit": plain(agent.budget_limit), "reserved": plain(agent.reserved),
-                "available": plain(agent.budget_limit - agent.reserved),
-            },
+            "budget": budget_document(agent, now),
         },
         "resource": resource if resource is not None else UNKNOWN_RESOURCE,
         "history": {
@@ -175,6 +172,29 @@ def build_input(  # noqa: PLR0913  # the input names everything a decision may d
     if action is not None:
         document["action"] = action.document()
     return PolicyInput.of(document)
+
+
+def budget_document(agent: Agent, now: datetime) -> dict[str, Any]:
+    """``agent.budget``: open reservations, and per period its window, limit, spend, headroom.
+
+    ``available`` at the top is the least any limited period leaves (``null``: no limit).
+    """
+    periods = {
+        spent.period.value: {
+            "window": spent.window, "limit": _maybe(spent.limit), "settled": plain(spent.settled),
+            "reserved": plain(spent.reserved), "available": _maybe(spent.available),
+        }
+        for spent in agent.spend(now)
+    }  # fmt: skip
+    limited = [spent.available for spent in agent.spend(now) if spent.available is not None]
+    return {
+        "reserved": plain(agent.reserved), "available": _maybe(min(limited, default=None)),
+        "periods": periods,
+    }  # fmt: skip
+
+
+def _maybe(amount: Decimal | None) -> Any:  # noqa: ANN401  # a JSON number or null
+    return None if amount is None else plain(amount)
 
 
 def plain(value: Value) -> Any:  # noqa: ANN401  # the JSON counterpart of a value

@@ -19,7 +19,9 @@ from infra.ledger.recorder import DDL_LOCK, LedgerRecorder, insert_lock_key
 from infra.stack.errors import StackError
 
 Conn = psycopg.Connection[Any]
-SIDE_SUFFIXES = ("positions", "policy_inputs", "decisions", "approvals", "executions")
+SIDE_SUFFIXES = (
+    "positions", "policy_inputs", "decisions", "approvals", "executions", "agents", "controls",
+)  # fmt: skip
 SCHEMAS = ("public", "views")
 """Where a ledger's tables are: its own, and its views."""
 INSERT_LOCK = """

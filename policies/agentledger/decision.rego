@@ -46,8 +46,6 @@ deny contains "scope_missing" if not in_scope
 
 deny contains "action_type_forbidden" if proposal.action_type in config.denied_action_types
 
-deny contains "budget_exceeded" if cost > agent.budget.available
-
 deny contains "rate_limited_agent" if {
 	input.history.agent.last_minute >= config.rate_limits.agent_per_minute
 }
@@ -77,6 +75,15 @@ approval contains "irreversible_action" if {
 
 approval contains "amount_above_threshold" if amount > config.approval_amount_threshold
 
+# A cost that leaves less than a fraction of any period's limit (the decider refuses one
+# that runs over before the policy runs).
+approval contains "budget_near_limit" if {
+	cost > 0
+	some period in agent.budget.periods
+	period.limit != null
+	period.available - cost < period.limit * config.budget_near_limit_fraction
+}
+
 approval contains "low_confidence" if proposal.confidence < config.min_confidence
 
 approval contains "first_contact" if not input.history.agent_touched_resource
@@ -99,7 +106,10 @@ message("action_type_forbidden") := sprintf("action type %s is never allowed", [
 
 # Messages print integers only: regopy and OPA format floats differently in sprintf
 # (0.6899999999999999 against 0.69); the exact figures are in the recorded input.
-message("budget_exceeded") := "the estimated cost exceeds the agent's available budget"
+message("budget_near_limit") := sprintf(
+	"the estimated cost leaves less than %v percent of the agent's budget for a period",
+	[round(config.budget_near_limit_fraction * 100)],
+)
 
 message("rate_limited_agent") := sprintf(
 	"agent %s reached %v decisions in the last minute",
@@ -169,14 +179,12 @@ obligations := {
 	"approvals_required": approvals_required,
 	"approver_roles": roles,
 	"approval_ttl_seconds": approval_ttl_seconds,
-	"reserve_budget": cost > 0,
 } if {
 	outcome != "deny"
 } else := {
 	"approvals_required": 0,
 	"approver_roles": [],
 	"approval_ttl_seconds": null,
-	"reserve_budget": false,
 }
 
 result := {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from agentledger.bootstrap import decider, ledger, topic_serdes
+from agentledger.bootstrap import decider, ledger, system_context, topic_serdes
 from agentledger.settings import Settings
 from agentledger.signing_keys import service_key
 from consumers.decider.decider import Decider
@@ -49,10 +49,15 @@ def test_each_outcome_is_decided_with_its_bundle_and_an_input_that_re_evaluates_
         assert client.wait_for_decision(first, 60).outcome == "require_approval"  # first contact
         refs = {
             "allow": client.propose(resource="crm/contact/1", action_type="contact.update", idempotency_key="a"),
-            "deny": client.propose(resource="crm/contact/1", action_type="contact.update", idempotency_key="d", estimated_cost=10**9),
             "require_approval": client.propose(resource="crm/contact/1", action_type="contact.delete", idempotency_key="r"),
         }  # fmt: skip
         decisions = {name: client.wait_for_decision(ref, 60) for name, ref in refs.items()}
+        with own_ledger.batch(system_context()) as tx:  # the kill switch: the policy denies
+            tx.suspend_agent("bot", reason="kill switch", by="ops")
+        deny = client.propose(
+            resource="crm/contact/1", action_type="contact.update", idempotency_key="d"
+        )
+        decisions["deny"] = client.wait_for_decision(deny, 60)
         published = read_topic(isolated, "policies.v1", until=1)
     records = DecisionRecords(own_ledger.recorder)  # type: ignore[arg-type]  # the LedgerRecorder
     engine = PolicyEngine(bundle)

@@ -44,5 +44,5 @@ def test_load_many_matches_loading_one_by_one_and_fast_forwards_cached_copies(
             fresh.last_hash,
         )
     assert again[agent_aggregate_id("a")].reserved == Decimal(5)
-    again[agent_aggregate_id("b")].reservations[uuid4()] = Decimal(50)  # a private copy
+    again[agent_aggregate_id("b")].budget.reservations[uuid4()] = Decimal(50)  # a private copy
     assert own_ledger.load_many({agent_aggregate_id("b")})[agent_aggregate_id("b")].reserved == 0

@@ -41,15 +41,16 @@ def test_reservations_never_exceed_the_budget() -> None:
 
 
 def test_settling_and_releasing_free_the_reservation() -> None:
-    """Settled (applied) and released (failed/denied/expired) reservations no longer count."""
+    """Settled (applied) reservations become spend; released ones (failed, expired) return."""
     clock = Clock()
     agent = _agent(clock)
     agent.reserve(clock.ctx(), action_id=UUID(int=1), amount=Decimal(6))
-    agent.settle(clock.ctx(), action_id=UUID(int=1))
-    agent.reserve(clock.ctx(), action_id=UUID(int=2), amount=Decimal(10))
+    agent.settle(clock.ctx(), action_id=UUID(int=1), reported=None, estimate=None)
+    agent.reserve(clock.ctx(), action_id=UUID(int=2), amount=Decimal(4))
     agent.release(clock.ctx(), action_id=UUID(int=2), reason="expired")
     assert names(agent) == ["BudgetReserved", "BudgetSettled", "BudgetReserved", "BudgetReleased"]
     assert agent.reserved == 0
+    assert agent.spend(clock.now)[0].available == Decimal(4)
 
 
 def test_the_kill_switch_blocks_new_reservations_until_reinstated() -> None:

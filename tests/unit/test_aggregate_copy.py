@@ -34,11 +34,11 @@ def test_a_copied_agent_has_the_same_state_and_changes_alone() -> None:
     clone = copy.deepcopy(agent)
     assert clone is not agent
     assert vars(clone) == vars(agent)
-    assert clone.reservations is not agent.reservations
+    assert clone.budget.reservations is not agent.budget.reservations
     assert clone.scopes is not agent.scopes
     clone.reserve(clock.ctx(), action_id=UUID(int=999), amount=Decimal(5))
     clone.scopes.append("mail:*")
-    assert UUID(int=999) not in agent.reservations
+    assert UUID(int=999) not in agent.budget.reservations
     assert agent.reserved == Decimal("37.50")
     assert agent.scopes == ["crm:*", "billing:*"]
     assert agent.version == clone.version - 1

@@ -10,7 +10,7 @@ import pytest
 
 from infra.policy.bundle import load_bundle
 from infra.policy.engine import PolicyEngine, PolicyResult
-from tests.policy_cases import NOW_MS
+from tests.policy_cases import NOW_MS, budget_document
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 ENGINE = PolicyEngine(load_bundle(POLICIES))
@@ -29,7 +29,7 @@ def base() -> dict[str, Any]:
         "action": {"effect": "update", "risk": "low", "reversible": True, "undoes": None},
         "agent": {
             "id": "bot", "owner": "alice", "scopes": ["crm:*"], "suspended": False,
-            "budget": {"limit": 100, "reserved": 0, "available": 100},
+            "budget": budget_document(100),
         },
         "resource": {"state": "known", "version": "3", "fields": {}},
         "history": {
@@ -68,7 +68,6 @@ def test_a_familiar_scoped_confident_proposal_is_allowed_without_obligations() -
     assert result.outcome == "allow"
     assert codes(result) == []
     assert result.obligations.approvals_required == 0
-    assert result.obligations.reserve_budget is True
 
 
 def test_an_unknown_resource_state_is_noted_but_does_not_change_the_outcome() -> None:
@@ -86,7 +85,6 @@ def test_an_unknown_resource_state_is_noted_but_does_not_change_the_outcome() ->
             {"proposal__action_type": "database.drop", "agent__scopes": ["*"]},
             "action_type_forbidden",
         ),
-        ({"proposal__estimated_cost": 150}, "budget_exceeded"),
         ({"history__agent": activity(120)}, "rate_limited_agent"),
         ({"history__resource": activity(10)}, "rate_limited_resource"),
     ],
@@ -94,12 +92,35 @@ def test_an_unknown_resource_state_is_noted_but_does_not_change_the_outcome() ->
 def test_each_deny_rule_denies_with_its_reason_and_no_obligations(
     changes: dict[str, Any], code: str
 ) -> None:
-    """Suspension, scope, forbidden type, budget and both rate limits deny, naming the rule."""
+    """Suspension, scope, forbidden type and both rate limits deny, naming the rule."""
     result = decide(**changes)
     assert result.outcome == "deny"
     assert code in codes(result)
     assert result.obligations.approvals_required == 0
-    assert result.obligations.reserve_budget is False
+
+
+@pytest.mark.parametrize(
+    ("budget", "cost", "near"),
+    [
+        (budget_document(100), 89, False),
+        (budget_document(100), 91, True),
+        (budget_document(100, reserved=30, settled=55), 6, True),
+        (budget_document(None, month=1000, settled=850), 60, True),
+        (budget_document(None, month=1000, settled=850), 40, False),
+        (budget_document(None), 10**6, False),
+    ],
+)
+def test_a_cost_that_leaves_under_a_tenth_of_any_periods_limit_needs_finance_approval(
+    budget: dict[str, Any],
+    cost: int,
+    near: bool,  # noqa: FBT001  # pytest passes cases positionally
+) -> None:
+    """Settled and reserved spend count; day and month alike; no limit, no rule."""
+    result = decide(agent__budget=budget, proposal__estimated_cost=cost)
+    assert ("budget_near_limit" in codes(result)) is near
+    if near:
+        assert result.outcome == "require_approval"
+        assert "finance" in result.obligations.approver_roles
 
 
 def test_rate_limits_count_only_the_last_minute_of_history() -> None:
@@ -170,7 +191,7 @@ def test_amounts_compare_numerically_across_integers_and_floats() -> None:
         decide(
             proposal__estimated_cost=12.25,
             proposal__amounts={"amount": 2000},
-            agent__budget={"limit": 9999, "reserved": 0, "available": 9999},
+            agent__budget=budget_document(9999),
         )
     )
     assert "amount_above_threshold" not in codes(

@@ -102,7 +102,15 @@ def test_the_same_facts_always_give_the_same_input_text_and_digest() -> None:
     assert made[0].digest == made[1].digest == PolicyInput.from_text(made[0].text).digest
     document = made[0].document
     assert document["proposal"]["parameters"]["amount"] == 12.5
-    assert document["agent"]["budget"] == {"limit": 100.5, "reserved": 0, "available": 100.5}
+    assert document["agent"]["budget"] == {
+        "reserved": 0, "available": 100.5,
+        "periods": {
+            "day": {"window": "2026-11-21", "limit": 100.5, "settled": 0, "reserved": 0,
+                    "available": 100.5},
+            "month": {"window": "2026-11", "limit": None, "settled": 0, "reserved": 0,
+                      "available": None},
+        },
+    }  # fmt: skip
     assert document["now_ms"] == int(now.timestamp() * 1000)
     assert document["resource"] == {"state": "unknown"}
 

@@ -1,0 +1,64 @@
+"""Registered agents and a counter of controls per subject, kept in step with the events.
+
+``<prefix>_agents`` lists every registered agent (for listings). ``<prefix>_controls``
+counts, per subject (``agent:<id>``, ``fleet``), the kill switches and emergency stops
+recorded. A batch that authorizes or starts an action records how many controls it saw;
+the recorder refuses the save if one was recorded since (:meth:`LedgerRecorder._check_controls`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.sql import SQL
+
+from domain.events import (
+    AgentRegistered,
+    AgentReinstated,
+    AgentSuspended,
+    DomainEvent,
+    FleetResumed,
+    FleetStopped,
+)
+from infra.ledger.recorder import LedgerRecorder, SideWrite
+
+FLEET_SUBJECT = "fleet"
+
+
+def agent_subject(agent_id: str) -> str:
+    """The controls subject of an agent's kill switch."""
+    return f"agent:{agent_id}"
+
+
+class ControlIndex:
+    """The ``<prefix>_agents`` and ``<prefix>_controls`` tables: side writes and a listing."""
+
+    def __init__(self, recorder: LedgerRecorder) -> None:
+        """The tables of ``recorder``'s ledger."""
+        self._recorder = recorder
+        self._register = SQL(
+            "INSERT INTO {0} (agent_id, registered_at) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        ).format(recorder.table("agents"))
+        self._count = SQL(
+            "INSERT INTO {0} AS c (subject, changes) VALUES (%s, 1)"
+            " ON CONFLICT (subject) DO UPDATE SET changes = c.changes + 1"
+        ).format(recorder.table("controls"))
+        self._list = SQL("SELECT agent_id FROM {0} ORDER BY agent_id").format(
+            recorder.table("agents")
+        )
+
+    def side_writes(self, _: Any, record: DomainEvent) -> list[SideWrite]:  # noqa: ANN401  # any aggregate
+        """The table changes ``record`` makes."""
+        if isinstance(record, AgentRegistered):
+            return [SideWrite(self._register, (record.agent_id, record.metadata.occurred_at))]
+        if isinstance(record, AgentSuspended | AgentReinstated):
+            return [SideWrite(self._count, (agent_subject(record.agent_id),))]
+        if isinstance(record, FleetStopped | FleetResumed):
+            return [SideWrite(self._count, (FLEET_SUBJECT,))]
+        return []
+
+    def agent_ids(self) -> list[str]:
+        """Every registered agent's id, in order."""
+        with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self._list)
+            return [row["agent_id"] for row in cursor.fetchall()]

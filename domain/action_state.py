@@ -65,6 +65,7 @@ class ActionEvolution:
 
     @when.register
     def _(self, record: ApprovalRequested) -> None:
+        self.held = False
         self.status = Status.AWAITING_APPROVAL
         self.expires_at = record.expires_at
         self.expected_version = record.resource_version

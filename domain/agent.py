@@ -56,8 +56,6 @@ class Agent(AgentBudgeting, RecordingAggregate):
         period = record.budget_period or BudgetPeriod.DAY
         self.budget = Budget(limits={period: record.budget_limit})
         self.suspended = False
-        self.controls_seen = 0
-        """How many kill switch changes (suspend, reinstate) this state holds."""
         self.keys: dict[str, bytes] = {}
         """Public keys its proposals may be signed with, by key id."""
         self.revoked_keys: set[str] = set()
@@ -180,12 +178,10 @@ class Agent(AgentBudgeting, RecordingAggregate):
     @when.register
     def _(self, _: AgentSuspended) -> None:
         self.suspended = True
-        self.controls_seen += 1
 
     @when.register
     def _(self, _: AgentReinstated) -> None:
         self.suspended = False
-        self.controls_seen += 1
 
     @when.register
     def _(self, record: BudgetReserved) -> None:

@@ -76,9 +76,13 @@ class Budget:
         return found
 
     def excess(self, amount: Decimal, at: datetime) -> str | None:
-        """Why reserving ``amount`` at ``at`` would run over a limit, or ``None``."""
+        """Why reserving ``amount`` at ``at`` would run over a limit, or ``None``.
+
+        A period with nothing left refuses even an action that declares no cost: what it
+        will cost is only known once it ran.
+        """
         for spent in self.spend(at):
-            if spent.available is not None and amount > spent.available:
+            if spent.available is not None and (amount > spent.available or spent.available <= 0):
                 return (
                     f"its {spent.period.value} budget for {spent.window} is {spent.limit}:"
                     f" {spent.settled} settled and {spent.reserved} reserved leave"
@@ -87,6 +91,13 @@ class Budget:
         return None
 
     def add_settled(self, amount: Decimal, at: datetime) -> None:
-        """Count ``amount`` as spent in every period's window holding ``at``."""
+        """Count ``amount`` as spent in every period's window holding ``at``.
+
+        A settlement dated in a window older than the newest one counted (two executors
+        around midnight) belongs to a period that is over: it leaves the current one as is.
+        """
         for spent in self.spend(at):
+            newest = self.settled.get(spent.period)
+            if newest is not None and newest[0] > spent.window:
+                continue
             self.settled[spent.period] = (spent.window, spent.settled + amount)

@@ -37,8 +37,6 @@ class Fleet(RecordingAggregate):
     def __init__(self, record: FleetStopped) -> None:
         """Stopped, by the first stop."""
         self.stop: FleetStopped | None = record
-        self.controls_seen = 1
-        """How many stops and resumes this state holds."""
         self.last_hash = record.metadata.hash
 
     @classmethod
@@ -77,12 +75,10 @@ class Fleet(RecordingAggregate):
     @when.register
     def _(self, record: FleetStopped) -> None:
         self.stop = record
-        self.controls_seen += 1
 
     @when.register
     def _(self, _: FleetResumed) -> None:
         self.stop = None
-        self.controls_seen += 1
 
 
 def describe_stop(stop: FleetStopped) -> str:

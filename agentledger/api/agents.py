@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import uuid4
 
+from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,8 @@ from infra.ledger.commands import Commands
 from infra.ledger.ledger import Ledger
 
 Token = Annotated[str | None, Depends(bearer)]
+T = TypeVar("T")
+CONFLICT_RETRIES = 10
 READ = (401, 404, 413, 422, 429, 503)
 WRITE = (401, 403, 404, 409, 413, 422, 429, 503)
 Why = Annotated[str, Field(min_length=1, max_length=2000, description="Why (recorded).")]
@@ -115,10 +118,11 @@ def agent_controls(callers: Callers, ledger: Ledger) -> APIRouter:
     router = APIRouter(prefix="/agents", tags=["agents"])
 
     def control(agent_id: str, change: Callable[[Commands], None]) -> AgentOut:
-        with ledger.batch(context()) as tx:
+        def pull(tx: Commands) -> Agent:
             change(tx)
-            agent = tx.agent(agent_id)
-        return agent_out(agent, datetime.now(UTC))
+            return tx.agent(agent_id)
+
+        return agent_out(retried(ledger, pull), datetime.now(UTC))
 
     @router.get("", response_model=list[AgentOut], responses=problems(*READ))
     def listing(token: Token) -> list[AgentOut]:
@@ -164,6 +168,22 @@ def agent_controls(callers: Callers, ledger: Ledger) -> APIRouter:
             agent_id, limit=body.limit, period=body.period, by=by, reason=body.reason))  # fmt: skip
 
     return router
+
+
+def retried(ledger: Ledger, command: Callable[[Commands], T]) -> T:
+    """``command`` in one batch, run again while it conflicts with a concurrent writer.
+
+    A runaway agent's aggregate is written by every decision that reserves budget: the
+    control that stops it must not fail for that.
+    """
+    for _ in range(CONFLICT_RETRIES - 1):
+        try:
+            with ledger.batch(context()) as tx:
+                return command(tx)
+        except IntegrityError:
+            continue
+    with ledger.batch(context()) as tx:
+        return command(tx)
 
 
 def context() -> CommandContext:

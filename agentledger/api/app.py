@@ -33,6 +33,7 @@ from agentledger.api.models import (
     ReasonIn,
     SignatureIn,
 )
+from agentledger.api.plans import Plans, plans
 from agentledger.api.problems import InvalidRequest, install
 from agentledger.api.shown import shown
 from agentledger.api.timeline import action_view
@@ -54,8 +55,11 @@ DECIDE = (401, 403, 404, 409, 413, 422, 429, 503)
 def create_app(  # noqa: PLR0913  # the API's collaborators and its two limits
     desk: ApprovalDesk, ledger: Ledger, sink: ProposalSink, agents: AgentTokens,
     timeline: Timeline, *, max_body_bytes: int, failed_logins: str,
+    planned: Plans = lambda _agent, _plan: [],
 ) -> FastAPI:  # fmt: skip
     """The API over ``desk``, ``ledger`` and the ``timeline`` view; proposals go to ``sink``.
+
+    ``planned`` lists an agent's actions under a plan (the timeline view).
 
     Bodies over ``max_body_bytes`` get 413; a client past ``failed_logins`` (e.g.
     ``20/minute``) failed authentications gets 429 until its window clears.
@@ -75,6 +79,7 @@ def create_app(  # noqa: PLR0913  # the API's collaborators and its two limits
     app.include_router(agent_keys(callers, ledger))
     app.include_router(agent_controls(callers, ledger))
     app.include_router(fleet_controls(callers, ledger))
+    app.include_router(plans(callers, ledger, planned))
     return app
 
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from agentledger.api.agents import ControlOut, ReasonIn, context, control_out
+from agentledger.api.agents import (
+    READ,
+    WRITE,
+    ControlOut,
+    ReasonIn,
+    context,
+    control_out,
+    retried,
+)
 from agentledger.api.auth import Callers, bearer
 from agentledger.api.documented import problems
 from agentledger.controls import controls_of, every_control
 from domain.fleet import Fleet
+from infra.ledger.commands import Commands
 from infra.ledger.ledger import Ledger
 
 Token = Annotated[str | None, Depends(bearer)]
@@ -40,30 +50,34 @@ def fleet_controls(callers: Callers, ledger: Ledger) -> APIRouter:
     """The router: the stop's state for agents and approvers, the controls for operators."""
     router = APIRouter(tags=["fleet"])
 
-    @router.get("/fleet", response_model=FleetOut, responses=problems(401, 413, 429, 503))
+    @router.get("/fleet", response_model=FleetOut, responses=problems(*READ))
     def state(token: Token) -> FleetOut:
-        """Whether the emergency stop holds (agents may ask: their proposals then wait)."""
-        callers.reader(token)
-        with ledger.batch(context()) as tx:
-            return fleet_out(tx.fleet())
+        """Whether the emergency stop holds (agents may ask: their proposals then wait).
 
-    @router.post("/fleet/stop", response_model=FleetOut, responses=problems(401, 403, 422, 503))
+        An agent learns whether and since when; who pulled it and why is for approvers.
+        """
+        agent = callers.reader(token)
+        with ledger.batch(context()) as tx:
+            shown = fleet_out(tx.fleet())
+        return shown if agent is None else FleetOut(stopped=shown.stopped, since=shown.since)
+
+    @router.post("/fleet/stop", response_model=FleetOut, responses=problems(*WRITE))
     def stop(body: ReasonIn, token: Token) -> FleetOut:
         """Emergency stop: nothing new is authorized or started for any agent until resumed."""
         by = callers.operator(token).name
-        with ledger.batch(context()) as tx:
-            tx.stop_all(reason=body.reason, by=by)
-            return fleet_out(tx.fleet())
+        return retried(
+            ledger, lambda tx: _after(tx, lambda: tx.stop_all(reason=body.reason, by=by))
+        )
 
-    @router.post("/fleet/resume", response_model=FleetOut, responses=problems(401, 403, 422, 503))
+    @router.post("/fleet/resume", response_model=FleetOut, responses=problems(*WRITE))
     def resume(body: ReasonIn, token: Token) -> FleetOut:
         """Lift the emergency stop: waiting proposals are decided, held actions start."""
         by = callers.operator(token).name
-        with ledger.batch(context()) as tx:
-            tx.resume_all(reason=body.reason, by=by)
-            return fleet_out(tx.fleet())
+        return retried(
+            ledger, lambda tx: _after(tx, lambda: tx.resume_all(reason=body.reason, by=by))
+        )
 
-    @router.get("/controls", response_model=list[ControlOut], responses=problems(401, 429, 503))
+    @router.get("/controls", response_model=list[ControlOut], responses=problems(*READ))
     def controls(token: Token, agent: str | None = None) -> list[ControlOut]:
         """The audit of controls (every agent's and the stop's, oldest first), or one agent's."""
         callers.approver(token)
@@ -71,3 +85,9 @@ def fleet_controls(callers: Callers, ledger: Ledger) -> APIRouter:
         return [control_out(entry) for entry in found]
 
     return router
+
+
+def _after(tx: Commands, control: Callable[[], bool]) -> FleetOut:
+    """The stop as it stands after ``control`` (a repeated one changes nothing)."""
+    control()
+    return fleet_out(tx.fleet())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -40,6 +41,7 @@ STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (Unsignable, 422, "unsignable"),
     (RoleRequired, 403, "role_required"),
     (errors.DomainError, 409, "refused"),
+    (IntegrityError, 409, "conflict"),
     (VersionUnavailable, 503, "resource_version_unavailable"),
     (IssuerUnavailable, 503, "issuer_unavailable"),
     (ProposalNotDelivered, 503, "proposal_not_delivered"),

@@ -41,6 +41,7 @@ def api_app(
         approval_desk(settings, the_ledger, systems), the_ledger, sink,
         lambda: agent_tokens(settings), timeline,
         max_body_bytes=settings.max_record_bytes, failed_logins=settings.api_failed_logins,
+        planned=timeline.plan,
     )  # fmt: skip
 
     def close() -> None:

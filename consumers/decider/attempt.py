@@ -167,8 +167,8 @@ class Attempt:
         self, proposal: ActionProposed, agent: Agent, actual: Actual | None
     ) -> Reason | None:
         """Why the agent's budget or the resource's observed state refuses the proposal."""
-        cost = proposal.estimated_cost
-        excess = agent.budget.excess(cost, self.now) if cost else None
+        cost = proposal.estimated_cost or Decimal(0)
+        excess = agent.budget.excess(cost, self.now)
         if excess is not None:
             message = f"agent {agent.agent_id} cannot spend {cost}: {excess}"
             return Reason(code="budget_exceeded", message=message[:MESSAGE_LIMIT])

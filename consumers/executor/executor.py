@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from uuid import UUID
 
@@ -34,7 +34,7 @@ from domain.errors import (
     StalePrecondition,
 )
 from domain.holds import Hold
-from domain.values import ResourceRef
+from domain.values import MONEY_PLACES, ResourceRef
 from infra.connectors.base import (
     Applied,
     Connector,
@@ -105,11 +105,17 @@ def reported_cost(applied: Applied, action_id: UUID) -> Decimal | None:
     must neither stop the record of what it applied nor lower what the agent spent.
     """
     cost = applied.cost
-    if cost is None or (cost.is_finite() and cost >= 0):
-        return cost
+    if cost is None:
+        return None
+    if cost.is_finite() and 0 <= cost <= MAX_COST:
+        return cost.quantize(MONEY_PLACES, rounding=ROUND_CEILING)  # 4 places, never less
     log.error("the connector reported a cost of %s for %s: ignored, the estimate is spent",
               cost, action_id)  # fmt: skip
     return None
+
+
+MAX_COST = Decimal(99999999999999)
+"""The largest cost a record holds (14 integer digits): beyond, a connector's figure is wrong."""
 
 
 class Executor:
@@ -195,7 +201,10 @@ class Executor:
         found: list[Hold] = []
 
         def look(tx: Commands) -> None:
-            hold = tx.hold_for(tx.action(action_id).agent_id)
+            action = tx.action(action_id)
+            if action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
+                return  # revoked meanwhile: nothing to hold, _start skips it
+            hold = tx.hold_for(action.agent_id)
             if hold is not None:
                 found.append(hold)
                 if tx.hold(action_id, hold):

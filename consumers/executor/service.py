@@ -88,6 +88,8 @@ class ExecutorService:
         self.outcomes: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
         self._counting = threading.Lock()
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="executor-lane")
+        self._held_after: UUID | None = None
+        """Where the next look at held actions starts (they are paged, in turn)."""
 
     def run(self, stop: threading.Event) -> None:
         """Stand by for the lock, execute while it is held, until ``stop`` is set.
@@ -180,10 +182,12 @@ class ExecutorService:
     def _retries(self, stop: threading.Event) -> None:
         """Retry the executions due now, and try the held ones; during an outage, later."""
         try:
-            rows = self._index.due_retries(self.executor.clock()) + self._index.held()
+            held = self._index.held(after=self._held_after)
+            rows = self._index.due_retries(self.executor.clock()) + held
         except DATABASE_OUTAGES as exc:
             log.warning("ledger unreachable, looking for due retries later: %s", exc)
             return
+        self._held_after = held[-1].action_id if held else None  # the next page, or again
         for row in rows:
             self._settle(partial(self.executor.execute, row.action_id), row.action_id, stop)
 

@@ -49,15 +49,15 @@ class ControlCommands:
 
         The batch is refused if either changes before it is saved (see ``UnitOfWork``).
         """
-        self.uow.rely_on_controls(agent_subject(agent.agent_id), agent.controls_seen)
+        self.uow.rely_on_controls(agent_subject(agent.agent_id), agent.id)
         return self.stop_in_force()
 
     def hold_for(self, agent_id: str) -> Hold | None:
         """What keeps the agent's authorized actions from starting now, if anything."""
         agent = self.agent(agent_id)
         stop = self.controls(agent)
-        if stop is not None:
-            return Hold("emergency_stop", stop)
+        if stop is not None:  # the record goes to the agent's timeline: no operator named
+            return Hold("emergency_stop", "the emergency stop holds")
         if agent.suspended:
             return Hold("agent_suspended", f"agent {agent_id} is suspended")
         return None
@@ -86,7 +86,7 @@ class ControlCommands:
     def stop_in_force(self) -> str | None:
         """The emergency stop in force, relied on (a stop recorded meanwhile refuses the save)."""
         fleet = self.fleet()
-        self.uow.rely_on_controls(FLEET_SUBJECT, 0 if fleet is None else fleet.controls_seen)
+        self.uow.rely_on_controls(FLEET_SUBJECT, FLEET_ID)
         return None if fleet is None or fleet.stop is None else describe_stop(fleet.stop)
 
     def suspend_agent(self, agent_id: str, *, reason: str, by: str) -> None:

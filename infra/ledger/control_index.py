@@ -1,9 +1,11 @@
 """Registered agents and a counter of controls per subject, kept in step with the events.
 
 ``<prefix>_agents`` lists every registered agent (for listings). ``<prefix>_controls``
-counts, per subject (``agent:<id>``, ``fleet``), the kill switches and emergency stops
-recorded. A batch that authorizes or starts an action records how many controls it saw;
-the recorder refuses the save if one was recorded since (:meth:`LedgerRecorder._check_controls`).
+holds, per subject (``agent:<id>``, ``fleet``), the aggregate version of its last kill
+switch or emergency stop. A batch that authorizes or starts an action records the version
+of each subject it read; the recorder refuses the save if a control is beyond it
+(:meth:`LedgerRecorder._check_controls`). Versions, not counts: a ledger whose controls
+predate the table needs no backfill, any new control is beyond what was read.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ class ControlIndex:
         self._register = SQL(
             "INSERT INTO {0} (agent_id, registered_at) VALUES (%s, %s) ON CONFLICT DO NOTHING"
         ).format(recorder.table("agents"))
-        self._count = SQL(
-            "INSERT INTO {0} AS c (subject, changes) VALUES (%s, 1)"
-            " ON CONFLICT (subject) DO UPDATE SET changes = c.changes + 1"
+        self._control = SQL(
+            "INSERT INTO {0} AS c (subject, version) VALUES (%s, %s) ON CONFLICT (subject)"
+            " DO UPDATE SET version = GREATEST(c.version, EXCLUDED.version)"
         ).format(recorder.table("controls"))
         self._list = SQL("SELECT agent_id FROM {0} ORDER BY agent_id").format(
             recorder.table("agents")
@@ -51,10 +53,11 @@ class ControlIndex:
         """The table changes ``record`` makes."""
         if isinstance(record, AgentRegistered):
             return [SideWrite(self._register, (record.agent_id, record.metadata.occurred_at))]
+        version = record.metadata.aggregate_version
         if isinstance(record, AgentSuspended | AgentReinstated):
-            return [SideWrite(self._count, (agent_subject(record.agent_id),))]
+            return [SideWrite(self._control, (agent_subject(record.agent_id), version))]
         if isinstance(record, FleetStopped | FleetResumed):
-            return [SideWrite(self._count, (FLEET_SUBJECT,))]
+            return [SideWrite(self._control, (FLEET_SUBJECT, version))]
         return []
 
     def agent_ids(self) -> list[str]:

@@ -18,6 +18,9 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed
 
 from domain.events import (
+    ApprovalExpired,
+    ApprovalRejected,
+    ApprovalRequested,
     DomainEvent,
     ExecutionDeferred,
     ExecutionStarted,
@@ -41,6 +44,13 @@ class ExecutionRow:
     expected_version: str | None
     executor: str
     due_at: datetime | None
+
+
+ENDING = (
+    MutationApplied, MutationFailed, Revoked, ApprovalRequested, ApprovalExpired, ApprovalRejected,
+)  # fmt: skip
+"""Records after which an action is not executing, retrying or held (a failure ends the
+row when final; a review request sends the action back to its approvers)."""
 
 
 class ExecutionIndex:
@@ -81,7 +91,7 @@ class ExecutionIndex:
             return [SideWrite(self._hold, held)]
         if isinstance(record, MutationFailed) and record.retryable:
             return [SideWrite(self._retry, (record.next_attempt_at, record.action_id))]
-        if isinstance(record, MutationApplied | MutationFailed | Revoked):
+        if isinstance(record, ENDING):
             return [SideWrite(self._end, (record.action_id,))]
         return []
 
@@ -96,10 +106,16 @@ class ExecutionIndex:
         )
         return self._query(query, (now, limit))
 
-    def held(self, limit: int = 500) -> list[ExecutionRow]:
-        """Authorized actions waiting for a kill switch or the emergency stop to lift."""
-        query = SQL("{0} WHERE state = 'held' ORDER BY action_id LIMIT %s").format(self._select)
-        return self._query(query, (limit,))
+    def held(self, after: UUID | None = None, limit: int = 200) -> list[ExecutionRow]:
+        """Actions waiting for a kill switch or the emergency stop to lift, after ``after``.
+
+        Paged by action id, so that every waiting action is looked at in turn, however
+        many one agent has.
+        """
+        query = SQL(
+            "{0} WHERE state = 'held' AND action_id > %s ORDER BY action_id LIMIT %s"
+        ).format(self._select)
+        return self._query(query, (after or UUID(int=0), limit))
 
     def _query(self, query: Composed, params: tuple[Any, ...]) -> list[ExecutionRow]:
         with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:

@@ -91,7 +91,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self._rendered: dict[int, tuple[Composable, bytes]] = {}
         self._controls_beyond = SQL(
             "SELECT c.subject FROM unnest(%s::text[], %s::bigint[]) AS r(subject, seen)"
-            " JOIN {0} AS c ON c.subject = r.subject AND c.changes > r.seen LIMIT 1"
+            " JOIN {0} AS c ON c.subject = r.subject AND c.version > r.seen LIMIT 1"
         ).format(self.table("controls"))
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
@@ -177,6 +177,10 @@ class LedgerRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
     ) -> None:
+        seen = kwargs.get("controls_seen") or {}
+        if seen:  # here, not with the insert: eventsourcing commits what ran before a raise there
+            self._lock_table(curs)
+            self._check_controls(curs, seen)
         for write in kwargs.get("side_writes", ()):
             if write.many is not None:
                 if write.many:
@@ -191,7 +195,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
-        **kwargs: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
+        **_: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
     ) -> None:
         """Insert as eventsourcing does (writers queued, channel notified, ids returned in order).
 
@@ -200,7 +204,6 @@ class LedgerRecorder(PostgresApplicationRecorder):
         """
         seal = self._sealing()
         self._lock_table(curs)
-        self._check_controls(curs, kwargs.get("controls_seen") or {})
         curs.execute(self._render(curs, self._notify))
         curs.execute(
             self._render(curs, self._insert_columns),
@@ -213,11 +216,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
         )
 
     def _check_controls(self, curs: Cursor[DictRow], seen: Mapping[str, int]) -> None:
-        """Refuse the save if a control of a subject it relied on was recorded since.
+        """Refuse the save if a subject it relied on has a control beyond the version it read.
 
         Runs under the writers' lock, so nothing commits between this check and the insert:
         a control recorded before it is seen here, one recorded after it comes later in
-        the notification order.
+        the notification order. It raises before any statement of the save ran, so the
+        whole transaction is rolled back.
         """
         if not seen:
             return

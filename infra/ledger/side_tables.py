@@ -6,7 +6,7 @@
 - ``<prefix>_approvals``: every approval request and where it stands (the expiry timers);
 - ``<prefix>_executions``: executions in flight or waiting for a retry (re-driven after a crash);
 - ``<prefix>_agents``: every registered agent;
-- ``<prefix>_controls``: how many kill switches and emergency stops each subject saw.
+- ``<prefix>_controls``: the aggregate version of each subject's last kill switch or stop.
 """
 
 from __future__ import annotations
@@ -66,6 +66,6 @@ def side_table_statements(schema: str, prefix: str) -> list[Composed]:
             " registered_at timestamptz NOT NULL)"
         ).format(name("agents")),
         SQL(
-            "CREATE TABLE IF NOT EXISTS {0} (subject text PRIMARY KEY, changes bigint NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS {0} (subject text PRIMARY KEY, version bigint NOT NULL)"
         ).format(name("controls")),
     ]

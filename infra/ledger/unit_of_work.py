@@ -20,7 +20,7 @@ class UnitOfWork:
         """Work against ``app``'s repository."""
         self._app = app
         self._touched: dict[UUID, Any] = {}
-        self._controls_seen: dict[str, int] = {}
+        self._controls_read: dict[str, UUID] = {}
         self.side_writes: list[SideWrite] = []
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
@@ -45,14 +45,15 @@ class UnitOfWork:
         wanted = aggregate_ids - self._touched.keys()
         self._touched.update(self._app.load_many(wanted))  # type: ignore[attr-defined]  # the Ledger
 
-    def rely_on_controls(self, subject: str, seen: int) -> None:
-        """Save the batch only if no control of ``subject`` was recorded beyond the ``seen``.
+    def rely_on_controls(self, subject: str, aggregate_id: UUID) -> None:
+        """Save the batch only if ``subject`` had no control beyond the aggregate as read here.
 
         For what a command reads and does not write (an agent's kill switch, the fleet's
         emergency stop): a control recorded meanwhile refuses the save as a conflict, and
         the batch runs again, reading it (:class:`infra.ledger.control_index.ControlIndex`).
+        An aggregate not loaded in this batch counts as read at version 0.
         """
-        self._controls_seen[subject] = seen
+        self._controls_read[subject] = aggregate_id
 
     def exists(self, aggregate_id: UUID) -> bool:
         """True if the aggregate exists (stored, or added in this batch)."""
@@ -79,5 +80,12 @@ class UnitOfWork:
                     if isinstance(record, DomainEvent):
                         writes.extend(index.side_writes(aggregate, record))
         if pending or writes:
-            self._app.save(*pending, side_writes=writes, controls_seen=self._controls_seen)
+            self._app.save(*pending, side_writes=writes, controls_seen=self._controls_seen())
         return count
+
+    def _controls_seen(self) -> dict[str, int]:
+        """Each relied-on subject's aggregate version as this batch holds it (0: none)."""
+        return {
+            subject: getattr(self._touched.get(aggregate_id), "version", 0)
+            for subject, aggregate_id in self._controls_read.items()
+        }

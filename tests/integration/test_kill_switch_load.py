@@ -127,38 +127,47 @@ def _wait_applied(the_ledger: Ledger, actions: list[UUID]) -> None:
     assert not left, f"{len(left)} authorized actions never applied ({applied} applied)"
 
 
-def _allow(tx: Commands, agent_id: str, key: str) -> UUID:
+def _allow(
+    tx: Commands, agent_id: str, key: str, outcome: DecisionOutcome = DecisionOutcome.ALLOW
+) -> UUID:
     aid, _ = tx.propose(proposal(agent_id, key))
-    tx.decide(aid, outcome=DecisionOutcome.ALLOW, reasons=[], obligations=_NONE,
+    tx.decide(aid, outcome=outcome, reasons=[], obligations=_ONE,
               bundle_digest="b" * 64, bundle_version="t", input_digest="i" * 64,
               effect="update")  # fmt: skip
     return aid
 
 
-_NONE = Obligations(approvals_required=0, approver_roles=[], approval_ttl_seconds=None, extra={})
+_ONE = Obligations(approvals_required=1, approver_roles=[], approval_ttl_seconds=60, extra={})
 
 
-@pytest.mark.parametrize("control", ["suspend", "stop"])
+@pytest.mark.parametrize(
+    ("control", "outcome"),
+    [("suspend", DecisionOutcome.ALLOW), ("stop", DecisionOutcome.ALLOW),
+     ("suspend", DecisionOutcome.REQUIRE_APPROVAL)],
+)  # fmt: skip
 def test_a_control_committed_while_a_batch_authorizes_refuses_that_batch(
-    own_ledger: Ledger, control: str
+    own_ledger: Ledger, control: str, outcome: DecisionOutcome
 ) -> None:
     """The batch read the agent active and the fleet running; a control commits before it does.
 
     Its save is refused as a conflict (it runs again and sees the control), so no
-    authorization is ever committed after the control that forbids it.
+    authorization is ever committed after the control that forbids it; nothing of the
+    refused save is kept, its side tables' rows (the approval request) included.
     """
     agent_id = agent(own_ledger)
     with (  # noqa: PT012  # the race spans both batches
         pytest.raises(IntegrityError, match="a control of"),
         own_ledger.batch(system_context()) as tx,
     ):
-        aid = _allow(tx, agent_id, "raced")
+        aid = _allow(tx, agent_id, "raced", outcome)
         with own_ledger.batch(system_context()) as meanwhile:
             if control == "suspend":
                 meanwhile.suspend_agent(agent_id, reason="now", by="opal")
             else:
                 meanwhile.stop_all(reason="now", by="opal")
     assert aid not in own_ledger.load_many([aid])
+    assert own_ledger.approvals is not None
+    assert own_ledger.approvals.get(aid) is None
     refused = AgentSuspended if control == "suspend" else EmergencyStop
     with pytest.raises(refused), own_ledger.batch(system_context()) as tx:
         _allow(tx, agent_id, "again")
@@ -179,3 +188,5 @@ def test_a_stop_committed_while_an_executor_starts_refuses_the_start(
         with own_ledger.batch(system_context()) as meanwhile:
             meanwhile.stop_all(reason="now", by="opal")
     assert own_ledger.load_many([aid])[aid].status is Status.AUTHORIZED
+    assert own_ledger.executions is not None
+    assert aid not in {row.action_id for row in own_ledger.executions.in_flight()}

@@ -137,3 +137,34 @@ def test_windows_are_utc_calendar_days_and_months() -> None:
     late = datetime.fromisoformat("2026-03-31T22:30:00-05:00")  # 2026-04-01 03:30 UTC
     assert window_of(BudgetPeriod.DAY, late) == "2026-04-01"
     assert window_of(BudgetPeriod.MONTH, late) == "2026-04"
+
+
+def test_a_period_with_nothing_left_refuses_even_an_action_that_declares_no_cost() -> None:
+    """Its cost is only known once it ran (a connector may report one): nothing more starts."""
+    clock = Clock()
+    agent = _agent(clock, day="100")
+    _spend(agent, clock, 1, "10", reported="100")
+    assert agent.budget.excess(Decimal(0), clock.now) is not None
+    clock.advance(DAY)
+    assert agent.budget.excess(Decimal(0), clock.now) is None
+
+
+def test_a_settlement_dated_in_an_earlier_window_leaves_the_current_one_as_is() -> None:
+    """Two executors around midnight: the later-dated one committed first; today keeps its 30."""
+    clock = Clock(now=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC))
+    agent = _agent(clock)
+    before_midnight = clock.now
+    clock.advance(2)  # 2026-02-01 00:00:01
+    agent.budget.add_settled(Decimal(30), clock.now)
+    agent.budget.add_settled(Decimal(40), before_midnight)
+    assert [(s.window, s.settled) for s in agent.spend(clock.now)] == [
+        ("2026-02-01", Decimal(30)), ("2026-02", Decimal(30)),
+    ]  # fmt: skip
+
+
+def test_a_reported_cost_is_held_at_four_places_never_rounded_down_and_a_huge_one_ignored() -> None:
+    """0.00015 is 0.0002 (the record holds 4 places); beyond 14 integer digits, the estimate."""
+    assert reported_cost(Applied("v", {}, cost=Decimal("0.00015")), UUID(int=1)) == Decimal(
+        "0.0002"
+    )
+    assert reported_cost(Applied("v", {}, cost=Decimal("1E+15")), UUID(int=1)) is None

@@ -14,7 +14,8 @@ from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.table import Table
 
-from agentledger.bootstrap import build_stack, deploy, ledger, relay_lag
+from agentledger import cli_operator
+from agentledger.bootstrap import build_stack, deploy, ledger, relay_lag, system_context
 from agentledger.cli_approvals import (
     run_api,
     run_executor,
@@ -32,6 +33,7 @@ from agentledger.cli_views import replay, run_projector
 from agentledger.credentials import database_refusal, kafka_refusal
 from agentledger.settings import Settings
 from consumers.relay.position_check import PositionRefused
+from domain.fleet import describe_stop
 from infra.runtime import tune_garbage_collector
 from infra.serde.registrar import ContractsMissing, WritesRefused
 from infra.stack.component import ComponentStatus
@@ -60,6 +62,15 @@ app.command("approve")(approve)
 app.command("reject")(reject)
 app.command("revoke")(revoke)
 app.command("action")(show_action)
+app.command("stop-all")(cli_operator.stop_all)
+app.command("resume-all")(cli_operator.resume_all)
+agent_app.command("suspend")(cli_operator.suspend)
+agent_app.command("reinstate")(cli_operator.reinstate)
+agent_app.command("scopes")(cli_operator.scopes)
+agent_app.command("budget")(cli_operator.budget)
+agent_app.command("show")(cli_operator.show)
+agent_app.command("list")(cli_operator.listing)
+audit_app.command("controls")(cli_operator.audit_controls)
 app.command("projector")(run_projector)
 app.command("replay")(replay)
 app.command("queue")(show_queue)
@@ -130,8 +141,14 @@ def _print_relay_lag(rows: list[ComponentStatus]) -> None:
     the_ledger = ledger(settings)
     try:
         out.print(f"relay_lag: {relay_lag(settings, the_ledger)} notifications not yet on Kafka")
+        with the_ledger.batch(system_context()) as tx:
+            fleet = tx.fleet()
     finally:
         the_ledger.close()
+    if fleet is not None and fleet.stop is not None:
+        out.print(f"[red]emergency stop[/]: {describe_stop(fleet.stop)}")
+    else:
+        out.print("emergency stop: none (agents' proposals are decided and executed)")
 
 
 @app.command()
@@ -139,6 +156,7 @@ def demo() -> None:
     """Run the demo scenario against the running stack, printing each step."""
     from agentledger.demo import run_governed  # noqa: PLC0415  # demo deps load only when asked
     from agentledger.demo_audit import run_audit  # noqa: PLC0415
+    from agentledger.demo_controls import run_controls  # noqa: PLC0415
     from agentledger.demo_drift import run_drift  # noqa: PLC0415
     from agentledger.demo_flow import run_flow  # noqa: PLC0415
     from agentledger.services import with_own_api_port  # noqa: PLC0415
@@ -149,8 +167,9 @@ def demo() -> None:
     run_governed(settings, out)
     run_flow(settings, out)
     counts = run_drift(settings, out)
+    controlled = run_controls(settings, out)
     audited = run_audit(settings, out)
-    if not all(counts.values()) or not audited:
+    if not all(counts.values()) or not audited or not controlled:
         raise typer.Exit(1)
 
 

@@ -4,6 +4,7 @@
     ref = client.propose(resource="crm/contact/42", action_type="contact.update",
                          parameters={"tier": "gold"}, idempotency_key="upgrade-42")
     decision = client.wait_for_decision(ref, timeout=30)
+    client.known("upgrade-42")  # after a restart: what became of it (None: nothing yet)
 
 Proposals go to ``proposals.v1`` as Avro through the registry, keyed by the resource and
 signed with the agent's Ed25519 key (``agentledger agent register`` makes one);
@@ -71,6 +72,19 @@ class Decision(BaseModel):
     input_digest: str | None = None
     existing_action_id: UUID | None = None
     """For a repeated idempotency key: the action the first proposal opened."""
+
+
+class Known(BaseModel):
+    """What became of something this agent proposed, as the ledger knows it now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action_id: UUID
+    idempotency_key: str
+    status: str
+    """The action's status (``awaiting_approval``, ``applied``...), or ``rejected``."""
+    reasons: list[Reason] = []
+    """Why it was rejected (a rejection only)."""
 
 
 class DecisionTimeout(TimeoutError):
@@ -160,6 +174,37 @@ class Client:
                 last = f"the API answered {answer.status_code}"  # not yet, limited, or down
             time.sleep(min(_pause(answer), max(deadline - time.monotonic(), 0)))
         raise DecisionTimeout(f"no decision on {aid} within {timeout} s: {last}")
+
+    def known(self, idempotency_key: str) -> Known | None:
+        """What became of the proposal with ``idempotency_key``; ``None``: nothing recorded yet.
+
+        After a restart, an agent asks this before acting again. ``None`` is safe to act
+        on: a proposal still on its way and one sent again under the same key are one.
+        """
+        aid = action_id(self.agent_id, idempotency_key)
+        answer = self._api.get(f"/actions/{aid}")
+        if answer.status_code == httpx.codes.OK:
+            return Known(action_id=aid, idempotency_key=idempotency_key,
+                         status=answer.json()["status"])  # fmt: skip
+        if answer.status_code != httpx.codes.NOT_FOUND:
+            answer.raise_for_status()
+        decided = self._api.get(f"/actions/{aid}/decision")
+        if decided.status_code == httpx.codes.NOT_FOUND:
+            return None
+        decided.raise_for_status()
+        found = Decision.model_validate(decided.json())
+        return Known(action_id=aid, idempotency_key=idempotency_key, status=found.outcome,
+                     reasons=found.reasons)  # fmt: skip
+
+    def plan(self, plan_id: str) -> list[Known]:
+        """Every action this agent proposed under ``plan_id``, in order, and where it stands."""
+        answer = self._api.get("/actions", params={"plan_id": plan_id})
+        answer.raise_for_status()
+        return [
+            Known(action_id=row["action_id"], idempotency_key=row["idempotency_key"],
+                  status=row["status"])
+            for row in answer.json()
+        ]  # fmt: skip
 
     def close(self) -> None:
         """Deliver anything pending."""

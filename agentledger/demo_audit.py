@@ -14,7 +14,7 @@ def run_audit(settings: Settings, out: Console) -> bool:
     """Audit the store and the signed topics; whether nothing was found."""
     store = audit_store(settings)
     out.print(
-        f"[bold]13.[/] audit: {store.checked} stored events checked against their seals,"
+        f"[bold]14.[/] audit: {store.checked} stored events checked against their seals,"
         f" their chains and {store.basis}: {_verdict(store.findings)}"
     )
     clean = not store.findings

@@ -32,7 +32,7 @@ from domain.events import (
 )
 from domain.ids import action_id
 from domain.values import Record
-from projections.store import EveryRecordCounts, Tables, canonical
+from projections.store import BUILD, EveryRecordCounts, Tables, canonical
 
 
 class ActionTimeline(EveryRecordCounts):
@@ -51,6 +51,10 @@ class ActionTimeline(EveryRecordCounts):
                 " version bigint,"
                 " data jsonb NOT NULL, input_digest text, PRIMARY KEY (action_id, event_id))"
             ).format(t("timeline_events")),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {0} ON {1} ((data->>'agent_id'), (data->>'plan_id'))"
+                " WHERE event = 'ActionProposed'"
+            ).format(Identifier(_index_name(t, "timeline_plans")), t("timeline_events")),
         ]
 
     def apply(self, cur: psycopg.Cursor[Any], t: Tables, records: Sequence[Record]) -> None:
@@ -97,6 +101,27 @@ class ActionTimeline(EveryRecordCounts):
                  else None for e in events],
             ),
         )  # fmt: skip
+
+
+def _index_name(t: Tables, name: str) -> str:
+    """An index's bare name (it lives in its table's schema), unique per build."""
+    bare = t.prefix.rpartition(".")[2]
+    return f"{bare}_{name}{BUILD if t.build else ''}"
+
+
+def planned_actions(
+    conn: psycopg.Connection[Any], prefix: str, agent_id: str, plan_id: str, limit: int
+) -> list[UUID]:
+    """The actions ``agent_id`` proposed under ``plan_id``, in the order it proposed them."""
+    rows = conn.execute(
+        SQL(
+            "SELECT action_id FROM {0} WHERE event = 'ActionProposed'"
+            " AND data->>'agent_id' = %s AND data->>'plan_id' = %s"
+            " ORDER BY occurred_at, action_id LIMIT %s"
+        ).format(Tables(prefix)("timeline_events")),
+        (agent_id, plan_id, limit),
+    ).fetchall()
+    return [action for (action,) in rows]
 
 
 def _action_of(record: Record) -> UUID | None:
@@ -166,6 +191,15 @@ class TimelineReader:
         try:
             with self._pool.connection() as conn:
                 return action_timeline(conn, self.prefix, action)
+        except psycopg.errors.UndefinedTable:
+            return []
+
+    def plan(self, agent_id: str, plan_id: str, limit: int = 1000) -> list[UUID]:
+        """The actions the agent proposed under ``plan_id`` (none while the view is not made)."""
+        self._pool.open()
+        try:
+            with self._pool.connection() as conn:
+                return planned_actions(conn, self.prefix, agent_id, plan_id, limit)
         except psycopg.errors.UndefinedTable:
             return []
 

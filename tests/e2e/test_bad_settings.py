@@ -74,13 +74,26 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
     for decided in (
         "first contact with a resource: require_approval (first_contact",
         "same resource again: allow",
-        "over its budget: deny (budget_exceeded",
+        "over its budget: rejected (budget_exceeded)",
         "delete by another name: rejected (unknown_action_type)",
         "outside its scopes: rejected (scope_missing)",
         "a retry of the second proposal: allow",
         "signed with a key it never registered: rejected (unauthenticated)",
     ):
         assert decided in result.stdout, result.stdout
+    flat = " ".join(result.stdout.split())
+    for control in (
+        "demo-operator suspended demo-ops-bot while the change awaits approval",
+        "the approver approves it: refused (agent_suspended)",
+        "it proposes again while suspended: deny (agent_suspended",
+        "reinstated; approved again: applied",
+        "a proposal under the stop: waits, undecided",
+        "resumed: the waiting proposal is allow, and applied",
+        "suspended by demo-operator: it retries in a loop",
+        "emergency_stop by demo-operator: incident drill",
+        "resumed by demo-operator: drill over",
+    ):
+        assert control in flat, result.stdout
     timeline = result.stdout.split("timeline (seconds since start):")[1]
     for event in (
         "first touch of the contact: MutationApplied",

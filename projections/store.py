@@ -337,6 +337,13 @@ class ProjectionStore:
                         qualified(self.prefix, f"{table}{BUILD}_pkey"), Identifier(f"{bare}_pkey")
                     )
                 )
+            for index in getattr(projection, "indexes", ()):  # dropped with the live table
+                named = f"{self.prefix.rpartition('.')[2]}_{index}"
+                using.execute(
+                    SQL("ALTER INDEX IF EXISTS {0} RENAME TO {1}").format(
+                        qualified(self.prefix, index + BUILD), Identifier(named)
+                    )
+                )
             using.execute(
                 SQL("DELETE FROM {0} WHERE projection = %s").format(self.tracking),
                 (projection.name,),

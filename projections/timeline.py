@@ -41,6 +41,8 @@ class ActionTimeline(EveryRecordCounts):
     name: str = "timeline"
     topics: tuple[str, ...] = ("actions.v1",)
     tables: tuple[str, ...] = ("timeline_events",)
+    indexes: tuple[str, ...] = ("timeline_plans",)
+    """Secondary indexes a rebuild's switch renames with their table."""
 
     def create(self, t: Tables) -> list[Composed]:
         """One row per event of an action (lease events included: they name their action)."""

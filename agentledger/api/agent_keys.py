@@ -10,6 +10,7 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentledger.api.agents import retried
 from agentledger.api.auth import Callers, bearer
 from agentledger.api.documented import problems
 from domain.context import CommandContext
@@ -67,16 +68,17 @@ def agent_keys(callers: Callers, ledger: Ledger) -> APIRouter:
         """Register a key: proposals signed with it are the agent's (no-op if registered)."""
         caller = callers.operator(token)
         raw = base64.b64decode(body.public_key)
-        with ledger.batch(_context()) as tx:
-            kid = tx.register_key(agent_id, public_key=raw, by=caller.name)
+        kid = retried(ledger, lambda tx: tx.register_key(agent_id, public_key=raw, by=caller.name))
         return KeyOut(agent_id=agent_id, key_id=kid, public_key=body.public_key, state="active")
 
     @router.post("/{key_id}/revoke", response_model=KeyOut, responses=problems(*WRITE))
     def revoke(agent_id: str, key_id: str, body: RevocationIn, token: Token) -> KeyOut:
         """Revoke a key: nothing signed with it is accepted any more."""
         caller = callers.operator(token)
-        with ledger.batch(_context()) as tx:
-            tx.revoke_key(agent_id, key=key_id, reason=body.reason, by=caller.name)
+        retried(
+            ledger,
+            lambda tx: tx.revoke_key(agent_id, key=key_id, reason=body.reason, by=caller.name),
+        )
         return KeyOut(agent_id=agent_id, key_id=key_id, public_key=None, state="revoked")
 
     return router

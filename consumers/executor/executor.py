@@ -201,6 +201,7 @@ class Executor:
         found: list[Hold] = []
 
         def look(tx: Commands) -> None:
+            found.clear()  # a try refused as a conflict holds nothing: only the last one counts
             action = tx.action(action_id)
             if action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
                 return  # revoked meanwhile: nothing to hold, _start skips it

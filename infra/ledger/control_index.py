@@ -15,8 +15,11 @@ from typing import Any
 from psycopg.sql import SQL
 
 from domain.events import (
+    AgentBudgetChanged,
+    AgentKeyRevoked,
     AgentRegistered,
     AgentReinstated,
+    AgentScopesChanged,
     AgentSuspended,
     DomainEvent,
     FleetResumed,
@@ -25,6 +28,10 @@ from domain.events import (
 from infra.ledger.recorder import LedgerRecorder, SideWrite
 
 FLEET_SUBJECT = "fleet"
+AGENT_CONTROLS = (
+    AgentSuspended, AgentReinstated, AgentScopesChanged, AgentBudgetChanged, AgentKeyRevoked,
+)  # fmt: skip
+"""What an authorization relies on not having changed: kill switch, scopes, budget, keys."""
 
 
 def agent_subject(agent_id: str) -> str:
@@ -54,7 +61,7 @@ class ControlIndex:
         if isinstance(record, AgentRegistered):
             return [SideWrite(self._register, (record.agent_id, record.metadata.occurred_at))]
         version = record.metadata.aggregate_version
-        if isinstance(record, AgentSuspended | AgentReinstated):
+        if isinstance(record, AGENT_CONTROLS):
             return [SideWrite(self._control, (agent_subject(record.agent_id), version))]
         if isinstance(record, FleetStopped | FleetResumed):
             return [SideWrite(self._control, (FLEET_SUBJECT, version))]

@@ -89,6 +89,8 @@ class LedgerRecorder(PostgresApplicationRecorder):
             ),
         ]
         self._rendered: dict[int, tuple[Composable, bytes]] = {}
+        self._read_committed = SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        """The controls check reads what committed while it waited for the lock."""
         self._controls_beyond = SQL(
             "SELECT c.subject FROM unnest(%s::text[], %s::bigint[]) AS r(subject, seen)"
             " JOIN {0} AS c ON c.subject = r.subject AND c.version > r.seen LIMIT 1"
@@ -177,10 +179,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,  # noqa: ANN401  # eventsourcing passes save() kwargs through
     ) -> None:
-        seen = kwargs.get("controls_seen") or {}
-        if seen:  # here, not with the insert: eventsourcing commits what ran before a raise there
-            self._lock_table(curs)
-            self._check_controls(curs, seen)
+        # Every save takes the writers' lock first (one lock order: no deadlock between a
+        # save's side writes and another's), and checks the controls it relied on before
+        # any of its statements: eventsourcing commits what ran before a raise in the insert.
+        curs.execute(self._render(curs, self._read_committed))
+        self._lock_table(curs)
+        self._check_controls(curs, kwargs.get("controls_seen") or {})
         for write in kwargs.get("side_writes", ()):
             if write.many is not None:
                 if write.many:

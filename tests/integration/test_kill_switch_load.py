@@ -143,7 +143,8 @@ _ONE = Obligations(approvals_required=1, approver_roles=[], approval_ttl_seconds
 @pytest.mark.parametrize(
     ("control", "outcome"),
     [("suspend", DecisionOutcome.ALLOW), ("stop", DecisionOutcome.ALLOW),
-     ("suspend", DecisionOutcome.REQUIRE_APPROVAL)],
+     ("suspend", DecisionOutcome.REQUIRE_APPROVAL), ("scopes", DecisionOutcome.ALLOW),
+     ("revoke key", DecisionOutcome.ALLOW)],
 )  # fmt: skip
 def test_a_control_committed_while_a_batch_authorizes_refuses_that_batch(
     own_ledger: Ledger, control: str, outcome: DecisionOutcome
@@ -161,16 +162,28 @@ def test_a_control_committed_while_a_batch_authorizes_refuses_that_batch(
     ):
         aid = _allow(tx, agent_id, "raced", outcome)
         with own_ledger.batch(system_context()) as meanwhile:
-            if control == "suspend":
-                meanwhile.suspend_agent(agent_id, reason="now", by="opal")
-            else:
-                meanwhile.stop_all(reason="now", by="opal")
+            _pull(meanwhile, control, agent_id)
     assert aid not in own_ledger.load_many([aid])
     assert own_ledger.approvals is not None
     assert own_ledger.approvals.get(aid) is None
+    if control not in {"suspend", "stop"}:
+        return  # scopes and keys are the decider's to check, before it decides
     refused = AgentSuspended if control == "suspend" else EmergencyStop
     with pytest.raises(refused), own_ledger.batch(system_context()) as tx:
         _allow(tx, agent_id, "again")
+
+
+def _pull(tx: Commands, control: str, agent_id: str) -> None:
+    """Record the control named ``control`` on the agent (or the fleet)."""
+    if control == "suspend":
+        tx.suspend_agent(agent_id, reason="now", by="opal")
+    elif control == "stop":
+        tx.stop_all(reason="now", by="opal")
+    elif control == "scopes":
+        tx.change_scopes(agent_id, scopes=[], by="opal", reason="now")
+    else:
+        key = next(iter(tx.agent(agent_id).keys))
+        tx.revoke_key(agent_id, key=key, reason="now", by="opal")
 
 
 def test_a_stop_committed_while_an_executor_starts_refuses_the_start(

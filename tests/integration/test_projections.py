@@ -107,6 +107,15 @@ def test_live_views_match_the_systems_and_a_replay_rebuilds_them_exactly(
         assert store.digest(projection) == live_digest, (
             "an --as-of rebuild never replaces the live view"
         )
+    bare = store.prefix.rpartition(".")[2]
+    for _ in range(2):  # each rebuild swaps the timeline's table: its plan index goes with it
+        replay(isolated, "timeline", None, lambda _d, _t: None)
+        with psycopg.connect(admin_url(isolated)) as conn:
+            indexes = {name for (name,) in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = %s",
+                (f"{bare}_timeline_events",),
+            )}  # fmt: skip
+        assert indexes == {f"{bare}_timeline_events_pkey", f"{bare}_timeline_plans"}
 
 
 def _until_every_resource_shows(

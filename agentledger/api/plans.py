@@ -19,6 +19,8 @@ from domain.action import Action
 from infra.ledger.ledger import Ledger
 
 Token = Annotated[str | None, Depends(bearer)]
+NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL text holds no NUL: a query naming one is refused (422), never a 500."""
 Plans = Callable[[str, str], list[UUID]]
 """(agent id, plan id) -> the actions proposed under the plan, in order (the timeline view)."""
 
@@ -45,8 +47,9 @@ def plans(callers: Callers, ledger: Ledger, planned: Plans) -> APIRouter:
         responses=problems(401, 404, 413, 422, 429, 503),
     )  # fmt: skip
     def plan(
-        plan_id: Annotated[str, Query(min_length=1, max_length=200)], token: Token,
-        agent_id: Annotated[str | None, Query(max_length=200)] = None,
+        plan_id: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL)],
+        token: Token,
+        agent_id: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     ) -> list[PlannedOut]:  # fmt: skip
         """The actions proposed under the plan, in the order proposed, with their status.
 

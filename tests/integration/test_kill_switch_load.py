@@ -124,7 +124,9 @@ def _wait_applied(the_ledger: Ledger, actions: list[UUID]) -> None:
         left = {aid for aid, action in loaded.items() if action.status is not Status.APPLIED}
         time.sleep(0.5)
     applied = sum(1 for r in _records(the_ledger) if isinstance(r, MutationApplied))
-    assert not left, f"{len(left)} authorized actions never applied ({applied} applied)"
+    stuck = {aid: [type(getattr(e, "record", e)).__name__ for e in the_ledger.events.get(aid)]
+             for aid in sorted(left)[:3]}  # fmt: skip
+    assert not left, f"{len(left)} authorized actions never applied ({applied} applied): {stuck}"
 
 
 def _allow(

@@ -16,11 +16,13 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from domain.action import Action
+from domain.action_state import Status
 from domain.context import CommandContext
 from domain.values import ResourceRef
 from infra.ledger.approval_index import ApprovalIndex, ApprovalRow
 from infra.ledger.commands import Commands
 from infra.ledger.ledger import Ledger
+from infra.telemetry.metrics import APPROVALS, TIME_TO_APPROVE
 
 log = logging.getLogger("agentledger.approvals")
 RACE_RETRIES = 8
@@ -112,20 +114,27 @@ class ApprovalDesk:
                     f"cannot read the current version of {row.resource_key}: {exc}"
                 ) from exc
         digest, version = action_digest or row.action_digest, resource_version
-        return self._write(
+        action = self._write(
             action_id,
             lambda tx: tx.approve(
                 action_id, approver=approver.name, roles=approver.roles,
                 action_digest=digest, resource_version=version, comment=comment,
             ),
         )  # fmt: skip
+        if action.status is not Status.AWAITING_APPROVAL:  # the quorum is reached
+            APPROVALS.labels("approved").inc()
+            waited = self._context().now - row.requested_at
+            TIME_TO_APPROVE.observe(max(waited.total_seconds(), 0.0))
+        return action
 
     def reject(self, approver: Approver, action_id: UUID, reason: str) -> Action:
         """Refuse the action for good."""
         self.request(action_id)
-        return self._write(
+        action = self._write(
             action_id, lambda tx: tx.reject(action_id, approver=approver.name, reason=reason)
         )
+        APPROVALS.labels("rejected").inc()
+        return action
 
     def revoke(self, approver: Approver, action_id: UUID, reason: str) -> Action:
         """Withdraw the authorization (after execution this proposes a compensation)."""

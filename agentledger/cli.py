@@ -16,20 +16,25 @@ from rich.table import Table
 
 from agentledger import cli_operator
 from agentledger.bootstrap import build_stack, deploy, ledger, relay_lag, system_context
-from agentledger.cli_approvals import (
+from agentledger.cli_approvals import show_action
+from agentledger.cli_approver import approve, list_approvals, reject, revoke
+from agentledger.cli_drift import drift_app
+from agentledger.cli_ledger import audit_app
+from agentledger.cli_policy import agent_app, policy_app, run_plan
+from agentledger.cli_queries import show_queue, show_timeline
+from agentledger.cli_run import run, run_endpoint
+from agentledger.cli_schemas import app as schemas_app
+from agentledger.cli_services import (
     run_api,
+    run_decider,
     run_executor,
     run_expirer,
     run_observer,
-    show_action,
+    run_projector,
+    run_reconciler,
+    run_relay,
 )
-from agentledger.cli_approver import approve, list_approvals, reject, revoke
-from agentledger.cli_drift import drift_app, run_reconciler
-from agentledger.cli_ledger import audit_app, run_relay
-from agentledger.cli_policy import agent_app, policy_app, run_decider, run_plan
-from agentledger.cli_queries import show_queue, show_timeline
-from agentledger.cli_schemas import app as schemas_app
-from agentledger.cli_views import replay, run_projector
+from agentledger.cli_views import replay
 from agentledger.credentials import database_refusal, kafka_refusal
 from agentledger.settings import Settings
 from consumers.relay.position_check import PositionRefused
@@ -46,6 +51,8 @@ app = typer.Typer(
 )
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
+app.command("run")(run)
+app.command("run-endpoint", hidden=True)(run_endpoint)
 app.command("relay")(run_relay)
 app.command("decider")(run_decider)
 app.command("plan")(run_plan)

@@ -6,47 +6,16 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from agentledger.api.server import api_app
 from agentledger.api.timeline import action_view
 from agentledger.bootstrap import (
-    executor_service,
-    expirer,
     ledger,
-    observer,
 )
-from agentledger.cli_ledger import until_signalled
 from agentledger.settings import Settings
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-
-def run_executor() -> None:
-    """Execute authorized actions until SIGTERM/SIGINT (a standby if another is active)."""
-    until_signalled(executor_service(Settings()).run)
-
-
-def run_observer() -> None:
-    """Observe every system's change feed until SIGTERM/SIGINT."""
-    until_signalled(observer(Settings()).run)
-
-
-def run_expirer() -> None:
-    """Expire due approval requests until SIGTERM/SIGINT."""
-    until_signalled(expirer(Settings()).run)
-
-
-def run_api() -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the api_host/api_port settings."""
-    settings = Settings()
-    app, _ = api_app(settings, ledger(settings, "api"))  # closed with the process
-    uvicorn.run(
-        app, host=settings.api_host, port=settings.api_port, log_level="info",
-        proxy_headers=False,  # failed logins count on the peer's address, never a header
-    )  # fmt: skip
 
 
 def _refused(exc: Exception) -> typer.Exit:

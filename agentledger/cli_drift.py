@@ -15,10 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agentledger.bootstrap import projection_store, reconciler, topic_serdes
+from agentledger.bootstrap import projection_store, topic_serdes
 from agentledger.credentials import kafka_access
 from agentledger.settings import Settings
-from consumers.reconciler.app import run
 from domain.events import DriftDetected, DriftResolved
 from infra.batches import ready_batch
 from infra.kafka_acls import OPERATOR
@@ -29,11 +28,6 @@ from projections.drift import drift_alerts
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 drift_app = typer.Typer(help="Drift between what we believe and what the systems show.")
-
-
-def run_reconciler() -> None:
-    """Compare belief and reality per resource; alerts go to drift.v1 (until SIGTERM/SIGINT)."""
-    run(reconciler(Settings()))
 
 
 @drift_app.callback(invoke_without_command=True)

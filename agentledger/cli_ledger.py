@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from agentledger.bootstrap import audit_store, audit_topic, relay
+from agentledger.bootstrap import audit_store, audit_topic
 from agentledger.settings import Settings
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 audit_app = typer.Typer(help="Verify the ledger's tamper evidence.", no_args_is_help=True)
-
-
-def until_signalled(run: Callable[[threading.Event], None]) -> None:
-    """Run a long-lived service with logging, until SIGTERM or SIGINT sets its stop event."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    run(stop)
-
-
-def run_relay() -> None:
-    """Relay the ledger to Kafka until SIGTERM/SIGINT (a standby if another relay is active)."""
-    until_signalled(relay(Settings()).run)
 
 
 @audit_app.command()

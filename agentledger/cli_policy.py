@@ -17,7 +17,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from agentledger.bootstrap import (
-    decider_service,
     decision_records,
     enroll_agent,
     ledger,
@@ -25,7 +24,6 @@ from agentledger.bootstrap import (
     system_context,
 )
 from agentledger.cli_agent_keys import key_app, operator_name
-from agentledger.cli_ledger import until_signalled
 from agentledger.credentials import write_credential
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key, new_agent_key, pem
@@ -42,11 +40,6 @@ err = Console(stderr=True, highlight=False)
 policy_app = typer.Typer(help="Inspect decisions and try candidate bundles.", no_args_is_help=True)
 agent_app = typer.Typer(help="The agent registry.", no_args_is_help=True)
 agent_app.add_typer(key_app, name="key")
-
-
-def run_decider() -> None:
-    """Decide proposals from Kafka until SIGTERM/SIGINT (instances share one consumer group)."""
-    until_signalled(decider_service(Settings()).run)
 
 
 def run_plan(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,26 +9,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
-from agentledger.bootstrap import PROJECTIONS, projectors
+from agentledger.bootstrap import PROJECTIONS
 from agentledger.bootstrap import replay as rebuild_projection
-from agentledger.cli_ledger import until_signalled
 from agentledger.settings import Settings
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-
-def run_projector() -> None:
-    """Keep every projection up to date from the topics until SIGTERM/SIGINT."""
-
-    def run(stop: threading.Event) -> None:
-        threads = [threading.Thread(target=p.run, args=(stop,)) for p in projectors(Settings())]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    until_signalled(run)
 
 
 def replay(

@@ -165,6 +165,24 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds.")
     api_port: Port = Field(default=18000, description="Port of the HTTP API.")
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address a service's (or `agentledger run`'s) /metrics, /healthz and /readyz"
+        " bind.",
+    )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port of /metrics, /healthz and /readyz of a service run on its own;"
+        " 0 = none (under `agentledger run` the children share `run_metrics_port`).",
+    )  # fmt: skip
+    run_metrics_port: Port = Field(
+        default=19100, description="Port of the one endpoint of `agentledger run`."
+    )
+    run_dir: Path | None = Field(
+        default=None,
+        description="Where `agentledger run` keeps its supervisor's configuration, socket and"
+        " metrics files; unset = `<state_dir>/run`.",
+    )
     api_failed_logins: str = Field(
         default="20/minute",
         pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$",

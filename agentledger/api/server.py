@@ -57,12 +57,18 @@ class ApiServer:
     The port is bound at once, so a busy one fails here and now, not in the thread.
     """
 
-    def __init__(self, settings: Settings, the_ledger: Ledger, systems: Connectors | None) -> None:
-        """Bind ``api_host``:``api_port`` and build the app on ``the_ledger``."""
+    def __init__(
+        self, settings: Settings, the_ledger: Ledger, systems: Connectors | None,
+        log_level: str = "warning",
+    ) -> None:  # fmt: skip
+        """Bind ``api_host``:``api_port`` and build the app on ``the_ledger``.
+
+        uvicorn logs through the process's own logging (``log_level`` and up).
+        """
         self._socket = socket.create_server((settings.api_host, settings.api_port))
         self._app, self._close = api_app(settings, the_ledger, systems)
         self.server = uvicorn.Server(
-            uvicorn.Config(self._app, log_level="warning", proxy_headers=False)
+            uvicorn.Config(self._app, log_level=log_level, log_config=None, proxy_headers=False)
         )  # a client's X-Forwarded-For must not choose the address its failures count on
         self.ready = threading.Event()
 

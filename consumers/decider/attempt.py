@@ -51,6 +51,8 @@ class Tally:
 
     decided: dict[DecisionOutcome, int] = field(default_factory=dict)
     rejected: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+    """Rejections by reason code."""
     dead_letters: int = 0
     skipped: int = 0
     shadow_disagreements: int = 0
@@ -266,6 +268,7 @@ class Attempt:
             rejection_id(consumed.source), reason=reason, source=consumed.position, **known
         )
         self.tally.rejected += 1
+        self.tally.rejections[reason.code] = self.tally.rejections.get(reason.code, 0) + 1
 
 
 def resource_document(actual: Actual | None) -> dict[str, Any] | None:

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from consumers.decider.attempt import Tally
 from consumers.decider.decider import Decider, Halted
 from consumers.decider.intake import Consumed
+from domain.events.decisions import DecisionOutcome
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, client_config, member_config
 from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.metrics import APPROVALS, DECISION_SECONDS, PROPOSALS, REJECTIONS
 from infra.topics import DEAD_LETTER_PRODUCER
 
 log = logging.getLogger("agentledger.decider")
@@ -119,7 +122,7 @@ class DeciderService:
         Outages (registry, database, broker) are retried for as long as they last; an
         error that follows one record is not allowed to stall the partition behind it.
         """
-        failures = 0
+        failures, began = 0, time.monotonic()
         while not stop.is_set():
             try:
                 tally = self.decider.handle(batch)
@@ -143,6 +146,7 @@ class DeciderService:
             else:
                 self.handled += len(batch)
                 log.debug("batch of %d: %s", len(batch), tally)
+                _count(tally, time.monotonic() - began)
                 return
             stop.wait(self.config.retry_backoff_s)
 
@@ -160,6 +164,20 @@ class DeciderService:
         consumer.assign(partitions)
         log.info("assigned %s", [(p.partition, p.offset) for p in partitions])
         self.ready.set()
+
+
+def _count(tally: Tally, seconds: float) -> None:
+    """Report what a batch became: outcomes, rejections by reason, time per proposal."""
+    for outcome, count in tally.decided.items():
+        PROPOSALS.labels(outcome.value).inc(count)
+        if outcome is DecisionOutcome.REQUIRE_APPROVAL:
+            APPROVALS.labels("requested").inc(count)
+    if tally.rejected:
+        PROPOSALS.labels("rejected").inc(tally.rejected)
+    for reason, count in tally.rejections.items():
+        REJECTIONS.labels(reason).inc(count)
+    for _ in range(sum(tally.decided.values()) + tally.rejected):
+        DECISION_SECONDS.observe(seconds)
 
 
 def _usable(message: Message) -> bool:

@@ -47,6 +47,7 @@ from infra.connectors.base import (
 from infra.ledger.commands import Commands
 from infra.ledger.execution_index import ExecutionRow
 from infra.ledger.ledger import Ledger
+from infra.telemetry.metrics import CONNECTOR_ERRORS, CONNECTOR_SECONDS
 
 log = logging.getLogger("agentledger.executor")
 RACE_RETRIES = 5
@@ -231,11 +232,16 @@ class Executor:
             mutation = mutation_of(action)
         except UndeclaredEffect as exc:
             return self._failed(action, str(exc), retryable=False)
+        system = action.resource.system
         try:
-            applied = connector.apply(mutation, key, expected)
+            with CONNECTOR_SECONDS.labels(system).time():
+                applied = connector.apply(mutation, key, expected)
         except ConnectorUnavailable as exc:
+            CONNECTOR_ERRORS.labels(system, "unavailable").inc()
             return self._failed(action, f"unavailable: {exc}", retryable=True)
         except (VersionConflict, MutationRefused) as exc:
+            kind = "version_conflict" if isinstance(exc, VersionConflict) else "refused"
+            CONNECTOR_ERRORS.labels(system, kind).inc()
             return self._failed(action, f"{type(exc).__name__}: {exc}", retryable=False)
         self._failpoint("executor.after_apply")
         cost = reported_cost(applied, aid)

@@ -35,6 +35,7 @@ from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed, RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.metrics import EXECUTIONS
 
 log = logging.getLogger("agentledger.executor")
 TRANSIENT: tuple[type[Exception], ...] = (
@@ -262,6 +263,7 @@ class ExecutorService:
                     if isinstance(result, Outcome):
                         with self._counting:
                             self.outcomes[result] += 1
+                        EXECUTIONS.labels(result.value).inc()
                     return
                 log.info("resource busy; trying again shortly")
             stop.wait(self.config.outage_backoff_s)

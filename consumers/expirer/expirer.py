@@ -21,6 +21,7 @@ from domain.context import CommandContext
 from domain.errors import ApprovalStillOpen, InvalidTransition
 from infra.ledger.ledger import Ledger
 from infra.ledger.outages import DATABASE_OUTAGES
+from infra.telemetry.metrics import APPROVALS
 
 log = logging.getLogger("agentledger.expirer")
 
@@ -64,6 +65,7 @@ class Expirer:
                 log.exception("cannot expire the approval for %s; trying it next round", action_id)
                 continue
             log.info("approval for %s expired (fail closed)", action_id)
+            APPROVALS.labels("expired").inc()
             expired.append(action_id)
         return expired
 

@@ -217,9 +217,13 @@ def _credentials(kafka: KafkaAccess) -> faust.SASLCredentials:
     )
 
 
-def run(app: faust.App, loglevel: str = "info") -> None:
-    """Run the app's worker until it is told to stop (SIGINT/SIGTERM)."""
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+def run(
+    app: faust.App, loglevel: str = "info", logging_config: dict[str, Any] | None = None
+) -> None:
+    """Run the app's worker until it is told to stop (SIGINT/SIGTERM); logs as configured."""
+    worker = faust.Worker(
+        app, loglevel=loglevel, quiet=True, redirect_stdouts=False, logging_config=logging_config
+    )
     code = 1
     try:
         worker.execute_from_commandline()

@@ -25,6 +25,7 @@ from domain.events.proposals import Reason
 from infra.policy.bundle import Bundle, BundleError
 from infra.policy.catalog import ActionCatalog
 from infra.policy.rego_input import InputError, set_input
+from infra.telemetry.metrics import POLICY_SECONDS
 
 DECISION = "agentledger/decision/result"
 DRIFT = "agentledger/drift/verdict"
@@ -87,7 +88,8 @@ class PolicyEngine:
 
     def evaluate(self, document: dict[str, Any]) -> PolicyResult:
         """The decision for the policy input ``document`` (JSON types only)."""
-        raw = self.query(DECISION, document)
+        with POLICY_SECONDS.time():
+            raw = self.query(DECISION, document)
         try:
             return PolicyResult.model_validate(raw)
         except ValidationError as exc:

@@ -9,6 +9,7 @@ from uuid import UUID
 from domain.events.proposals import KafkaPosition
 from domain.values import Record, Timestamp
 from infra.serde.errors import BadRecord
+from infra.telemetry.metrics import DEAD_LETTERS
 
 
 class DeadLetter(Record):
@@ -37,6 +38,7 @@ def dead_letter_for(  # noqa: PLR0913  # a dead letter keeps everything about th
     new_id: Callable[[], UUID],
 ) -> DeadLetter:
     """The dead letter recording that ``consumer`` could not process this record."""
+    DEAD_LETTERS.labels(consumer, origin.topic, error.code).inc()
     return DeadLetter(
         dead_letter_id=new_id(), origin=origin, key=key, payload=payload, headers=headers,
         error_code=error.code, error=error.reason, consumer=consumer, occurred_at=clock(),

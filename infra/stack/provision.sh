@@ -20,6 +20,7 @@ command -v "$PY" >/dev/null || missing+=(python3.11 python3.11-venv)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)  # the registry's gate
 command -v gcc >/dev/null || missing+=(gcc)  # builds the C Avro module (infra/serde/_avro_native.c)
 command -v node >/dev/null || missing+=(nodejs)  # runs the Node.js agent example and its test
+command -v prometheus >/dev/null || missing+=(prometheus)  # the metrics test scrapes `agentledger run` with a real server
 if command -v "$PY" >/dev/null && ! "$PY" -c 'import os, sysconfig, sys
 sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
   missing+=(python3.11-dev)  # Python.h, for the same build

@@ -1,0 +1,94 @@
+"""`agentledger relay | decider | executor | expirer | observer | projector | reconciler | api`.
+
+Each runs one service in this process until SIGTERM or SIGINT; `agentledger run` runs
+them all (or some) as supervised children.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from agentledger.api.server import ApiServer
+from agentledger.bootstrap import (
+    decider_service,
+    executor_service,
+    expirer,
+    ledger,
+    observer,
+    projectors,
+    reconciler,
+    relay,
+)
+from agentledger.service_process import log_config, log_to_stderr, run_service, started
+from agentledger.settings import Settings
+from consumers.reconciler.app import run
+from infra.telemetry.metrics import READY
+
+
+def run_relay() -> None:
+    """Relay the ledger to Kafka until SIGTERM/SIGINT (a standby if another relay is active)."""
+    settings = Settings()
+    the_relay = relay(settings)
+    run_service("relay", the_relay.run, [the_relay.active], settings)
+
+
+def run_decider() -> None:
+    """Decide proposals from Kafka until SIGTERM/SIGINT (instances share one consumer group)."""
+    settings = Settings()
+    service = decider_service(settings)
+    run_service("decider", service.run, [service.ready], settings)
+
+
+def run_executor() -> None:
+    """Execute authorized actions until SIGTERM/SIGINT (a standby if another is active)."""
+    settings = Settings()
+    service = executor_service(settings)
+    run_service("executor", service.run, [service.ready], settings)
+
+
+def run_observer() -> None:
+    """Observe every system's change feed until SIGTERM/SIGINT."""
+    settings = Settings()
+    service = observer(settings)
+    run_service("observer", service.run, [service.ready], settings)
+
+
+def run_expirer() -> None:
+    """Expire due approval requests until SIGTERM/SIGINT."""
+    settings = Settings()
+    run_service("expirer", expirer(settings).run, [], settings)
+
+
+def run_projector() -> None:
+    """Keep every projection up to date from the topics until SIGTERM/SIGINT."""
+    settings = Settings()
+    every = projectors(settings)
+
+    def run_all(stop: threading.Event) -> None:
+        threads = [threading.Thread(target=p.run, args=(stop,)) for p in every]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    run_service("projector", run_all, [p.ready for p in every], settings)
+
+
+def run_api() -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the api_host/api_port settings."""
+    settings = Settings()
+    server = ApiServer(settings, ledger(settings, "api"), None, log_level="info")
+    run_service("api", server.run, [server.ready], settings)
+
+
+def run_reconciler() -> None:
+    """Compare belief and reality per resource; alerts go to drift.v1 (until SIGTERM/SIGINT)."""
+    log_to_stderr("reconciler")
+    app = reconciler(Settings())
+    started("reconciler")
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorators are untyped
+    async def ready() -> None:  # faust runs its tasks once the worker has started
+        READY.labels("reconciler").set(1)
+
+    run(app, logging_config=log_config("reconciler"))

@@ -1,0 +1,104 @@
+"""How every long-running service process lives: logs, signals, health and metrics.
+
+A service run on its own serves its own ``/metrics``, ``/healthz`` and ``/readyz`` when
+``metrics_port`` is set. Under `agentledger run` the supervisor names a shared directory
+in ``PROMETHEUS_MULTIPROC_DIR``: the service writes its samples there and the run's one
+endpoint serves them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from agentledger.settings import Settings
+from infra.telemetry.endpoint import Endpoint, health_app
+from infra.telemetry.metrics import READY, RESTARTS, UP
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+LOG_FORMAT = "%(asctime)s {service} %(name)s %(levelname)s %(message)s"
+
+
+def log_config(service: str) -> dict[str, Any]:
+    """Lines (INFO and up) to stderr that name ``service``, so interleaved children stay apart.
+
+    Each HTTP request of the registry client is not news: httpx logs warnings only.
+    """
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT.format(service=service)}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
+    }  # fmt: skip
+
+
+def log_to_stderr(service: str) -> None:
+    """Configure this process's logging as :func:`log_config` says."""
+    logging.config.dictConfig(log_config(service))
+
+
+def run_service(
+    service: str,
+    run: Callable[[threading.Event], None],
+    ready: Sequence[threading.Event],
+    settings: Settings,
+) -> None:
+    """Run ``run(stop)`` until SIGTERM or SIGINT; ready once every event in ``ready`` is set."""
+    log_to_stderr(service)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    started(service)
+    endpoint = own_endpoint(service, settings)
+    watcher = threading.Thread(target=_mark_ready, args=(service, ready, stop), daemon=True)
+    watcher.start()
+    try:
+        run(stop)
+    finally:
+        READY.labels(service).set(0)
+        if endpoint is not None:
+            endpoint.close()
+
+
+def started(service: str) -> None:
+    """Say the service is up; count a restart if it started before under this run."""
+    UP.labels(service).set(1)
+    READY.labels(service).set(0)
+    restarts = RESTARTS.labels(service)
+    shared = os.environ.get(MULTIPROCESS_DIR)
+    if shared:
+        marker = Path(shared) / f"started-{service}"
+        if marker.exists():
+            restarts.inc()
+            logging.getLogger("agentledger.run").warning("%s started again (a restart)", service)
+        marker.touch()
+
+
+def own_endpoint(service: str, settings: Settings) -> Endpoint | None:
+    """The service's own endpoint, if it has a port and no supervisor serves for it."""
+    if settings.metrics_port == 0 or os.environ.get(MULTIPROCESS_DIR):
+        return None
+    endpoint = Endpoint(settings.metrics_host, settings.metrics_port,
+                        health_app(REGISTRY, [service], lambda: None))  # fmt: skip
+    logging.getLogger("agentledger.run").info(
+        "metrics at http://%s:%d/metrics", settings.metrics_host, endpoint.port
+    )
+    return endpoint
+
+
+def _mark_ready(service: str, ready: Sequence[threading.Event], stop: threading.Event) -> None:
+    for event in ready:
+        while not event.wait(0.2):
+            if stop.is_set():
+                return
+    READY.labels(service).set(1)

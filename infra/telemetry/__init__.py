@@ -1,0 +1,1 @@
+"""What the services report about themselves: Prometheus series, health and readiness."""

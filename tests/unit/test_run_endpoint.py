@@ -1,0 +1,119 @@
+"""The endpoint of `agentledger run` adds up its children and knows which of them are ready."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.telemetry.endpoint import (
+    Endpoint,
+    forget_dead_processes,
+    health_app,
+    multiprocess_registry,
+)
+
+pytestmark = pytest.mark.unit
+
+CHILD = """
+import sys, time
+from agentledger.service_process import started
+from infra.telemetry.metrics import PROPOSALS, READY
+service, count = sys.argv[1], int(sys.argv[2])
+started(service)
+if count:
+    READY.labels(service).set(1)
+    PROPOSALS.labels("allow").inc(count)
+print("ok", flush=True)
+time.sleep(120)
+"""
+
+
+def _child(shared: Path, service: str, count: int) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, service, str(count)], text=True, stdout=subprocess.PIPE,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)},
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ok"
+    return child
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path) -> Iterator[str]:
+    """The run's endpoint over ``tmp_path``, expecting a decider and an api."""
+    registry = multiprocess_registry(tmp_path)
+    app = health_app(registry, ["decider", "api"], lambda: forget_dead_processes(tmp_path))
+    served = Endpoint("127.0.0.1", 0, app)
+    yield f"http://127.0.0.1:{served.port}"
+    served.close()
+
+
+def _allowed(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    line = next(
+        x for x in text.splitlines() if x.startswith('agentledger_proposals_total{outcome="allow"}')
+    )
+    return float(line.split()[-1])
+
+
+def test_counts_of_children_add_up_and_outlive_a_killed_child(
+    tmp_path: Path, endpoint: str
+) -> None:
+    """Two deciders count 3 and 4; after one is killed, 7 are still counted."""
+    first, second = _child(tmp_path, "decider", 3), _child(tmp_path, "decider", 4)
+    try:
+        assert _allowed(endpoint) == 7
+        first.kill()
+        first.wait(10)
+        assert _allowed(endpoint) == 7
+    finally:
+        for child in (first, second):
+            child.kill()
+            child.wait(10)
+
+
+def test_ready_only_when_every_expected_service_is_and_a_killed_one_is_down(
+    tmp_path: Path, endpoint: str
+) -> None:
+    """/readyz: 503 naming the api while it starts, 200 once ready, 503 "down" once killed."""
+    decider, api = _child(tmp_path, "decider", 1), _child(tmp_path, "api", 0)
+    try:
+        waiting = httpx.get(f"{endpoint}/readyz")
+        assert (waiting.status_code, waiting.json()["services"]) == (
+            503, {"decider": "ready", "api": "starting"},
+        )  # fmt: skip
+        api.kill()
+        api.wait(10)
+        api = _child(tmp_path, "api", 1)
+        ready = httpx.get(f"{endpoint}/readyz")
+        assert (ready.status_code, ready.json()["ready"]) == (200, True)
+        decider.kill()
+        decider.wait(10)
+        gone = httpx.get(f"{endpoint}/readyz")
+        assert (gone.status_code, gone.json()["services"]["decider"]) == (503, "down")
+        assert httpx.get(f"{endpoint}/healthz").status_code == 200
+        assert httpx.get(f"{endpoint}/other").status_code == 404
+    finally:
+        for child in (decider, api):
+            child.kill()
+            child.wait(10)
+
+
+def test_a_restarted_service_counts_a_restart(tmp_path: Path, endpoint: str) -> None:
+    """The second start of a service under one run is a restart; the first is not."""
+    first = _child(tmp_path, "api", 0)
+    first.kill()
+    first.wait(10)
+    again = _child(tmp_path, "api", 0)
+    try:
+        metrics = httpx.get(f"{endpoint}/metrics").text
+        assert 'agentledger_service_restarts_total{service="api"} 1.0' in metrics
+    finally:
+        again.kill()
+        again.wait(10)

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from agentledger.service_process import MULTIPROCESS_DIR, log_to_stderr
 from agentledger.settings import Settings
+from agentledger.state_metrics import state_collector
 from agentledger.supervision import (
     SERVICES,
     UnknownService,
@@ -62,10 +63,15 @@ def run_endpoint(
     settings = Settings()
     shared = Path(os.environ.get(MULTIPROCESS_DIR) or run_dir(settings) / "metrics")
     registry = multiprocess_registry(shared)
-    app = health_app(registry, chosen(services), lambda: forget_dead_processes(shared))
+    collector, close = state_collector(settings)
+    registry.register(collector)
+    app = health_app(
+        registry, chosen(services), lambda: forget_dead_processes(shared), settings.ready_max_lag
+    )
     endpoint = Endpoint(settings.metrics_host, settings.run_metrics_port, app)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     endpoint.close()
+    close()

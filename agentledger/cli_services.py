@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 
+from prometheus_client import REGISTRY
+
 from agentledger.api.server import ApiServer
 from agentledger.bootstrap import (
     decider_service,
@@ -21,6 +23,7 @@ from agentledger.bootstrap import (
 )
 from agentledger.service_process import log_config, log_to_stderr, run_service, started
 from agentledger.settings import Settings
+from agentledger.state_metrics import state_collector
 from consumers.reconciler.app import run
 from infra.telemetry.metrics import READY
 
@@ -78,6 +81,9 @@ def run_api() -> None:
     """Serve the HTTP API (OpenAPI at /docs) on the api_host/api_port settings."""
     settings = Settings()
     server = ApiServer(settings, ledger(settings, "api"), None, log_level="info")
+    if settings.metrics_port:  # on its own; under `agentledger run` the endpoint counts these
+        collector, _ = state_collector(settings)  # closed with the process
+        REGISTRY.register(collector)
     run_service("api", server.run, [server.ready], settings)
 
 

@@ -88,8 +88,8 @@ def own_endpoint(service: str, settings: Settings) -> Endpoint | None:
     """The service's own endpoint, if it has a port and no supervisor serves for it."""
     if settings.metrics_port == 0 or os.environ.get(MULTIPROCESS_DIR):
         return None
-    endpoint = Endpoint(settings.metrics_host, settings.metrics_port,
-                        health_app(REGISTRY, [service], lambda: None))  # fmt: skip
+    app = health_app(REGISTRY, [service], lambda: None, settings.ready_max_lag)
+    endpoint = Endpoint(settings.metrics_host, settings.metrics_port, app)
     logging.getLogger("agentledger.run").info(
         "metrics at http://%s:%d/metrics", settings.metrics_host, endpoint.port
     )

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     run_metrics_port: Port = Field(
         default=19100, description="Port of the one endpoint of `agentledger run`."
     )
+    ready_max_lag: int = Field(
+        default=10_000, ge=0,
+        description="A service whose consumer is more records than this behind on a partition"
+        " answers /readyz with 503 (`behind`).",
+    )  # fmt: skip
     run_dir: Path | None = Field(
         default=None,
         description="Where `agentledger run` keeps its supervisor's configuration, socket and"

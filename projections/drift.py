@@ -157,3 +157,14 @@ def drift_alerts(  # noqa: PLR0913  # every filter the CLI offers
         {"system": system, "cls": drift_class, "sev": severity},
     ).fetchall()
     return [DriftRow(*row) for row in rows]
+
+
+def open_counts(conn: psycopg.Connection[Any], prefix: str) -> list[tuple[str, str, int]]:
+    """(class, severity, how many) of the open alerts."""
+    rows = conn.execute(
+        SQL(
+            "SELECT drift_class, severity, count(*) FROM {0} WHERE resolved_at IS NULL"
+            " GROUP BY drift_class, severity"
+        ).format(Tables(prefix)("drift_alerts"))
+    ).fetchall()
+    return [(str(cls), str(severity), int(count)) for cls, severity, count in rows]

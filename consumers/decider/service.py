@@ -26,6 +26,7 @@ from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter
 from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import APPROVALS, DECISION_SECONDS, PROPOSALS, REJECTIONS
 from infra.topics import DEAD_LETTER_PRODUCER
 
@@ -102,9 +103,11 @@ class DeciderService:
         consumer = Consumer(member_config(self.config.kafka, group, instance, reading))
         consumer.subscribe([self.config.topic], on_assign=self._on_assign)
         next_reload = time.monotonic() + self.config.reload_s
+        lag = LagReport("decider", group)
         try:
             while not stop.is_set():
                 messages = ready_batch(consumer, self.config.batch_size, self.config.poll_timeout_s)
+                lag(consumer)
                 batch = [_consumed(m) for m in messages if _usable(m)]
                 if batch:
                     self._handle(batch, stop)

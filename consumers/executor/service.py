@@ -35,6 +35,7 @@ from infra.ledger.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed, RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import EXECUTIONS
 
 log = logging.getLogger("agentledger.executor")
@@ -128,9 +129,10 @@ class ExecutorService:
         try:
             self._redrive(stop)
             consumer.subscribe([self.config.topic], on_assign=lambda *_: self.ready.set())
-            next_retry = 0.0
+            next_retry, lag = 0.0, LagReport("executor", self.config.group_id)
             while not stop.is_set() and self._lock.held():
                 ready = ready_batch(consumer, 200, self.config.poll_timeout_s)
+                lag(consumer)
                 messages = [m for m in ready if _ok(m)]
                 self._handle_all(messages, stop)
                 if messages:

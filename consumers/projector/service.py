@@ -31,6 +31,7 @@ from infra.kafka_config import KafkaAccess, member_config
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.lag import LagReport
 from projections.store import Position, Projection, ProjectionStore
 
 log = logging.getLogger("agentledger.projector")
@@ -96,10 +97,12 @@ class Projector:
         consumer.subscribe(list(self._names), on_assign=self._on_assign)
         try:
             with psycopg.connect(self.store.url) as conn:
+                lag = LagReport("projector", self.consumer)
                 while not stop.is_set():
                     messages = ready_batch(
                         consumer, self.config.batch_size, self.config.poll_timeout_s
                     )
+                    lag(consumer)
                     batch, letters = self._decode(messages)
                     if letters and not self._dead_letter(letters, stop):
                         break

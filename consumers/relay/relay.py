@@ -31,6 +31,7 @@ from infra.ledger.outages import DATABASE_OUTAGES
 from infra.ledger.seal import TamperedNotification
 from infra.provenance import Owner, RecordSigner
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.metrics import RELAY_LAG
 from infra.topics import RELAYED
 
 log = logging.getLogger("agentledger.relay")
@@ -193,6 +194,7 @@ class Relay:
             inclusive_of_start=False,
         )  # fmt: skip
         if not notifications:
+            RELAY_LAG.set(0)
             return 0
         advanced = self.position.followed_by(notifications)
         checkpoint = None
@@ -215,6 +217,7 @@ class Relay:
             _abort(producer, exc, "relay batch")
             return 0
         self.position = advanced
+        RELAY_LAG.set(max((head or 0) - advanced.notification_id, 0))
         if checkpoint is not None:
             self._checkpoints.committed(checkpoint)
         return len(notifications)

@@ -111,6 +111,16 @@ class ApprovalIndex:
         query = SQL("{0} WHERE state = %s ORDER BY requested_at LIMIT %s").format(self._select)
         return self._query(query, (state, limit))
 
+    def pending(self) -> int:
+        """How many requests wait for a decision now."""
+        query = SQL("SELECT count(*) AS n FROM ({0} WHERE state = 'pending') AS waiting").format(
+            self._select
+        )
+        with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(query)
+            found = cursor.fetchone()
+        return int(found["n"]) if found else 0
+
     def due(self, now: datetime, limit: int = 500) -> list[UUID]:
         """Pending requests whose deadline has passed at ``now``, earliest first."""
         query = SQL(

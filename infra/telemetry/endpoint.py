@@ -19,11 +19,12 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app, multiprocess
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from infra.telemetry.metrics import READY, UP
+from infra.telemetry.metrics import CONSUMER_LAG, READY, UP
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 PID_OF_FILE = re.compile(r"_(\d+)\.db$")
+UP_NAME, READY_NAME, LAG_NAME = (m._name for m in (UP, READY, CONSUMER_LAG))  # noqa: SLF001  # the series' own names
 
 
 def multiprocess_registry(directory: Path) -> CollectorRegistry:
@@ -46,26 +47,42 @@ def forget_dead_processes(directory: Path) -> None:
             continue  # alive, someone else's
 
 
-def service_states(registry: CollectorRegistry, expected: Iterable[str]) -> dict[str, str]:
-    """``ready``, ``starting`` (up, not ready) or ``down`` for each expected service."""
-    up, ready = _by_service(registry, UP._name), _by_service(registry, READY._name)  # noqa: SLF001  # the series' own names
-    return {
-        name: "ready" if ready.get(name) else "starting" if up.get(name) else "down"
-        for name in expected
-    }
+def service_states(
+    registry: CollectorRegistry, expected: Iterable[str], max_lag: int
+) -> dict[str, str]:
+    """The state of each expected service: ``ready``, ``behind``, ``starting`` or ``down``.
+
+    ``behind``: ready, but one of its partitions lags by more than ``max_lag`` records;
+    ``starting``: up, not ready yet.
+    """
+    up, ready, lag = (_by_service(registry, name) for name in (UP_NAME, READY_NAME, LAG_NAME))
+
+    def state(name: str) -> str:
+        if not up.get(name):
+            return "down"
+        if not ready.get(name):
+            return "starting"
+        return "behind" if lag.get(name, 0) > max_lag else "ready"
+
+    return {name: state(name) for name in expected}
 
 
 def _by_service(registry: CollectorRegistry, name: str) -> dict[str, float]:
-    return {
-        sample.labels["service"]: sample.value
-        for family in registry.collect() if family.name == name
-        for sample in family.samples
-    }  # fmt: skip
+    """The highest value of ``name``'s samples per service (lag: the worst partition)."""
+    found: dict[str, float] = {}
+    for family in registry.collect():
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            service = sample.labels["service"]
+            found[service] = max(found.get(service, sample.value), sample.value)
+    return found
 
 
 def health_app(
-    registry: CollectorRegistry, expected: list[str], before_each: Callable[[], None]
-) -> WsgiApp:
+    registry: CollectorRegistry, expected: list[str], before_each: Callable[[], None],
+    max_lag: int,
+) -> WsgiApp:  # fmt: skip
     """The WSGI app of the endpoint; ``before_each`` runs before every request."""
     metrics = make_wsgi_app(registry)
 
@@ -77,7 +94,7 @@ def health_app(
         if path not in {"/healthz", "/readyz"}:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found: try /metrics, /healthz or /readyz\n"]
-        states = service_states(registry, expected)
+        states = service_states(registry, expected, max_lag)
         ready = all(state == "ready" for state in states.values())
         status = "200 OK" if path == "/healthz" or ready else "503 Service Unavailable"
         body = json.dumps({"ready": ready, "services": states}).encode()

@@ -63,6 +63,17 @@ DEAD_LETTERS = Counter(
     "Records a consumer gave up on, by consumer, origin topic and reason code.",
     ["consumer", "topic", "reason"],
 )
+CONSUMER_LAG = Gauge(
+    "agentledger_consumer_lag",
+    "Records a service's consumer has yet to read, per group, topic and partition.",
+    ["service", "group", "topic", "partition"],
+    multiprocess_mode="livemax",
+)
+RELAY_LAG = Gauge(
+    "agentledger_relay_lag",
+    "Notifications in the event store the active relay has not yet put on Kafka.",
+    multiprocess_mode="livemax",
+)
 RESTARTS = Counter(
     "agentledger_service_restarts",
     "Starts of a service after its first under this `agentledger run`.",

@@ -92,10 +92,15 @@ def _propose(agent: Client, contacts: list[ResourceRef]) -> list[ActionRef]:
 
 def _approve(settings: Settings, agent: Client, refs: list[ActionRef], timeout_s: float) -> None:
     """Each proposal asks a reviewer (the agent's first change of the contact); approve it."""
+    _wait_for_approval_requests(agent, refs, timeout_s)
     with closing(ApproverClient(settings.api, TOKEN)) as desk:
         for ref in refs:
-            assert agent.wait_for_decision(ref, timeout_s).outcome == "require_approval"
             desk.decide("approve", ref.action_id, {})
+
+
+def _wait_for_approval_requests(agent: Client, refs: list[ActionRef], timeout_s: float) -> None:
+    for ref in refs:
+        assert agent.wait_for_decision(ref, timeout_s).outcome == "require_approval"
 
 
 def _applied_per_action(
@@ -141,9 +146,23 @@ def test_prometheus_scrapes_every_service_and_the_series_move_with_work(
         assert ready
         before = prometheus.query("sum(agentledger_proposals_total)")
         assert before == [] or before[0][1] == 0
-        refs = _propose(agent, _contacts(mine, 5))
+        contacts = _contacts(mine, 5)
+        refs = _propose(agent, contacts)
+        _wait_for_approval_requests(agent, refs, 60)
+        prometheus.wait_for("agentledger_approvals_pending == 5")
         _approve(mine, agent, refs, 60)
         assert set(_applied_per_action(mine, refs, 60).values()) == {1}
+        prometheus.wait_for("agentledger_approvals_pending == 0")
+        prometheus.wait_for('agentledger_consumer_lag{service="decider"} >= 0')
+        prometheus.wait_for('agentledger_consumer_lag{service="projector"} >= 0')
+        prometheus.wait_for("agentledger_relay_lag >= 0")
+        systems = connectors(mine)
+        try:  # a person edits a contact in the CRM itself: drift the reconciler reports
+            edit = Mutation(contacts[0], Operation.UPSERT, {"phone": "555 0199"})
+            systems["crm"].apply(edit, f"by-hand-{uuid.uuid4().hex}", None)
+        finally:
+            systems.close()
+        prometheus.wait_for("sum(agentledger_drift_alerts_open) >= 1", timeout_s=120)
         producer = Producer(as_operator(mine))
         producer.produce(mine.topic("proposals.v1"), b"not avro at all", b"junk")
         assert producer.flush(30) == 0

@@ -23,20 +23,22 @@ pytestmark = pytest.mark.unit
 CHILD = """
 import sys, time
 from agentledger.service_process import started
-from infra.telemetry.metrics import PROPOSALS, READY
-service, count = sys.argv[1], int(sys.argv[2])
+from infra.telemetry.metrics import CONSUMER_LAG, PROPOSALS, READY
+service, count, lag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 started(service)
 if count:
     READY.labels(service).set(1)
     PROPOSALS.labels("allow").inc(count)
+CONSUMER_LAG.labels(service, "g", "t", "0").set(lag)
 print("ok", flush=True)
 time.sleep(120)
 """
 
 
-def _child(shared: Path, service: str, count: int) -> subprocess.Popen[str]:
+def _child(shared: Path, service: str, count: int, lag: int = 0) -> subprocess.Popen[str]:
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, service, str(count)], text=True, stdout=subprocess.PIPE,
+        [sys.executable, "-c", CHILD, service, str(count), str(lag)], text=True,
+        stdout=subprocess.PIPE,
         env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)},
     )  # fmt: skip
     assert child.stdout is not None
@@ -48,7 +50,9 @@ def _child(shared: Path, service: str, count: int) -> subprocess.Popen[str]:
 def endpoint(tmp_path: Path) -> Iterator[str]:
     """The run's endpoint over ``tmp_path``, expecting a decider and an api."""
     registry = multiprocess_registry(tmp_path)
-    app = health_app(registry, ["decider", "api"], lambda: forget_dead_processes(tmp_path))
+    app = health_app(
+        registry, ["decider", "api"], lambda: forget_dead_processes(tmp_path), max_lag=100
+    )
     served = Endpoint("127.0.0.1", 0, app)
     yield f"http://127.0.0.1:{served.port}"
     served.close()
@@ -117,3 +121,19 @@ def test_a_restarted_service_counts_a_restart(tmp_path: Path, endpoint: str) -> 
     finally:
         again.kill()
         again.wait(10)
+
+
+def test_a_service_behind_by_more_than_the_bound_is_not_ready(
+    tmp_path: Path, endpoint: str
+) -> None:
+    """A ready decider whose partition lags 101 records (bound: 100) makes /readyz 503."""
+    decider, api = _child(tmp_path, "decider", 1, lag=101), _child(tmp_path, "api", 1, lag=100)
+    try:
+        answer = httpx.get(f"{endpoint}/readyz")
+        assert (answer.status_code, answer.json()["services"]) == (
+            503, {"decider": "behind", "api": "ready"},
+        )  # fmt: skip
+    finally:
+        for child in (decider, api):
+            child.kill()
+            child.wait(10)

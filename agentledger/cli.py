@@ -166,15 +166,17 @@ def demo() -> None:
     from agentledger.demo_controls import run_controls  # noqa: PLC0415
     from agentledger.demo_drift import run_drift  # noqa: PLC0415
     from agentledger.demo_flow import run_flow  # noqa: PLC0415
+    from agentledger.demo_services import demo_services  # noqa: PLC0415
     from agentledger.services import with_own_api_port  # noqa: PLC0415
     from agentledger.smoke import run_smoke  # noqa: PLC0415
 
-    settings = with_own_api_port(Settings())  # its in-process API never meets a running one
+    settings = with_own_api_port(Settings())  # its API never meets one already running
     run_smoke(settings, out)
-    run_governed(settings, out)
-    run_flow(settings, out)
-    counts = run_drift(settings, out)
-    controlled = run_controls(settings, out)
+    with demo_services(settings, out) as (demo_settings, issuer, run):
+        run_governed(demo_settings, out)
+        run_flow(demo_settings, issuer, out)
+        counts = run_drift(demo_settings, run, out)
+        controlled = run_controls(demo_settings, issuer, out)
     audited = run_audit(settings, out)
     if not all(counts.values()) or not audited or not controlled:
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -59,8 +60,8 @@ def run_endpoint(
     services: Annotated[list[str], typer.Argument(help="The services the run expects.")],
 ) -> None:
     """Serve the run's /metrics, /healthz and /readyz (a child of `agentledger run`)."""
-    log_to_stderr("endpoint")
     settings = Settings()
+    log_to_stderr("endpoint", settings)
     shared = Path(os.environ.get(MULTIPROCESS_DIR) or run_dir(settings) / "metrics")
     registry = multiprocess_registry(shared)
     collector, close = state_collector(settings)
@@ -69,6 +70,10 @@ def run_endpoint(
         registry, chosen(services), lambda: forget_dead_processes(shared), settings.ready_max_lag
     )
     endpoint = Endpoint(settings.metrics_host, settings.run_metrics_port, app)
+    logging.getLogger("agentledger.run").info(
+        "serving /metrics, /healthz and /readyz at http://%s:%d",
+        settings.metrics_host, settings.run_metrics_port,
+    )  # fmt: skip
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

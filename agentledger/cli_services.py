@@ -89,12 +89,13 @@ def run_api() -> None:
 
 def run_reconciler() -> None:
     """Compare belief and reality per resource; alerts go to drift.v1 (until SIGTERM/SIGINT)."""
-    log_to_stderr("reconciler")
-    app = reconciler(Settings())
+    settings = Settings()
+    log_to_stderr("reconciler", settings)
+    app = reconciler(settings)
     started("reconciler")
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorators are untyped
     async def ready() -> None:  # faust runs its tasks once the worker has started
         READY.labels("reconciler").set(1)
 
-    run(app, logging_config=log_config("reconciler"))
+    run(app, logging_config=log_config("reconciler", settings))

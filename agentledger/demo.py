@@ -1,16 +1,14 @@
 """The demo's governed scenario: an agent proposes, policy decides, every answer explained.
 
-Runs the relay and the decider in this process, registers a demo agent with its signing
-key, proposes five actions through the SDK and prints each decision with its reasons and
-obligations, then one signed with a key the agent never registered.
+With the services of the demo's `agentledger run`, registers a demo agent with its
+signing key, proposes five actions through the SDK and prints each decision with its
+reasons and obligations, then one signed with a key the agent never registered.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -18,17 +16,15 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
-from agentledger.bootstrap import decider_service, enroll_agent, ledger, relay, system_context
+from agentledger.bootstrap import enroll_agent, ledger, system_context
 from agentledger.client import Client, Decision
 from agentledger.credentials import agent_api_token
-from agentledger.services import answering, running
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key
 from domain.events import ActionProposed
 from domain.ids import action_id
 from domain.signing import signed
 from domain.values import ResourceRef
-from infra.ledger.ledger import Ledger
 
 AGENT = "demo-agent"
 TIMEOUT_S = 60.0
@@ -47,10 +43,9 @@ def run_governed(settings: Settings, out: Console) -> list[Decision]:
             f" its key {kid}"
         )
         enroll_agent(settings, AGENT)
-        with _services(settings, the_ledger), Client(AGENT, settings) as client:
+        with Client(AGENT, settings) as client:
             out.print(
-                "[bold]6.[/] relay and decider running; proposing through the SDK, each"
-                " proposal signed with the agent's key:"
+                "[bold]6.[/] proposing through the SDK, each proposal signed with the agent's key:"
             )
             run = uuid.uuid4().hex[:8]
             resource = f"crm/contact/demo-{run}"
@@ -110,15 +105,3 @@ def _signed_by_a_stranger(settings: Settings, client: Client, key: str, resource
         timeout=10,
     ).raise_for_status()
     return client.wait_for_decision(action_id(AGENT, key), TIMEOUT_S)
-
-
-@contextmanager
-def _services(settings: Settings, the_ledger: Ledger) -> Iterator[None]:
-    """The relay and the decider, and the API the SDK asks for decisions."""
-    the_relay, decider = relay(settings, the_ledger), decider_service(settings, the_ledger)
-    with (
-        running([("the relay", the_relay.run, the_relay.active),
-                 ("the decider", decider.run, decider.ready)]),
-        answering(settings, the_ledger),
-    ):  # fmt: skip
-        yield

@@ -20,7 +20,7 @@ from agentledger.approver_client import ApiRefused, ApproverClient
 from agentledger.bootstrap import connectors, enroll_agent, ledger, system_context, wall_clock
 from agentledger.client import Client, DecisionTimeout
 from agentledger.local_issuer import LocalIssuer
-from agentledger.services import services, wait_until
+from agentledger.services import wait_until
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key
 from domain.action_state import Status
@@ -28,15 +28,14 @@ from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
 from infra.ledger.ledger import Ledger
 
-AGENT = "demo-ops-bot"
+AGENT = f"demo-ops-bot-{uuid.uuid4().hex[:6]}"
+"""One per demo run: its day's budget is the demo's alone, however often the demo runs."""
 TIMEOUT_S = 90.0
 WAIT_UNDER_STOP_S = 3.0
 
 
-def run_controls(settings: Settings, out: Console) -> bool:
-    """Run the scenario; True if each control had its effect."""
-    issuer = LocalIssuer(settings.oidc_audience).start()
-    settings = settings.model_copy(update={"oidc_issuer": issuer.url})
+def run_controls(settings: Settings, issuer: LocalIssuer, out: Console) -> bool:
+    """Run the scenario; True if each control had its effect (signed in through ``issuer``)."""
     the_ledger, systems = ledger(settings), connectors(settings)
     contact = ResourceRef(system="crm", type="contact", id=f"demo-ops-{uuid.uuid4().hex[:6]}")
     seed = Mutation(contact, Operation.UPSERT, {"name": "Grace", "tier": "silver"})
@@ -51,7 +50,6 @@ def run_controls(settings: Settings, out: Console) -> bool:
         operator_token = issuer.mint("demo-operator", ["operator"], now, hour)
         approver_token = issuer.mint("demo-approver", ["reviewer"], now, hour)
         with (
-            services(settings, the_ledger, systems),
             Client(AGENT, settings) as agent,
             closing(ApproverClient(settings.api, operator_token)) as ops,
             closing(ApproverClient(settings.api, approver_token)) as desk,
@@ -62,7 +60,6 @@ def run_controls(settings: Settings, out: Console) -> bool:
     finally:
         systems.close()
         the_ledger.close()
-        issuer.stop()
 
 
 def _scenario(  # noqa: PLR0913  # the actors of the scenario

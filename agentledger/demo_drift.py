@@ -1,10 +1,11 @@
 """The demo's drift scenario: one real cause for each drift class, then the drift report.
 
 A scripted agent changes two CRM contacts through the ledger while the reconciler runs
-as its own process. Then reality moves away from belief, five ways: a human edits a
-contact in the CRM's UI, the CRM silently drops a write, an approver revokes a change
-after it ran, the agent proposes against a state that is no longer true, and the
-observer stops for a while. The report lists every alert with its one-line explanation.
+(a child of the demo's `agentledger run`). Then reality moves away from belief, five
+ways: a human edits a contact in the CRM's UI, the CRM silently drops a write, an
+approver revokes a change after it ran, the agent proposes against a state that is no
+longer true, and the observer stops for a while. The report lists every alert with its
+one-line explanation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -29,8 +29,8 @@ from agentledger.bootstrap import (
 )
 from agentledger.client import Client
 from agentledger.credentials import kafka_access
-from agentledger.processes import ObserverThread, ReconcilerProcess
-from agentledger.services import services, wait_until
+from agentledger.services import wait_until
+from agentledger.services_run import ServicesRun
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key
 from domain.action_state import Status
@@ -87,26 +87,23 @@ class Scene:
         return CrmAdmin(self.settings.crm)
 
 
-def run_drift(settings: Settings, out: Console) -> dict[str, int]:
-    """Run the scenario and print the report; the number of alerts per class."""
-    settings = settings.model_copy(update={
-        "reconciler_settle_s": 2.0, "reconciler_stale_after_s": 5.0, "reconciler_tick_s": 0.5,
-        "observer_poll_s": 0.2, "observer_heartbeat_s": 1.0,
-    })  # fmt: skip
+def run_drift(settings: Settings, services: ServicesRun, out: Console) -> dict[str, int]:
+    """Run the scenario and print the report; the number of alerts per class.
+
+    The reconciler of ``services`` runs with the demo's short windows; its observer is
+    stopped for a while through the run's supervisor.
+    """
     run = uuid.uuid4().hex[:6]
     first = ResourceRef(system="crm", type="contact", id=f"drift-{run}-a")
     second = ResourceRef(system="crm", type="contact", id=f"drift-{run}-b")
     the_ledger, systems = ledger(settings), connectors(settings)
-    log = Path(settings.state_dir) / "logs" / "demo-reconciler.log"
     started = time.time()
-    reconciler = ReconcilerProcess(settings, log)
-    observing = ObserverThread(settings, systems)
     try:
-        # Observe from the start: a gap between the last scenario's observer and this one
-        # longer than the stale window would raise an observer_stale of its own.
-        observing.start()
-        reconciler.wait_ready()
-        out.print(f"[bold]11.[/] reconciler running (settle 2 s; feeds stale after 5 s; log {log})")
+        out.print(
+            f"[bold]11.[/] the reconciler compares belief and reality (settle"
+            f" {settings.reconciler_settle_s:.0f} s; feeds stale after"
+            f" {settings.reconciler_stale_after_s:.0f} s)"
+        )
         with the_ledger.batch(system_context()) as tx:
             if tx.find_agent(AGENT) is None:
                 tx.register_agent(
@@ -115,20 +112,16 @@ def run_drift(settings: Settings, out: Console) -> dict[str, int]:
                 )  # fmt: skip
             enroll_key(settings, tx, AGENT, "demo")
         enroll_agent(settings, AGENT)
-        with (
-            services(settings, the_ledger, systems, observe=False),
-            Client(AGENT, settings) as client,
-        ):
+        with Client(AGENT, settings) as client:
             scene = Scene(settings, the_ledger, systems, client)
             _act(scene, first, second, run, out)
-            observing.stop()
-            out.print("   the observer stops for 7 s (no one reads the change feeds)")
+            services.control("stop", "observer")
+            out.print("   the observer stops for 7 s (`supervisorctl stop observer`: no one reads"
+                      " the change feeds)")  # fmt: skip
             time.sleep(7)
-            observing.start()
+            services.control("start", "observer")
             counts = _report(settings, {first.key, second.key}, started, out)
     finally:
-        observing.stop()
-        reconciler.stop()
         systems.close()
         the_ledger.close()
     return counts

@@ -34,7 +34,7 @@ from agentledger.bootstrap import (
 )
 from agentledger.client import Client
 from agentledger.local_issuer import LocalIssuer
-from agentledger.services import observations_since, services, wait_until
+from agentledger.services import observations_since, wait_until
 from agentledger.settings import Settings
 from agentledger.signing_keys import enroll_key
 from domain.action import Action
@@ -58,7 +58,7 @@ from infra.ledger.ledger import Ledger
 
 AGENTS = ("demo-sales-bot", "demo-billing-bot")
 APPROVER = Approver("demo-approver", ["reviewer", "security", "finance", "owner"])
-DEMO_TTL_S = 8
+DEMO_TTL_S = 15
 TIMEOUT_S = 90.0
 
 
@@ -75,11 +75,11 @@ class Step:
     approver: str = "approve"  # approve | ignore
 
 
-def run_flow(settings: Settings, out: Console) -> dict[str, str]:
-    """Run the scenario; the final status of each step's action, by title."""
-    bundle = _demo_bundle(settings.policy_bundle)
-    issuer = LocalIssuer(settings.oidc_audience).start()  # the approver signs in through it
-    settings = settings.model_copy(update={"policy_bundle": bundle, "oidc_issuer": issuer.url})
+def run_flow(settings: Settings, issuer: LocalIssuer, out: Console) -> dict[str, str]:
+    """Run the scenario; the final status of each step's action, by title.
+
+    The approver signs in through ``issuer``, the one the demo's API trusts.
+    """
     the_ledger, systems = ledger(settings), connectors(settings)
     run = uuid.uuid4().hex[:6]
     contact = ResourceRef(system="crm", type="contact", id=f"demo-{run}")
@@ -100,14 +100,12 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
             enroll_agent(settings, agent)
         token = issuer.mint(APPROVER.name, APPROVER.roles, wall_clock(), timedelta(hours=1))
         with (
-            services(settings, the_ledger, systems),
             Client(AGENTS[0], settings) as sales,
             closing(ApproverClient(settings.api, token)) as desk,
         ):
             clients = {AGENTS[0]: sales, AGENTS[1]: Client(AGENTS[1], settings)}
             out.print(
-                "[bold]9.[/] relay, decider, executor, expirer, observer and API running;"
-                f" {APPROVER.name} signed in through the local issuer {issuer.url}"
+                f"[bold]9.[/] {APPROVER.name} signed in through the local issuer {issuer.url}"
             )
             ids = {}
             for step in steps:
@@ -141,8 +139,6 @@ def run_flow(settings: Settings, out: Console) -> dict[str, str]:
     finally:
         systems.close()
         the_ledger.close()
-        issuer.stop()
-        shutil.rmtree(bundle, ignore_errors=True)
 
 
 def _steps(run: str, contact: ResourceRef, invoice: ResourceRef) -> list[Step]:
@@ -230,7 +226,7 @@ def _describe(record: DomainEvent) -> str:  # noqa: PLR0911  # one line per even
     return name
 
 
-def _demo_bundle(source: Path) -> Path:
+def demo_bundle(source: Path) -> Path:
     """A copy of the active bundle with short approval TTLs, so an expiry happens live."""
     target = Path(tempfile.mkdtemp(prefix="agentledger-demo-bundle-"))
     shutil.copytree(source, target, dirs_exist_ok=True)

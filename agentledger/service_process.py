@@ -12,6 +12,7 @@ import logging
 import logging.config
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,24 +28,43 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 LOG_FORMAT = "%(asctime)s {service} %(name)s %(levelname)s %(message)s"
 
 
-def log_config(service: str) -> dict[str, Any]:
+def log_format(settings: Settings) -> str:
+    """``text`` or ``json``: ``auto`` is text on a terminal, JSON lines otherwise."""
+    if settings.log_format != "auto":
+        return settings.log_format
+    return "text" if sys.stderr.isatty() else "json"
+
+
+def log_config(service: str, settings: Settings) -> dict[str, Any]:
     """Lines (INFO and up) to stderr that name ``service``, so interleaved children stay apart.
 
-    Each HTTP request of the registry client is not news: httpx logs warnings only.
+    JSON lines carry ``time``, ``level``, ``logger``, ``message``, ``service`` and, when
+    there is one, ``action_id``. Each request of the registry client is not news: httpx
+    logs warnings only.
     """
+    formatters = {
+        "text": {"format": LOG_FORMAT.format(service=service)},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "static_fields": {"service": service},
+        },
+    }
     return {
         "version": 1, "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": LOG_FORMAT.format(service=service)}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                                "stream": "ext://sys.stderr"}},
+        "formatters": {"chosen": formatters[log_format(settings)]},
+        "filters": {"context": {"()": "infra.telemetry.log_context.ContextFilter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "chosen",
+                                "filters": ["context"], "stream": "ext://sys.stderr"}},
         "root": {"level": "INFO", "handlers": ["stderr"]},
         "loggers": {"httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
     }  # fmt: skip
 
 
-def log_to_stderr(service: str) -> None:
+def log_to_stderr(service: str, settings: Settings) -> None:
     """Configure this process's logging as :func:`log_config` says."""
-    logging.config.dictConfig(log_config(service))
+    logging.config.dictConfig(log_config(service, settings))
 
 
 def run_service(
@@ -54,7 +74,7 @@ def run_service(
     settings: Settings,
 ) -> None:
     """Run ``run(stop)`` until SIGTERM or SIGINT; ready once every event in ``ready`` is set."""
-    log_to_stderr(service)
+    log_to_stderr(service, settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

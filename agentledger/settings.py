@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds.")
     api_port: Port = Field(default=18000, description="Port of the HTTP API.")
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto",
+        description="Services' log lines: `text`, `json` (one object per line), or `auto`:"
+        " text on a terminal, JSON otherwise.",
+    )
     metrics_host: str = Field(
         default="127.0.0.1",
         description="Address a service's (or `agentledger run`'s) /metrics, /healthz and /readyz"

@@ -49,8 +49,13 @@ def run_dir(settings: Settings) -> Path:
     return settings.run_dir or settings.state_dir / "run"
 
 
-def supervisor_config(services: Sequence[str], where: Path, cli: Path) -> str:
-    """Supervisord's configuration: one program per service, and the endpoint."""
+def supervisor_config(
+    services: Sequence[str], where: Path, cli: Path, log_format: str = "json"
+) -> str:
+    """Supervisord's configuration: one program per service, and the endpoint.
+
+    Children log in ``log_format`` (their output is a pipe: they cannot tell themselves).
+    """
     config = configparser.ConfigParser(interpolation=None)
     config.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written
     config["supervisord"] = {
@@ -67,6 +72,10 @@ def supervisor_config(services: Sequence[str], where: Path, cli: Path) -> str:
     program = shlex.quote(str(cli))
     children = {name: f"{program} {name}" for name in services}
     children[ENDPOINT] = f"{program} run-endpoint " + " ".join(services)
+    environment = (
+        f'PROMETHEUS_MULTIPROC_DIR="{metrics}",AGENTLEDGER_METRICS_PORT="0",'
+        f'AGENTLEDGER_LOG_FORMAT="{log_format}"'
+    )
     for name, command in children.items():
         config[f"program:{name}"] = {
             "command": command,
@@ -80,7 +89,7 @@ def supervisor_config(services: Sequence[str], where: Path, cli: Path) -> str:
             "redirect_stderr": "true",
             "stdout_logfile": "/dev/stdout",
             "stdout_logfile_maxbytes": "0",
-            "environment": f'PROMETHEUS_MULTIPROC_DIR="{metrics}",AGENTLEDGER_METRICS_PORT="0"',
+            "environment": environment,
         }
     text = io.StringIO()
     config.write(text)
@@ -110,7 +119,11 @@ def prepare(settings: Settings, services: Sequence[str]) -> Path:
     shutil.rmtree(where / "metrics", ignore_errors=True)
     (where / "metrics").mkdir(mode=0o700)
     conf = where / "supervisord.conf"
-    conf.write_text(supervisor_config(services, where, Path(sys.executable).parent / "agentledger"))
+    chosen_format = settings.log_format
+    if chosen_format == "auto":
+        chosen_format = "text" if sys.stdout.isatty() else "json"
+    cli = Path(sys.executable).parent / "agentledger"
+    conf.write_text(supervisor_config(services, where, cli, chosen_format))
     conf.chmod(0o600)
     return conf
 

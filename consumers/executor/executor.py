@@ -47,6 +47,7 @@ from infra.connectors.base import (
 from infra.ledger.commands import Commands
 from infra.ledger.execution_index import ExecutionRow
 from infra.ledger.ledger import Ledger
+from infra.telemetry.log_context import about_action
 from infra.telemetry.metrics import CONNECTOR_ERRORS, CONNECTOR_SECONDS
 
 log = logging.getLogger("agentledger.executor")
@@ -146,6 +147,10 @@ class Executor:
         Raises :class:`ConnectorUnavailable` when the resource cannot even be read: the
         caller retries later, nothing was recorded.
         """
+        with about_action(action_id):
+            return self._execute(action_id)
+
+    def _execute(self, action_id: UUID) -> Outcome:
         action = self.load(action_id)
         if action is None or action.status not in {Status.AUTHORIZED, Status.RETRY_PENDING}:
             return Outcome.SKIPPED
@@ -217,6 +222,10 @@ class Executor:
 
     def redrive(self, row: ExecutionRow) -> Outcome:
         """Finish an execution left in flight (a crash): call again with the same key."""
+        with about_action(row.action_id):
+            return self._redrive(row)
+
+    def _redrive(self, row: ExecutionRow) -> Outcome:
         action = self.load(row.action_id)
         if action is None or action.status is not Status.EXECUTING:
             return Outcome.SKIPPED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -83,7 +84,6 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
         assert decided in result.stdout, result.stdout
     flat = " ".join(result.stdout.split())
     for control in (
-        "demo-operator suspended demo-ops-bot while the change awaits approval",
         "the approver approves it: refused (agent_suspended)",
         "it proposes again while suspended: deny (agent_suspended",
         "reinstated; approved again: applied",
@@ -94,6 +94,8 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
         "resumed by demo-operator: drill over",
     ):
         assert control in flat, result.stdout
+    assert re.search(r"demo-operator suspended demo-ops-bot-\w+ while the change awaits approval",
+                     flat), result.stdout  # fmt: skip
     timeline = result.stdout.split("timeline (seconds since start):")[1]
     for event in (
         "first touch of the contact: MutationApplied",
@@ -108,6 +110,13 @@ def test_demo_runs_the_smoke_and_the_governed_scenario_on_the_real_stack() -> No
         assert event in " ".join(timeline.split()), timeline
     assert "delete by another name: rejected (unknown_action_type)" in result.stdout
     assert "execution scenario done" in result.stdout
+    assert (
+        "services: `agentledger run`, every service a supervised child process; metrics at"
+        " http://127.0.0.1:" in flat
+    )
+    applied = re.search(r"actions applied: (\d+)", flat)
+    assert applied is not None
+    assert int(applied.group(1)) > 0, "the run's own metrics count what its executor applied"
     assert "demo-approver signed in through the local issuer http://127.0.0.1:" in " ".join(
         result.stdout.split()
     )

@@ -205,10 +205,13 @@ def test_children_killed_with_sigkill_are_restarted_and_nothing_is_lost_or_done_
     assert run.wait_ready()["ready"]
 
 
-def test_sigterm_stops_every_child_and_each_log_line_names_its_service(
+def test_sigterm_stops_every_child_and_each_json_log_line_names_its_service(
     mine: Settings, tmp_path: Path
 ) -> None:
-    """A run of two services stops cleanly on SIGTERM: exit 0, no child left behind."""
+    """A run of two services stops cleanly on SIGTERM: exit 0, no child left behind.
+
+    Its output is not a terminal, so the children wrote JSON lines, each with its service.
+    """
     own_api = mine.model_copy(update={"api_port": free_ports(1)[0]})
     supervised = SupervisedRun(own_api, tmp_path, ["expirer", "api"])
     try:
@@ -220,6 +223,6 @@ def test_sigterm_stops_every_child_and_each_log_line_names_its_service(
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    lines = supervised.log.read_text().splitlines()
-    assert any(" expirer agentledger." in line for line in lines)
-    assert any(" api uvicorn" in line for line in lines)
+    lines = [json.loads(x) for x in supervised.log.read_text().splitlines() if x.startswith("{")]
+    assert {"expirer", "api", "endpoint"} <= {line["service"] for line in lines}
+    assert any(line["logger"].startswith("uvicorn") for line in lines if line["service"] == "api")

@@ -53,6 +53,7 @@ def test_each_service_is_a_restarted_program_sharing_the_metrics_directory(tmp_p
     assert decider["stdout_logfile"] == "/dev/stdout"
     assert f'PROMETHEUS_MULTIPROC_DIR="{tmp_path / "metrics"}"' in decider["environment"]
     assert 'AGENTLEDGER_METRICS_PORT="0"' in decider["environment"]
+    assert 'AGENTLEDGER_LOG_FORMAT="json"' in decider["environment"]
     assert (
         config[f"program:{ENDPOINT}"]["command"] == "/opt/al/agentledger run-endpoint decider api"
     )

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-TRANSIENT = frozenset({
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,  # noqa: SLF001  # librdkafka's public local codes
-})  # fmt: skip
+from infra.outages import kafka_settling
+
 PAUSE_S = 0.2
 
 
@@ -28,10 +26,7 @@ def watermarks(
         try:
             low, high = consumer.get_watermark_offsets(partition, timeout=min(left, 10.0))
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            transient = isinstance(error, KafkaError) and (
-                error.code() in TRANSIENT or error.retriable()
-            )
+            transient = kafka_settling(exc.args[0] if exc.args else None)
             if not transient or time.monotonic() + PAUSE_S >= deadline:
                 raise
             time.sleep(PAUSE_S)

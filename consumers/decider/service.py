@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from consumers.decider.attempt import Tally
 from consumers.decider.decider import Decider, Halted
@@ -22,9 +22,8 @@ from consumers.decider.intake import Consumed
 from domain.events.decisions import DecisionOutcome
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, client_config, member_config
-from infra.ledger.outages import DATABASE_OUTAGES
+from infra.outages import OUTAGES
 from infra.serde.deadletter import DeadLetter
-from infra.serde.errors import RegistryUnavailable
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import APPROVALS, DECISION_SECONDS, PROPOSALS, REJECTIONS
@@ -32,8 +31,8 @@ from infra.topics import DEAD_LETTER_PRODUCER
 
 log = logging.getLogger("agentledger.decider")
 
-TRANSIENT: tuple[type[Exception], ...] = (RegistryUnavailable, KafkaException, *DATABASE_OUTAGES)
-"""Outages (registry, broker, database): a batch failing with one is retried, never isolated."""
+TRANSIENT = OUTAGES
+"""A batch failing with an outage is retried as it is, never isolated."""
 HALT_LOG_S = 60.0
 
 

@@ -31,20 +31,16 @@ from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
 from infra.kafka_config import KafkaAccess, member_config
 from infra.ledger.execution_index import ExecutionIndex
-from infra.ledger.outages import DATABASE_OUTAGES
+from infra.outages import DATABASE_OUTAGES, OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
-from infra.serde.errors import BadRecord, ProcessingFailed, RegistryUnavailable
+from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import EXECUTIONS
 
 log = logging.getLogger("agentledger.executor")
-TRANSIENT: tuple[type[Exception], ...] = (
-    ConnectorUnavailable,
-    RegistryUnavailable,
-    KafkaException,
-    *DATABASE_OUTAGES,
-)
+TRANSIENT: tuple[type[Exception], ...] = (ConnectorUnavailable, *OUTAGES)
+"""The service outages, and a system of record that does not answer: waited out."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.context import CommandContext
 from domain.errors import ApprovalStillOpen, InvalidTransition
 from infra.ledger.ledger import Ledger
-from infra.ledger.outages import DATABASE_OUTAGES
+from infra.outages import DATABASE_OUTAGES
 from infra.telemetry.metrics import APPROVALS
 
 log = logging.getLogger("agentledger.expirer")

@@ -13,11 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from eventsourcing.persistence import Notification
 
 from infra.checkpoints import store_link
 from infra.kafka_config import KafkaAccess, client_config
+from infra.outages import kafka_settling
 from infra.provenance import Owner, RecordSigner, message_headers
 from infra.serde.errors import Unproven
 from infra.watermarks import watermarks
@@ -25,17 +26,6 @@ from infra.watermarks import watermarks
 log = logging.getLogger("agentledger.relay")
 
 LOOKBACK = 1000  # records to scan back for the latest position (transaction markers use offsets)
-
-
-TRANSIENT = {
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,  # noqa: SLF001
-}  # fmt: skip
-"""Leadership and metadata still settling (e.g. a topic just created): try again."""
-
-
-def _transient(error: KafkaError) -> bool:
-    return bool(error.retriable()) or error.code() in TRANSIENT
 
 
 @dataclass
@@ -104,7 +94,7 @@ class PositionStore:
             try:
                 return self._load()
             except KafkaException as exc:
-                if not _transient(exc.args[0]) or attempt == attempts - 1:
+                if not kafka_settling(exc.args[0]) or attempt == attempts - 1:
                     raise
                 time.sleep(1.0)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -27,8 +27,8 @@ from consumers.relay.wakeup import StoreWakeup
 from infra.chain_tails import chain_tails
 from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
-from infra.ledger.outages import DATABASE_OUTAGES
 from infra.ledger.seal import TamperedNotification
+from infra.outages import DATABASE_OUTAGES
 from infra.provenance import Owner, RecordSigner
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry.metrics import RELAY_LAG

@@ -25,6 +25,7 @@ from agentledger.service_process import log_config, log_to_stderr, run_service, 
 from agentledger.settings import Settings
 from agentledger.state_metrics import state_collector
 from consumers.reconciler.app import run
+from consumers.relay.relay import Relay
 from infra.telemetry.metrics import READY
 
 
@@ -32,34 +33,38 @@ def run_relay() -> None:
     """Relay the ledger to Kafka until SIGTERM/SIGINT (a standby if another relay is active)."""
     settings = Settings()
     the_relay = relay(settings)
-    run_service("relay", the_relay.run, [the_relay.active], settings)
+    run_service("relay", the_relay.run, lambda: _active_or_standing_by(the_relay), settings)
 
 
 def run_decider() -> None:
     """Decide proposals from Kafka until SIGTERM/SIGINT (instances share one consumer group)."""
     settings = Settings()
     service = decider_service(settings)
-    run_service("decider", service.run, [service.ready], settings)
+    run_service("decider", service.run, service.ready.is_set, settings)
 
 
 def run_executor() -> None:
     """Execute authorized actions until SIGTERM/SIGINT (a standby if another is active)."""
     settings = Settings()
     service = executor_service(settings)
-    run_service("executor", service.run, [service.ready], settings)
+
+    def ready() -> bool:  # executing with its partitions, or standing by for the one that is
+        return (service.active.is_set() and service.ready.is_set()) or service.standing_by.is_set()
+
+    run_service("executor", service.run, ready, settings)
 
 
 def run_observer() -> None:
     """Observe every system's change feed until SIGTERM/SIGINT."""
     settings = Settings()
     service = observer(settings)
-    run_service("observer", service.run, [service.ready], settings)
+    run_service("observer", service.run, service.ready.is_set, settings)
 
 
 def run_expirer() -> None:
     """Expire due approval requests until SIGTERM/SIGINT."""
     settings = Settings()
-    run_service("expirer", expirer(settings).run, [], settings)
+    run_service("expirer", expirer(settings).run, lambda: True, settings)
 
 
 def run_projector() -> None:
@@ -74,7 +79,7 @@ def run_projector() -> None:
         for thread in threads:
             thread.join()
 
-    run_service("projector", run_all, [p.ready for p in every], settings)
+    run_service("projector", run_all, lambda: all(p.ready.is_set() for p in every), settings)
 
 
 def run_api() -> None:
@@ -82,9 +87,14 @@ def run_api() -> None:
     settings = Settings()
     server = ApiServer(settings, ledger(settings, "api"), None, log_level="info")
     if settings.metrics_port:  # on its own; under `agentledger run` the endpoint counts these
-        collector, _ = state_collector(settings)  # closed with the process
+        collector, _ = state_collector(settings)  # its connections close with the process
         REGISTRY.register(collector)
-    run_service("api", server.run, [server.ready], settings)
+    run_service("api", server.run, server.ready.is_set, settings)
+
+
+def _active_or_standing_by(the_relay: Relay) -> bool:
+    """A relay is ready once it relays, or stands by for the one that does."""
+    return the_relay.active.is_set() or the_relay.standing_by.is_set()
 
 
 def run_reconciler() -> None:

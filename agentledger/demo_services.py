@@ -69,7 +69,7 @@ def demo_services(
 def _caught_up(run: ServicesRun, within: timedelta) -> None:
     """Until the relay has put every stored event on Kafka (the audit reads both)."""
     deadline = time.monotonic() + within.total_seconds()
-    while run.metric("agentledger_relay_lag") > 0 and time.monotonic() < deadline:
+    while run.metric('agentledger_relay_lag{service="relay"}') > 0 and time.monotonic() < deadline:
         time.sleep(0.5)
 
 

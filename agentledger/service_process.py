@@ -14,17 +14,18 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import REGISTRY
 
 from agentledger.settings import Settings
-from infra.telemetry.endpoint import Endpoint, health_app
+from infra.telemetry.endpoint import Endpoint, Health, health_app
 from infra.telemetry.metrics import READY, RESTARTS, UP
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+READY_POLL_S = 0.5
 LOG_FORMAT = "%(asctime)s {service} %(name)s %(levelname)s %(message)s"
 
 
@@ -70,10 +71,10 @@ def log_to_stderr(service: str, settings: Settings) -> None:
 def run_service(
     service: str,
     run: Callable[[threading.Event], None],
-    ready: Sequence[threading.Event],
+    ready: Callable[[], bool],
     settings: Settings,
 ) -> None:
-    """Run ``run(stop)`` until SIGTERM or SIGINT; ready once every event in ``ready`` is set."""
+    """Run ``run(stop)`` until SIGTERM or SIGINT; reported ready while ``ready()`` says so."""
     log_to_stderr(service, settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -108,7 +109,7 @@ def own_endpoint(service: str, settings: Settings) -> Endpoint | None:
     """The service's own endpoint, if it has a port and no supervisor serves for it."""
     if settings.metrics_port == 0 or os.environ.get(MULTIPROCESS_DIR):
         return None
-    app = health_app(REGISTRY, [service], lambda: None, settings.ready_max_lag)
+    app = health_app(REGISTRY, Health(REGISTRY, [service], settings.ready_max_lag), lambda: None)
     endpoint = Endpoint(settings.metrics_host, settings.metrics_port, app)
     logging.getLogger("agentledger.run").info(
         "metrics at http://%s:%d/metrics", settings.metrics_host, endpoint.port
@@ -116,9 +117,9 @@ def own_endpoint(service: str, settings: Settings) -> Endpoint | None:
     return endpoint
 
 
-def _mark_ready(service: str, ready: Sequence[threading.Event], stop: threading.Event) -> None:
-    for event in ready:
-        while not event.wait(0.2):
-            if stop.is_set():
-                return
-    READY.labels(service).set(1)
+def _mark_ready(service: str, ready: Callable[[], bool], stop: threading.Event) -> None:
+    """Follow ``ready()`` (it can fall back, e.g. a lock lost) until the service stops."""
+    gauge = READY.labels(service)
+    while not stop.is_set():
+        gauge.set(1 if ready() else 0)
+        stop.wait(READY_POLL_S)

@@ -13,6 +13,7 @@ import httpx
 
 from agentledger.processes import CLI, settings_env
 from agentledger.settings import Settings
+from agentledger.supervision import GROUP
 
 SUPERVISORCTL = CLI.parent / "supervisorctl"
 
@@ -59,8 +60,9 @@ class ServicesRun:
 
     def control(self, action: str, service: str) -> str:
         """``supervisorctl ACTION SERVICE`` (``stop``, ``start``, ``pid``…); what it printed."""
+        name = f"{GROUP}:{service}"
         done = subprocess.run(
-            [str(SUPERVISORCTL), "-c", str(self.where / "supervisord.conf"), action, service],
+            [str(SUPERVISORCTL), "-c", str(self.where / "supervisord.conf"), action, name],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         return done.stdout.strip()
@@ -70,10 +72,9 @@ class ServicesRun:
         return int(self.control("pid", service))
 
     def metric(self, line_start: str) -> float:
-        """The first sample of /metrics whose line starts with ``line_start`` (0 if none)."""
+        """The sum of the samples of /metrics whose lines start with ``line_start`` (0: none)."""
         text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        found = [x for x in text.splitlines() if x.startswith(line_start)]
-        return float(found[0].split()[-1]) if found else 0.0
+        return sum(float(x.split()[-1]) for x in text.splitlines() if x.startswith(line_start))
 
     def tail(self, size: int = 4000) -> str:
         """The end of the run's log."""

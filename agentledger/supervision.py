@@ -10,10 +10,12 @@ then SIGKILL after ``STOPWAITSECS``) and then itself.
 from __future__ import annotations
 
 import configparser
+import fcntl
 import io
 import os
 import shlex
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +25,11 @@ from agentledger.settings import Settings
 SERVICES = (
     "relay", "decider", "executor", "expirer", "observer", "projector", "reconciler", "api",
 )  # fmt: skip
-"""Every service, in start order; each is the `agentledger` command of the same name."""
+"""Every service; each is the `agentledger` command of the same name."""
 ENDPOINT = "endpoint"
 """The child that serves the run's one /metrics, /healthz and /readyz."""
+GROUP = "agentledger"
+"""One group: supervisord stops a group's programs together, groups one after another."""
 STARTSECS = 10
 STARTRETRIES = 20
 STOPWAITSECS = 40
@@ -36,7 +40,7 @@ class UnknownService(ValueError):
 
 
 def chosen(names: Sequence[str]) -> list[str]:
-    """The services to run, in start order: ``names``, or all of them when none is given."""
+    """The services to run, in :data:`SERVICES`' order: ``names``, or all when none is given."""
     unknown = sorted(set(names) - set(SERVICES))
     if unknown:
         raise UnknownService(f"unknown service(s) {', '.join(unknown)}; choose from"
@@ -68,8 +72,9 @@ def supervisor_config(
         "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
     }
     config["supervisorctl"] = {"serverurl": f"unix://{_quoted(where / 'supervisor.sock')}"}
+    config[f"group:{GROUP}"] = {"programs": ",".join([*services, ENDPOINT])}
     metrics = _quoted(where / "metrics")
-    program = shlex.quote(str(cli))
+    program = shlex.quote(_quoted(cli))
     children = {name: f"{program} {name}" for name in services}
     children[ENDPOINT] = f"{program} run-endpoint " + " ".join(services)
     environment = (
@@ -97,45 +102,66 @@ def supervisor_config(
 
 
 def _quoted(path: Path) -> str:
-    """``path`` for supervisord, which expands ``%(name)s`` in values: ``%`` doubled."""
-    if any(char in str(path) for char in '",\n'):
-        raise ValueError(f"supervisord cannot take the path {path!r}; choose another run_dir")
-    return str(path).replace("%", "%%")
+    """``path`` for supervisord, which expands ``%(name)s`` in values: ``%`` doubled.
+
+    Quotes, commas and newlines would end a value early, and `` ;`` or `` #`` starts a
+    comment in its configuration: paths with them are refused.
+    """
+    text = str(path)
+    if any(char in text for char in '",;#\n'):
+        raise ValueError(f"supervisord cannot take the path {text!r}; choose another run_dir")
+    return text.replace("%", "%%")
 
 
-def prepare(settings: Settings, services: Sequence[str]) -> Path:
-    """Write the configuration for ``services`` with fresh metrics; its path.
+class RunLocked(RuntimeError):
+    """Another `agentledger run` holds this run directory, or it is not safe to use."""
 
-    Refuses while another run with the same directory is alive (its pid file).
+
+def prepare(settings: Settings, services: Sequence[str]) -> tuple[Path, int]:
+    """Write the configuration for ``services`` with fresh metrics: its path, and the lock.
+
+    The lock (an open file descriptor, inherited by supervisord through the exec) is
+    held for the run's lifetime: a second run on the same directory is refused before
+    it touches anything. The directory must be the user's own; it is made private.
     """
     where = run_dir(settings)
-    pidfile = where / "supervisord.pid"
-    if pidfile.exists():
-        pid = int(pidfile.read_text().strip() or 0)
-        if pid and _alive(pid):
-            raise RuntimeError(f"`agentledger run` is already running here (pid {pid}, {where});"
-                               " stop it first or set AGENTLEDGER_RUN_DIR")  # fmt: skip
     where.mkdir(parents=True, exist_ok=True, mode=0o700)
-    shutil.rmtree(where / "metrics", ignore_errors=True)
-    (where / "metrics").mkdir(mode=0o700)
-    conf = where / "supervisord.conf"
+    _private(where)
+    lock = os.open(where / "run.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        raise RunLocked(f"`agentledger run` is already running here ({where}); stop it first"
+                        " or set AGENTLEDGER_RUN_DIR") from None  # fmt: skip
+    metrics = where / "metrics"
+    if metrics.is_symlink():
+        metrics.unlink()
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(mode=0o700)
     chosen_format = settings.log_format
     if chosen_format == "auto":
         chosen_format = "text" if sys.stdout.isatty() else "json"
     cli = Path(sys.executable).parent / "agentledger"
-    conf.write_text(supervisor_config(services, where, cli, chosen_format))
-    conf.chmod(0o600)
-    return conf
+    conf = where / "supervisord.conf"
+    written = where / f".supervisord.conf.{os.getpid()}"
+    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(supervisor_config(services, where, cli, chosen_format))
+    written.replace(conf)  # replaces a symlink itself, never what it points at
+    return conf, lock
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _private(where: Path) -> None:
+    """Refuse a run directory that is a link or another user's; make ours 0700."""
+    if where.is_symlink():
+        raise RunLocked(f"the run directory {where} is a symbolic link; give a real one")
+    status = where.stat()
+    if status.st_uid != os.geteuid():
+        raise RunLocked(f"the run directory {where} belongs to another user (uid"
+                        f" {status.st_uid}); give one of your own")  # fmt: skip
+    if stat.S_IMODE(status.st_mode) & 0o077:
+        where.chmod(0o700)
 
 
 def supervisord() -> Path:

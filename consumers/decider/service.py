@@ -23,7 +23,7 @@ from domain.events.decisions import DecisionOutcome
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, client_config, member_config
 from infra.outages import OUTAGES
-from infra.serde.deadletter import DeadLetter
+from infra.serde.deadletter import DeadLetter, count_delivered
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import APPROVALS, DECISION_SECONDS, PROPOSALS, REJECTIONS
@@ -78,6 +78,7 @@ class DeadLetterSink:
         remaining = self._producer.flush(30)
         if remaining or failures:
             raise RuntimeError(f"dead letters not delivered: {remaining} pending, {failures[:3]}")
+        count_delivered(letters)
 
 
 class DeciderService:

@@ -79,6 +79,7 @@ class ExecutorService:
         """Read ``serde``'s topic as described by ``config``."""
         self.executor, self._index, self._serde = executor, index, serde
         self._compensations, self._lock, self.config = compensations, lock, config
+        self.standing_by = lock.standing_by
         self._letters = dead_letter
         self.ready = threading.Event()
         self.active = threading.Event()

@@ -29,6 +29,7 @@ from infra.connectors.base import Change, Connector, ConnectorError
 from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.provenance import Owner, RecordSigner
+from infra.serde.deadletter import DeadLetter, count_delivered
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 from infra.topics import DEAD_LETTER_PRODUCER
@@ -83,6 +84,7 @@ class Observer:
         self._signer = signer
         self.ready = threading.Event()
         self.produced = self.dead_letters = 0
+        self._round_letters: list[DeadLetter] = []  # counted once the round commits
         self._producer: Producer | None = None
         self._at: dict[str, int] = {}
         self._beat: dict[str, datetime] = {}
@@ -129,6 +131,7 @@ class Observer:
         if not read:
             return 0
         producer = self._producer
+        self._round_letters = []
         producer.begin_transaction()
         count = 0
         for source, feed in read.items():
@@ -142,6 +145,7 @@ class Observer:
                 self._positions.write(producer, source, sequence)
         self._positions.write_chain(producer, self._chain)
         producer.commit_transaction(60)
+        count_delivered(self._round_letters)
         for source, feed in read.items():
             if feed.held is not None:
                 self._flagged.add((source, feed.held.sequence))
@@ -196,6 +200,7 @@ class Observer:
         log.error("change %d of the %s feed is dead-lettered: %s", change.sequence, source,
                   letter.error)  # fmt: skip
         producer.produce(self._letters.topic, self._letters.serialize(letter), letter.key)
+        self._round_letters.append(letter)
         self.dead_letters += 1
 
     def _heartbeat(self, producer: Producer, source: str, sequence: int, at: datetime) -> None:

@@ -14,7 +14,7 @@ from consumers.reconciler.rules import Reconciler, Source
 from domain.events.proposals import KafkaPosition
 from infra.partitioner import partition_for
 from infra.provenance import Headers, RecordSigner
-from infra.serde.deadletter import dead_letter_for
+from infra.serde.deadletter import count_delivered, dead_letter_for
 from infra.serde.errors import BadRecord
 from infra.serde.topic_serde import TopicSerde
 
@@ -172,4 +172,5 @@ class Step:
         await self.outputs.send(
             serde.topic, item.key, serde.serialize(letter), partition, (topic, partition)
         )
+        count_delivered([letter])  # sent in faust's transaction; counted as sent
         self.counters.dead_letters += 1

@@ -34,6 +34,8 @@ class RelayLock:
         )
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._checked = 0.0
+        self.standing_by = threading.Event()
+        """Set while this process reaches the database and another holds the lock."""
 
     def acquire(self, stop: threading.Event, poll_s: float = 0.5) -> bool:
         """Block (as a standby) until the lock is ours or ``stop`` is set; True if ours.
@@ -47,6 +49,7 @@ class RelayLock:
                     conn = psycopg.connect(self._conninfo, autocommit=True)
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
             except psycopg.OperationalError as exc:
+                self.standing_by.clear()
                 log.warning("lock %s: database unreachable, waiting: %s", self._key, exc)
                 if conn is not None:
                     conn.close()
@@ -54,7 +57,9 @@ class RelayLock:
             else:
                 if row and row[0]:
                     self._conn, self._checked = conn, time.monotonic()
+                    self.standing_by.clear()
                     return True
+                self.standing_by.set()
             stop.wait(poll_s)
         if conn is not None:
             conn.close()

@@ -25,7 +25,7 @@ from infra.ledger.seal import TamperedNotification
 from infra.partitioner import partition_for
 from infra.provenance import Signable
 from infra.routing import route
-from infra.serde.deadletter import dead_letter_for
+from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, PayloadTooLarge, Tampered
 from infra.serde.topic_serde import TopicSerde
 
@@ -51,6 +51,8 @@ class OutgoingRecords:
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._letters, self._clock = letters, clock
         self._frames: dict[str, bytes] = {}
+        self.letters: list[DeadLetter] = []
+        """The dead letters of the batch in progress (counted once it commits)."""
 
     def record(
         self, producer: Producer, notification: Notification, chains: dict[str, str]
@@ -119,6 +121,7 @@ class OutgoingRecords:
             clock=self._clock, new_id=lambda: uuid5(NAMESPACE_URL, where),
         )  # fmt: skip
         producer.produce(self._letters.topic, self._letters.serialize(letter), key)
+        self.letters.append(letter)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from infra.ledger.ledger import Ledger
 from infra.ledger.seal import TamperedNotification
 from infra.outages import DATABASE_OUTAGES
 from infra.provenance import Owner, RecordSigner
+from infra.serde.deadletter import count_delivered
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry.metrics import RELAY_LAG
 from infra.topics import RELAYED
@@ -81,6 +82,7 @@ class Relay:
         """
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
+        self.standing_by = lock.standing_by
         self._letters, self._clock, self._signer = letters, clock, signer
         self._checkpoints = checkpoints
         self._warned_at = -HELD_WARNING_S
@@ -194,10 +196,11 @@ class Relay:
             inclusive_of_start=False,
         )  # fmt: skip
         if not notifications:
-            RELAY_LAG.set(0)
+            RELAY_LAG.labels("relay").set(0)
             return 0
         advanced = self.position.followed_by(notifications)
         checkpoint = None
+        self._outgoing.letters.clear()
         producer.begin_transaction()
         try:
             outgoing = [
@@ -217,7 +220,8 @@ class Relay:
             _abort(producer, exc, "relay batch")
             return 0
         self.position = advanced
-        RELAY_LAG.set(max((head or 0) - advanced.notification_id, 0))
+        count_delivered(self._outgoing.letters)
+        RELAY_LAG.labels("relay").set(max((head or 0) - advanced.notification_id, 0))
         if checkpoint is not None:
             self._checkpoints.committed(checkpoint)
         return len(notifications)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -26,6 +26,12 @@ class DeadLetter(Record):
     occurred_at: Timestamp
 
 
+def count_delivered(letters: Iterable[DeadLetter]) -> None:
+    """Count ``letters`` once the broker has them (built is not sent: a batch is retried)."""
+    for letter in letters:
+        DEAD_LETTERS.labels(letter.consumer, letter.origin.topic, letter.error_code).inc()
+
+
 def dead_letter_for(  # noqa: PLR0913  # a dead letter keeps everything about the record
     error: BadRecord,
     *,
@@ -38,7 +44,6 @@ def dead_letter_for(  # noqa: PLR0913  # a dead letter keeps everything about th
     new_id: Callable[[], UUID],
 ) -> DeadLetter:
     """The dead letter recording that ``consumer`` could not process this record."""
-    DEAD_LETTERS.labels(consumer, origin.topic, error.code).inc()
     return DeadLetter(
         dead_letter_id=new_id(), origin=origin, key=key, payload=payload, headers=headers,
         error_code=error.code, error=error.reason, consumer=consumer, occurred_at=clock(),

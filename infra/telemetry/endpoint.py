@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,67 +35,77 @@ def multiprocess_registry(directory: Path) -> CollectorRegistry:
     return registry
 
 
+_pruning = threading.Lock()
+
+
 def forget_dead_processes(directory: Path) -> None:
     """Drop the live gauges of processes that are gone (a killed child never says so)."""
-    for pid in {
-        int(m.group(1)) for f in directory.glob("*.db") if (m := PID_OF_FILE.search(f.name))
-    }:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
-        except PermissionError:
-            continue  # alive, someone else's
+    with _pruning:  # concurrent requests would race to remove the same files
+        pids = {
+            int(m.group(1)) for f in directory.glob("*.db") if (m := PID_OF_FILE.search(f.name))
+        }
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                with contextlib.suppress(FileNotFoundError):
+                    multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+            except PermissionError:
+                continue  # alive, someone else's
 
 
-def service_states(
-    registry: CollectorRegistry, expected: Iterable[str], max_lag: int
-) -> dict[str, str]:
-    """The state of each expected service: ``ready``, ``behind``, ``starting`` or ``down``.
+class Health:
+    """Whether the expected services are up, ready and not behind, from their own gauges.
 
-    ``behind``: ready, but one of its partitions lags by more than ``max_lag`` records;
-    ``starting``: up, not ready yet.
+    It reads only what the services report (no database, no broker): it answers as fast
+    when everything else is down, which is when it is asked most.
     """
-    up, ready, lag = (_by_service(registry, name) for name in (UP_NAME, READY_NAME, LAG_NAME))
 
-    def state(name: str) -> str:
-        if not up.get(name):
-            return "down"
-        if not ready.get(name):
-            return "starting"
-        return "behind" if lag.get(name, 0) > max_lag else "ready"
+    def __init__(self, registry: CollectorRegistry, expected: list[str], max_lag: int) -> None:
+        """``registry`` holds the services' gauges; ``max_lag`` bounds a ready one's lag."""
+        self.registry, self.expected, self.max_lag = registry, expected, max_lag
 
-    return {name: state(name) for name in expected}
+    def states(self) -> dict[str, str]:
+        """Per expected service: ``ready``, ``behind``, ``starting`` or ``down``.
 
+        ``behind``: ready, but a partition lags more than ``max_lag`` records; ``starting``:
+        up, not ready yet.
+        """
+        highest: dict[str, dict[str, float]] = {UP_NAME: {}, READY_NAME: {}, LAG_NAME: {}}
+        for family in self.registry.collect():  # once per request
+            found = highest.get(family.name)
+            if found is None:
+                continue
+            for sample in family.samples:
+                service = sample.labels["service"]
+                found[service] = max(found.get(service, sample.value), sample.value)
+        up, ready, lag = highest[UP_NAME], highest[READY_NAME], highest[LAG_NAME]
 
-def _by_service(registry: CollectorRegistry, name: str) -> dict[str, float]:
-    """The highest value of ``name``'s samples per service (lag: the worst partition)."""
-    found: dict[str, float] = {}
-    for family in registry.collect():
-        if family.name != name:
-            continue
-        for sample in family.samples:
-            service = sample.labels["service"]
-            found[service] = max(found.get(service, sample.value), sample.value)
-    return found
+        def state(name: str) -> str:
+            if not up.get(name):
+                return "down"
+            if not ready.get(name):
+                return "starting"
+            return "behind" if lag.get(name, 0) > self.max_lag else "ready"
+
+        return {name: state(name) for name in self.expected}
 
 
 def health_app(
-    registry: CollectorRegistry, expected: list[str], before_each: Callable[[], None],
-    max_lag: int,
-) -> WsgiApp:  # fmt: skip
+    metrics: CollectorRegistry, health: Health, before_each: Callable[[], None]
+) -> WsgiApp:
     """The WSGI app of the endpoint; ``before_each`` runs before every request."""
-    metrics = make_wsgi_app(registry)
+    served = make_wsgi_app(metrics)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         before_each()
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
+            return served(environ, start_response)  # type: ignore[no-any-return]
         if path not in {"/healthz", "/readyz"}:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found: try /metrics, /healthz or /readyz\n"]
-        states = service_states(registry, expected, max_lag)
+        states = health.states()
         ready = all(state == "ready" for state in states.values())
         status = "200 OK" if path == "/healthz" or ready else "503 Service Unavailable"
         body = json.dumps({"ready": ready, "services": states}).encode()

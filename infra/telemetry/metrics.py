@@ -71,7 +71,9 @@ CONSUMER_LAG = Gauge(
 )
 RELAY_LAG = Gauge(
     "agentledger_relay_lag",
-    "Notifications in the event store the active relay has not yet put on Kafka.",
+    "Notifications in the event store the active relay has not yet put on Kafka"
+    " (absent while no relay is active).",
+    ["service"],
     multiprocess_mode="livemax",
 )
 RESTARTS = Counter(

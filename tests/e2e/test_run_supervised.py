@@ -179,6 +179,10 @@ def test_prometheus_scrapes_every_service_and_the_series_move_with_work(
         }
         for series, least in expected.items():
             prometheus.wait_for(f"sum({series}) >= {least}")
+        # each counted once, however often its batch was tried
+        counted = prometheus.query("sum(agentledger_dead_letters_total)")[0][1]
+        assert counted == 1, "one unreadable record is one dead letter"
+        assert prometheus.query("sum(agentledger_proposals_total)")[0][1] == 5
     finally:
         prometheus.stop()
 
@@ -226,3 +230,22 @@ def test_sigterm_stops_every_child_and_each_json_log_line_names_its_service(
     lines = [json.loads(x) for x in supervised.log.read_text().splitlines() if x.startswith("{")]
     assert {"expirer", "api", "endpoint"} <= {line["service"] for line in lines}
     assert any(line["logger"].startswith("uvicorn") for line in lines if line["service"] == "api")
+
+
+def test_a_second_run_stands_by_and_is_ready_while_the_first_works(
+    run: SupervisedRun, mine: Settings, tmp_path: Path
+) -> None:
+    """A second relay and executor (another run, as on another host) stand by, ready.
+
+    /readyz answers 200, and the second relay's log says it waits for the ledger's lock.
+    """
+    second = SupervisedRun(mine, tmp_path, ["relay", "executor"])
+    try:
+        assert second.wait_ready()["services"] == {"relay": "ready", "executor": "ready"}
+        assert run.wait_ready()["ready"]
+        lines = [json.loads(x) for x in second.log.read_text().splitlines() if x.startswith("{")]
+        relay = [line["message"] for line in lines if line["service"] == "relay"]
+        assert any("standby" in message for message in relay)
+        assert not any(message.startswith("relay active") for message in relay)
+    finally:
+        assert second.stop() == 0

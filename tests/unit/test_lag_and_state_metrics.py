@@ -46,6 +46,9 @@ def test_lag_is_high_minus_position_and_a_revoked_partition_goes_to_zero() -> No
     report = LagReport("decider", "g-lag", every_s=5, clock=clock)
     report(_Consumer({0: 3, 1: -1001}, {0: 10, 1: -1001}))  # type: ignore[arg-type]
     assert _lag("g-lag", 0) == 7
+    reported = {s.labels["partition"] for m in CONSUMER_LAG.collect() for s in m.samples
+                if s.labels["group"] == "g-lag"}  # fmt: skip
+    assert reported == {"0"}
     report(_Consumer({}, {}))  # type: ignore[arg-type]  # too soon: nothing changes
     assert _lag("g-lag", 0) == 7
     now[0] = 5.0
@@ -67,3 +70,21 @@ def test_state_series_count_what_is_open_and_a_failing_database_leaves_them_out(
     failing = CollectorRegistry()
     failing.register(StateCollector(down, list))
     assert failing.get_sample_value("agentledger_approvals_pending") is None
+
+
+def test_state_is_asked_once_per_cache_window_and_again_after() -> None:
+    """Scrapes within the window share one answer; the next window asks again."""
+    now, asked = [0.0], []
+
+    def pending() -> int:
+        asked.append(now[0])
+        return len(asked)
+
+    registry = CollectorRegistry()
+    registry.register(StateCollector(pending, list, cache_s=5, clock=lambda: now[0]))
+    assert registry.get_sample_value("agentledger_approvals_pending") == 1
+    now[0] = 4.9
+    assert registry.get_sample_value("agentledger_approvals_pending") == 1
+    now[0] = 5.0
+    assert registry.get_sample_value("agentledger_approvals_pending") == 2
+    assert asked == [0.0, 5.0]

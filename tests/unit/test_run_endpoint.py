@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -13,10 +14,12 @@ import pytest
 
 from infra.telemetry.endpoint import (
     Endpoint,
+    Health,
     forget_dead_processes,
     health_app,
     multiprocess_registry,
 )
+from infra.telemetry.state import StateCollector
 
 pytestmark = pytest.mark.unit
 
@@ -50,9 +53,8 @@ def _child(shared: Path, service: str, count: int, lag: int = 0) -> subprocess.P
 def endpoint(tmp_path: Path) -> Iterator[str]:
     """The run's endpoint over ``tmp_path``, expecting a decider and an api."""
     registry = multiprocess_registry(tmp_path)
-    app = health_app(
-        registry, ["decider", "api"], lambda: forget_dead_processes(tmp_path), max_lag=100
-    )
+    health = Health(multiprocess_registry(tmp_path), ["decider", "api"], max_lag=100)
+    app = health_app(registry, health, lambda: forget_dead_processes(tmp_path))
     served = Endpoint("127.0.0.1", 0, app)
     yield f"http://127.0.0.1:{served.port}"
     served.close()
@@ -137,3 +139,39 @@ def test_a_service_behind_by_more_than_the_bound_is_not_ready(
         for child in (decider, api):
             child.kill()
             child.wait(10)
+
+
+def test_concurrent_requests_after_a_child_died_all_answer(tmp_path: Path, endpoint: str) -> None:
+    """Eight requests at once after a child was killed: each prunes or finds it pruned, none 500s."""
+    child = _child(tmp_path, "decider", 1)
+    child.kill()
+    child.wait(10)
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: httpx.get(f"{endpoint}/readyz").status_code, range(8)))
+    assert codes == [503] * 8
+
+
+def test_health_never_asks_the_database(tmp_path: Path) -> None:
+    """/healthz and /readyz read the services' own gauges only; /metrics asks the state once."""
+    asked: list[str] = []
+
+    def pending() -> int:
+        asked.append("pending")
+        return 0
+
+    metrics = multiprocess_registry(tmp_path)
+    metrics.register(StateCollector(pending, list))
+    health = Health(multiprocess_registry(tmp_path), ["decider"], max_lag=100)
+    served = Endpoint("127.0.0.1", 0, health_app(metrics, health, lambda: None))
+    decider = _child(tmp_path, "decider", 1)
+    try:
+        url = f"http://127.0.0.1:{served.port}"
+        assert httpx.get(f"{url}/readyz").status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert asked == []
+        assert "agentledger_approvals_pending 0.0" in httpx.get(f"{url}/metrics").text
+        assert asked == ["pending"]
+    finally:
+        decider.kill()
+        decider.wait(10)
+        served.close()

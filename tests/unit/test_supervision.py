@@ -11,8 +11,10 @@ import pytest
 from agentledger.settings import Settings
 from agentledger.supervision import (
     ENDPOINT,
+    GROUP,
     SERVICES,
     STARTRETRIES,
+    RunLocked,
     UnknownService,
     chosen,
     prepare,
@@ -45,6 +47,7 @@ def test_each_service_is_a_restarted_program_sharing_the_metrics_directory(tmp_p
     config = _parsed(supervisor_config(["decider", "api"], tmp_path, Path("/opt/al/agentledger")))
     programs = [s.removeprefix("program:") for s in config.sections() if s.startswith("program:")]
     assert programs == ["decider", "api", ENDPOINT]
+    assert config[f"group:{GROUP}"]["programs"] == f"decider,api,{ENDPOINT}"
     decider = config["program:decider"]
     assert decider["command"] == "/opt/al/agentledger decider"
     assert decider["autorestart"] == "true"
@@ -62,27 +65,78 @@ def test_each_service_is_a_restarted_program_sharing_the_metrics_directory(tmp_p
 
 
 def test_a_percent_in_a_path_is_not_expanded_and_a_comma_is_refused(tmp_path: Path) -> None:
-    """Supervisord expands ``%(x)s`` in values and splits environments on commas."""
+    """Supervisord expands ``%(x)s``, splits environments on commas; `` ;``, `` #`` comment."""
     text = supervisor_config(["relay"], tmp_path / "100%", Path("/bin/agentledger"))
     assert "100%%" in text
-    with pytest.raises(ValueError, match="choose another run_dir"):
-        supervisor_config(["relay"], tmp_path / "a,b", Path("/bin/agentledger"))
+    for bad in ("a,b", "a ;b", "a #b"):
+        with pytest.raises(ValueError, match="choose another run_dir"):
+            supervisor_config(["relay"], tmp_path / bad, Path("/bin/agentledger"))
 
 
 def test_prepare_refuses_a_second_run_in_the_same_directory(tmp_path: Path) -> None:
-    """While a run's supervisord lives (its pid file), another one would take its socket."""
+    """While a run holds the directory's lock, another is refused before touching anything."""
     settings = Settings(run_dir=tmp_path)
-    (tmp_path / "supervisord.pid").write_text(str(os.getpid()))
-    with pytest.raises(RuntimeError, match="already running"):
-        prepare(settings, ["relay"])
+    _, lock = prepare(settings, ["relay"])
+    (tmp_path / "metrics" / "counter_1.db").write_bytes(b"the first run's")
+    try:
+        with pytest.raises(RunLocked, match="already running here"):
+            prepare(settings, ["decider"])
+        assert (tmp_path / "metrics" / "counter_1.db").exists()
+        assert "program:relay" in (tmp_path / "supervisord.conf").read_text()
+    finally:
+        os.close(lock)
+    _, again = prepare(settings, ["decider"])  # the lock went with the first run
+    os.close(again)
 
 
 def test_prepare_starts_with_fresh_metrics_and_a_private_configuration(tmp_path: Path) -> None:
-    """Counters of an earlier run are gone; the configuration is readable by its owner only."""
-    settings = Settings(run_dir=tmp_path)
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "counter_1.db").write_bytes(b"old")
-    (tmp_path / "supervisord.pid").write_text("999999999")  # a run that is gone
-    conf = prepare(settings, ["relay"])
-    assert not list((tmp_path / "metrics").iterdir())
+    """Counters of an earlier run are gone; the directory and configuration are private."""
+    where = tmp_path / "run"
+    where.mkdir(mode=0o777)
+    where.chmod(0o777)
+    (where / "metrics").mkdir()
+    (where / "metrics" / "counter_1.db").write_bytes(b"old")
+    conf, lock = prepare(Settings(run_dir=where), ["relay"])
+    os.close(lock)
+    assert not list((where / "metrics").iterdir())
     assert conf.stat().st_mode & 0o777 == 0o600
+    assert where.stat().st_mode & 0o777 == 0o700
+
+
+def test_planted_links_are_replaced_or_refused_never_written_through(tmp_path: Path) -> None:
+    """Links planted in the run directory are replaced, not followed; a linked one is refused."""
+    where, victim, elsewhere = tmp_path / "run", tmp_path / "victim", tmp_path / "elsewhere"
+    where.mkdir()
+    victim.write_text("precious")
+    elsewhere.mkdir()
+    (where / "supervisord.conf").symlink_to(victim)
+    (where / "metrics").symlink_to(elsewhere)
+    conf, lock = prepare(Settings(run_dir=where), ["relay"])
+    os.close(lock)
+    assert victim.read_text() == "precious"
+    assert not conf.is_symlink()
+    assert not (where / "metrics").is_symlink()
+    assert elsewhere.exists()
+    linked = tmp_path / "linked"
+    linked.symlink_to(where)
+    with pytest.raises(RunLocked, match="symbolic link"):
+        prepare(Settings(run_dir=linked), ["relay"])
+
+
+def test_supervisord_itself_reads_the_configuration_as_meant(tmp_path: Path) -> None:
+    """Supervisord's own parser: a ``%`` in a path stays a ``%``; programs form one group."""
+    from supervisor.options import ServerOptions  # noqa: PLC0415  # only this test parses
+
+    where = tmp_path / "100%"
+    where.mkdir()
+    conf, lock = prepare(Settings(run_dir=where), ["relay", "api"])
+    os.close(lock)
+    options = ServerOptions()
+    options.realize(args=["-c", str(conf)])
+    (group,) = options.process_group_configs
+    assert group.name == GROUP
+    commands = {program.name: program.command for program in group.process_configs}
+    assert commands["relay"].endswith("agentledger relay")
+    assert commands[ENDPOINT].endswith("agentledger run-endpoint relay api")
+    environment = group.process_configs[0].environment
+    assert environment["PROMETHEUS_MULTIPROC_DIR"] == str(where / "metrics")

@@ -49,6 +49,12 @@ def _child(shared: Path, service: str, count: int, lag: int = 0) -> subprocess.P
     return child
 
 
+def _stop(*children: subprocess.Popen[str]) -> None:
+    for child in children:
+        child.kill()
+        child.wait(10)
+
+
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[str]:
     """The run's endpoint over ``tmp_path``, expecting a decider and an api."""
@@ -79,9 +85,7 @@ def test_counts_of_children_add_up_and_outlive_a_killed_child(
         first.wait(10)
         assert _allowed(endpoint) == 7
     finally:
-        for child in (first, second):
-            child.kill()
-            child.wait(10)
+        _stop(first, second)
 
 
 def test_ready_only_when_every_expected_service_is_and_a_killed_one_is_down(
@@ -106,9 +110,7 @@ def test_ready_only_when_every_expected_service_is_and_a_killed_one_is_down(
         assert httpx.get(f"{endpoint}/healthz").status_code == 200
         assert httpx.get(f"{endpoint}/other").status_code == 404
     finally:
-        for child in (decider, api):
-            child.kill()
-            child.wait(10)
+        _stop(decider, api)
 
 
 def test_a_restarted_service_counts_a_restart(tmp_path: Path, endpoint: str) -> None:
@@ -136,9 +138,7 @@ def test_a_service_behind_by_more_than_the_bound_is_not_ready(
             503, {"decider": "behind", "api": "ready"},
         )  # fmt: skip
     finally:
-        for child in (decider, api):
-            child.kill()
-            child.wait(10)
+        _stop(decider, api)
 
 
 def test_concurrent_requests_after_a_child_died_all_answer(tmp_path: Path, endpoint: str) -> None:

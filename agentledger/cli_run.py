@@ -47,8 +47,8 @@ def run(
     settings = Settings()
     try:
         names = chosen(services or [])
-        _port_free(settings)
         conf, lock = prepare(settings, names)
+        _port_free(settings)
     except (UnknownService, RunLocked, ValueError, OSError) as exc:
         err.print(f"[red]error[/] {exc}")
         raise typer.Exit(2) from None
@@ -82,6 +82,8 @@ def run_endpoint(
     metrics = multiprocess_registry(shared)
     collector, reads = state_collector(settings)
     metrics.register(collector)
+    stop = threading.Event()
+    collector.follow(stop)
     health = Health(multiprocess_registry(shared), chosen(services), settings.ready_max_lag)
     app = health_app(metrics, health, lambda: forget_dead_processes(shared))
     endpoint = Endpoint(settings.metrics_host, settings.run_metrics_port, app)
@@ -89,7 +91,6 @@ def run_endpoint(
         "serving /metrics, /healthz and /readyz at http://%s:%d",
         settings.metrics_host, settings.run_metrics_port,
     )  # fmt: skip
-    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()

@@ -89,6 +89,7 @@ def run_api() -> None:
     if settings.metrics_port:  # on its own; under `agentledger run` the endpoint counts these
         collector, _ = state_collector(settings)  # its connections close with the process
         REGISTRY.register(collector)
+        collector.follow(threading.Event())  # a daemon thread, for the process's lifetime
     run_service("api", server.run, server.ready.is_set, settings)
 
 

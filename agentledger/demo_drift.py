@@ -116,8 +116,8 @@ def run_drift(settings: Settings, services: ServicesRun, out: Console) -> dict[s
             scene = Scene(settings, the_ledger, systems, client)
             _act(scene, first, second, run, out)
             services.control("stop", "observer")
-            out.print("   the observer stops for 7 s (`supervisorctl stop observer`: no one reads"
-                      " the change feeds)")  # fmt: skip
+            out.print("   the observer stops for 7 s (`supervisorctl stop agentledger:observer`:"
+                      " no one reads the change feeds)")  # fmt: skip
             time.sleep(7)
             services.control("start", "observer")
             counts = _report(settings, {first.key, second.key}, started, out)

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from agentledger.settings import Settings
 from infra.telemetry.endpoint import Endpoint, Health, health_app
-from infra.telemetry.metrics import READY, RESTARTS, UP
+from infra.telemetry.metrics import CONSUMER_LAG, READY, RESTARTS, UP
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 READY_POLL_S = 0.5
@@ -86,6 +86,8 @@ def run_service(
     try:
         run(stop)
     finally:
+        stop.set()
+        watcher.join(5)  # its last word must not be a 1 after this 0
         READY.labels(service).set(0)
         if endpoint is not None:
             endpoint.close()
@@ -109,7 +111,10 @@ def own_endpoint(service: str, settings: Settings) -> Endpoint | None:
     """The service's own endpoint, if it has a port and no supervisor serves for it."""
     if settings.metrics_port == 0 or os.environ.get(MULTIPROCESS_DIR):
         return None
-    app = health_app(REGISTRY, Health(REGISTRY, [service], settings.ready_max_lag), lambda: None)
+    own = CollectorRegistry(auto_describe=True)  # health reads the services' gauges only
+    for gauge in (UP, READY, CONSUMER_LAG):
+        own.register(gauge)
+    app = health_app(REGISTRY, Health(own, [service], settings.ready_max_lag), lambda: None)
     endpoint = Endpoint(settings.metrics_host, settings.metrics_port, app)
     logging.getLogger("agentledger.run").info(
         "metrics at http://%s:%d/metrics", settings.metrics_host, endpoint.port

@@ -1,7 +1,8 @@
-"""The scrape-time series (approvals pending, open drift), read as the API reads.
+"""The series of what is open (approvals pending, open drift), read as the API reads.
 
-Nothing is connected until the first scrape that asks, so the run's endpoint starts,
-and answers /healthz and /readyz, whether or not the database does.
+Read in a background thread (see :class:`StateCollector`): nothing a scrape or a probe
+waits for. Nothing is connected before the first read, so the run's endpoint starts
+whether or not the database does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from projections.drift import open_counts
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_MS = 5000
 RETRY_S = 30.0
-"""After a failure to connect, how long scrapes go without these series before trying again."""
+"""After a failure to connect, how long before connecting is tried again."""
 
 
 class StateReads:

@@ -143,12 +143,18 @@ def prepare(settings: Settings, services: Sequence[str]) -> tuple[Path, int]:
     if chosen_format == "auto":
         chosen_format = "text" if sys.stdout.isatty() else "json"
     cli = Path(sys.executable).parent / "agentledger"
-    conf = where / "supervisord.conf"
-    written = where / f".supervisord.conf.{os.getpid()}"
-    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(supervisor_config(services, where, cli, chosen_format))
-    written.replace(conf)  # replaces a symlink itself, never what it points at
+    try:
+        text = supervisor_config(services, where, cli, chosen_format)
+        conf = where / "supervisord.conf"
+        written = where / ".supervisord.conf.new"  # ours alone: the lock is held
+        written.unlink(missing_ok=True)
+        descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+        written.replace(conf)  # replaces a symlink itself, never what it points at
+    except BaseException:
+        os.close(lock)
+        raise
     return conf, lock
 
 

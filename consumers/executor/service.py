@@ -104,6 +104,7 @@ class ExecutorService:
                     log.warning("executor %s lost its group seat: %s", self.name, exc)
                 finally:
                     self.active.clear()
+                    self.ready.clear()  # the next seat's partitions are not assigned yet
                     self._lock.release()
                 if not stop.is_set():
                     log.warning("executor %s is no longer active; standing by", self.name)

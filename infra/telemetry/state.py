@@ -1,9 +1,8 @@
-"""Series read from the ledger and the views when Prometheus scrapes: what is open now.
+"""Series read from the ledger and the views: what is open now (approvals, drift).
 
-A count of what waits (approvals, drift alerts) is a fact of the database, not of one
-process: it is asked for at scrape time, so it is right whichever process changed it.
-Answers are kept for ``cache_s`` (scrapes close together, or several scrapers, ask the
-database once), one scrape asks at a time, and an outage leaves the series out.
+A count of what waits is a fact of the database, not of one process. A background thread
+asks for it every ``every_s``; a scrape only reads the last answer, so a database that
+hangs or is down never slows a scrape. An answer older than ``stale_s`` is left out.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("agentledger.metrics")
-CACHE_S = 5.0
+EVERY_S = 5.0
+STALE_S = 60.0
 
 Counts = tuple[int, list[tuple[str, str, int]]]
 
@@ -27,20 +27,40 @@ class StateCollector(Collector):
 
     def __init__(
         self, pending: Callable[[], int], open_drift: Callable[[], list[tuple[str, str, int]]],
-        cache_s: float = CACHE_S, clock: Callable[[], float] = time.monotonic,
+        stale_s: float = STALE_S, clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
         """``pending`` counts approval requests waiting; ``open_drift`` open alerts by kind."""
         self._pending, self._open_drift = pending, open_drift
-        self._cache_s, self._clock = cache_s, clock
-        self._lock = threading.Lock()
+        self._stale_s, self._clock = stale_s, clock
         self._kept: tuple[float, Counts] | None = None
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The two gauges; a database that does not answer leaves them out (and is logged)."""
-        counts = self._counts()
-        if counts is None:
+    def refresh(self) -> None:
+        """Ask now; an outage is logged and the last answer kept (until it is stale)."""
+        try:
+            counts = (self._pending(), self._open_drift())
+        except Exception as exc:  # noqa: BLE001  # the next refresh tries again
+            log.warning("approvals and drift not counted: %s", exc)
             return
-        pending, drift = counts
+        self._kept = (self._clock(), counts)
+
+    def follow(self, stop: threading.Event, every_s: float = EVERY_S) -> threading.Thread:
+        """Refresh every ``every_s`` in a daemon thread until ``stop`` is set."""
+
+        def loop() -> None:
+            while not stop.is_set():
+                self.refresh()
+                stop.wait(every_s)
+
+        thread = threading.Thread(target=loop, daemon=True, name="state-metrics")
+        thread.start()
+        return thread
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The two gauges from the last answer; none while there is no fresh one."""
+        kept = self._kept
+        if kept is None or self._clock() - kept[0] > self._stale_s:
+            return
+        pending, drift = kept[1]
         yield GaugeMetricFamily(
             "agentledger_approvals_pending", "Approval requests waiting for a decision.",
             value=pending,
@@ -52,16 +72,3 @@ class StateCollector(Collector):
         for drift_class, severity, count in drift:
             alerts.add_metric([drift_class, severity], count)
         yield alerts
-
-    def _counts(self) -> Counts | None:
-        with self._lock:
-            now = self._clock()
-            if self._kept is not None and now - self._kept[0] < self._cache_s:
-                return self._kept[1]
-            try:
-                counts = (self._pending(), self._open_drift())
-            except Exception as exc:  # noqa: BLE001  # a scrape must answer with what it has
-                log.warning("approvals and drift not counted in this scrape: %s", exc)
-                return None
-            self._kept = (now, counts)
-            return counts

@@ -57,9 +57,12 @@ def test_lag_is_high_minus_position_and_a_revoked_partition_goes_to_zero() -> No
 
 
 def test_state_series_count_what_is_open_and_a_failing_database_leaves_them_out() -> None:
-    """Pending approvals and open alerts by class and severity; an outage is no scrape error."""
+    """Pending approvals and open alerts by kind, once read; an outage leaves them out."""
+    collector = StateCollector(lambda: 4, lambda: [("out_of_band_change", "warning", 2)])
     registry = CollectorRegistry()
-    registry.register(StateCollector(lambda: 4, lambda: [("out_of_band_change", "warning", 2)]))
+    registry.register(collector)
+    assert registry.get_sample_value("agentledger_approvals_pending") is None  # not read yet
+    collector.refresh()
     assert registry.get_sample_value("agentledger_approvals_pending") == 4
     labels = {"drift_class": "out_of_band_change", "severity": "warning"}
     assert registry.get_sample_value("agentledger_drift_alerts_open", labels) == 2
@@ -67,24 +70,28 @@ def test_state_series_count_what_is_open_and_a_failing_database_leaves_them_out(
     def down() -> int:
         raise ConnectionError("database down")
 
-    failing = CollectorRegistry()
-    failing.register(StateCollector(down, list))
-    assert failing.get_sample_value("agentledger_approvals_pending") is None
+    failing = StateCollector(down, list)
+    failing.refresh()
+    outage = CollectorRegistry()
+    outage.register(failing)
+    assert outage.get_sample_value("agentledger_approvals_pending") is None
 
 
-def test_state_is_asked_once_per_cache_window_and_again_after() -> None:
-    """Scrapes within the window share one answer; the next window asks again."""
-    now, asked = [0.0], []
+def test_a_scrape_reads_the_last_answer_until_it_is_stale() -> None:
+    """A failed refresh keeps the last answer; one older than ``stale_s`` is left out."""
+    now, answers = [0.0], iter([7])
 
     def pending() -> int:
-        asked.append(now[0])
-        return len(asked)
+        return next(answers)  # a second call raises StopIteration: an outage
 
+    collector = StateCollector(pending, list, stale_s=60, clock=lambda: now[0])
     registry = CollectorRegistry()
-    registry.register(StateCollector(pending, list, cache_s=5, clock=lambda: now[0]))
-    assert registry.get_sample_value("agentledger_approvals_pending") == 1
-    now[0] = 4.9
-    assert registry.get_sample_value("agentledger_approvals_pending") == 1
-    now[0] = 5.0
-    assert registry.get_sample_value("agentledger_approvals_pending") == 2
-    assert asked == [0.0, 5.0]
+    registry.register(collector)
+    collector.refresh()
+    now[0] = 30.0
+    collector.refresh()  # fails: the answer of 0 s is kept
+    assert registry.get_sample_value("agentledger_approvals_pending") == 7
+    now[0] = 60.0
+    assert registry.get_sample_value("agentledger_approvals_pending") == 7
+    now[0] = 60.5
+    assert registry.get_sample_value("agentledger_approvals_pending") is None

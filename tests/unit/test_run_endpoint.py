@@ -151,8 +151,8 @@ def test_concurrent_requests_after_a_child_died_all_answer(tmp_path: Path, endpo
     assert codes == [503] * 8
 
 
-def test_health_never_asks_the_database(tmp_path: Path) -> None:
-    """/healthz and /readyz read the services' own gauges only; /metrics asks the state once."""
+def test_no_request_asks_the_database(tmp_path: Path) -> None:
+    """No request asks the database: only the collector's refresh does; /metrics shows it."""
     asked: list[str] = []
 
     def pending() -> int:
@@ -160,7 +160,8 @@ def test_health_never_asks_the_database(tmp_path: Path) -> None:
         return 0
 
     metrics = multiprocess_registry(tmp_path)
-    metrics.register(StateCollector(pending, list))
+    collector = StateCollector(pending, list)
+    metrics.register(collector)
     health = Health(multiprocess_registry(tmp_path), ["decider"], max_lag=100)
     served = Endpoint("127.0.0.1", 0, health_app(metrics, health, lambda: None))
     decider = _child(tmp_path, "decider", 1)
@@ -168,10 +169,11 @@ def test_health_never_asks_the_database(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{served.port}"
         assert httpx.get(f"{url}/readyz").status_code == 200
         assert httpx.get(f"{url}/healthz").status_code == 200
+        assert "agentledger_approvals_pending" not in httpx.get(f"{url}/metrics").text
         assert asked == []
+        collector.refresh()
         assert "agentledger_approvals_pending 0.0" in httpx.get(f"{url}/metrics").text
         assert asked == ["pending"]
     finally:
-        decider.kill()
-        decider.wait(10)
+        _stop(decider)
         served.close()

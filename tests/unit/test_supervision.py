@@ -140,3 +140,12 @@ def test_supervisord_itself_reads_the_configuration_as_meant(tmp_path: Path) -> 
     assert commands[ENDPOINT].endswith("agentledger run-endpoint relay api")
     environment = group.process_configs[0].environment
     assert environment["PROMETHEUS_MULTIPROC_DIR"] == str(where / "metrics")
+
+
+def test_a_refused_configuration_leaves_no_file_and_no_lock(tmp_path: Path) -> None:
+    """A path supervisord cannot take fails before any file is written, and frees the lock."""
+    where = tmp_path / "bad;dir"
+    for _ in range(2):  # the second try is refused for the path again, not as "running"
+        with pytest.raises(ValueError, match="choose another run_dir"):
+            prepare(Settings(run_dir=where), ["relay"])
+    assert sorted(p.name for p in where.iterdir()) == ["metrics", "run.lock"]

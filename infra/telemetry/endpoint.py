@@ -12,7 +12,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -134,11 +134,3 @@ class Endpoint:
         """Stop serving and release the port."""
         self._server.shutdown()
         self._server.server_close()
-
-
-def samples(registry: CollectorRegistry, name: str) -> Iterator[tuple[dict[str, str], float]]:
-    """(labels, value) of every sample named ``name``: for tests and the CLI."""
-    for family in registry.collect():
-        for sample in family.samples:
-            if sample.name == name:
-                yield sample.labels, sample.value

@@ -1,0 +1,48 @@
+"""The one way a service parks a record it will never handle: a dead letter, delivered durably."""
+
+from __future__ import annotations
+
+import threading
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from infra.kafka_config import KafkaAccess, client_config
+from infra.serde.deadletter import DeadLetter, count_delivered
+from infra.serde.topic_serde import TopicSerde
+from infra.topics import DEAD_LETTER_PRODUCER
+
+
+class DeadLetterSink:
+    """Publishes dead letters and waits for the broker to have them (one flush at a time).
+
+    A position may move past a record only once its letter is delivered; a letter not
+    delivered raises :class:`KafkaException`, an outage the caller waits out.
+    """
+
+    def __init__(self, kafka: KafkaAccess, serde: TopicSerde) -> None:
+        """Dead letters go to ``serde``'s topic, keyed by the origin's key."""
+        self._serde = serde
+        self._producer = Producer(
+            client_config(kafka, {"enable.idempotence": True, **DEAD_LETTER_PRODUCER})
+        )
+        self._one_flush = threading.Lock()
+
+    def __call__(self, letters: list[DeadLetter]) -> None:
+        """Produce and flush ``letters``; raises if the broker did not take them all."""
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        with self._one_flush:
+            for letter in letters:
+                payload = self._serde.serialize(letter)
+                self._producer.produce(
+                    self._serde.topic, payload, letter.key, on_delivery=delivered
+                )
+            remaining = self._producer.flush(30)
+        if remaining or failures:
+            reason = f"dead letters not delivered: {remaining} pending, {failures[:3]}"
+            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, reason))  # noqa: SLF001  # librdkafka's code
+        count_delivered(letters)

@@ -1,0 +1,100 @@
+"""The one retry policy: outages waited out, the work's own errors given up on, stop obeyed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped
+
+
+class _Forged(Exception):
+    """An error no retry can change."""
+
+
+def _failing(errors: list[Exception], result: str = "done") -> tuple[list[int], Callable[[], str]]:
+    calls = [0]
+
+    def work() -> str:
+        calls[0] += 1
+        if errors:
+            raise errors.pop(0)
+        return result
+
+    return calls, work
+
+
+def test_an_outage_is_waited_out_however_many_times_it_repeats() -> None:
+    """Five database outages in a row, more than the attempts for own errors: still done."""
+    calls, work = _failing([psycopg.OperationalError("down")] * 5)
+    policy = RetryPolicy(attempts=2, backoff_s=0.001, max_backoff_s=0.001)
+    assert policy.run(work, threading.Event()) == "done"
+    assert calls == [6]
+
+
+def test_an_error_of_the_work_itself_is_tried_attempts_times_then_given_up_with_its_cause() -> None:
+    """Three ValueErrors: GaveUp after the third, its cause the last error."""
+    calls, work = _failing(
+        [ValueError("bad 1"), ValueError("bad 2"), ValueError("bad 3"), ValueError("x")]
+    )
+    policy = RetryPolicy(attempts=3, backoff_s=0.001, max_backoff_s=0.001)
+    with pytest.raises(GaveUp) as caught:
+        policy.run(work, threading.Event())
+    assert calls == [3]
+    assert str(caught.value.__cause__) == "bad 3"
+
+
+def test_outages_between_own_errors_do_not_count_towards_giving_up() -> None:
+    """Own error, outage, own error, outage, success with attempts=3: done."""
+    down = psycopg.OperationalError("down")
+    calls, work = _failing([ValueError("a"), down, ValueError("b"), down])
+    policy = RetryPolicy(attempts=3, backoff_s=0.001, max_backoff_s=0.001)
+    assert policy.run(work, threading.Event()) == "done"
+    assert calls == [5]
+
+
+def test_a_never_retried_error_is_raised_at_once() -> None:
+    """A forged record's error: one call, raised as it is."""
+    calls, work = _failing([_Forged("forged")])
+    policy = RetryPolicy(never_retried=(_Forged,), backoff_s=0.001)
+    with pytest.raises(_Forged):
+        policy.run(work, threading.Event())
+    assert calls == [1]
+
+
+def test_a_result_that_asks_to_wait_is_tried_again_without_limit() -> None:
+    """``again`` says busy four times: the fifth answer is returned, no GaveUp."""
+    answers = ["busy"] * 4 + ["applied"]
+    policy = RetryPolicy(attempts=1, backoff_s=0.001, max_backoff_s=0.001)
+    assert (
+        policy.run(lambda: answers.pop(0), threading.Event(), again=lambda a: a == "busy")
+        == "applied"
+    )
+    assert answers == []
+
+
+def test_shutdown_interrupts_a_long_wait_promptly() -> None:
+    """A 30 s backoff during an outage ends within a second of the stop event."""
+    stop = threading.Event()
+    calls, work = _failing([psycopg.OperationalError("down")] * 100)
+    policy = RetryPolicy(backoff_s=30, max_backoff_s=30)
+    threading.Timer(0.2, stop.set).start()
+    began = time.monotonic()
+    with pytest.raises(Stopped):
+        policy.run(work, stop)
+    assert time.monotonic() - began < 1.5
+    assert calls == [1], "no attempt after the stop"
+
+
+def test_nothing_is_attempted_once_stopped() -> None:
+    """A set stop event: Stopped before the work runs at all."""
+    stop = threading.Event()
+    stop.set()
+    calls, work = _failing([])
+    with pytest.raises(Stopped):
+        RetryPolicy().run(work, stop)
+    assert calls == [0]

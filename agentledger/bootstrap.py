@@ -31,7 +31,7 @@ from agentledger.seal_key import ledger_seal
 from agentledger.settings import REPO_ROOT, Settings
 from agentledger.signing_keys import attesters, record_signer, service_key, topic_owner
 from consumers.decider.decider import Decider, DeciderConfig
-from consumers.decider.service import DeadLetterSink, DeciderService, ServiceConfig
+from consumers.decider.service import DeciderService, ServiceConfig
 from consumers.executor.compensations import CompensationForwarder
 from consumers.executor.executor import Executor, ExecutorConfig
 from consumers.executor.service import ExecutorService, ExecutorServiceConfig
@@ -49,6 +49,7 @@ from consumers.relay.lock import RelayLock
 from consumers.relay.position import PositionStore
 from consumers.relay.relay import Relay, RelayConfig
 from consumers.relay.wakeup import StoreWakeup
+from consumers.runtime.dead_letters import DeadLetterSink
 from domain.context import CommandContext
 from domain.signing import as_service
 from infra.audit import AuditResult

@@ -1,10 +1,11 @@
 """The executor's Kafka side: one active instance follows ``actions.v1``.
 
 It holds a PostgreSQL advisory lock (a second instance waits as a standby and takes
-over when the first dies). On start it re-drives every execution left in flight, then
-executes each ``Authorized`` it reads, forwards each ``CompensationProposed``, and
-runs retries whose backoff elapsed. Offsets are committed after the records are
-handled; a redelivered record is harmless, the aggregate refuses a second execution.
+over when the first dies). On start it re-drives every execution left in flight, then,
+as a handler of the consumer runner, executes each ``Authorized`` it reads, forwards
+each ``CompensationProposed``, and runs retries whose backoff elapsed. Offsets are
+committed after the records are handled; a redelivered record is harmless, the
+aggregate refuses a second execution.
 """
 
 from __future__ import annotations
@@ -19,23 +20,23 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID, uuid4
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 
 from consumers.executor.compensations import CompensationForwarder, CompensationNotRecorded
 from consumers.executor.executor import Executor, Outcome
 from consumers.relay.lock import RelayLock
+from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped
+from consumers.runtime.runner import Runner, Subscription
 from domain.events import Authorized, CompensationProposed
 from domain.events.proposals import KafkaPosition
 from domain.values import Record
-from infra.batches import ready_batch
 from infra.connectors.base import ConnectorUnavailable
-from infra.kafka_config import KafkaAccess, member_config
+from infra.kafka_config import KafkaAccess
 from infra.ledger.execution_index import ExecutionIndex
 from infra.outages import DATABASE_OUTAGES, OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
-from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import EXECUTIONS
 
 log = logging.getLogger("agentledger.executor")
@@ -56,10 +57,6 @@ class ExecutorServiceConfig:
     attempts_before_giving_up: int = 3
     workers: int = 4
     """Records of different resources are handled in parallel lanes (one lane per key hash)."""
-
-
-class _GaveUp(Exception):
-    """A step kept failing for a reason of its own (its cause says which)."""
 
 
 class ExecutorService:
@@ -89,6 +86,12 @@ class ExecutorService:
         self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="executor-lane")
         self._held_after: UUID | None = None
         """Where the next look at held actions starts (they are paged, in turn)."""
+        self._next_retry = 0.0
+        self._policy = RetryPolicy(
+            attempts=config.attempts_before_giving_up, backoff_s=config.outage_backoff_s,
+            max_backoff_s=2 * config.outage_backoff_s, waited_out=TRANSIENT,
+            never_retried=(CompensationNotRecorded,),
+        )  # fmt: skip
 
     def run(self, stop: threading.Event) -> None:
         """Stand by for the lock, execute while it is held, until ``stop`` is set.
@@ -115,31 +118,35 @@ class ExecutorService:
         """Execute while the lock is held: re-drive what was in flight, then follow the topic."""
         log.info("executor %s active", self.name)
         self.active.set()
-        # one static member for whichever instance is active: the standby that takes the
-        # lock takes the dead one's partitions at once, without waiting out its session
-        reading = {
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed", "fetch.wait.max.ms": 50,
-        }  # fmt: skip
-        consumer = Consumer(
-            member_config(self.config.kafka, self.config.group_id, "active", reading)
-        )
         try:
             self._redrive(stop)
-            consumer.subscribe([self.config.topic], on_assign=lambda *_: self.ready.set())
-            next_retry, lag = 0.0, LagReport("executor", self.config.group_id)
-            while not stop.is_set() and self._lock.held():
-                ready = ready_batch(consumer, 200, self.config.poll_timeout_s)
-                lag(consumer)
-                messages = [m for m in ready if _ok(m)]
-                self._handle_all(messages, stop)
-                if messages:
-                    consumer.commit(offsets=_next_offsets(messages), asynchronous=False)
-                if time.monotonic() >= next_retry:
-                    self._retries(stop)
-                    next_retry = time.monotonic() + self.config.retry_poll_s
-        finally:
-            consumer.close()
+        except Stopped:
+            return
+        # one static member for whichever instance is active: the standby that takes the
+        # lock takes the dead one's partitions at once, without waiting out its session
+        config = self.config
+        subscription = Subscription(
+            config.kafka, config.group_id, [config.topic], "executor", "active", 200,
+            config.poll_timeout_s, {"fetch.wait.max.ms": 50}, commit_sync=True,
+        )  # fmt: skip
+        runner = Runner(self, subscription, tick=self._tick, ready=self.ready)
+        runner.run(stop, while_=self._lock.held)
+
+    def assigned(self, partitions: list[TopicPartition]) -> None:
+        """Resume at the committed offsets (the ledger refuses a redelivered execution)."""
+
+    def revoked(self, partitions: list[TopicPartition]) -> None:
+        """Nothing is kept per partition."""
+
+    def handle(self, messages: list[Message], stop: threading.Event) -> None:
+        """Execute or forward ``messages``; :class:`Stopped` if shutdown comes first."""
+        self._handle_all(messages, stop)
+
+    def _tick(self, stop: threading.Event) -> None:
+        """Run the retries that are due, every ``retry_poll_s``."""
+        if time.monotonic() >= self._next_retry:
+            self._retries(stop)
+            self._next_retry = time.monotonic() + self.config.retry_poll_s
 
     @property
     def name(self) -> str:
@@ -169,16 +176,8 @@ class ExecutorService:
 
     def _redrive(self, stop: threading.Event) -> None:
         """Finish what a crash left in flight, before anything new (outages waited out)."""
-        while not stop.is_set():
-            try:
-                rows = self._index.in_flight()
-            except DATABASE_OUTAGES as exc:
-                log.warning("ledger unreachable, reading in-flight executions again: %s", exc)
-                stop.wait(self.config.outage_backoff_s)
-                continue
-            for row in rows:
-                self._settle(partial(self.executor.redrive, row), row.action_id, stop)
-            return
+        for row in self._policy.run(self._index.in_flight, stop):
+            self._settle(partial(self.executor.redrive, row), row.action_id, stop)
 
     def _retries(self, stop: threading.Event) -> None:
         """Retry the executions due now, and try the held ones; during an outage, later."""
@@ -200,7 +199,7 @@ class ExecutorService:
         """
         try:
             self._persist(work, stop)
-        except _GaveUp as exc:
+        except GaveUp as exc:
             # _persist logged each failure with its traceback; one line says what it means
             log.error(  # noqa: TRY400
                 "giving up on %s for now (it stays as recorded): %s", action_id, exc.__cause__
@@ -214,73 +213,38 @@ class ExecutorService:
 
     def _handle(self, message: Message, record: Record | BadRecord, stop: threading.Event) -> None:
         if isinstance(record, BadRecord):
-            self._dead_letter(message, record)
+            self._dead_letter(message, record, stop)
             return
         try:
             if isinstance(record, Authorized):
                 self._persist(lambda: self.executor.execute(record.action_id), stop)
             elif isinstance(record, CompensationProposed):
                 self._persist(lambda: self._compensations.forward(record), stop)
-        except _GaveUp as exc:
-            self._dead_letter(message, ProcessingFailed(str(exc.__cause__)[:2000]))
+        except GaveUp as exc:
+            self._dead_letter(message, ProcessingFailed(str(exc.__cause__)[:2000]), stop)
         except CompensationNotRecorded as exc:
-            self._dead_letter(message, ProcessingFailed(str(exc)))
+            self._dead_letter(message, ProcessingFailed(str(exc)), stop)
 
-    def _dead_letter(self, message: Message, error: BadRecord) -> None:
+    def _dead_letter(self, message: Message, error: BadRecord, stop: threading.Event) -> None:
         """Park a record this executor can never handle, with the reason, and move on."""
         log.error("dead-lettering %s[%s]@%s: %s",
                   message.topic(), message.partition(), message.offset(), error)  # fmt: skip
         origin = KafkaPosition(topic=message.topic() or "", partition=message.partition() or 0,
                                offset=message.offset() or 0)  # fmt: skip
-        self._letters([
-            dead_letter_for(
-                error, origin=origin, key=message.key(), payload=message.value(), headers={},
-                consumer=f"executor:{self.executor.config.name}", clock=self.executor.clock,
-                new_id=uuid4,
-            )
-        ])  # fmt: skip
+        letter = dead_letter_for(
+            error, origin=origin, key=message.key(), payload=message.value(), headers={},
+            consumer=f"executor:{self.executor.config.name}", clock=self.executor.clock,
+            new_id=uuid4,
+        )  # fmt: skip
+        self._policy.run(lambda: self._letters([letter]), stop)
 
     def _persist(self, work: Callable[[], object], stop: threading.Event) -> None:
         """Run ``work`` until it is done: outages and a busy resource are waited out.
 
-        Any other error is tried ``attempts_before_giving_up`` times, then :class:`_GaveUp`.
+        Any other error is tried ``attempts_before_giving_up`` times, then :class:`GaveUp`.
         """
-        failures = 0
-        while not stop.is_set():
-            try:
-                result = work()
-            except TRANSIENT as exc:
-                log.warning("transient failure, retrying: %s", exc)
-            except CompensationNotRecorded:
-                raise  # a forged record: retrying will not make the ledger hold it
-            except Exception as exc:
-                failures += 1
-                log.exception("executor step failed (%d times)", failures)
-                if failures >= self.config.attempts_before_giving_up:
-                    raise _GaveUp from exc
-            else:
-                if result is not Outcome.BUSY:
-                    if isinstance(result, Outcome):
-                        with self._counting:
-                            self.outcomes[result] += 1
-                        EXECUTIONS.labels(result.value).inc()
-                    return
-                log.info("resource busy; trying again shortly")
-            stop.wait(self.config.outage_backoff_s)
-
-
-def _ok(message: Message) -> bool:
-    error = message.error()
-    if error is None:
-        return True
-    if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
-        log.warning("consumer error: %s", error)
-    return False
-
-
-def _next_offsets(messages: list[Message]) -> list[TopicPartition]:
-    last: dict[tuple[str, int], int] = {}
-    for message in messages:
-        key = (message.topic() or "", message.partition() or 0)
-        last[key] = max(last.get(key, -1), message.offset() or 0)
-    return [TopicPartition(t, p, offset + 1) for (t, p), offset in last.items()]
+        result = self._policy.run(work, stop, again=lambda done: done is Outcome.BUSY)
+        if isinstance(result, Outcome):
+            with self._counting:
+                self.outcomes[result] += 1
+            EXECUTIONS.labels(result.value).inc()

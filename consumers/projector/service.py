@@ -1,19 +1,20 @@
-"""Run one projection live: consume its topics, apply batches with their tracking rows.
+"""One projection kept live: a handler of its topics' batches, run by the consumer runner.
 
-On every assignment the consumer seeks to the tracked positions, so a batch is applied
-once however often Kafka redelivers it (the tracking rows commit with the view).
-Unreadable records go to the dead-letter topic, flushed before the tracking rows move
-past them; a letter's id derives from the record's position, so a redelivery repeats it.
-A batch the view refuses for a reason other than a database outage (a value PostgreSQL
-cannot store, a projection that fails on one record) is applied again record by record:
-each record refused on its own is dead-lettered with the error, and the rest applied.
+On every assignment a partition resumes at its tracked position, so a batch is applied
+once however often Kafka redelivers it (the tracking rows commit with the view), through
+any rebalance. Unreadable records go to the dead-letter topic, delivered before the
+tracking rows move past them; a letter's id derives from the record's position, so a
+redelivery repeats it. A batch the view refuses for a reason other than a database
+outage (a value PostgreSQL cannot store, a projection that fails on one record) is
+applied again record by record: each record refused on its own is dead-lettered with
+the error, and the rest applied. The view's connection comes from a pool that replaces
+a connection broken by an outage.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,16 +23,18 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, Message, TopicPartition
+from psycopg_pool import ConnectionPool
 
+from consumers.runtime.retry import RetryPolicy
+from consumers.runtime.runner import Runner, Subscription
 from domain.events.proposals import KafkaPosition
 from domain.values import Record
-from infra.batches import ready_batch
-from infra.kafka_config import KafkaAccess, member_config
+from infra.kafka_config import KafkaAccess
+from infra.outages import DATABASE_OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
-from infra.telemetry.lag import LagReport
 from projections.store import Position, Projection, ProjectionStore
 
 log = logging.getLogger("agentledger.projector")
@@ -84,55 +87,60 @@ class Projector:
         self.consumer = f"{config.group_id}.{projection.name}"
         self.ready = threading.Event()
         self.applied = self.dead_letters = 0
+        self._policy = RetryPolicy()
+        self._pool: ConnectionPool[Any]
 
     def run(self, stop: threading.Event) -> None:
-        """Project until ``stop`` is set; database outages are retried."""
+        """Project until ``stop`` is set; database and broker outages are waited out."""
         self.store.ensure([self.projection])
-        reading = {
-            "client.id": f"projector-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-        }  # fmt: skip
-        instance = self.config.instance
-        consumer = Consumer(member_config(self.config.kafka, self.consumer, instance, reading))
-        consumer.subscribe(list(self._names), on_assign=self._on_assign)
-        try:
-            with psycopg.connect(self.store.url) as conn:
-                lag = LagReport("projector", self.consumer)
-                while not stop.is_set():
-                    messages = ready_batch(
-                        consumer, self.config.batch_size, self.config.poll_timeout_s
-                    )
-                    lag(consumer)
-                    batch, letters = self._decode(messages)
-                    if letters and not self._dead_letter(letters, stop):
-                        break
-                    read = _Read(
-                        batch, [self._position(letter) for letter in letters],
-                        {_where(m): m for m in messages if m.error() is None},
-                    )  # fmt: skip
-                    while (read.records or read.passed) and not stop.is_set():
-                        try:
-                            self._apply(conn, read, stop)
-                            break
-                        except psycopg.OperationalError:
-                            log.warning("database unavailable; retrying the batch", exc_info=True)
-                            stop.wait(1.0)
-                            conn = psycopg.connect(self.store.url)  # noqa: PLW2901  # reconnect
-        finally:
-            consumer.close()
+        config = self.config
+        subscription = Subscription(
+            config.kafka, self.consumer, list(self._names), "projector", config.instance,
+            config.batch_size, config.poll_timeout_s,
+        )  # fmt: skip
+        with ConnectionPool(
+            self.store.url, min_size=1, max_size=1, timeout=10,
+            check=ConnectionPool.check_connection, name=self.consumer,
+        ) as self._pool:  # fmt: skip
+            Runner(self, subscription, ready=self.ready).run(stop)
 
-    def _apply(self, conn: psycopg.Connection[Any], read: _Read, stop: threading.Event) -> None:
+    def assigned(self, partitions: list[TopicPartition]) -> None:
+        """Resume each partition at the projection's tracked position."""
+        stored = self.store.positions(self.projection.name)
+        for partition in partitions:
+            key = (self._names[partition.topic], partition.partition)
+            if key in stored:
+                partition.offset = stored[key]
+
+    def revoked(self, partitions: list[TopicPartition]) -> None:
+        """Nothing is kept per partition beyond the tracking rows (read again on assignment)."""
+
+    def handle(self, messages: list[Message], stop: threading.Event) -> None:
+        """Apply ``messages`` with their tracking rows; dead-letter what cannot be applied."""
+        batch, letters = self._decode(messages)
+        if letters:
+            self._policy.run(lambda: self._letters(letters), stop)
+            self.dead_letters += len(letters)
+        read = _Read(
+            batch, [self._position(letter) for letter in letters],
+            {_where(m): m for m in messages},
+        )  # fmt: skip
+        if read.records or read.passed:
+            self._policy.run(lambda: self._apply(read, stop), stop)
+
+    def _apply(self, read: _Read, stop: threading.Event) -> None:
         """Apply what was read; if the view refuses it, record by record (outages propagate)."""
-        try:
-            self.applied += self.store.apply(
-                conn, self.projection, read.records, passed=read.passed
-            )
-        except psycopg.OperationalError:
-            raise
-        except Exception:  # a record the view cannot take: find it, never stop on it
-            log.exception("%s refused a batch of %d; applying it record by record",
-                          self.projection.name, len(read.records))  # fmt: skip
-            self._one_by_one(conn, read, stop)
+        with self._pool.connection() as conn:
+            try:
+                self.applied += self.store.apply(
+                    conn, self.projection, read.records, passed=read.passed
+                )
+            except DATABASE_OUTAGES:
+                raise
+            except Exception:  # a record the view cannot take: find it, never stop on it
+                log.exception("%s refused a batch of %d; applying it record by record",
+                              self.projection.name, len(read.records))  # fmt: skip
+                self._one_by_one(conn, read, stop)
 
     def _one_by_one(
         self, conn: psycopg.Connection[Any], read: _Read, stop: threading.Event
@@ -147,14 +155,15 @@ class Projector:
         for position, record in read.records:
             try:
                 self.applied += self.store.apply(conn, self.projection, [(position, record)])
-            except psycopg.OperationalError:
+            except DATABASE_OUTAGES:
                 raise
             except Exception as exc:  # noqa: BLE001  # whatever it is, it goes in the letter
                 topic = self._serdes[position.topic].topic
                 message = read.sources[topic, position.partition, position.offset]
                 failed = ProcessingFailed(f"{type(exc).__name__}: {exc}"[:2000])
-                if not self._dead_letter([self._letter(message, failed)], stop):
-                    return
+                letter = self._letter(message, failed)
+                self._policy.run(lambda: self._letters([letter]), stop)  # noqa: B023  # run at once
+                self.dead_letters += 1
                 self.store.apply(conn, self.projection, [], passed=[position])
 
     def _decode(
@@ -193,32 +202,10 @@ class Projector:
             clock=self._clock, new_id=partial(uuid5, NAMESPACE_URL, where),
         )  # fmt: skip
 
-    def _dead_letter(self, letters: list[DeadLetter], stop: threading.Event) -> bool:
-        """Publish ``letters``, retrying while Kafka refuses them; False if stopped first."""
-        while not stop.is_set():
-            try:
-                self._letters(letters)
-            except (KafkaException, RuntimeError):
-                log.warning("dead letters not delivered; retrying", exc_info=True)
-                stop.wait(1.0)
-            else:
-                self.dead_letters += len(letters)
-                return True
-        return False
-
     def _position(self, letter: DeadLetter) -> Position:
         """Where a dead-lettered record was, by the topic's unprefixed name."""
         origin = letter.origin
         return Position(self._names[origin.topic], origin.partition, origin.offset)
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        stored = self.store.positions(self.projection.name)
-        for partition in partitions:
-            key = (self._names[partition.topic], partition.partition)
-            if key in stored:
-                partition.offset = stored[key]
-        consumer.assign(partitions)
-        self.ready.set()
 
 
 def _where(message: Message) -> tuple[str, int, int]:

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped
 from domain.context import CommandContext
 from domain.errors import ApprovalStillOpen, InvalidTransition
 from infra.ledger.ledger import Ledger
@@ -44,6 +45,7 @@ class Expirer:
         self._clock = clock
         self._context = context
         self._poll_s = poll_s
+        self._policy = RetryPolicy(waited_out=DATABASE_OUTAGES)
 
     def run_once(self) -> list[UUID]:
         """Expire every request due now; the ids actually expired."""
@@ -70,11 +72,13 @@ class Expirer:
         return expired
 
     def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; database outages are logged and retried."""
+        """Poll until ``stop`` is set; outages are waited out, a failing round logged."""
         log.info("expirer running (poll every %.1fs)", self._poll_s)
         while not stop.is_set():
             try:
-                self.run_once()
-            except Exception:
-                log.exception("expiry round failed; retrying")
+                self._policy.run(self.run_once, stop)
+            except GaveUp as exc:
+                log.error("expiry round failed; the next one tries again: %s", exc)  # noqa: TRY400  # each attempt was logged with its traceback
+            except Stopped:
+                return
             stop.wait(self._poll_s)

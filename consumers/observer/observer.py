@@ -24,6 +24,7 @@ from consumers.observer.chain import ObservationChain, numbers_floor
 from consumers.observer.gaps import SequenceJump, jump_reason, justified
 from consumers.observer.positions import ObserverPositions
 from consumers.observer.records import change_letter, feed_read, observation_of
+from consumers.runtime.retry import RetryPolicy, Stopped
 from infra.chain_tails import chain_tails
 from infra.connectors.base import Change, Connector, ConnectorError
 from infra.kafka_config import KafkaAccess, client_config
@@ -89,6 +90,7 @@ class Observer:
         self._at: dict[str, int] = {}
         self._beat: dict[str, datetime] = {}
         self._chain = ObservationChain()
+        self._policy = RetryPolicy(waited_out=(Exception,), on_wait=_restarting)
         self._flagged: set[tuple[str, int]] = set()
 
     def start(self) -> None:
@@ -221,12 +223,17 @@ class Observer:
 
     def run(self, stop: threading.Event) -> None:
         """Observe until ``stop`` is set; broker trouble restarts from committed positions."""
+        try:  # broker, registry or feed trouble: start over, as long as it lasts
+            self._policy.run(lambda: self._follow(stop), stop)
+        except Stopped:
+            return
+
+    def _follow(self, stop: threading.Event) -> None:
+        self.start()
         while not stop.is_set():
-            try:
-                self.start()
-                while not stop.is_set():
-                    if self.round() < self.config.batch:
-                        stop.wait(self.config.poll_s)
-            except Exception:  # broker, registry or feed trouble: start over
-                log.warning("observer restarting from its committed positions", exc_info=True)
-                stop.wait(1.0)
+            if self.round() < self.config.batch:
+                stop.wait(self.config.poll_s)
+
+
+def _restarting(exc: BaseException) -> None:
+    log.warning("observer restarting from its committed positions: %s", exc, exc_info=exc)

@@ -24,6 +24,7 @@ from consumers.relay.outgoing import FRAME, OutgoingRecords
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.position_check import PositionRefused, check_position
 from consumers.relay.wakeup import StoreWakeup
+from consumers.runtime.retry import RetryPolicy, Stopped
 from infra.chain_tails import chain_tails
 from infra.kafka_config import KafkaAccess, client_config
 from infra.ledger.ledger import Ledger
@@ -82,6 +83,10 @@ class Relay:
         """
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
+        self._policy = RetryPolicy(
+            backoff_s=config.outage_backoff_s, waited_out=DATABASE_OUTAGES,
+            never_retried=(Exception,),
+        )  # fmt: skip
         self.standing_by = lock.standing_by
         self._letters, self._clock, self._signer = letters, clock, signer
         self._checkpoints = checkpoints
@@ -108,14 +113,10 @@ class Relay:
             self.active.set()
             log.info("relay active from notification %d", self.position.notification_id)
             while not stop.is_set():
-                try:
-                    relayed = self.step(producer)
-                    if not relayed:
-                        self._held_beyond_head()
-                except DATABASE_OUTAGES as exc:  # read before the transaction: nothing to undo
-                    log.warning("ledger unreachable, reading again shortly: %s", exc)
-                    stop.wait(self._config.outage_backoff_s)
-                    continue
+                try:  # an outage comes before the transaction: nothing to undo
+                    relayed = self._policy.run(lambda: self._relay_once(producer), stop)
+                except Stopped:
+                    break
                 if not relayed:
                     self._checkpoint_idle(producer)
                     self._idle(stop)
@@ -167,6 +168,13 @@ class Relay:
             return False
         _, _, body = transcoder.split(notification.state)
         return len(body) + FRAME <= self._config.max_record_bytes
+
+    def _relay_once(self, producer: Producer) -> int:
+        """One step; when it found nothing, a look for rows the sequence never handed out."""
+        relayed = self.step(producer)
+        if not relayed:
+            self._held_beyond_head()
+        return relayed
 
     def _held_beyond_head(self) -> None:
         """Say so, once a minute, while rows numbered beyond the id sequence wait in the store."""

@@ -24,8 +24,10 @@ from agentledger.bootstrap import (
 from agentledger.service_process import log_config, log_to_stderr, run_service, started
 from agentledger.settings import Settings
 from agentledger.state_metrics import state_collector
+from consumers.projector.service import Projector
 from consumers.reconciler.app import run
 from consumers.relay.relay import Relay
+from infra.telemetry import tracing
 from infra.telemetry.metrics import READY
 
 
@@ -72,12 +74,24 @@ def run_projector() -> None:
     settings = Settings()
     every = projectors(settings)
 
+    failed: list[BaseException] = []
+
+    def project(one: Projector, stop: threading.Event) -> None:
+        try:
+            one.run(stop)
+        except BaseException as exc:  # one view frozen is a service down: all stop, exit 1
+            failed.append(exc)
+            stop.set()
+            raise
+
     def run_all(stop: threading.Event) -> None:
-        threads = [threading.Thread(target=p.run, args=(stop,)) for p in every]
+        threads = [threading.Thread(target=project, args=(p, stop)) for p in every]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if failed:
+            raise SystemExit(f"a projection stopped: {failed[0]!r}")
 
     run_service("projector", run_all, lambda: all(p.ready.is_set() for p in every), settings)
 
@@ -102,6 +116,7 @@ def run_reconciler() -> None:
     """Compare belief and reality per resource; alerts go to drift.v1 (until SIGTERM/SIGINT)."""
     settings = Settings()
     log_to_stderr("reconciler", settings)
+    tracing.configure("reconciler")
     app = reconciler(settings)
     started("reconciler")
 

@@ -90,7 +90,7 @@ class Observer:
         self._at: dict[str, int] = {}
         self._beat: dict[str, datetime] = {}
         self._chain = ObservationChain()
-        self._policy = RetryPolicy(waited_out=(Exception,), on_wait=_restarting)
+        self._policy = RetryPolicy(waited_out=(Exception,), max_backoff_s=2.0, on_wait=_restarting)
         self._flagged: set[tuple[str, int]] = set()
 
     def start(self) -> None:

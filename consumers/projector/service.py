@@ -23,7 +23,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import psycopg
-from confluent_kafka import KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
 from psycopg_pool import ConnectionPool
 
 from consumers.runtime.retry import RetryPolicy
@@ -107,10 +107,9 @@ class Projector:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """Resume each partition at the projection's tracked position."""
         stored = self.store.positions(self.projection.name)
-        for partition in partitions:
+        for partition in partitions:  # no position yet: from the start, whatever Kafka holds
             key = (self._names[partition.topic], partition.partition)
-            if key in stored:
-                partition.offset = stored[key]
+            partition.offset = stored.get(key, OFFSET_BEGINNING)
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         """Nothing is kept per partition beyond the tracking rows (read again on assignment)."""

@@ -66,6 +66,8 @@ class RetryPolicy:
             if not outcome.failed:
                 return again is not None and again(outcome.result())
             exc = outcome.exception()
+            if isinstance(exc, Stopped | GaveUp) or not isinstance(exc, Exception):
+                return False  # a nested policy's verdict, or SystemExit: not ours to retry
             return isinstance(exc, self.waited_out) or not isinstance(exc, self.never_retried)
 
         def give_up(state: RetryCallState) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumers.runtime.retry import Stopped
+from consumers.runtime.retry import RetryPolicy, Stopped
 from infra.batches import ready_batch
 from infra.kafka_config import KafkaAccess, member_config
 from infra.telemetry.lag import LagReport
@@ -79,10 +79,12 @@ class Runner:
         self.ready = ready or threading.Event()
         """Set once partitions are assigned (cleared when the runner stops)."""
         self._owned: set[tuple[str, int]] = set()
+        self._stop = threading.Event()
+        self._policy = RetryPolicy()
 
     def run(self, stop: threading.Event, *, while_: Callable[[], bool] = lambda: True) -> None:
         """Consume until ``stop`` is set or ``while_()`` is false; a fatal consumer error raises."""
-        sub = self.subscription
+        sub, self._stop = self.subscription, stop
         config = member_config(sub.kafka, sub.group_id, sub.instance, {**READING, **sub.reading})
         consumer = Consumer(config)
         consumer.subscribe(
@@ -92,10 +94,10 @@ class Runner:
         lag = LagReport(sub.service, sub.group_id)
         try:
             while not stop.is_set() and while_():
-                batch = [m for m in ready_batch(consumer, sub.batch_size, sub.poll_timeout_s)
-                         if _usable(m) and (m.topic(), m.partition()) in self._owned]  # fmt: skip
-                lag(consumer)
                 try:
+                    ready = ready_batch(consumer, sub.batch_size, sub.poll_timeout_s)
+                    batch = [m for m in ready if _usable(m) and _where(m) in self._owned]
+                    lag(consumer)
                     if batch:
                         self.handler.handle(batch, stop)
                         self._commit(consumer, batch)
@@ -130,7 +132,8 @@ class Runner:
             log.warning("offsets not committed (read again if this member stops): %s", exc)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.handler.assigned(partitions)
+        # where a partition resumes is read from the handler's store: an outage is waited out
+        self._policy.run(lambda: self.handler.assigned(partitions), self._stop)
         consumer.incremental_assign(partitions)
         self._owned |= {(p.topic, p.partition) for p in partitions}
         log.info("%s assigned %s", self.subscription.service,
@@ -158,3 +161,7 @@ def _usable(message: Message) -> bool:
     if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
         log.warning("consumer error: %s", error)
     return False
+
+
+def _where(message: Message) -> tuple[str | None, int | None]:
+    return message.topic(), message.partition()

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
 from consumers.decider.attempt import Tally
 from consumers.decider.decider import Decider, Halted
@@ -86,10 +86,13 @@ def test_the_decider_handler_waits_out_outages_and_the_emergency_stop_without_gi
 
 
 def test_the_decider_handler_resumes_partitions_at_the_stored_positions() -> None:
-    """Partition 0 has a stored position (7); partition 1 has none and keeps Kafka's."""
-    partitions = [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+    """Partition 0 resumes at its stored position (7); partition 1, with none, from the start.
+
+    Not where the group's committed offset says: the positions are the decider's own.
+    """
+    partitions = [TopicPartition(TOPIC, 0, 3), TopicPartition(TOPIC, 1, 5)]
     _decider_handler(_Decider(set())).assigned(partitions)
-    assert [p.offset for p in partitions] == [7, TopicPartition(TOPIC, 1).offset]
+    assert [p.offset for p in partitions] == [7, OFFSET_BEGINNING]
 
 
 def test_a_stopped_decider_handler_decides_nothing_more() -> None:

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from agentledger.approval_spans import decision_span
 from domain.action import Action
 from domain.action_state import Status
 from domain.context import CommandContext
@@ -120,6 +121,7 @@ class ApprovalDesk:
                 action_id, approver=approver.name, roles=approver.roles,
                 action_digest=digest, resource_version=version, comment=comment,
             ),
+            "approve",
         )  # fmt: skip
         if action.status is not Status.AWAITING_APPROVAL:  # the quorum is reached
             APPROVALS.labels("approved").inc()
@@ -131,7 +133,9 @@ class ApprovalDesk:
         """Refuse the action for good."""
         self.request(action_id)
         action = self._write(
-            action_id, lambda tx: tx.reject(action_id, approver=approver.name, reason=reason)
+            action_id,
+            lambda tx: tx.reject(action_id, approver=approver.name, reason=reason),
+            "reject",
         )
         APPROVALS.labels("rejected").inc()
         return action
@@ -139,14 +143,21 @@ class ApprovalDesk:
     def revoke(self, approver: Approver, action_id: UUID, reason: str) -> Action:
         """Withdraw the authorization (after execution this proposes a compensation)."""
         return self._write(
-            action_id, lambda tx: tx.revoke(action_id, by=approver.name, reason=reason)
+            action_id,
+            lambda tx: tx.revoke(action_id, by=approver.name, reason=reason),
+            "revoke",
         )
 
-    def _write(self, action_id: UUID, command: Callable[[Commands], None]) -> Action:
+    def _write(
+        self, action_id: UUID, command: Callable[[Commands], None], what: str = "decide"
+    ) -> Action:
         """Run ``command`` in its own transaction, again if a concurrent write won the race."""
         for attempt in range(RACE_RETRIES):
             try:
-                with self._ledger.batch(self._context()) as tx:
+                with (
+                    decision_span(self._ledger, action_id, what),
+                    self._ledger.batch(self._context()) as tx,
+                ):
                     command(tx)
                     return tx.action(action_id)
             except IntegrityError:

@@ -20,6 +20,7 @@ from typing import Self
 from uuid import UUID, uuid4
 
 import httpx
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict
 
 from agentledger.bootstrap import topic_serdes
@@ -36,6 +37,7 @@ from domain.values import ResourceRef, Value
 from infra.kafka_acls import AGENT, principal_name
 from infra.partitioner import partition_for
 from infra.proposal_sink import ProposalSink
+from infra.telemetry.tracing import tracer
 
 LOOKBACK_MS = 3_600_000
 """How far back ``wait_for_decision`` looks for an action this client did not propose."""
@@ -138,7 +140,14 @@ class Client:
         problem = proposal_problem(proposal)
         if problem is not None:  # the decider would reject it as malformed: say so now
             raise ValueError(f"the proposal breaks an intake limit: {problem}")
-        self._sink.send(proposal)  # signed with the agent's key on its way
+        with tracer.start_as_current_span(
+            f"propose {action_type}", kind=SpanKind.PRODUCER, attributes={
+                "gen_ai.operation.name": "execute_tool", "gen_ai.agent.id": self.agent_id,
+                "gen_ai.tool.name": action_type, "gen_ai.tool.call.id": idempotency_key,
+                "agentledger.action_id": str(action_id(self.agent_id, idempotency_key)),
+            },
+        ):  # fmt: skip
+            self._sink.send(proposal)  # signed with the agent's key on its way
         partition = partition_for(ref.key.encode(), self.settings.partitions)
         aid = action_id(self.agent_id, idempotency_key)
         self._refs[aid] = ActionRef(

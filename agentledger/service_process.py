@@ -21,6 +21,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agentledger.settings import Settings
+from infra.telemetry import tracing
 from infra.telemetry.endpoint import Endpoint, Health, health_app
 from infra.telemetry.metrics import CONSUMER_LAG, READY, RESTARTS, UP
 
@@ -40,8 +41,8 @@ def log_config(service: str, settings: Settings) -> dict[str, Any]:
     """Lines (INFO and up) to stderr that name ``service``, so interleaved children stay apart.
 
     JSON lines carry ``time``, ``level``, ``logger``, ``message``, ``service`` and, when
-    there is one, ``action_id``. Each request of the registry client is not news: httpx
-    logs warnings only.
+    there are, ``action_id``, ``trace_id`` and ``span_id``. Each request of the registry
+    client is not news: httpx logs warnings only.
     """
     formatters = {
         "text": {"format": LOG_FORMAT.format(service=service)},
@@ -76,6 +77,7 @@ def run_service(
 ) -> None:
     """Run ``run(stop)`` until SIGTERM or SIGINT; reported ready while ``ready()`` says so."""
     log_to_stderr(service, settings)
+    tracing.configure(service)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -13,7 +13,11 @@ service that only logged it would go on believing it works.
 
 from __future__ import annotations
 
+import logging
+
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+
+log = logging.getLogger("agentledger.kafka")
 
 
 def ready_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:
@@ -29,3 +33,18 @@ def ready_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list
         if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):  # noqa: SLF001  # librdkafka's constant
             raise KafkaException(error)
     return first
+
+
+def headers_of(message: Message) -> dict[str, bytes]:
+    """A record's headers by name (the last of a repeated name); unreadable ones left out."""
+    try:
+        raw = message.headers() or []
+    except Exception:  # noqa: BLE001  # a header name not UTF-8 (SystemError): no headers
+        log.warning("headers of %s[%s]@%s cannot be read; left out", message.topic(),
+                    message.partition(), message.offset())  # fmt: skip
+        return {}
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return {
+        name: value if isinstance(value, bytes) else str(value or "").encode()
+        for name, value in pairs
+    }

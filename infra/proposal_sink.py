@@ -10,6 +10,7 @@ from infra.kafka_config import KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.serde.errors import PayloadTooLarge
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.tracing import as_headers
 
 
 class ProposalNotDelivered(RuntimeError):
@@ -48,6 +49,7 @@ class ProposalSink:
             self._producer.produce(
                 self._serde.topic, self._serde.serialize(proposal), key, partition=partition,
                 on_delivery=lambda error, _msg: errors.append(error) if error else None,
+                headers=as_headers(),  # the caller's trace goes on to the decider
             )  # fmt: skip
         except PayloadTooLarge as exc:
             raise ProposalTooLarge(f"the proposal's record is too large: {exc}") from exc

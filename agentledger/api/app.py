@@ -37,6 +37,7 @@ from agentledger.api.plans import Plans, plans
 from agentledger.api.problems import InvalidRequest, install
 from agentledger.api.shown import shown
 from agentledger.api.timeline import action_view
+from agentledger.api.tracing import TraceRequests
 from agentledger.approvals import ApprovalDesk
 from domain.events import ActionProposed
 from domain.events.proposals import Signature
@@ -72,6 +73,7 @@ def create_app(  # noqa: PLR0913  # the API's collaborators and its two limits
         dependencies=[Depends(logins.check)],
     )
     app.add_middleware(BodyLimits, max_bytes=max_body_bytes)
+    app.add_middleware(TraceRequests)
     install(app, logins)
     callers = Callers(desk, agents)
     app.include_router(_actions(callers, ledger, sink, timeline))

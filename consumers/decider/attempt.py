@@ -31,6 +31,7 @@ from infra.policy.catalog import ActionSpec
 from infra.policy.engine import PolicyEngine, PolicyError, PolicyResult
 from infra.policy.inputs import History, HistoryEntry, PolicyInput, build_input
 from infra.policy.records import DecisionRow
+from infra.telemetry.tracing import annotate
 from projections.actual import Actual
 
 MESSAGE_LIMIT = 2000
@@ -209,6 +210,7 @@ class Attempt:
             resource_key=row.resource_key, action_type=row.action_type, outcome=row.outcome,
         ))  # fmt: skip
         self.tally.decided[verdict.outcome] = self.tally.decided.get(verdict.outcome, 0) + 1
+        annotate(aid, {"agentledger.outcome": verdict.outcome.value})
 
     def _shadow(
         self, tx: Commands, aid: UUID, verdict: PolicyResult, policy_input: PolicyInput
@@ -268,6 +270,11 @@ class Attempt:
             rejection_id(consumed.source), reason=reason, source=consumed.position, **known
         )
         self.tally.rejected += 1
+        rejected = known.get("action_id")
+        if isinstance(rejected, UUID):
+            annotate(
+                rejected, {"agentledger.outcome": "rejected", "agentledger.rejection": reason.code}
+            )
         self.tally.rejections[reason.code] = self.tally.rejections.get(reason.code, 0) + 1
 
 

@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 from consumers.decider.attempt import Attempt, Poisoned, Tally
 from consumers.decider.authentication import Attester
 from consumers.decider.intake import Consumed, Intake, Malformed, Undecodable, read
+from consumers.decider.spans import decision_spans
 from domain.context import CommandContext
 from domain.events.proposals import Reason
 from domain.fleet import describe_stop
@@ -31,6 +32,7 @@ from infra.policy.records import DecisionRecords
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import ProcessingFailed
 from infra.serde.topic_serde import TopicSerde
+from infra.telemetry.tracing import action_spans
 from projections.actual import Actual
 
 log = logging.getLogger("agentledger.decider")
@@ -109,6 +111,13 @@ class Decider:
         letters = [self._letter(item) for item in items if isinstance(item, Undecodable)]
         if letters:
             self.dead_letter(letters)
+        with action_spans(decision_spans(items, self.engine.digest)):
+            return self._decide(batch, items, letters)
+
+    def _decide(
+        self, batch: Sequence[Consumed], items: list[Intake], letters: list[DeadLetter]
+    ) -> Tally:
+        """Apply ``items`` in one transaction, again while concurrent writers conflict."""
         poisoned: dict[int, Reason] = {}
         for _ in range(CONFLICT_RETRIES + len(items)):
             try:

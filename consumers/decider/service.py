@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
 from consumers.decider.attempt import Tally
 from consumers.decider.decider import Decider, Halted
@@ -22,6 +22,7 @@ from consumers.decider.intake import Consumed
 from consumers.runtime.retry import GaveUp, RetryPolicy
 from consumers.runtime.runner import Runner, Subscription
 from domain.events.decisions import DecisionOutcome
+from infra.batches import headers_of
 from infra.kafka_config import KafkaAccess
 from infra.outages import OUTAGES
 from infra.telemetry.metrics import APPROVALS, DECISION_SECONDS, PROPOSALS, REJECTIONS
@@ -58,16 +59,16 @@ class DeciderHandler:
         self.decider, self._topic = decider, topic
         self.handled = 0
         self._halt_logged = 0.0
-        self._policy = RetryPolicy(
-            attempts=attempts, waited_out=(Halted, *OUTAGES), on_wait=self._waiting
-        )
+        self._policy = RetryPolicy(  # a lifted emergency stop is seen within a second
+            attempts=attempts, backoff_s=0.5, max_backoff_s=1.0, waited_out=(Halted, *OUTAGES),
+            on_wait=self._waiting,
+        )  # fmt: skip
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
         """Resume each partition at the position stored with the decisions."""
         stored = self.decider.next_offsets(self._topic)
-        for partition in partitions:
-            if partition.partition in stored:
-                partition.offset = stored[partition.partition]
+        for partition in partitions:  # no position yet: from the start, whatever Kafka holds
+            partition.offset = stored.get(partition.partition, OFFSET_BEGINNING)
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         """Nothing is kept per partition beyond the stored positions (read again on assignment)."""
@@ -131,8 +132,11 @@ class DeciderService:
 
     def _tick(self, _stop: threading.Event) -> None:
         if self._reload is not None and time.monotonic() >= self._next_reload:
-            self._reload()
             self._next_reload = time.monotonic() + self.config.reload_s
+            try:
+                self._reload()
+            except OUTAGES as exc:  # the bundle in force stays; the next reload tries again
+                log.warning("bundle not reloaded: %s", exc)
 
 
 def _count(tally: Tally, seconds: float) -> None:
@@ -150,17 +154,8 @@ def _count(tally: Tally, seconds: float) -> None:
 
 
 def _consumed(message: Message) -> Consumed:
-    headers: dict[str, bytes] = {}
-    try:
-        raw = message.headers() or []
-    except Exception:  # noqa: BLE001  # a header name not UTF-8 (SystemError): no headers
-        log.warning("headers of %s[%s]@%s cannot be read; left out", message.topic(),
-                    message.partition(), message.offset())  # fmt: skip
-        raw = []
-    for name, value in raw.items() if isinstance(raw, dict) else raw:
-        headers[name] = value if isinstance(value, bytes) else str(value or "").encode()
     return Consumed(
         topic=message.topic() or "", partition=message.partition() or 0,
         offset=message.offset() or 0, key=message.key(), value=message.value(),
-        headers=headers,
+        headers=headers_of(message),
     )  # fmt: skip

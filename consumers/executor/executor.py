@@ -20,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from opentelemetry.trace import SpanKind
 
 from domain.action import Action
 from domain.action_state import Status
@@ -49,6 +50,7 @@ from infra.ledger.execution_index import ExecutionRow
 from infra.ledger.ledger import Ledger
 from infra.telemetry.log_context import about_action
 from infra.telemetry.metrics import CONNECTOR_ERRORS, CONNECTOR_SECONDS
+from infra.telemetry.tracing import tracer
 
 log = logging.getLogger("agentledger.executor")
 RACE_RETRIES = 5
@@ -243,7 +245,13 @@ class Executor:
             return self._failed(action, str(exc), retryable=False)
         system = action.resource.system
         try:
-            with CONNECTOR_SECONDS.labels(system).time():
+            with (
+                CONNECTOR_SECONDS.labels(system).time(),
+                tracer.start_as_current_span(
+                    f"connector {system} {mutation.operation}", kind=SpanKind.CLIENT,
+                    attributes={"agentledger.system": system},
+                ),
+            ):  # fmt: skip
                 applied = connector.apply(mutation, key, expected)
         except ConnectorUnavailable as exc:
             CONNECTOR_ERRORS.labels(system, "unavailable").inc()

@@ -15,15 +15,17 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from uuid import UUID, uuid4
 
 from confluent_kafka import KafkaException, Message, TopicPartition
+from opentelemetry import trace
 
 from consumers.executor.compensations import CompensationForwarder, CompensationNotRecorded
 from consumers.executor.executor import Executor, Outcome
+from consumers.executor.spans import execution_span
 from consumers.relay.lock import RelayLock
 from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped
 from consumers.runtime.runner import Runner, Subscription
@@ -171,7 +173,9 @@ class ExecutorService:
             for message, read in lane:
                 self._handle(message, read, stop)
 
-        for future in [self._pool.submit(run, lane) for lane in lanes.values()]:
+        futures = [self._pool.submit(run, lane) for lane in lanes.values()]
+        wait(futures)  # every lane ends before a stop lets the lock go, errors or not
+        for future in futures:
             future.result()
 
     def _redrive(self, stop: threading.Event) -> None:
@@ -217,7 +221,8 @@ class ExecutorService:
             return
         try:
             if isinstance(record, Authorized):
-                self._persist(lambda: self.executor.execute(record.action_id), stop)
+                with execution_span(message, record):
+                    self._persist(lambda: self.executor.execute(record.action_id), stop)
             elif isinstance(record, CompensationProposed):
                 self._persist(lambda: self._compensations.forward(record), stop)
         except GaveUp as exc:
@@ -245,6 +250,7 @@ class ExecutorService:
         """
         result = self._policy.run(work, stop, again=lambda done: done is Outcome.BUSY)
         if isinstance(result, Outcome):
+            trace.get_current_span().set_attribute("agentledger.outcome", result.value)
             with self._counting:
                 self.outcomes[result] += 1
             EXECUTIONS.labels(result.value).inc()

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 from uuid import NAMESPACE_URL, uuid5
 
 from consumers.reconciler.rules import Reconciler, Source
+from consumers.reconciler.spans import drift_traced, reconciling
+from domain.events import DomainEvent
 from domain.events.proposals import KafkaPosition
 from infra.partitioner import partition_for
 from infra.provenance import Headers, RecordSigner
@@ -129,14 +131,19 @@ class Step:
                 await self._dead_letter(error, item)
                 return
             self.counters.records += 1
-            out = self.reconciler.handle(Source(name, partition, offset), record)
+            with reconciling(name, item.headers):
+                out = self.reconciler.handle(Source(name, partition, offset), record)
+                await self._send(out, (topic, partition))
+            return
+        await self._send(out, (topic, partition))
+
+    async def _send(self, out: list[tuple[bytes, DomainEvent]], source: tuple[str, int]) -> None:
+        """Send the alerts a record (or a tick) caused, in its partition's transaction."""
         serde, signer = self.outputs.drift_serde, self.outputs.signer
         for key, alert in out:
             value, place = serde.serialize(alert), partition_for(key, self.partitions)
-            headers = signer.headers(serde.topic, place, key, value)
-            await self.outputs.send(
-                serde.topic, key, value, place, (topic, partition), headers=headers
-            )
+            headers = [*signer.headers(serde.topic, place, key, value), *drift_traced(alert)]
+            await self.outputs.send(serde.topic, key, value, place, source, headers=headers)
             self.counters.alerts += 1
             if log.isEnabledFor(logging.DEBUG):  # alerts are on drift.v1: the log counts them
                 log.debug("%s %s", type(alert).__name__, alert.model_dump_json())

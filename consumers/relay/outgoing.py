@@ -91,7 +91,7 @@ class OutgoingRecords:
             (HASH, chains[slot].encode()),
         ]
         signable = (topic, partition, key_bytes, payload, chains[slot])
-        return Outgoing(topic, key_bytes, partition, payload, chain, signable)
+        return Outgoing(topic, key_bytes, partition, payload, chain, signable, header.get("_trace"))
 
     def _refuse_tampered(self, producer: Producer, notification: TamperedNotification) -> None:
         store = f"{self._ledger.name.lower()}_events"
@@ -134,3 +134,5 @@ class Outgoing:
     payload: bytes
     chain: list[tuple[str, str | bytes | None]]
     signable: Signable
+    trace: str | None = None
+    """The ``traceparent`` of the work that stored the event, if it was traced."""

@@ -17,10 +17,12 @@ from datetime import datetime
 
 from confluent_kafka import KafkaException, Producer
 from eventsourcing.persistence import Notification
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from consumers.relay.checkpoint_writer import CheckpointWriter
 from consumers.relay.lock import RelayLock
-from consumers.relay.outgoing import FRAME, OutgoingRecords
+from consumers.relay.outgoing import FRAME, Outgoing, OutgoingRecords
 from consumers.relay.position import Position, PositionStore
 from consumers.relay.position_check import PositionRefused, check_position
 from consumers.relay.wakeup import StoreWakeup
@@ -34,6 +36,7 @@ from infra.provenance import Owner, RecordSigner
 from infra.serde.deadletter import count_delivered
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry.metrics import RELAY_LAG
+from infra.telemetry.tracing import TRACEPARENT, as_headers, from_headers, tracer
 from infra.topics import RELAYED
 
 log = logging.getLogger("agentledger.relay")
@@ -84,7 +87,8 @@ class Relay:
         self._ledger, self._config, self._schema_ids = ledger, config, schema_ids
         self._positions, self._lock, self._wakeup = positions, lock, wakeup
         self._policy = RetryPolicy(
-            backoff_s=config.outage_backoff_s, waited_out=DATABASE_OUTAGES,
+            backoff_s=config.outage_backoff_s, max_backoff_s=max(5.0, config.outage_backoff_s),
+            waited_out=DATABASE_OUTAGES,
             never_retried=(Exception,),
         )  # fmt: skip
         self.standing_by = lock.standing_by
@@ -219,7 +223,8 @@ class Relay:
                 signature = self._signer.headers(*record.signable)
                 producer.produce(
                     record.topic, value=record.payload, key=record.key,
-                    partition=record.partition, headers=[*record.chain, *signature],
+                    partition=record.partition,
+                    headers=[*record.chain, *signature, *_relayed(record)],
                 )  # fmt: skip
             self._positions.write(producer, advanced)
             checkpoint = self._checkpoints.produce(producer, advanced)
@@ -249,6 +254,16 @@ class Relay:
             _abort(producer, exc, "checkpoint")
             return
         self._checkpoints.committed(checkpoint)
+
+
+def _relayed(record: Outgoing) -> list[tuple[str, str | bytes | None]]:
+    """The trace context of a traced event's record: a relay span under the stored one."""
+    if record.trace is None:
+        return []
+    parent = from_headers([(TRACEPARENT, record.trace)])
+    span = tracer.start_span(f"relay {record.topic}", context=parent, kind=SpanKind.PRODUCER)
+    span.end()
+    return as_headers(trace.set_span_in_context(span))
 
 
 def _abort(producer: Producer, exc: KafkaException, what: str) -> None:

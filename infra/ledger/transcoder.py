@@ -2,7 +2,8 @@
 
 The body is the record in Avro binary under its contract, so the relay forwards it to
 Kafka without decoding it: it only prepends the Confluent framing. The header carries
-eventsourcing's own fields, the record's name and its writer schema's fingerprint.
+eventsourcing's own fields, the record's name and its writer schema's fingerprint, its
+route, and the trace context of the work that stored it, if any.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from eventsourcing.persistence import (
 
 from infra.routing import route
 from infra.serde.catalog import Catalog, Contract
+from infra.telemetry.tracing import stored_trace
 
 AVRO, JSON = b"A", b"J"
 HEAD = 5  # tag byte + 4-byte header length
@@ -52,6 +54,9 @@ class RecordTranscoder(Transcoder):
         header = {key: value for key, value in obj.items() if key != "record"}
         header["_schema"] = print_
         header["_route"] = list(route(record))
+        trace = stored_trace(record)
+        if trace is not None:  # the relay puts it on the record: the action's trace goes on
+            header["_trace"] = trace
         head = _header_text(header).encode()
         return AVRO + len(head).to_bytes(4, "big") + head + contract.write(record)
 
@@ -63,6 +68,7 @@ class RecordTranscoder(Transcoder):
         header = json.loads(data[HEAD : HEAD + length].decode(), object_hook=_from_instant)
         contract = self._writer(header.pop("_schema"))
         header.pop("_route", None)
+        header.pop("_trace", None)
         header["record"] = contract.read(data, HEAD + length)
         return header
 

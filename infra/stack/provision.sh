@@ -54,5 +54,21 @@ if [ ! -e "$stamp" ]; then
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
+# Jaeger, the real OTLP receiver the trace test sends to: built once per machine from its Go
+# module (Debian packages no OpenTelemetry collector), a few minutes the first time.
+JAEGER_VERSION=v1.75.0
+JAEGER="${AGENTLEDGER_JAEGER:-$HOME/.cache/agentledger/jaeger-$JAEGER_VERSION}"
+if [ ! -x "$JAEGER" ]; then
+  command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null || sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+  echo "install: building Jaeger $JAEGER_VERSION (once per machine)"
+  build=$(mktemp -d)
+  mkdir -p "$(dirname "$JAEGER")"
+  (cd "$build" && go mod init local/jaeger-build >/dev/null 2>&1 \
+    && go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" \
+    && go build -o "$JAEGER.new" github.com/jaegertracing/jaeger/cmd/jaeger)
+  mv "$JAEGER.new" "$JAEGER"
+  rm -rf "$build"
+fi
 # The C modules (Avro, policy input): each rebuilt only when its source changed (its sha256 is compiled in).
 "$VENV/bin/python" -m infra.native_build

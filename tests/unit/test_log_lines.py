@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from agentledger.service_process import log_config
 from agentledger.settings import Settings
@@ -42,6 +44,23 @@ def test_json_lines_carry_the_service_and_the_action_being_worked_on(
     assert (second["level"], second["logger"], "action_id" in second) == (
         "WARNING", "agentledger.executor", False,
     )  # fmt: skip
+
+
+def test_json_lines_logged_inside_a_span_carry_its_trace_and_span_ids(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A line in a span names the trace (32 hex) and span (16 hex); one outside names none."""
+    logging.config.dictConfig(log_config("decider", Settings(log_format="json")))
+    span = TracerProvider().get_tracer("test").start_span("decide")
+    with trace.use_span(span, end_on_exit=True):
+        logging.getLogger("agentledger.decider").info("deciding")
+    logging.getLogger("agentledger.decider").info("idle")
+    inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (
+        format(context.trace_id, "032x"), format(context.span_id, "016x"),
+    )  # fmt: skip
+    assert "trace_id" not in outside
 
 
 def test_auto_is_json_when_stderr_is_no_terminal(capsys: pytest.CaptureFixture[str]) -> None:

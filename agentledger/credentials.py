@@ -141,7 +141,9 @@ def kafka_refusal(exc: KafkaException, settings: Settings) -> str:
         f"Kafka user {settings.kafka_username!r}" if settings.kafka_username
         else "this service's Kafka user (from the deployment secrets)"
     )  # fmt: skip
-    return f"Kafka refused {who}: {error.name()} ({error.str()}); see the README's ACL table"
+    return (
+        f"Kafka refused {who}: {error.name()} ({error.str()}); see the ACL table in docs/stack.md"
+    )
 
 
 def database_refusal(exc: Exception, settings: Settings) -> str:
@@ -155,7 +157,7 @@ def _refusal_detail(exc: Exception, settings: Settings) -> str:
         return f"{first} (the role of AGENTLEDGER_DATABASE_URL)"
     return (
         f"{first} (this service's role, from the deployment secrets;"
-        " see the README's role table, or run `agentledger up`)"
+        " see the role table in docs/stack.md, or run `agentledger up`)"
     )
 
 

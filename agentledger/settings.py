@@ -39,7 +39,7 @@ def with_database(url: str, name: str) -> str:
 
 
 class Settings(BaseSettings):
-    """Every setting, with its default; the README's settings table documents each one."""
+    """Every setting, with its default; docs/settings.md documents each one."""
 
     model_config = SettingsConfigDict(env_prefix="AGENTLEDGER_", extra="ignore", frozen=True)
 

@@ -90,7 +90,7 @@ def secret_name(role: str) -> str:
 
 
 def markdown() -> str:
-    """The table as the README prints it."""
+    """The table as docs/stack.md prints it."""
     lines = ["| role | tables | privileges |", "|---|---|---|"]
     lines += [f"| `{g.role}` | {g.objects} | {', '.join(g.privileges)} |" for g in TABLE]
     return "\n".join(lines) + "\n"

@@ -98,7 +98,7 @@ TABLE: tuple[Grant, ...] = (
     _own("reconciler", "group", "Read", "Describe"),
     _own("reconciler", "transactional-id", *WRITE),
 )
-"""Every right on the bus besides the super users'. The README prints it (a test compares)."""
+"""Every right on the bus besides the super users'. docs/stack.md prints it (a test compares)."""
 
 _RESOURCES = {
     "topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
@@ -149,7 +149,7 @@ def _constant(operation: str) -> str:
 
 
 def markdown(prefix_shown: str = "<prefix>") -> str:
-    """The table as the README prints it."""
+    """The table as docs/stack.md prints it."""
     rows = ["| principal | resource | name | operations |", "|---|---|---|---|"]
     rows += [
         f"| `{grant.principal}` | {grant.resource}"

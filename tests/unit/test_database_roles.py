@@ -1,4 +1,4 @@
-"""The PostgreSQL role table: the README prints the code's table, and its least-privilege rules hold."""
+"""The PostgreSQL role table: docs/stack.md prints the code's table, and its least-privilege rules hold."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ CHANGES = {"UPDATE", "DELETE", "TRUNCATE"}
 
 
 def test_the_readme_prints_the_role_table_of_the_code() -> None:
-    """The README's "Who may do what in PostgreSQL" table is exactly :func:`markdown`."""
-    assert "<!-- role-table -->\n" + markdown() in (REPO_ROOT / "README.md").read_text()
+    """docs/stack.md's "Who may do what in PostgreSQL" table is exactly :func:`markdown`."""
+    assert "<!-- role-table -->\n" + markdown() in (REPO_ROOT / "docs" / "stack.md").read_text()
 
 
 def test_the_event_store_is_append_only_for_every_role_that_logs_in() -> None:

@@ -1,4 +1,4 @@
-"""The ACL table: the README prints the code's table, and its least-privilege rules hold."""
+"""The ACL table: docs/stack.md prints the code's table, and its least-privilege rules hold."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def _writers(topic: str) -> set[str]:
 
 
 def test_the_readme_prints_the_acl_table_of_the_code() -> None:
-    """The README's "Who may do what on the bus" table is exactly :func:`markdown`."""
-    assert markdown() in (REPO_ROOT / "README.md").read_text()
+    """docs/stack.md's "Who may do what on the bus" table is exactly :func:`markdown`."""
+    assert markdown() in (REPO_ROOT / "docs" / "stack.md").read_text()
 
 
 def test_only_the_relay_writes_the_ledgers_topics_and_its_positions() -> None:

@@ -6,13 +6,18 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from agentledger.bootstrap import ledger
 from agentledger.services_run import ServicesRun
 from agentledger.settings import Settings
 from tests.conftest import free_ports
+from tests.decider_helpers import register
+from tests.relay_helpers import drop_isolated, isolated_settings
 
 BIN = Path(sys.executable).parent
 
@@ -75,9 +80,27 @@ class Prometheus:
 
     def stop(self) -> None:
         """Stop the server."""
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
+
+
+@contextmanager
+def ledger_with_agent(settings: Settings, agent: str) -> Iterator[Settings]:
+    """A ledger and topics of their own, with ``agent`` allowed to change contacts."""
+    isolated = isolated_settings(settings)
+    the_ledger = ledger(isolated)
+    register(the_ledger, agent, scopes=["crm:*"], budget=10**6)
+    the_ledger.close()
+    try:
+        yield isolated
+    finally:
+        drop_isolated(isolated)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import free_ports
+from tests.run_helpers import stop_process
 
 JAEGER = Path(
     os.environ.get("AGENTLEDGER_JAEGER", Path.home() / ".cache/agentledger/jaeger-v1.75.0")
@@ -76,9 +77,4 @@ class Jaeger:
 
     def stop(self) -> None:
         """Stop the server."""
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
+        stop_process(self.process)

@@ -24,11 +24,9 @@ from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
 from tests.conftest import free_ports
 from tests.db_helpers import admin_url
-from tests.decider_helpers import register
 from tests.execution_helpers import event_names
 from tests.kafka_helpers import as_operator, enrolled_client
-from tests.relay_helpers import drop_isolated, isolated_settings
-from tests.run_helpers import Prometheus, SupervisedRun
+from tests.run_helpers import Prometheus, SupervisedRun, ledger_with_agent
 
 pytestmark = pytest.mark.e2e
 AGENT = f"runner-{uuid.uuid4().hex[:8]}"
@@ -39,12 +37,8 @@ APPROVERS = json.dumps({TOKEN: {"name": "rita", "roles": ["reviewer"]}})
 @pytest.fixture(scope="module")
 def mine(settings: Settings) -> Iterator[Settings]:
     """A ledger and topics of this module's own, with an agent allowed to change contacts."""
-    isolated = isolated_settings(settings)
-    the_ledger = ledger(isolated)
-    register(the_ledger, AGENT, scopes=["crm:*"], budget=10**6)
-    the_ledger.close()
-    yield isolated
-    drop_isolated(isolated)
+    with ledger_with_agent(settings, AGENT) as isolated:
+        yield isolated
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,9 @@ from agentledger.processes import settings_env
 from agentledger.settings import Settings
 from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
-from tests.decider_helpers import register
 from tests.execution_helpers import event_names
 from tests.kafka_helpers import enrolled_client
-from tests.relay_helpers import drop_isolated, isolated_settings
-from tests.run_helpers import SupervisedRun
+from tests.run_helpers import SupervisedRun, ledger_with_agent
 from tests.trace_helpers import Jaeger
 
 pytestmark = pytest.mark.e2e
@@ -57,14 +55,10 @@ AGENT_RUN = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def mine(settings: Settings) -> Iterator[Settings]:
-    """A ledger and topics of this module's own, with an agent allowed to change contacts."""
-    isolated = isolated_settings(settings)
-    the_ledger = ledger(isolated)
-    register(the_ledger, AGENT, scopes=["crm:*"], budget=10**6)
-    the_ledger.close()
-    enrolled_client(AGENT, isolated).close()
-    yield isolated
-    drop_isolated(isolated)
+    """A ledger and topics of this module's own, with an enrolled agent allowed to change contacts."""
+    with ledger_with_agent(settings, AGENT) as isolated:
+        enrolled_client(AGENT, isolated).close()
+        yield isolated
 
 
 def _contact(settings: Settings) -> ResourceRef:

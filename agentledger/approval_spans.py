@@ -6,18 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import UUID
 
-from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind
-
 from infra.ledger.ledger import Ledger
-from infra.telemetry.tracing import (
-    TRACEPARENT,
-    from_headers,
-    recorded_in,
-    traceparent,
-    tracer,
-    tracing,
-)
+from infra.ledger.traced import resumed_span
 
 
 @contextmanager
@@ -27,16 +17,5 @@ def decision_span(ledger: Ledger, action_id: UUID, what: str) -> Iterator[None]:
     The events the block stores carry it on, so the execution that follows an approval
     stays in the trace the agent's proposal started; the approver's request is a link.
     """
-    if not tracing():
-        yield
-        return
-    stored = ledger.stored_trace(action_id)
-    request = trace.get_current_span().get_span_context()
-    span = tracer.start_span(
-        f"{what} approval",
-        context=from_headers([(TRACEPARENT, stored)]) if stored else None,
-        kind=SpanKind.INTERNAL, links=[Link(request)] if request.is_valid else None,
-        attributes={"agentledger.action_id": str(action_id), "agentledger.approval": what},
-    )  # fmt: skip
-    with trace.use_span(span, end_on_exit=True), recorded_in({action_id: traceparent(span)}):
+    with resumed_span(ledger, action_id, f"{what} approval", {"agentledger.approval": what}):
         yield

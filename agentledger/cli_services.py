@@ -27,7 +27,7 @@ from agentledger.state_metrics import state_collector
 from consumers.projector.service import Projector
 from consumers.reconciler.app import run
 from consumers.relay.relay import Relay
-from infra.telemetry import tracing
+from infra.telemetry import trace_export
 from infra.telemetry.metrics import READY
 
 
@@ -116,7 +116,7 @@ def run_reconciler() -> None:
     """Compare belief and reality per resource; alerts go to drift.v1 (until SIGTERM/SIGINT)."""
     settings = Settings()
     log_to_stderr("reconciler", settings)
-    tracing.configure("reconciler")
+    trace_export.configure("reconciler")
     app = reconciler(settings)
     started("reconciler")
 

@@ -21,7 +21,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agentledger.settings import Settings
-from infra.telemetry import tracing
+from infra.telemetry import trace_export
 from infra.telemetry.endpoint import Endpoint, Health, health_app
 from infra.telemetry.metrics import CONSUMER_LAG, READY, RESTARTS, UP
 
@@ -77,7 +77,7 @@ def run_service(
 ) -> None:
     """Run ``run(stop)`` until SIGTERM or SIGINT; reported ready while ``ready()`` says so."""
     log_to_stderr(service, settings)
-    tracing.configure(service)
+    trace_export.configure(service)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

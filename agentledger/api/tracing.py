@@ -7,6 +7,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infra.telemetry.tracing import from_headers, tracer, wanted
 
+ROUTES = frozenset({"proposals", "actions", "approvals", "agents", "fleet", "controls"})
+"""The first path segments span names keep (anything else is named by its method only)."""
+
 
 class TraceRequests:
     """Runs each traced request inside a server span; the proposals it sends carry it on."""
@@ -24,9 +27,9 @@ class TraceRequests:
         if not wanted(headers):
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
+        method, first = scope["method"], scope["path"].lstrip("/").partition("/")[0]
         with tracer.start_as_current_span(
-            f"{method} {scope['path'].split('/')[1] if scope['path'] != '/' else ''}",
+            f"{method} /{first}" if first in ROUTES else method,
             context=from_headers(headers), kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": scope["path"]},
         ):  # fmt: skip

@@ -25,6 +25,8 @@ def decision_spans(items: Sequence[Intake], bundle_digest: str) -> dict[UUID, tr
             continue
         proposal = item.record
         aid = action_id(proposal.agent_id, proposal.idempotency_key)
+        if aid in spans:  # the first record of an action names its trace; a resend does not
+            continue
         spans[aid] = tracer.start_span(
             f"decide {proposal.action_type}", context=from_headers(item.consumed.headers),
             kind=SpanKind.CONSUMER, attributes={

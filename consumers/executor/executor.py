@@ -143,6 +143,11 @@ class Executor:
         self.config = config
         self._failpoint = failpoint
 
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger it executes on."""
+        return self._ledger
+
     def execute(self, action_id: UUID) -> Outcome:
         """Start (or retry) an authorized action and apply it.
 

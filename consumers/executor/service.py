@@ -35,6 +35,7 @@ from domain.values import Record
 from infra.connectors.base import ConnectorUnavailable
 from infra.kafka_config import KafkaAccess
 from infra.ledger.execution_index import ExecutionIndex
+from infra.ledger.traced import resumed_span
 from infra.outages import DATABASE_OUTAGES, OUTAGES
 from infra.serde.deadletter import DeadLetter, dead_letter_for
 from infra.serde.errors import BadRecord, ProcessingFailed
@@ -181,7 +182,7 @@ class ExecutorService:
     def _redrive(self, stop: threading.Event) -> None:
         """Finish what a crash left in flight, before anything new (outages waited out)."""
         for row in self._policy.run(self._index.in_flight, stop):
-            self._settle(partial(self.executor.redrive, row), row.action_id, stop)
+            self._settle(partial(self.executor.redrive, row), row.action_id, stop, "redrive")
 
     def _retries(self, stop: threading.Event) -> None:
         """Retry the executions due now, and try the held ones; during an outage, later."""
@@ -193,16 +194,21 @@ class ExecutorService:
             return
         self._held_after = held[-1].action_id if held else None  # the next page, or again
         for row in rows:
-            self._settle(partial(self.executor.execute, row.action_id), row.action_id, stop)
+            self._settle(
+                partial(self.executor.execute, row.action_id), row.action_id, stop, "retry"
+            )
 
-    def _settle(self, work: Callable[[], object], action_id: UUID, stop: threading.Event) -> None:
+    def _settle(
+        self, work: Callable[[], object], action_id: UUID, stop: threading.Event, why: str
+    ) -> None:
         """Run ``work`` for an action found in the ledger; if it keeps failing, say so and go on.
 
         There is no record to dead-letter: the action stays as the ledger has it (in
         flight, or due for a retry) for an operator, and the executor serves the others.
         """
         try:
-            self._persist(work, stop)
+            with resumed_span(self.executor.ledger, action_id, f"execute ({why})"):
+                self._persist(work, stop)
         except GaveUp as exc:
             # _persist logged each failure with its traceback; one line says what it means
             log.error(  # noqa: TRY400

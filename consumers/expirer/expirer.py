@@ -21,6 +21,7 @@ from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped
 from domain.context import CommandContext
 from domain.errors import ApprovalStillOpen, InvalidTransition
 from infra.ledger.ledger import Ledger
+from infra.ledger.traced import resumed_span
 from infra.outages import DATABASE_OUTAGES
 from infra.telemetry.metrics import APPROVALS
 
@@ -53,7 +54,10 @@ class Expirer:
         expired = []
         for action_id in self._index.due(now):
             try:
-                with self._ledger.batch(self._context(now)) as tx:
+                with (
+                    resumed_span(self._ledger, action_id, "expire approval"),
+                    self._ledger.batch(self._context(now)) as tx,
+                ):
                     tx.expire(action_id)
             except (InvalidTransition, ApprovalStillOpen) as exc:
                 log.debug("not expiring %s: %s", action_id, exc)

@@ -36,7 +36,7 @@ from infra.kafka_config import MECHANISM, KafkaAccess, client_config
 from infra.partitioner import partition_for
 from infra.provenance import RecordSigner
 from infra.serde.topic_serde import TopicSerde
-from infra.telemetry import tracing
+from infra.telemetry import trace_export
 
 log = logging.getLogger("agentledger.reconciler")
 
@@ -233,7 +233,7 @@ def run(
     finally:
         # faust has stopped and committed by now, but its consumer thread is not a daemon
         # and keeps the interpreter alive: leave without waiting for it.
-        tracing.flush()
+        trace_export.flush()
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

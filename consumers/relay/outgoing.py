@@ -91,7 +91,9 @@ class OutgoingRecords:
             (HASH, chains[slot].encode()),
         ]
         signable = (topic, partition, key_bytes, payload, chains[slot])
-        return Outgoing(topic, key_bytes, partition, payload, chain, signable, header.get("_trace"))
+        trace = header.get("_trace")
+        traced = trace if isinstance(trace, str) else None
+        return Outgoing(topic, key_bytes, partition, payload, chain, signable, traced)
 
     def _refuse_tampered(self, producer: Producer, notification: TamperedNotification) -> None:
         store = f"{self._ledger.name.lower()}_events"

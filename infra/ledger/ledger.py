@@ -91,12 +91,13 @@ class Ledger(Application[UUID]):
         recorder = self.recorder
         return recorder.notifications_head() if isinstance(recorder, LedgerRecorder) else None
 
-    def stored_trace(self, aggregate_id: UUID) -> str | None:
-        """The ``traceparent`` the aggregate's last event was stored with, if it was traced."""
-        for stored in self.recorder.select_events(aggregate_id, desc=True, limit=1):
+    def stored_trace(self, aggregate_id: UUID, look_back: int = 20) -> str | None:
+        """The ``traceparent`` of the aggregate's newest traced event (of its last few)."""
+        for stored in self.recorder.select_events(aggregate_id, desc=True, limit=look_back):
             if self.transcoder.carries_record(stored.state):
                 trace = self.transcoder.split(stored.state)[0].get("_trace")
-                return trace if isinstance(trace, str) else None
+                if isinstance(trace, str):
+                    return trace
         return None
 
     def construct_transcoder(self) -> Transcoder:

@@ -40,15 +40,15 @@ AGENT_RUN = textwrap.dedent("""
     import sys
     from agentledger.client import Client
     from agentledger.settings import Settings
-    from infra.telemetry import tracing
+    from infra.telemetry import trace_export, tracing
 
-    tracing.configure("agent")
+    trace_export.configure("agent")
     with Client(sys.argv[1], Settings()) as client:
         with tracing.tracer.start_as_current_span("agent run") as root:
             ref = client.propose(resource=sys.argv[2], action_type="contact.update",
                                  idempotency_key=sys.argv[3], parameters={"phone": "555 0142"},
                                  estimated_cost=1)
-    tracing.flush()
+    trace_export.flush()
     print(format(root.get_span_context().trace_id, "032x"), ref.action_id)
 """)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,10 +28,12 @@ from agentledger.oidc import OidcConfig, OidcVerifier
 from agentledger.seal_key import ledger_seal
 from agentledger.settings import REPO_ROOT, Settings
 from agentledger.signing_keys import attesters, record_signer, service_key, topic_owner
+from consumers.decider.bundle_watch import BundleWatch
 from consumers.decider.decider import Decider, DeciderConfig
 from consumers.decider.service import DeciderService, ServiceConfig
 from consumers.executor.compensations import CompensationForwarder
 from consumers.executor.executor import Executor, ExecutorConfig
+from consumers.executor.failpoints import failpoint
 from consumers.executor.service import ExecutorService, ExecutorServiceConfig
 from consumers.expirer.expirer import Expirer
 from consumers.observer.observer import Observer, ObserverConfig
@@ -66,7 +66,7 @@ from infra.kafka_acls import OPERATOR
 from infra.kafka_config import KafkaAccess
 from infra.ledger.ledger import Ledger, postgres_env
 from infra.ledger.recorder import LedgerRecorder
-from infra.policy.bundle import Bundle, BundleError, load_bundle
+from infra.policy.bundle import Bundle, load_bundle
 from infra.policy.engine import PolicyEngine
 from infra.policy.records import DecisionRecords
 from infra.proposal_sink import ProposalSink
@@ -83,13 +83,10 @@ from infra.stack.registry_gate import OPERATOR_ENTRY
 from infra.stack.stack import Stack, UpResult
 from infra.stack.topics import ensure_topics
 from infra.topics import RELAYED, topic_spec
-from projections.actual import ActualReader, ActualState
-from projections.approvals import ApprovalQueue
-from projections.believed import BelievedState
-from projections.drift import DriftView
+from projections.actual import ActualReader
+from projections.registry import projections
 from projections.replay import Rebuilt, rebuild
 from projections.store import ProjectionStore
-from projections.timeline import ActionTimeline
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 log = logging.getLogger("agentledger")
@@ -381,24 +378,14 @@ def decider_service(settings: Settings, the_ledger: Ledger | None = None) -> Dec
     the_decider = decider(settings, the_ledger)
     the_decider.publish_bundle()
 
-    def reload() -> None:
-        try:
-            bundle = load_bundle(settings.policy_bundle)
-            if bundle.digest == the_decider.engine.digest:
-                return
-            the_decider.engine = policy_engine(bundle)
-        except BundleError as exc:
-            log.error("bundle change not applied; the active bundle stays: %s", exc)  # noqa: TRY400  # the message says it all
-            return
-        the_decider.publish_bundle()
-        log.info("policy bundle %s (%s) active", bundle.digest[:12], bundle.version)
-
     config = ServiceConfig(
         kafka=kafka_access(settings, "decider"), group_id=f"{settings.topic_prefix}decider",
         topic=settings.topic("proposals.v1"), instance=settings.instance_id,
         batch_size=settings.decider_batch_size, reload_s=settings.policy_reload_s,
     )  # fmt: skip
-    return DeciderService(the_decider, config, reload)
+    return DeciderService(
+        the_decider, config, BundleWatch(the_decider, settings.policy_bundle, policy_engine)
+    )
 
 
 def decision_records(the_ledger: Ledger) -> DecisionRecords:
@@ -417,18 +404,6 @@ def context_at(now: datetime) -> CommandContext:
 def wall_clock() -> datetime:
     """The production clock."""
     return datetime.now(UTC)
-
-
-def failpoint(settings: Settings) -> Callable[[str], None]:
-    """A crash hook for the chaos tests: SIGKILL itself at the points the setting names."""
-    armed = {name.strip() for name in settings.failpoints.split(",") if name.strip()}
-
-    def hit(name: str) -> None:
-        if name in armed:
-            log.critical("failpoint %s: kill -9 now (testing only)", name)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hit
 
 
 def approval_desk(
@@ -470,7 +445,7 @@ def executor_service(
     )  # fmt: skip
     the_executor = Executor(
         the_ledger, systems.__getitem__, wall_clock, context_at, config=config,
-        failpoint=failpoint(settings),
+        failpoint=failpoint(settings.failpoints),
     )  # fmt: skip
     sink = ProposalSink(
         kafka_access(settings, "executor"), serdes["proposals.v1"], settings.partitions,
@@ -547,16 +522,6 @@ def reconciler(settings: Settings, counters: Counters | None = None) -> faust.Ap
     )  # fmt: skip
 
 
-AnyProjection = ActualState | BelievedState | DriftView | ApprovalQueue | ActionTimeline
-PROJECTIONS: dict[str, type[AnyProjection]] = {
-    "actual": ActualState,
-    "believed": BelievedState,
-    "drift": DriftView,
-    "approvals": ApprovalQueue,
-    "timeline": ActionTimeline,
-}
-
-
 def projection_store(
     settings: Settings, role: str = OPERATOR, *, builds: bool = False
 ) -> ProjectionStore:
@@ -576,20 +541,6 @@ def projection_store(
             raise ValueError(f"role {role!r} cannot build views; {list(VIEW_MEMBERS)} can")
         url = make_conninfo(url, options=f"-c role={VIEWS} -c search_path={VIEWS_SCHEMA}")
     return ProjectionStore(url, f"{VIEWS_SCHEMA}.{prefix}")
-
-
-def projections(names: list[str] | None = None) -> list[AnyProjection]:
-    """The projections called ``names`` (all when ``None``)."""
-    wanted = names or list(PROJECTIONS)
-    unknown = [name for name in wanted if name not in PROJECTIONS]
-    if unknown:
-        raise KeyError(f"no projection {unknown}; there are {sorted(PROJECTIONS)}")
-    return [PROJECTIONS[name]() for name in wanted]
-
-
-def policy_inputs_table(settings: Settings) -> str:
-    """The ledger's table of recorded policy inputs (``<ledger>_policy_inputs``, by digest)."""
-    return f"{settings.ledger_name.lower()}_policy_inputs"  # the recorder's prefix: name.lower()
 
 
 def projectors(settings: Settings, names: list[str] | None = None) -> list[Projector]:

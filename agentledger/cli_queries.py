@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agentledger.bootstrap import policy_inputs_table, projection_store
+from agentledger.bootstrap import projection_store
 from agentledger.settings import Settings
+from infra.ledger.side_tables import policy_inputs_table
 from projections.approvals import approval_queue
 from projections.timeline import action_timeline
 
@@ -69,7 +70,7 @@ def show_timeline(
         with psycopg.connect(store.url) as conn:
             entries = action_timeline(
                 conn, store.prefix, action_id,
-                inputs_table=policy_inputs_table(settings) if inputs else None,
+                inputs_table=policy_inputs_table(settings.ledger_name) if inputs else None,
             )  # fmt: skip
     except psycopg.errors.UndefinedTable:
         err.print("no timeline view yet: run `agentledger projector` (or `agentledger replay`)")

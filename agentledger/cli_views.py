@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
-from agentledger.bootstrap import PROJECTIONS
 from agentledger.bootstrap import replay as rebuild_projection
 from agentledger.settings import Settings
+from projections.registry import PROJECTIONS
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -69,3 +69,8 @@ def side_table_statements(schema: str, prefix: str) -> list[Composed]:
             "CREATE TABLE IF NOT EXISTS {0} (subject text PRIMARY KEY, version bigint NOT NULL)"
         ).format(name("controls")),
     ]
+
+
+def policy_inputs_table(ledger_name: str) -> str:
+    """The ledger's table of recorded policy inputs (``<ledger>_policy_inputs``, by digest)."""
+    return f"{ledger_name.lower()}_policy_inputs"  # the recorder's prefix: the name, lowered

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from confluent_kafka import Producer
 
-from agentledger.bootstrap import PROJECTIONS, topic_serdes
+from agentledger.bootstrap import topic_serdes
 from agentledger.services import services
 from agentledger.settings import Settings
 from domain.action_state import Status
@@ -20,6 +20,7 @@ from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
 from infra.partitioner import partition_for
 from infra.serde.deadletter import DeadLetter
+from projections.registry import PROJECTIONS
 from tests.decider_helpers import read_topic
 from tests.execution_helpers import agent, decide, resource
 from tests.kafka_helpers import as_operator

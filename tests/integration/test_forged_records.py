@@ -13,7 +13,6 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agentledger.bootstrap import (
-    PROJECTIONS,
     audit_topic,
     projection_store,
     replay,
@@ -35,6 +34,7 @@ from infra.provenance import SIGNATURE, SIGNER, RecordSigner, header_values
 from infra.serde.deadletter import DeadLetter
 from projections.actual import actual_state
 from projections.approvals import approval_queue
+from projections.registry import PROJECTIONS
 from tests.conftest import run_cli
 from tests.decider_helpers import read_topic
 from tests.drift_helpers import fast, running_reconciler

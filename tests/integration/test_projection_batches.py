@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.sql import SQL
 
-from agentledger.bootstrap import projection_store, projections, topic_serdes
+from agentledger.bootstrap import projection_store, topic_serdes
 from agentledger.settings import Settings
 from domain.events import ProposalRejected
 from domain.values import Record
 from infra.serde.topic_serde import TopicSerde
+from projections.registry import projections
 from projections.store import Position, Projection, ProjectionStore, Tables
 from tests.history_strategies import cuts, history
 

@@ -17,7 +17,6 @@ from agentledger.bootstrap import (
     catalog,
     observer,
     projection_store,
-    projections,
     projectors,
     relay,
     replay,
@@ -37,6 +36,7 @@ from infra.serde.deadletter import DeadLetter
 from projections import replay as replay_module
 from projections.actual import ActualState, actual_state
 from projections.believed import believed_state
+from projections.registry import projections
 from projections.store import Tables
 from tests.db_helpers import admin_url
 from tests.decider_helpers import read_topic

@@ -13,9 +13,7 @@ from agentledger.bootstrap import (
     context_at,
     decider,
     decision_records,
-    policy_inputs_table,
     projection_store,
-    projections,
     replay,
     topic_serdes,
 )
@@ -30,9 +28,11 @@ from domain.values import ResourceRef
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.registry import Connectors
 from infra.ledger.ledger import Ledger
+from infra.ledger.side_tables import policy_inputs_table
 from infra.partitioner import partition_for
 from infra.serde.deadletter import DeadLetter
 from projections.approvals import approval_queue
+from projections.registry import projections
 from projections.timeline import action_timeline
 from tests.conftest import run_cli
 from tests.db_helpers import admin_url
@@ -122,7 +122,10 @@ def test_the_queue_and_timelines_mirror_the_ledger_and_replay_to_the_live_digest
         [queued] = approval_queue(conn, store.prefix)
         every = {q.action_id: q for q in approval_queue(conn, store.prefix, state=None)}
         timeline = action_timeline(
-            conn, store.prefix, aids["decided"], inputs_table=policy_inputs_table(isolated)
+            conn,
+            store.prefix,
+            aids["decided"],
+            inputs_table=policy_inputs_table(isolated.ledger_name),
         )
     assert (queued.action_id, queued.approved_by, queued.approvals_required) == (
         aids["pending"], ["alice"], 2,

@@ -21,6 +21,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agentledger.settings import Settings
+from consumers.runtime.retry import waiting_out
 from infra.telemetry import trace_export
 from infra.telemetry.endpoint import Endpoint, Health, health_app
 from infra.telemetry.metrics import CONSUMER_LAG, READY, RESTARTS, UP
@@ -125,8 +126,8 @@ def own_endpoint(service: str, settings: Settings) -> Endpoint | None:
 
 
 def _mark_ready(service: str, ready: Callable[[], bool], stop: threading.Event) -> None:
-    """Follow ``ready()`` (it can fall back, e.g. a lock lost) until the service stops."""
+    """Follow ``ready()`` (it can fall back: a lock lost, an outage waited out) until stopped."""
     gauge = READY.labels(service)
     while not stop.is_set():
-        gauge.set(1 if ready() else 0)
+        gauge.set(1 if ready() and not waiting_out() else 0)
         stop.wait(READY_POLL_S)

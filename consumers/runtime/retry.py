@@ -2,9 +2,10 @@
 
 Work that fails with an outage (database, registry, broker: ``infra.outages``) or asks
 to wait (a busy resource, an emergency stop) is tried again for as long as that lasts,
-with a capped exponential backoff. Work that fails for a reason of its own is tried
-``attempts`` times, then :class:`GaveUp` says so, and the caller sets the work aside
-with the reason. Shutdown interrupts the wait and the next attempt (:class:`Stopped`).
+with a capped exponential backoff; while it waits out an outage the process is not ready
+(:func:`waiting_out`). Work that fails for a reason of its own is tried ``attempts``
+times, then :class:`GaveUp` says so, and the caller sets the work aside with the reason.
+Shutdown interrupts the wait and the next attempt (:class:`Stopped`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, wait_exponential
 
@@ -21,6 +22,20 @@ from infra.outages import OUTAGES
 
 log = logging.getLogger("agentledger.retry")
 T = TypeVar("T")
+
+
+_waits = {"count": 0}
+_waits_lock = threading.Lock()
+
+
+def waiting_out() -> bool:
+    """Whether some work in this process is waiting an outage out now (it is not ready)."""
+    return _waits["count"] > 0
+
+
+def _waiting(change: int) -> None:
+    with _waits_lock:
+        _waits["count"] += change
 
 
 class Stopped(Exception):  # a state, like StopIteration
@@ -51,46 +66,66 @@ class RetryPolicy:
     """Called with each waited-out error (a log line by default)."""
 
     def run(self, work: Callable[[], T], stop: threading.Event, *,
-               again: Callable[[T], bool] | None = None) -> T:  # fmt: skip
+            again: Callable[[T], bool] | None = None) -> T:  # fmt: skip
         """``work()``'s result once it succeeds (and ``again(result)`` is false).
 
         Raises :class:`Stopped` when ``stop`` is set before, :class:`GaveUp` after
         ``attempts`` failures of the work's own, and ``never_retried`` errors as they are.
         """
-        own_failures = 0
-
-        def retry(state: RetryCallState) -> bool:
-            outcome = state.outcome
-            if outcome is None:
-                return False
-            if not outcome.failed:
-                return again is not None and again(outcome.result())
-            exc = outcome.exception()
-            if isinstance(exc, Stopped | GaveUp) or not isinstance(exc, Exception):
-                return False  # a nested policy's verdict, or SystemExit: not ours to retry
-            return isinstance(exc, self.waited_out) or not isinstance(exc, self.never_retried)
-
-        def give_up(state: RetryCallState) -> bool:
-            nonlocal own_failures
-            exc = state.outcome.exception() if state.outcome and state.outcome.failed else None
-            if exc is None or isinstance(exc, self.waited_out):
-                if exc is not None:
-                    self.on_wait(exc)
-                return False
-            own_failures += 1
-            log.error("attempt %d of %d failed", own_failures, self.attempts, exc_info=exc)
-            return own_failures >= self.attempts
-
-        def before(_state: RetryCallState) -> None:
-            if stop.is_set():
-                raise Stopped
-
+        attempts = _Attempts(self, stop, again)
         retrying = Retrying(
-            sleep=_sleeper(stop), stop=give_up, before=before, retry=retry,
+            sleep=_sleeper(stop), stop=attempts.give_up, before=attempts.before,
+            retry=attempts.retry, retry_error_callback=_gave_up,
             wait=wait_exponential(multiplier=self.backoff_s, max=self.max_backoff_s),
-            retry_error_callback=_gave_up,
         )  # fmt: skip
-        return retrying(work)
+        try:
+            return retrying(work)
+        finally:
+            attempts.done()
+
+
+class _Attempts:
+    """One :meth:`RetryPolicy.run`: what tenacity asks after each attempt, and its counts."""
+
+    def __init__(
+        self, policy: RetryPolicy, stop: threading.Event, again: Callable[[Any], bool] | None
+    ) -> None:
+        self.policy, self.stop, self.again = policy, stop, again
+        self.own_failures, self.waiting = 0, False
+
+    def retry(self, state: RetryCallState) -> bool:
+        outcome = state.outcome
+        if outcome is None:
+            return False
+        if not outcome.failed:
+            return self.again is not None and self.again(outcome.result())
+        exc = outcome.exception()
+        if isinstance(exc, Stopped | GaveUp) or not isinstance(exc, Exception):
+            return False  # a nested policy's verdict, or SystemExit: not ours to retry
+        policy = self.policy
+        return isinstance(exc, policy.waited_out) or not isinstance(exc, policy.never_retried)
+
+    def give_up(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome and state.outcome.failed else None
+        if exc is None:
+            return False  # a result that asks to wait
+        if isinstance(exc, self.policy.waited_out):
+            self.policy.on_wait(exc)
+            if not self.waiting and isinstance(exc, OUTAGES):  # an emergency stop is no outage
+                self.waiting = True
+                _waiting(+1)
+            return False
+        self.own_failures += 1
+        log.error("attempt %d of %d failed", self.own_failures, self.policy.attempts, exc_info=exc)
+        return self.own_failures >= self.policy.attempts
+
+    def before(self, _state: RetryCallState) -> None:
+        if self.stop.is_set():
+            raise Stopped
+
+    def done(self) -> None:
+        if self.waiting:
+            _waiting(-1)
 
 
 def _gave_up(state: RetryCallState) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped
+from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped, waiting_out
 
 
 class _Forged(Exception):
@@ -98,3 +98,36 @@ def test_nothing_is_attempted_once_stopped() -> None:
     with pytest.raises(Stopped):
         RetryPolicy().run(work, stop)
     assert calls == [0]
+
+
+def test_the_process_is_not_ready_while_it_waits_an_outage_out() -> None:
+    """During the database outage ``waiting_out()`` is true; once the work is done, false again."""
+    seen: list[bool] = []
+
+    def work() -> str:
+        seen.append(waiting_out())
+        if len(seen) < 3:
+            raise psycopg.OperationalError("down")
+        return "done"
+
+    assert not waiting_out()
+    assert RetryPolicy(backoff_s=0.001, max_backoff_s=0.001).run(work, threading.Event()) == "done"
+    assert seen == [False, True, True]
+    assert not waiting_out()
+
+
+def test_waiting_for_a_busy_resource_or_an_own_error_leaves_the_process_ready() -> None:
+    """Only an outage makes a process unready: not a busy answer, not a failing record."""
+    seen: list[bool] = []
+    answers: list[object] = [ValueError("bad"), "busy", "done"]
+
+    def work() -> object:
+        seen.append(waiting_out())
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    policy = RetryPolicy(backoff_s=0.001, max_backoff_s=0.001)
+    assert policy.run(work, threading.Event(), again=lambda a: a == "busy") == "done"
+    assert seen == [False, False, False]

@@ -37,14 +37,13 @@ from domain.action_state import Status
 from domain.events import DriftDetected, DriftResolved
 from domain.events.drift import DriftClass
 from domain.values import ResourceRef
-from infra.batches import ready_batch
+from infra.batches import readable_to_end
 from infra.connectors.base import Mutation, Operation
 from infra.connectors.crm_admin import CrmAdmin
 from infra.connectors.registry import Connectors
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
-from infra.serde.errors import BadRecord
 
 AGENT = "demo-drift-bot"
 APPROVER = Approver("demo-approver", ["reviewer", "security", "finance", "owner"])
@@ -207,28 +206,18 @@ def _read(
     consumer.subscribe([serde.topic])
     alerts: dict[str, DriftDetected] = {}
     closed: dict[str, DriftResolved] = {}
-    at_end: set[int] = set()
-    deadline = time.monotonic() + 10
     try:
-        while len(at_end) < settings.partitions and time.monotonic() < deadline:
-            for message in ready_batch(consumer, 500, 0.5):
-                if message.error() is not None:
-                    at_end.add(message.partition() or 0)
-                    continue
-                try:
-                    record = serde.read_message(message)
-                except BadRecord:
-                    continue
-                if not isinstance(record, DriftDetected | DriftResolved):
-                    continue
-                ours = record.resource.key in keys or (
-                    record.resource.type == "observer"
-                    and record.metadata.occurred_at.timestamp() >= started
-                )
-                if ours and isinstance(record, DriftDetected):
-                    alerts[record.alert_id] = record
-                elif ours and isinstance(record, DriftResolved):
-                    closed[record.alert_id] = record
+        for record in readable_to_end(consumer, serde, settings.partitions, 10):
+            if not isinstance(record, DriftDetected | DriftResolved):
+                continue
+            ours = record.resource.key in keys or (
+                record.resource.type == "observer"
+                and record.metadata.occurred_at.timestamp() >= started
+            )
+            if ours and isinstance(record, DriftDetected):
+                alerts[record.alert_id] = record
+            elif ours and isinstance(record, DriftResolved):
+                closed[record.alert_id] = record
     finally:
         consumer.close()
     return alerts, closed

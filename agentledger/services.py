@@ -33,12 +33,11 @@ from domain.action import Action
 from domain.action_state import Status
 from domain.events import ExternalStateObserved
 from domain.values import ResourceRef
-from infra.batches import ready_batch
+from infra.batches import readable_to_end
 from infra.connectors.registry import Connectors
 from infra.kafka_acls import OPERATOR
 from infra.kafka_config import client_config
 from infra.ledger.ledger import Ledger
-from infra.serde.errors import BadRecord
 from infra.watermarks import offsets_since
 
 START_TIMEOUT_S = 60.0
@@ -156,19 +155,10 @@ def observations_since(
         starts = [TopicPartition(serde.topic, p, int(since_s * 1000) - 5000)
                   for p in range(settings.partitions)]  # fmt: skip
         consumer.assign(offsets_since(consumer, starts))
-        at_end: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(at_end) < settings.partitions and time.monotonic() < deadline:
-            for message in ready_batch(consumer, 500, 0.5):
-                if message.error() is not None:
-                    at_end.add(message.partition() or 0)
-                    continue
-                try:
-                    record = serde.read_message(message)
-                except BadRecord:
-                    continue  # dead-lettered by the readers that act on it
-                if isinstance(record, ExternalStateObserved) and record.resource in refs:
-                    found.append(record)
+        found = [
+            record for record in readable_to_end(consumer, serde, settings.partitions, timeout_s)
+            if isinstance(record, ExternalStateObserved) and record.resource in refs
+        ]  # fmt: skip
     finally:
         consumer.close()
     return found

@@ -14,8 +14,14 @@ service that only logged it would go on believing it works.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+
+from domain.values import Record
+from infra.serde.errors import BadRecord
+from infra.serde.topic_serde import TopicSerde
 
 log = logging.getLogger("agentledger.kafka")
 
@@ -48,3 +54,23 @@ def headers_of(message: Message) -> dict[str, bytes]:
         name: value if isinstance(value, bytes) else str(value or "").encode()
         for name, value in pairs
     }
+
+
+def readable_to_end(
+    consumer: Consumer, serde: TopicSerde, partitions: int, timeout_s: float
+) -> Iterator[Record]:
+    """The readable records of ``consumer`` until each of its ``partitions`` reached its end.
+
+    The consumer must set ``enable.partition.eof``; after ``timeout_s`` it stops anyway.
+    """
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while len(at_end) < partitions and time.monotonic() < deadline:
+        for message in ready_batch(consumer, 500, 0.5):
+            if message.error() is not None:
+                at_end.add(message.partition() or 0)
+                continue
+            try:
+                yield serde.read_message(message)
+            except BadRecord:
+                continue  # dead-lettered by the readers that act on it

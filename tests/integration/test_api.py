@@ -42,11 +42,7 @@ PROPOSAL = {"resource": "crm/contact/7", "action_type": "contact.update", "idemp
 @pytest.fixture
 def api(isolated: Settings, own_ledger: Ledger, systems: Connectors) -> Iterator[TestClient]:
     """The API app over the isolated ledger; agent token ``tok-agent`` is agent ``api-agent``."""
-    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
-    sink = ProposalSink(
-        operator(isolated), serde, isolated.partitions,
-        seal=as_service(service_key(isolated, "api")),
-    )  # fmt: skip
+    sink = _sink(isolated)
     app = create_app(
         desk(own_ledger, systems), own_ledger, sink, lambda: {"tok-agent": "api-agent"},
         lambda aid: TIMELINES.get(aid, []), max_body_bytes=isolated.max_record_bytes,
@@ -301,11 +297,7 @@ def test_failed_logins_are_limited_per_client(
     isolated: Settings, own_ledger: Ledger, systems: Connectors
 ) -> None:
     """Past 5 failures a minute, every request from that client is 429 with Retry-After."""
-    serde = topic_serdes(isolated, "proposals.v1")["proposals.v1"]
-    sink = ProposalSink(
-        operator(isolated), serde, isolated.partitions,
-        seal=as_service(service_key(isolated, "api")),
-    )  # fmt: skip
+    sink = _sink(isolated)
     app = create_app(
         desk(own_ledger, systems), own_ledger, sink, dict, lambda _aid: [],
         max_body_bytes=isolated.max_record_bytes, failed_logins="5/minute",
@@ -351,3 +343,12 @@ def test_a_forwarded_for_header_chooses_nothing(
             for n in range(8)
         ]  # fmt: skip
     assert [a.status_code for a in answers] == [401] * 5 + [429] * 3
+
+
+def _sink(settings: Settings) -> ProposalSink:
+    """Where the API puts proposals, sealed as the API service."""
+    serde = topic_serdes(settings, "proposals.v1")["proposals.v1"]
+    return ProposalSink(
+        operator(settings), serde, settings.partitions,
+        seal=as_service(service_key(settings, "api")),
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from consumers.observer.chain import ObservationChain, numbers_floor
 from consumers.observer.gaps import SequenceJump, jump_reason, justified
 from consumers.observer.positions import ObserverPositions
 from consumers.observer.records import change_letter, feed_read, observation_of
+from consumers.observer.spans import observed
 from consumers.runtime.retry import RetryPolicy, Stopped
 from infra.chain_tails import chain_tails
 from infra.connectors.base import Change, Connector, ConnectorError
@@ -169,7 +170,8 @@ class Observer:
             except (BadRecord, ValueError) as exc:  # pydantic's ValidationError included
                 self._unpublishable(producer, source, change, exc)
                 continue
-            self._produce(producer, key, value, partition_for(key, self.config.partitions))
+            place = partition_for(key, self.config.partitions)
+            self._produce(producer, key, value, place, observed(source, change))
             count += 1
         return count
 
@@ -212,12 +214,16 @@ class Observer:
             value = self._serde.serialize(feed_read(source, sequence, at, partition))
             self._produce(producer, key, value, partition)
 
-    def _produce(self, producer: Producer, key: bytes, value: bytes, partition: int) -> None:
+    def _produce(
+        self, producer: Producer, key: bytes, value: bytes, partition: int,
+        traced: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:  # fmt: skip
         """One observation, chained in its partition and signed over its place, bytes and link."""
         chain, linked = self._chain.extend(partition, value)
         headers: list[tuple[str, str | bytes | None]] = [
             *linked,
             *self._signer.headers(self._serde.topic, partition, key, value, chain),
+            *(traced or []),
         ]
         producer.produce(self._serde.topic, value, key, partition=partition, headers=headers)
 

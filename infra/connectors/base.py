@@ -69,6 +69,8 @@ class Change:
     fields: dict[str, Value]
     deleted: bool
     changed_at: datetime
+    trace: str | None = None
+    """The W3C ``traceparent`` of the write, when the system keeps it with the change."""
 
 
 class ConnectorError(Exception):

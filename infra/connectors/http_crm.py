@@ -26,6 +26,7 @@ from infra.connectors.base import (
     VersionConflict,
 )
 from infra.connectors.values import dumps, fields_of
+from infra.telemetry.tracing import as_headers
 
 SYSTEM = "crm"
 TRANSIENT = frozenset({408, 425, 429})
@@ -59,7 +60,7 @@ class HttpCrm:
     ) -> Applied:
         """PUT (merge fields) or DELETE, once per key; the CRM replays a repeated key."""
         ref = _own(mutation.resource)
-        headers = {"Idempotency-Key": idempotency_key}
+        headers = {"Idempotency-Key": idempotency_key, **_trace_header()}
         if expected_version is not None:
             headers["If-Match"] = f'"{expected_version}"'
         if mutation.operation is Operation.DELETE:
@@ -99,6 +100,7 @@ class HttpCrm:
                 version=str(entry["version"]), fields=fields_of(entry["fields"]),
                 deleted=bool(entry["deleted"]),
                 changed_at=datetime.fromisoformat(entry["changed_at"]),
+                trace=_text(entry.get("traceparent")),
             )
             for entry in _json(response)["changes"]
         ]  # fmt: skip
@@ -154,3 +156,13 @@ def _own(ref: ResourceRef) -> ResourceRef:
     if ref.system != SYSTEM:
         raise MutationRefused(f"the {SYSTEM} connector cannot serve {ref.key}")
     return ref
+
+
+def _trace_header() -> dict[str, str]:
+    """The caller's trace context, which the CRM keeps with the change it makes."""
+    return {name: value.decode() if isinstance(value, bytes) else str(value)
+            for name, value in as_headers() if value is not None}  # fmt: skip
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
@@ -17,6 +18,8 @@ from simulators.crm_saas.service import Crm, Write
 MAX_BODY = 1_048_576
 MAX_PAGE = 1000
 log = logging.getLogger("crm_saas")
+
+TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 class CrmServer(ThreadingHTTPServer):
@@ -103,7 +106,8 @@ class Handler(BaseHTTPRequestHandler):
                 digest = hashlib.sha256(f"{method} {url.path}\n".encode() + raw).hexdigest()
                 patch = fields_of(raw) if method == "PUT" else None
                 if_match = self.headers.get("If-Match")
-                return crm.write(Write(kind, ident, patch, if_match, key, digest))
+                traced = _traceparent(self.headers.get("traceparent"))
+                return crm.write(Write(kind, ident, patch, if_match, key, digest, traced))
         status = 405 if _known(parts) else 404
         raise Problem(status, f"no route {method} {url.path}")
 
@@ -147,3 +151,10 @@ def _known(parts: list[str]) -> bool:
     )
     records = len(parts) == 4 and parts[:2] == ["admin", "records"]  # noqa: PLR2004  # path shape
     return parts in fixed or records or (len(parts) == 3 and parts[0] == "v1")  # noqa: PLR2004  # ditto
+
+
+def _traceparent(value: str | None) -> str | None:
+    """A W3C ``traceparent`` kept as given when it has the version-00 shape, else none."""
+    if value is None or not TRACEPARENT.fullmatch(value):
+        return None
+    return value

@@ -26,6 +26,8 @@ class Write:
     idempotency_key: str | None
     fingerprint: str
     """Identifies the request, so a key reused for another request is refused."""
+    traceparent: str | None = None
+    """The writer's W3C trace context, kept with the change in the feed."""
 
 
 class Crm:
@@ -78,7 +80,7 @@ class Crm:
             reply = Reply(201 if live is None else 200, body, etag(str(record.version)))
             if self.drop_writes:
                 return reply
-            tx.save(record)
+            tx.save(record, write.traceparent)
             if write.idempotency_key is not None:
                 stored = StoredReply(write.fingerprint, reply.status, reply.body)
                 tx.remember(write.idempotency_key, stored)

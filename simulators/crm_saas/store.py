@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, id TEXT NOT NULL,
     version INTEGER NOT NULL, fields TEXT NOT NULL, deleted INTEGER NOT NULL,
-    changed_at TEXT NOT NULL);
+    changed_at TEXT NOT NULL, traceparent TEXT);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     body TEXT NOT NULL);
@@ -71,31 +71,32 @@ class Tx:
             return None
         return Record(kind, ident, json.loads(row[0]), row[1], deleted=bool(row[2]))
 
-    def save(self, record: Record) -> None:
-        """Store ``record`` and append it to the change feed."""
+    def save(self, record: Record, traceparent: str | None = None) -> None:
+        """Store ``record`` and append it to the change feed (with the writer's trace, if any)."""
         fields = json.dumps(record.fields)
         values = (record.type, record.id, fields, record.version, int(record.deleted))
         self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", values)
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         self._db.execute(
-            "INSERT INTO changes (type, id, fields, version, deleted, changed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (*values, now),
+            "INSERT INTO changes (type, id, fields, version, deleted, changed_at, traceparent)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (*values, now, traceparent),
         )
 
     def changes(self, since: int, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` feed entries after ``since``, oldest first, as the API shows them."""
         rows = self._db.execute(
-            "SELECT seq, type, id, version, fields, deleted, changed_at FROM changes"
-            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, type, id, version, fields, deleted, changed_at, traceparent"
+            " FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
             (since, limit),
         ).fetchall()
         return [
             {
                 "seq": seq, "type": kind, "id": ident, "version": str(version),
                 "fields": json.loads(fields), "deleted": bool(deleted), "changed_at": changed_at,
+                **({"traceparent": traced} if traced else {}),
             }
-            for seq, kind, ident, version, fields, deleted, changed_at in rows
+            for seq, kind, ident, version, fields, deleted, changed_at, traced in rows
         ]  # fmt: skip
 
     def changes_head(self) -> int:
@@ -127,6 +128,9 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(changes)")}
+        if "traceparent" not in columns:  # a store made before the feed kept writers' traces
+            self._db.execute("ALTER TABLE changes ADD COLUMN traceparent TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -2,7 +2,8 @@
 
 The agent's process starts the trace; its context travels in Kafka headers to the
 decider, through the ledger (each stored event's header) to the relay, to the approval
-recorded by the API, to the executor and its connector call, and to the reconciler.
+recorded by the API, to the executor and its connector call, through the CRM's change
+feed to the observer, and to the reconciler.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def test_one_governed_action_forms_one_trace_from_the_agent_to_the_reconciler(
             ("agentledger-executor", "execute contact.update"),
             ("agentledger-executor", "connector crm"),
             ("agentledger-reconciler", "reconcile actions.v1"),
+            ("agentledger-observer", "observe crm"),
+            ("agentledger-reconciler", "reconcile observations.v1"),
         }
         spans = _spans_until(jaeger, trace_id, wanted, 90)
     finally:

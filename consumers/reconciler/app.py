@@ -29,6 +29,7 @@ from faust.types import TP
 
 from consumers.reconciler.changelog import ChangelogWrites
 from consumers.reconciler.heads import HeadGuard, KafkaHeads
+from consumers.reconciler.lag import faust_lags
 from consumers.reconciler.rules import Reconciler, Windows
 from consumers.reconciler.step import Counters, Input, Outputs, Send, Step
 from consumers.reconciler.verdicts import DriftRules
@@ -37,6 +38,7 @@ from infra.partitioner import partition_for
 from infra.provenance import RecordSigner
 from infra.serde.topic_serde import TopicSerde
 from infra.telemetry import trace_export
+from infra.telemetry.lag import LagReport
 
 log = logging.getLogger("agentledger.reconciler")
 
@@ -161,8 +163,11 @@ def build_app(  # noqa: PLR0913  # the app joins its topics, rules, clock and si
     # interval, and a tick that waits delays every judgement it carries.
     ticker = Producer(client_config(config.kafka, {"linger.ms": 0}))
 
+    lag = LagReport("reconciler", config.app_id)
+
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:
+        lag.report_due(lambda: faust_lags(app.consumer))
         now_ms, topic = str(int(clock().timestamp() * 1000)).encode(), config.ticks_topic
         for tp in app.consumer.assignment():
             if tp.topic == serdes.actions.topic:

@@ -7,7 +7,7 @@ the last stable offset, so a consumer that read everything shows 0 or 1 (a commi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer
 
@@ -29,21 +29,42 @@ class LagReport:
         self._shown: set[tuple[str, int]] = set()
 
     def __call__(self, consumer: Consumer) -> None:
-        """Report now if it is due."""
+        """Report a confluent-kafka consumer's lag now if it is due."""
+        if self._due():
+            self.report(_behind(consumer))
+
+    def _due(self) -> bool:
         now = self._clock()
         if now < self._next:
-            return
+            return False
         self._next = now + self._every_s
+        return True
+
+    def report_due(self, lags: Callable[[], Iterable[tuple[str, int, int]]]) -> None:
+        """Report ``lags()`` — (topic, partition, records behind) — now if it is due."""
+        if self._due():
+            self.report(lags())
+
+    def report(self, lags: Iterable[tuple[str, int, int]]) -> None:
+        """Set each partition's lag; partitions no longer reported here go to 0."""
         shown: set[tuple[str, int]] = set()
-        for position in consumer.position(consumer.assignment()):
-            _, high = consumer.get_watermark_offsets(position, cached=True)
-            if high < 0 or position.offset < 0:
-                continue  # nothing fetched yet: unknown, not zero
-            self._set(position.topic, position.partition, max(high - position.offset, 0))
-            shown.add((position.topic, position.partition))
+        for topic, partition, lag in lags:
+            self._set(topic, partition, lag)
+            shown.add((topic, partition))
         for topic, partition in self._shown - shown:
             self._set(topic, partition, 0)  # another member reports it now
         self._shown = shown
 
     def _set(self, topic: str, partition: int, lag: int) -> None:
         CONSUMER_LAG.labels(self.service, self.group, topic, str(partition)).set(lag)
+
+
+def _behind(consumer: Consumer) -> list[tuple[str, int, int]]:
+    """Records behind per assigned partition (the high end from the last fetch, no round trip)."""
+    lags = []
+    for position in consumer.position(consumer.assignment()):
+        _, high = consumer.get_watermark_offsets(position, cached=True)
+        if high < 0 or position.offset < 0:
+            continue  # nothing fetched yet: unknown, not zero
+        lags.append((position.topic, position.partition, max(high - position.offset, 0)))
+    return lags

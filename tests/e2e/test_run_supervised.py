@@ -149,6 +149,7 @@ def test_prometheus_scrapes_every_service_and_the_series_move_with_work(
         prometheus.wait_for("agentledger_approvals_pending == 0")
         prometheus.wait_for('agentledger_consumer_lag{service="decider"} >= 0')
         prometheus.wait_for('agentledger_consumer_lag{service="projector"} >= 0')
+        prometheus.wait_for('agentledger_consumer_lag{service="reconciler"} >= 0')
         prometheus.wait_for("agentledger_relay_lag >= 0")
         systems = connectors(mine)
         try:  # a person edits a contact in the CRM itself: drift the reconciler reports

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import pytest
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
+from consumers.reconciler.lag import faust_lags
 from infra.telemetry.lag import LagReport
 from infra.telemetry.metrics import CONSUMER_LAG
 from infra.telemetry.state import StateCollector
@@ -95,3 +98,17 @@ def test_a_scrape_reads_the_last_answer_until_it_is_stale() -> None:
     assert registry.get_sample_value("agentledger_approvals_pending") == 7
     now[0] = 60.5
     assert registry.get_sample_value("agentledger_approvals_pending") is None
+
+
+def test_the_reconcilers_lag_is_read_from_faust_as_records_behind_what_was_read() -> None:
+    """High 10, read up to 6: 3 behind; a partition not read yet is left out, not zero."""
+    tp, unread = _TP("t.actions.v1", 2), _TP("t.actions.v1", 3)
+    consumer = SimpleNamespace(
+        assignment=lambda: {tp, unread}, highwater=lambda _tp: 10, _read_offset={tp: 6}
+    )
+    assert faust_lags(consumer) == [("t.actions.v1", 2, 3)]
+
+
+class _TP(NamedTuple):
+    topic: str
+    partition: int

@@ -229,13 +229,23 @@ class Observer:
 
     def run(self, stop: threading.Event) -> None:
         """Observe until ``stop`` is set; broker trouble restarts from committed positions."""
-        try:  # broker, registry or feed trouble: start over, as long as it lasts
-            self._policy.run(lambda: self._follow(stop), stop)
-        except Stopped:
-            return
+        while not stop.is_set():
+            try:  # broker, registry or feed trouble: start over, waited out as long as it lasts
+                self._policy.run(self._restart, stop)
+            except Stopped:
+                return
+            try:
+                self._follow(stop)
+            except Exception as exc:  # noqa: BLE001  # whatever it was, start over from committed positions
+                _restarting(exc)
+                stop.wait(1.0)
+
+    def _restart(self) -> None:
+        """Start from the committed positions and do one round (a fault shows here first)."""
+        self.start()
+        self.round()
 
     def _follow(self, stop: threading.Event) -> None:
-        self.start()
         while not stop.is_set():
             if self.round() < self.config.batch:
                 stop.wait(self.config.poll_s)

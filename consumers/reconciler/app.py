@@ -167,15 +167,23 @@ def build_app(  # noqa: PLR0913  # the app joins its topics, rules, clock and si
 
     @app.timer(interval=config.tick_s)  # type: ignore[untyped-decorator]  # faust's decorator
     async def tick() -> None:
-        lag.report_due(lambda: faust_lags(app.consumer))
         now_ms, topic = str(int(clock().timestamp() * 1000)).encode(), config.ticks_topic
         for tp in app.consumer.assignment():
             if tp.topic == serdes.actions.topic:
                 ticker.produce(topic, now_ms, b"tick", partition=tp.partition)
         ticker.poll(0)  # serves delivery reports; a lost tick is made up by the next one
+        _report(lag, app.consumer)  # after the ticks: a metric must never cost a judgement
 
     del reconcile, tick, forget_revoked  # registered on the app by their decorators
     return app
+
+
+def _report(lag: LagReport, consumer: object) -> None:
+    """The reconciler's lag, if it can be read (faust's internals may move)."""
+    try:
+        lag.report_due(lambda: faust_lags(consumer))
+    except Exception:  # no lag then; the ticks go on
+        log.warning("reconciler lag not reported", exc_info=True)
 
 
 def transactional_send(app: faust.App) -> Send:

@@ -14,7 +14,11 @@ def faust_lags(consumer: Any) -> list[tuple[str, int, int]]:  # noqa: ANN401  # 
     read: dict[Any, int | None] = consumer._read_offset  # noqa: SLF001
     lags = []
     for tp in consumer.assignment():
-        high, position = consumer.highwater(tp), read.get(tp)
+        try:
+            high = consumer.highwater(tp)
+        except AssertionError:  # revoked since assignment() was read (aiokafka asserts it)
+            continue
+        position = read.get(tp)
         if high is not None and position is not None:
             lags.append((tp.topic, tp.partition, max(high - position - 1, 0)))
     return lags

@@ -107,13 +107,11 @@ class _Attempts:
 
     def give_up(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome and state.outcome.failed else None
+        self._outage(isinstance(exc, OUTAGES))  # a busy answer, a stop, an own error: none
         if exc is None:
             return False  # a result that asks to wait
         if isinstance(exc, self.policy.waited_out):
             self.policy.on_wait(exc)
-            if not self.waiting and isinstance(exc, OUTAGES):  # an emergency stop is no outage
-                self.waiting = True
-                _waiting(+1)
             return False
         self.own_failures += 1
         log.error("attempt %d of %d failed", self.own_failures, self.policy.attempts, exc_info=exc)
@@ -124,8 +122,13 @@ class _Attempts:
             raise Stopped
 
     def done(self) -> None:
-        if self.waiting:
-            _waiting(-1)
+        self._outage(now=False)
+
+    def _outage(self, now: bool) -> None:  # noqa: FBT001  # the latest attempt's verdict
+        """Count this run as waiting an outage out while its latest attempt met one."""
+        if now != self.waiting:
+            self.waiting = now
+            _waiting(+1 if now else -1)
 
 
 def _gave_up(state: RetryCallState) -> None:

@@ -130,7 +130,11 @@ class Store:
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(changes)")}
         if "traceparent" not in columns:  # a store made before the feed kept writers' traces
-            self._db.execute("ALTER TABLE changes ADD COLUMN traceparent TEXT")
+            try:
+                self._db.execute("ALTER TABLE changes ADD COLUMN traceparent TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

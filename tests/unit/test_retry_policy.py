@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from consumers.runtime.retry import GaveUp, RetryPolicy, Stopped, waiting_out
+from infra.outages import OUTAGES
 
 
 class _Forged(Exception):
@@ -131,3 +132,25 @@ def test_waiting_for_a_busy_resource_or_an_own_error_leaves_the_process_ready() 
     policy = RetryPolicy(backoff_s=0.001, max_backoff_s=0.001)
     assert policy.run(work, threading.Event(), again=lambda a: a == "busy") == "done"
     assert seen == [False, False, False]
+
+
+def test_readiness_follows_the_latest_attempt_not_the_first_outage() -> None:
+    """Outage, then an emergency stop, then a busy answer: unready only during the outage."""
+    seen: list[bool] = []
+    answers: list[object] = [psycopg.OperationalError("down"), _Halt("stop"), "busy", "done"]
+
+    def work() -> object:
+        seen.append(waiting_out())
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    policy = RetryPolicy(backoff_s=0.001, max_backoff_s=0.001, waited_out=(_Halt, *OUTAGES))
+    assert policy.run(work, threading.Event(), again=lambda a: a == "busy") == "done"
+    assert seen == [False, True, False, False]
+    assert not waiting_out()
+
+
+class _Halt(Exception):
+    """An emergency stop: waited out, but no outage."""

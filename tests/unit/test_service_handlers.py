@@ -1,9 +1,11 @@
-"""The decider's and the executor's handlers, fed batches without Kafka."""
+"""The decider's, the executor's and the projector's handlers, fed batches without Kafka."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -18,6 +20,7 @@ from consumers.decider.intake import Consumed
 from consumers.decider.service import DeciderHandler
 from consumers.executor.executor import Outcome
 from consumers.executor.service import ExecutorService, ExecutorServiceConfig
+from consumers.projector.service import Projector, ProjectorConfig
 from consumers.runtime.retry import Stopped
 from domain.events import Authorized
 from infra.kafka_config import KafkaAccess
@@ -182,3 +185,91 @@ def test_the_executor_handler_dead_letters_what_keeps_failing_and_what_cannot_be
         (2, NotConfluentAvro("x").code),
     ]
     assert "connector bug" in letters[0].error
+
+
+class _View:
+    """A projection over topic ``observations.v1`` that refuses records named in ``refused``."""
+
+    name, topics = "view", ("observations.v1",)
+
+
+class _Store:
+    """Tracking rows in memory; ``apply`` refuses a batch holding a refused record."""
+
+    def __init__(self, refused: set[str], positions: dict[tuple[str, int], int]) -> None:
+        self.refused, self.tracked = refused, positions
+        self.applied: list[str] = []
+
+    def positions(self, _name: str) -> dict[tuple[str, int], int]:
+        return dict(self.tracked)
+
+    def apply(self, _conn: object, _view: object, batch: list[Any], *, passed: Any = ()) -> int:
+        if any(record in self.refused for _, record in batch):
+            raise ValueError("the view cannot store this")
+        for position in [*(p for p, _ in batch), *passed]:
+            key = (position.topic, position.partition)
+            self.tracked[key] = max(self.tracked.get(key, 0), position.offset + 1)
+        self.applied += [record for _, record in batch]
+        return len(batch)
+
+
+class _Pool:
+    @contextmanager
+    def connection(self) -> Iterator[None]:
+        yield None
+
+
+class _Records:
+    """A serde for the view's topic: payload ``junk`` is unreadable, anything else a record."""
+
+    topic = "t.observations.v1"
+
+    def read_message(self, message: Message) -> object:
+        if message.value() == b"junk":
+            raise NotConfluentAvro("not avro")
+        return (message.value() or b"").decode()
+
+    def for_another_reader(self) -> _Records:
+        return self
+
+
+def _projector(store: _Store) -> tuple[Projector, list[DeadLetter]]:
+    letters: list[DeadLetter] = []
+    config = ProjectorConfig(kafka=KafkaAccess("127.0.0.1:1", "u", "p"), group_id="g")
+    projector = Projector(
+        cast("Any", _View()), cast("Any", store), {"observations.v1": cast("Any", _Records())},
+        config, dead_letter=letters.extend, clock=_Executor.clock,
+    )  # fmt: skip
+    projector._pool = cast("Any", _Pool())  # noqa: SLF001  # no database in a unit test
+    return projector, letters
+
+
+def _observed(*values: bytes) -> list[Message]:
+    return [Message(topic="t.observations.v1", partition=0, offset=n, key=b"k", value=v)
+            for n, v in enumerate(values)]  # fmt: skip
+
+
+def test_the_projector_handler_dead_letters_what_it_cannot_read_or_store_and_applies_the_rest() -> (
+    None
+):
+    """Junk and a record the view refuses: two letters; the others applied; tracking past all."""
+    store = _Store({"refused"}, {})
+    projector, letters = _projector(store)
+    projector.handle(_observed(b"a", b"junk", b"refused", b"b"), threading.Event())
+    assert store.applied == ["a", "b"]
+    assert sorted((one.origin.offset, one.error_code) for one in letters) == [
+        (1, NotConfluentAvro("x").code), (2, "processing_failed"),
+    ]  # fmt: skip
+    assert store.tracked == {("observations.v1", 0): 4}
+    assert (projector.applied, projector.dead_letters) == (2, 2)
+
+
+def test_the_projector_handler_resumes_at_its_tracking_rows_or_from_the_start() -> None:
+    """A tracked partition resumes at its row; an untracked one from the beginning."""
+    projector, _ = _projector(_Store(set(), {("observations.v1", 0): 9}))
+    partitions = [
+        TopicPartition("t.observations.v1", 0, 2),
+        TopicPartition("t.observations.v1", 1, 2),
+    ]
+    projector.assigned(partitions)
+    assert [p.offset for p in partitions] == [9, OFFSET_BEGINNING]

@@ -119,16 +119,7 @@ def test_the_process_is_not_ready_while_it_waits_an_outage_out() -> None:
 
 def test_waiting_for_a_busy_resource_or_an_own_error_leaves_the_process_ready() -> None:
     """Only an outage makes a process unready: not a busy answer, not a failing record."""
-    seen: list[bool] = []
-    answers: list[object] = [ValueError("bad"), "busy", "done"]
-
-    def work() -> object:
-        seen.append(waiting_out())
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
+    seen, work = _answering([ValueError("bad"), "busy", "done"])
     policy = RetryPolicy(backoff_s=0.001, max_backoff_s=0.001)
     assert policy.run(work, threading.Event(), again=lambda a: a == "busy") == "done"
     assert seen == [False, False, False]
@@ -136,16 +127,7 @@ def test_waiting_for_a_busy_resource_or_an_own_error_leaves_the_process_ready() 
 
 def test_readiness_follows_the_latest_attempt_not_the_first_outage() -> None:
     """Outage, then an emergency stop, then a busy answer: unready only during the outage."""
-    seen: list[bool] = []
-    answers: list[object] = [psycopg.OperationalError("down"), _Halt("stop"), "busy", "done"]
-
-    def work() -> object:
-        seen.append(waiting_out())
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
+    seen, work = _answering([psycopg.OperationalError("down"), _Halt("stop"), "busy", "done"])
     policy = RetryPolicy(backoff_s=0.001, max_backoff_s=0.001, waited_out=(_Halt, *OUTAGES))
     assert policy.run(work, threading.Event(), again=lambda a: a == "busy") == "done"
     assert seen == [False, True, False, False]
@@ -154,3 +136,17 @@ def test_readiness_follows_the_latest_attempt_not_the_first_outage() -> None:
 
 class _Halt(Exception):
     """An emergency stop: waited out, but no outage."""
+
+
+def _answering(answers: list[object]) -> tuple[list[bool], Callable[[], object]]:
+    """Work that gives (or raises) ``answers`` in turn, noting whether the process waited."""
+    seen: list[bool] = []
+
+    def work() -> object:
+        seen.append(waiting_out())
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return seen, work

@@ -23,7 +23,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 import psycopg
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 from psycopg_pool import ConnectionPool
 
 from consumers.runtime.retry import RetryPolicy
@@ -168,15 +168,13 @@ class Projector:
     def _decode(
         self, messages: list[Message]
     ) -> tuple[list[tuple[Position, Record]], list[DeadLetter]]:
-        """The records of ``messages``, and dead letters for those that cannot be read."""
+        """The records of ``messages`` (the runner hands over no errors), and dead letters.
+
+        A dead letter stands for each message that cannot be read.
+        """
         batch: list[tuple[Position, Record]] = []
         letters: list[DeadLetter] = []
         for message in messages:
-            error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:  # noqa: SLF001  # librdkafka's constant
-                    log.warning("consumer error: %s", error)
-                continue
             name = self._names[message.topic() or ""]
             try:
                 record = self._serdes[name].read_message(message)
